@@ -1,0 +1,74 @@
+"""The ``instructforge`` command line: one root app; each command lives in
+``generator/commands/<name>.py`` and registers itself here. Nothing imports this module.
+
+Errors: every ``InstructforgeError`` becomes one line on stderr and its exit code
+(2 usage/config, 3 licence gate, 4 guard stop, 130 interrupted); no tracebacks for
+user errors.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from generator import __version__
+from generator.errors import InstructforgeError, Interrupted
+
+
+class _ErrorHandlingGroup(TyperGroup):
+    """Turns our errors into one clear line and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            err = Interrupted("interrupted: re-run the same command to resume")
+            click.echo(f"instructforge: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except InstructforgeError as err:
+            click.echo(f"instructforge: error: {err}", err=True)
+            ctx.exit(err.exit_code)
+
+
+app = typer.Typer(
+    name="instructforge",
+    cls=_ErrorHandlingGroup,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    help="Turn a folder of your own documents into fine-tuning data you can train on and "
+    "defend: ingest, generate, curate, review, export with a licence check.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"instructforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """instructforge: documents in, defensible fine-tuning data out."""
+
+
+# Each command module adds its commands to ``app`` (one line per module).
+from generator.commands import ingest as _ingest  # noqa: E402
+
+_ingest.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # raised outside a command (e.g. during import)
+        sys.exit(130)

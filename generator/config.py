@@ -1,0 +1,118 @@
+"""Environment variables, offline defaults and data paths: the one place that reads the
+process environment.
+
+Every environment variable the tool reads is listed in ``ENV_VARS`` (with why). Secrets
+(API keys) are read only through :func:`api_key_env` callers and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+# Variables instructforge itself reads or sets. Provider API keys are read by LiteLLM
+# (and checked by us before a run starts) under the names of ``PROVIDER_KEY_VARS``.
+ENV_VARS: dict[str, str] = {
+    "INSTRUCTFORGE_HOME": "cache for assembled local models (default ~/.cache/instructforge)",
+    "INSTRUCTFORGE_PROMPTS": "extra folder of prompt templates, searched before the shipped ones",
+    "INSTRUCTFORGE_POLICIES": "folder of policy files to use instead of the shipped ones",
+    "INSTRUCTFORGE_REVIEWER": "reviewer name recorded with review decisions (default: $USER)",
+    "LITELLM_OFFLINE_MODE": "set to true by us: LiteLLM uses its bundled price map",
+    "LITELLM_LOCAL_MODEL_COST_MAP": "set to True by us: no price-map download at import",
+    "TIKTOKEN_CACHE_DIR": "set by us to LiteLLM's bundled tokenizer files (no download)",
+    "HF_HUB_OFFLINE": "set to 1 by us: embeddings load from the installed package only",
+    "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "set empty by us: presidio must not fetch lists",
+    "DISABLE_AIOHTTP_TRANSPORT": "set by tests so respx sees LiteLLM's async calls",
+    "EDITOR": "editor opened by `review` for edits",
+    "USER": "default reviewer / exporter name",
+}
+
+# Which environment variable holds the key for a LiteLLM provider prefix. Providers not
+# listed here (ollama, hosted_vllm, local, mock) need no key.
+PROVIDER_KEY_VARS: dict[str, str] = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "cohere": "COHERE_API_KEY",
+    "cohere_chat": "COHERE_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "together_ai": "TOGETHERAI_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+    "dashscope": "DASHSCOPE_API_KEY",
+    "fireworks_ai": "FIREWORKS_AI_API_KEY",
+}
+
+
+def _litellm_tokenizer_dir() -> str | None:
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
+    return str(path) if path.is_dir() else None
+
+
+def apply_offline_defaults() -> None:
+    """Make every library we use work without a network. Idempotent; never overrides a
+    value the user set explicitly."""
+    os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    if "TIKTOKEN_CACHE_DIR" not in os.environ:
+        tok_dir = _litellm_tokenizer_dir()
+        if tok_dir:
+            os.environ["TIKTOKEN_CACHE_DIR"] = tok_dir
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """Read one of the variables of ``ENV_VARS`` (or a provider key variable)."""
+    if name not in ENV_VARS and name not in PROVIDER_KEY_VARS.values():
+        raise KeyError(f"environment variable {name} is not declared in generator.config")
+    return os.environ.get(name, default)
+
+
+def api_key_env(provider: str) -> str | None:
+    """Name of the environment variable holding ``provider``'s key, or None if it needs none."""
+    return PROVIDER_KEY_VARS.get(provider)
+
+
+def has_api_key(provider: str) -> bool:
+    var = api_key_env(provider)
+    return var is None or bool(os.environ.get(var))
+
+
+def home_dir() -> Path:
+    """Cache folder for instructforge's own files (assembled local models)."""
+    val = os.environ.get("INSTRUCTFORGE_HOME")
+    return Path(val) if val else Path.home() / ".cache" / "instructforge"
+
+
+_PKG_DIR = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """Find a top-level data folder (``prompts``, ``policies``, ``samples``).
+
+    From a checkout it is ``<repo>/<name>``; from an installed wheel the build copies it to
+    ``generator/_data/<name>``.
+    """
+    checkout = _PKG_DIR.parent / name
+    if checkout.is_dir() and (_PKG_DIR.parent / "pyproject.toml").is_file():
+        return checkout
+    packaged = _PKG_DIR / "_data" / name
+    if packaged.is_dir():
+        return packaged
+    raise FileNotFoundError(f"data folder {name!r} not found in the checkout or the package")
+
+
+def prompts_dir() -> Path:
+    return data_dir("prompts")
+
+
+def policies_dir() -> Path:
+    override = os.environ.get("INSTRUCTFORGE_POLICIES")
+    return Path(override) if override else data_dir("policies")

@@ -1,0 +1,114 @@
+"""The curation step contract.
+
+A step is ``run(records) -> records`` over iterators. A filter implements only
+``keep(record) -> bool | (bool, reason)``; the base class counts drops per reason and
+hands every removed record, with its step and reason, to the exclusion sink (the pipeline
+writes it to ``curation/excluded.jsonl`` or ``curation/review.jsonl``). Nothing is dropped
+silently. Steps hold no global state: everything they need comes in their constructor, so
+the same step runs unchanged on a batch inside a Dask worker.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from generator.records import Record
+
+Destination = Literal["excluded", "review", "quarantine"]
+
+
+@dataclass
+class Exclusion:
+    """One record a step removed, and why."""
+
+    record: Record
+    step: str
+    reason: str
+    destination: Destination = "excluded"
+    duplicate_of: str | None = None  # id of the kept record, for duplicates
+    details: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.record.to_dict()
+        data["meta"].setdefault("curation", {})["excluded"] = {
+            "step": self.step,
+            "reason": self.reason,
+            "destination": self.destination,
+            "duplicate_of": self.duplicate_of,
+            **({"details": self.details} if self.details else {}),
+        }
+        return data
+
+
+Sink = Callable[[Exclusion], None]
+
+
+class Step(abc.ABC):
+    """Base of every curation step."""
+
+    #: the step's name in curate.yaml, reports and exclusion files
+    name: str = "step"
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.kept = 0
+        self.dropped: Counter[str] = Counter()
+        self.excluded: list[Exclusion] = []  # used only when no sink is bound
+        self._sink: Sink | None = None
+
+    def bind(self, sink: Sink) -> None:
+        """Send exclusions to ``sink`` (the pipeline's writer) instead of ``self.excluded``."""
+        self._sink = sink
+
+    def exclude(
+        self,
+        record: Record,
+        reason: str,
+        *,
+        destination: Destination = "excluded",
+        duplicate_of: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Record that ``record`` leaves the dataset, with its reason."""
+        self.dropped[reason] += 1
+        exc = Exclusion(record, self.name, reason, destination, duplicate_of, details)
+        if self._sink is not None:
+            self._sink(exc)
+        else:
+            self.excluded.append(exc)
+
+    def annotate(self, record: Record, **values: Any) -> None:
+        """Store this step's scores/decisions under ``meta.curation[<step name>]``."""
+        record.meta.curation.setdefault(self.name, {}).update(values)
+
+    @abc.abstractmethod
+    def run(self, records: Iterable[Record]) -> Iterator[Record]:
+        """Yield the records that stay; call :meth:`exclude` for each one that leaves."""
+
+    def stats(self) -> dict[str, Any]:
+        return {"step": self.name, "kept": self.kept, "dropped": dict(self.dropped)}
+
+
+class Filter(Step):
+    """A step that judges each record on its own."""
+
+    destination: Destination = "excluded"
+
+    @abc.abstractmethod
+    def keep(self, record: Record) -> bool | tuple[bool, str]:
+        """True to keep; False or (False, reason) to drop."""
+
+    def run(self, records: Iterable[Record]) -> Iterator[Record]:
+        for record in records:
+            self.seen += 1
+            verdict = self.keep(record)
+            ok, reason = verdict if isinstance(verdict, tuple) else (verdict, self.name)
+            if ok:
+                self.kept += 1
+                yield record
+            else:
+                self.exclude(record, reason, destination=self.destination)

@@ -1,0 +1,295 @@
+"""The data types every stage shares: Document, Chunk, and the one record type per format.
+
+A record carries the format's own fields at the top level and all provenance, scores and
+decisions under ``meta`` (PRODUCT.md). The same formats ship as JSON Schema files in
+``generator/schemas/``; ``tests/test_records.py`` proves both accept and reject alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+FORMATS = ("alpaca", "chat", "completion")
+USES = ("evaluation", "internal-fine-tune", "commercial", "competing-model", "public-release")
+Format = Literal["alpaca", "chat", "completion"]
+Use = Literal["evaluation", "internal-fine-tune", "commercial", "competing-model", "public-release"]
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- documents and chunks
+
+
+class Heading(_Strict):
+    """A heading in a document: level 1-6, its text and its character offset."""
+
+    level: int = Field(ge=1, le=6)
+    text: str
+    offset: int = Field(ge=0)
+
+
+class Document(_Strict):
+    """One ingested file: its text (normalised to plain text with markdown-style headings)
+    plus everything needed to cite it."""
+
+    path: str  # relative to the ingested folder, POSIX separators
+    sha256: str  # of the file's bytes
+    type: str  # reader name: txt, md, html, pdf, docx
+    title: str
+    text: str
+    headings: list[Heading] = Field(default_factory=list)
+    # (page number starting at 1, character offset where the page starts) for paged formats
+    pages: list[tuple[int, int]] = Field(default_factory=list)
+    size_bytes: int = 0
+    encoding: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)  # dates, author, front matter
+
+
+class Chunk(_Strict):
+    """A token-bounded span of a document, following its structure."""
+
+    id: str  # stable: hash of doc sha256, settings and span
+    doc_path: str
+    doc_sha256: str
+    index: int = Field(ge=0)
+    text: str
+    span: tuple[int, int]  # [start, end) character offsets in Document.text
+    heading_path: list[str] = Field(default_factory=list)
+    tokens: int = Field(ge=0)
+    pages: list[int] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- provenance
+
+
+class Ref(_Strict):
+    """Identity of a versioned data file (policy or prompt template)."""
+
+    id: str
+    version: str
+    sha256: str
+
+
+class SourceRef(_Strict):
+    path: str
+    doc_sha256: str
+    chunk_id: str
+    span: tuple[int, int]
+
+
+class Usage(_Strict):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+
+
+class Meta(BaseModel):
+    """Provenance and curation data of a record.
+
+    ``id`` and ``format`` are always present. Generated records carry every provenance
+    field; records imported from elsewhere may lack them (None). Curation writes its scores
+    and decisions under ``curation``; unknown keys (foreign data) are kept.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    id: NonEmpty
+    format: Format
+    provider: str | None = None
+    model: str | None = None
+    policy: Ref | None = None
+    prompt: Ref | None = None
+    source: SourceRef | None = None
+    created_at: str | None = None
+    usage: Usage | None = None
+    curation: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- records
+
+
+class _Record(_Strict):
+    meta: Meta
+
+    def text_fields(self) -> list[tuple[str, str]]:
+        """Every free-text field as (field path, text), for filters and scanners."""
+        raise NotImplementedError
+
+    def instruction_text(self) -> str:
+        raise NotImplementedError
+
+    def output_text(self) -> str:
+        raise NotImplementedError
+
+    def input_text(self) -> str:
+        return ""
+
+    def example_text(self) -> str:
+        """The whole example as one string (for dedup and token counts)."""
+        return "\n".join(t for _, t in self.text_fields())
+
+    def set_text(self, field: str, value: str) -> None:
+        """Replace the text at a path returned by :meth:`text_fields` (for redaction)."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with the format's fields first and ``meta`` last (PRODUCT.md)."""
+        data = self.model_dump(mode="json")
+        data["meta"] = data.pop("meta")
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+class AlpacaRecord(_Record):
+    instruction: NonEmpty
+    input: str = ""
+    output: NonEmpty
+
+    def text_fields(self) -> list[tuple[str, str]]:
+        fields = [("instruction", self.instruction)]
+        if self.input:
+            fields.append(("input", self.input))
+        fields.append(("output", self.output))
+        return fields
+
+    def instruction_text(self) -> str:
+        return self.instruction
+
+    def input_text(self) -> str:
+        return self.input
+
+    def output_text(self) -> str:
+        return self.output
+
+    def set_text(self, field: str, value: str) -> None:
+        setattr(self, field, value)
+
+
+class Message(_Strict):
+    role: Literal["system", "user", "assistant"]
+    content: NonEmpty
+
+
+class ChatRecord(_Record):
+    messages: list[Message] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _needs_user_and_assistant(self) -> ChatRecord:
+        roles = {m.role for m in self.messages}
+        if "user" not in roles or "assistant" not in roles:
+            raise ValueError("messages need at least one user and one assistant turn")
+        return self
+
+    def text_fields(self) -> list[tuple[str, str]]:
+        return [(f"messages.{i}.content", m.content) for i, m in enumerate(self.messages)]
+
+    def instruction_text(self) -> str:
+        return next(m.content for m in self.messages if m.role == "user")
+
+    def output_text(self) -> str:
+        return "\n".join(m.content for m in self.messages if m.role == "assistant")
+
+    def set_text(self, field: str, value: str) -> None:
+        _, idx, _ = field.split(".")
+        self.messages[int(idx)].content = value
+
+
+class CompletionRecord(_Record):
+    prompt: NonEmpty
+    completion: NonEmpty
+
+    def text_fields(self) -> list[tuple[str, str]]:
+        return [("prompt", self.prompt), ("completion", self.completion)]
+
+    def instruction_text(self) -> str:
+        return self.prompt
+
+    def output_text(self) -> str:
+        return self.completion
+
+    def set_text(self, field: str, value: str) -> None:
+        setattr(self, field, value)
+
+
+Record = AlpacaRecord | ChatRecord | CompletionRecord
+RECORD_TYPES: dict[str, type[_Record]] = {
+    "alpaca": AlpacaRecord,
+    "chat": ChatRecord,
+    "completion": CompletionRecord,
+}
+
+
+def detect_format(data: dict[str, Any]) -> str | None:
+    """Which of our formats a JSON object is in, by its fields (meta.format wins)."""
+    meta = data.get("meta")
+    if isinstance(meta, dict) and meta.get("format") in RECORD_TYPES:
+        return meta["format"]
+    if "messages" in data:
+        return "chat"
+    if "instruction" in data and "output" in data:
+        return "alpaca"
+    if "prompt" in data and "completion" in data:
+        return "completion"
+    return None
+
+
+def parse_record(data: dict[str, Any]) -> Record:
+    """Validate a JSON object (with ``meta``) into the record type its format names."""
+    fmt = detect_format(data)
+    if fmt is None:
+        raise ValueError("not a record in any known format (alpaca, chat, completion)")
+    return RECORD_TYPES[fmt].model_validate(data)  # type: ignore[return-value]
+
+
+def record_id(*parts: str) -> str:
+    """A stable record id from the parts that define it (chunk, prompt, call, index)."""
+    return sha256_text("\x1f".join(parts))[:24]
+
+
+# ---------------------------------------------------------------- JSON Schema files
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+
+
+@cache
+def json_schema(fmt: str) -> dict[str, Any]:
+    """The shipped JSON Schema of a record format."""
+    return json.loads((SCHEMA_DIR / f"{fmt}.schema.json").read_text(encoding="utf-8"))
+
+
+@cache
+def _validator(fmt: str) -> Any:
+    import jsonschema
+
+    schema = json_schema(fmt)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def schema_errors(fmt: str, data: Any) -> list[str]:
+    """Messages of every JSON Schema violation of ``data`` against ``fmt``'s schema."""
+    return [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
+        for e in sorted(_validator(fmt).iter_errors(data), key=lambda e: list(e.absolute_path))
+    ]

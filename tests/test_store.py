@@ -1,0 +1,74 @@
+"""The journal: migrations apply once per component, documents round-trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.errors import ConfigError
+from generator.records import Chunk, Document
+from generator.store import Journal, open_run
+
+
+def _doc(path: str = "a.md") -> Document:
+    return Document(path=path, sha256="ab" * 32, type="md", title="A", text="# A\nhello")
+
+
+def _chunk(i: int, path: str = "a.md") -> Chunk:
+    return Chunk(
+        id=f"c{i}",
+        doc_path=path,
+        doc_sha256="ab" * 32,
+        index=i,
+        text="hello",
+        span=(0, 5),
+        tokens=1,
+    )
+
+
+def test_migrations_apply_once_and_in_order(tmp_path: Path) -> None:
+    j = Journal(tmp_path)
+    j.migrate("demo", ["CREATE TABLE t1 (x INTEGER)", "ALTER TABLE t1 ADD COLUMN y TEXT"])
+    j.migrate("demo", ["CREATE TABLE t1 (x INTEGER)", "ALTER TABLE t1 ADD COLUMN y TEXT"])
+    j.execute("INSERT INTO t1(x, y) VALUES (1, 'a')")
+    versions = [tuple(r) for r in j.query("SELECT * FROM schema_migrations ORDER BY 1, 2")]
+    assert versions == [("core", 1), ("demo", 1), ("demo", 2)]
+    j.close()
+    # A newer release adds a migration: only the new one runs.
+    j2 = Journal(tmp_path)
+    j2.migrate(
+        "demo",
+        [
+            "CREATE TABLE t1 (x INTEGER)",
+            "ALTER TABLE t1 ADD COLUMN y TEXT",
+            "CREATE TABLE t2 (z INTEGER)",
+        ],
+    )
+    assert [r[0] for r in j2.query("SELECT x FROM t1")] == [1]
+    assert j2.query("SELECT count(*) FROM t2")[0][0] == 0
+
+
+def test_failed_migration_leaves_nothing_half_done(tmp_path: Path) -> None:
+    j = Journal(tmp_path)
+    with pytest.raises(Exception):  # noqa: B017 - sqlite's error type is not ours to pin
+        j.migrate("bad", ["CREATE TABLE ok_table (x INTEGER); CREATE TABLE broken ("])
+    names = {r[0] for r in j.query("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "ok_table" not in names
+    assert not j.query("SELECT * FROM schema_migrations WHERE component='bad'")
+
+
+def test_documents_and_chunks_round_trip_and_replace(tmp_path: Path) -> None:
+    j = Journal(tmp_path)
+    j.put_document(_doc(), [_chunk(1), _chunk(0)])
+    assert [c.index for c in j.chunks()] == [0, 1]
+    assert j.document("a.md") == _doc()
+    j.put_document(_doc(), [_chunk(0)])  # re-ingest replaces the old chunks
+    assert [c.id for c in j.chunks()] == ["c0"]
+    j.set_setting("model", {"name": "mock/x"})
+    assert j.get_setting("model") == {"name": "mock/x"}
+
+
+def test_open_run_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not an instructforge run"):
+        open_run(tmp_path / "nothing")

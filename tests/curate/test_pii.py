@@ -45,9 +45,14 @@ SECRETS = {
     "GITHUB_TOKEN": "ghp_1a2B3c4D5e6F7g8H9i0JkLmNoPqRsTuVwXyZ",
     "SLACK_TOKEN": "xoxb-2048-4096-abcdefGHIJKLmnop",
     "GOOGLE_API_KEY": "AIzaSyD4kR2tP9xQ7mN5vB3cL8wE1yU6iO0aSdF",
-    "JWT": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "JWT": (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+        "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    ),
     "URL_CREDENTIALS": "https://deploy:Tr0ub4dor3@git.internal.example.com/repo.git",
-    "PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----",
+    "PRIVATE_KEY": (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----"
+    ),
 }
 
 

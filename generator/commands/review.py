@@ -1,0 +1,124 @@
+"""`instructforge review`: sampled human review of a run.
+
+``review RUN`` starts (or resumes) the terminal loop; ``review export|import|status`` move
+the sample to and from JSONL/CSV and print the outcome.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from generator.curate.quality import journal_source_text
+from generator.errors import ConfigError
+from generator.review import io as review_io
+from generator.review.loop import review_loop
+from generator.review.session import prepare, render_markdown, summary
+from generator.review.store import ReviewStore, reviewer_name
+from generator.store import open_run
+
+
+class _DefaultStart(TyperGroup):
+    """``review RUN ...`` means ``review start RUN ...``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["start", *args]
+        return super().parse_args(ctx, args)
+
+
+review_app = typer.Typer(
+    cls=_DefaultStart,
+    no_args_is_help=True,
+    help="Sampled human review: `review RUN` starts or resumes the loop; "
+    "`review export|import|status RUN` for external tools and the outcome.",
+)
+
+RunArg = typer.Argument(..., help="The run folder.", show_default=False)
+
+
+def _fmt(path: Path, fmt: str | None) -> str:
+    fmt = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+    if fmt not in ("csv", "jsonl"):
+        raise ConfigError(f"--format must be csv or jsonl, not {fmt!r}")
+    return fmt
+
+
+@review_app.command("start")
+def start(
+    run: Path = RunArg,
+    sample: int | None = typer.Option(
+        None, "--sample", min=1, help="Sample size (default max(50, 5% of the set))."
+    ),
+    seed: int = typer.Option(0, help="Seed of the stratified sample."),
+    reviewer: str | None = typer.Option(None, help="Reviewer name (default $USER)."),
+) -> None:
+    """Review records one by one: accept, reject with a reason, edit, skip or quit."""
+    journal = open_run(run)
+    store = ReviewStore(journal)
+    info = prepare(store, run, sample, seed)
+    typer.echo(
+        f"review queue: {info['flagged']} flagged by curation + {info['sample_size']} sampled "
+        f"of {info['population']} ({info['strata']} strata, seed {info['seed']})"
+    )
+    counts = review_loop(store, journal_source_text(journal), Console(), reviewer=reviewer)
+    typer.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+    _write_report(run, store)
+
+
+@review_app.command("export")
+def export(
+    run: Path = RunArg,
+    out: Path = typer.Option(..., "--out", help="File to write (.jsonl or .csv)."),
+    fmt: str | None = typer.Option(None, "--format", help="jsonl or csv (default: by suffix)."),
+    sample: int | None = typer.Option(None, "--sample", min=1, help="Sample size if not drawn."),
+    seed: int = typer.Option(0, help="Seed of the stratified sample if not drawn."),
+) -> None:
+    """Write the review queue for an external review tool."""
+    store = ReviewStore(open_run(run))
+    prepare(store, run, sample, seed)
+    n = review_io.export_sample(store, out, _fmt(out, fmt))
+    typer.echo(f"wrote {n} items to {out}")
+
+
+@review_app.command("import")
+def import_(
+    run: Path = RunArg,
+    file: Path = typer.Argument(..., help="Reviewed JSONL or CSV file."),
+    fmt: str | None = typer.Option(None, "--format", help="jsonl or csv (default: by suffix)."),
+    reviewer: str | None = typer.Option(None, help="Reviewer for rows without one."),
+) -> None:
+    """Read decisions made in an external tool back into the journal."""
+    store = ReviewStore(open_run(run))
+    if not store.has_sample():
+        raise ConfigError(f"{run}: no review sample yet; run `review export` first")
+    n, errors = review_io.import_decisions(
+        store, file, _fmt(file, fmt), reviewer or reviewer_name()
+    )
+    for line in errors:
+        typer.echo(line, err=True)
+    typer.echo(f"imported {n} decisions ({len(errors)} rows refused)")
+    _write_report(run, store)
+
+
+@review_app.command("status")
+def status(run: Path = RunArg) -> None:
+    """Print the review outcome: decisions, acceptance rate, estimated defect rate."""
+    store = ReviewStore(open_run(run))
+    typer.echo(_write_report(run, store))
+
+
+def _write_report(run: Path, store: ReviewStore) -> str:
+    text = render_markdown(summary(store))
+    (run / "curation").mkdir(exist_ok=True)
+    (run / "curation" / "review_report.md").write_text(text, encoding="utf-8")
+    return text
+
+
+def register(app: Any) -> None:
+    app.add_typer(review_app, name="review")

@@ -94,11 +94,26 @@ _PROTECTIVE = re.compile(
 
 _COMPILED = {cat: [re.compile(p, re.I) for p in pats] for cat, pats in PATTERNS.items()}
 
+# One cheap scan per category decides whether its (costlier) patterns can match at all:
+# every pattern of a category contains at least one of its gate words.
+_GATES = {
+    "self_harm": r"myself|yourself|themselves|herself|himself|suicide|life",
+    "violence": r"kill|murder|shoot|stab|strangle|beat up|hurt|poison|kidnap|torture|behead|"
+    r"dismember|shooting",
+    "dangerous": _WEAPON,
+    "sexual_minors": _SEXUAL,
+    "hate": _GROUPS,
+    "harassment": r"you(?: are|'re)|yourself|where you live|nobody",
+}
+_GATE_RE = {cat: re.compile(rf"\b(?:{g})", re.I) for cat, g in _GATES.items()}
+
 
 def scan_text(text: str) -> list[tuple[str, str]]:
     """(category, matched phrase) for every baseline hit in ``text``."""
     hits: list[tuple[str, str]] = []
     for category, patterns in _COMPILED.items():
+        if not _GATE_RE[category].search(text):
+            continue
         for pattern in patterns:
             for m in pattern.finditer(text):
                 if category == "sexual_minors":

@@ -13,8 +13,7 @@ category and reason; nothing is deleted silently.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 
 from pydantic import BaseModel, ConfigDict
 
@@ -126,6 +125,11 @@ def scan_text(text: str) -> list[tuple[str, str]]:
     return hits
 
 
+# checker([record, ...]) -> [[(category, reason), ...] or None per record]; built from
+# HarmfulConfig.model (curate/judge.py); None when no model is configured.
+Checker = Callable[[list[Record]], list[list[tuple[str, str]] | None]]
+
+
 class HarmfulConfig(BaseModel):
     """``harmful:`` in curate.yaml."""
 
@@ -142,7 +146,12 @@ class HarmfulContentStep(Step):
 
     name = "harmful"
 
-    def __init__(self, config: HarmfulConfig | None = None, checker: Any = None) -> None:
+    def __init__(
+        self,
+        config: HarmfulConfig | None = None,
+        checker: Checker | None = None,
+        batch_size: int = 32,
+    ) -> None:
         super().__init__()
         self.config = config or HarmfulConfig()
         unknown = set(self.config.categories) - set(CATEGORIES)
@@ -150,33 +159,50 @@ class HarmfulContentStep(Step):
             from generator.errors import ConfigError
 
             raise ConfigError(f"harmful.categories: unknown {sorted(unknown)}; known: {CATEGORIES}")
-        # checker(record) -> list[(category, reason)]; built by the pipeline from
-        # config.model (curate/judge.py), None when no model is configured.
         self.checker = checker
+        self.batch_size = batch_size
 
-    def flags(self, record: Record) -> list[tuple[str, str]]:
-        hits = [
+    def baseline(self, record: Record) -> list[tuple[str, str]]:
+        return [
             (cat, f"baseline: {phrase!r} in {field}")
             for field, text in record.text_fields()
             for cat, phrase in scan_text(text)
             if cat in self.config.categories
         ]
-        if not hits and self.checker is not None:
-            hits = [h for h in self.checker(record) if h[0] in self.config.categories]
-        return hits
 
     def run(self, records: Iterable[Record]) -> Iterator[Record]:
+        batch: list[Record] = []
         for record in records:
             self.seen += 1
-            hits = self.flags(record)
+            hits = self.baseline(record)
             if hits:
-                cats = sorted({c for c, _ in hits})
-                self.exclude(
-                    record,
-                    f"harmful:{'+'.join(cats)}",
-                    destination="quarantine",
-                    details={"flags": [{"category": c, "reason": r} for c, r in hits]},
-                )
+                self._quarantine(record, hits)
                 continue
+            batch.append(record)
+            if len(batch) >= self.batch_size:
+                yield from self._check(batch)
+                batch = []
+        yield from self._check(batch)
+
+    def _check(self, batch: list[Record]) -> Iterator[Record]:
+        """Run the provider check (if any) on records the baseline passed."""
+        results = self.checker(batch) if self.checker and batch else [[]] * len(batch)
+        for record, hits in zip(batch, results, strict=True):
+            if hits is None:  # the check failed or was unparsable: recorded, record stays
+                self.annotate(record, check="failed")
+            else:
+                hits = [h for h in hits if h[0] in self.config.categories or h[0] not in CATEGORIES]
+                if hits:
+                    self._quarantine(record, hits)
+                    continue
             self.kept += 1
             yield record
+
+    def _quarantine(self, record: Record, hits: list[tuple[str, str]]) -> None:
+        cats = sorted({c for c, _ in hits})
+        self.exclude(
+            record,
+            f"harmful:{'+'.join(cats)}",
+            destination="quarantine",
+            details={"flags": [{"category": c, "reason": r} for c, r in hits]},
+        )

@@ -117,7 +117,8 @@ class QualityConfig(BaseModel):
     judge_action: Destination = "review"
 
 
-Judge = Callable[[Record, str | None], dict[str, Any] | None]
+# judge([(record, source text), ...]) -> [verdict or None per record]; see curate/judge.py
+Judge = Callable[[list[tuple[Record, str | None]]], list[dict[str, Any] | None]]
 
 
 class QualityStep(Step):
@@ -130,11 +131,13 @@ class QualityStep(Step):
         config: QualityConfig | None = None,
         source_text: Callable[[Record], str | None] | None = None,
         judge: Judge | None = None,
+        batch_size: int = 32,
     ) -> None:
         super().__init__()
         self.config = config or QualityConfig()
         self.source_text = source_text or (lambda _r: None)
-        self.judge = judge  # returns {"score": 1-10, "rationale": ...} or None on failure
+        self.judge = judge
+        self.batch_size = batch_size
 
     def _length(self, tokens: int) -> float:
         lo, hi = self.config.min_output_tokens, self.config.max_output_tokens
@@ -160,39 +163,52 @@ class QualityStep(Step):
         return {"score": round(score, 4), "parts": {k: round(v, 4) for k, v in parts.items()}}
 
     def run(self, records: Iterable[Record]) -> Iterator[Record]:
+        batch: list[Record] = []
         for record in records:
             self.seen += 1
-            result = self.score(record)
-            self.annotate(record, **result)
-            parts = result["parts"]
-            below = [k for k, v in parts.items() if v < self.config.min_parts.get(k, 0.0)]
-            if below or result["score"] < self.config.min_score:
-                weakest = min(below or parts, key=lambda k: parts[k])
-                self.exclude(
-                    record, f"low_quality:{weakest}", destination=self.config.action, details=result
-                )
-                continue
-            if self.judge is not None and not self._judged_ok(record):
-                continue
-            self.kept += 1
-            yield record
+            if self._passes_heuristic(record):
+                batch.append(record)
+            if len(batch) >= self.batch_size:
+                yield from self._judge_batch(batch)
+                batch = []
+        yield from self._judge_batch(batch)
 
-    def _judged_ok(self, record: Record) -> bool:
-        assert self.judge is not None
-        verdict = self.judge(record, self.source_text(record))
-        if verdict is None:  # unparsable or failed: recorded, never a crash, record stays
-            self.annotate(record, judge={"status": "failed"})
-            return True
-        self.annotate(record, judge=verdict)
-        if verdict["score"] < self.config.judge_threshold:
+    def _passes_heuristic(self, record: Record) -> bool:
+        result = self.score(record)
+        self.annotate(record, **result)
+        parts = result["parts"]
+        below = [k for k, v in parts.items() if v < self.config.min_parts.get(k, 0.0)]
+        if below or result["score"] < self.config.min_score:
+            weakest = min(below or parts, key=lambda k: parts[k])
             self.exclude(
-                record,
-                "judge_below_threshold",
-                destination=self.config.judge_action,
-                details=verdict,
+                record, f"low_quality:{weakest}", destination=self.config.action, details=result
             )
             return False
         return True
+
+    def _judge_batch(self, batch: list[Record]) -> Iterator[Record]:
+        """Judge a batch at once (calls run concurrently), then keep or route each record."""
+        verdicts: list[dict[str, Any] | None] = (
+            self.judge([(r, self.source_text(r)) for r in batch])
+            if self.judge and batch
+            else [None] * len(batch)
+        )
+        for record, verdict in zip(batch, verdicts, strict=True):
+            if self.judge is not None:
+                if verdict is None:  # unparsable or failed: recorded, never a crash
+                    self.annotate(record, judge={"status": "failed"})
+                else:
+                    self.annotate(record, judge=verdict)
+                    if verdict["score"] < self.config.judge_threshold:
+                        self.exclude(
+                            record,
+                            "judge_below_threshold",
+                            destination=self.config.judge_action,
+                            details=verdict,
+                        )
+                        continue
+            self.kept += 1
+            yield record
 
 
 def quality_of(record: Record) -> float | None:

@@ -77,9 +77,9 @@ def test_step_quarantines_with_category_and_reason_and_keeps_the_rest() -> None:
 def test_category_selection_and_provider_checker() -> None:
     calls = []
 
-    def checker(record):  # a deterministic stand-in for the provider check
-        calls.append(record.meta.id)
-        return [("violence", "judge: threat")] if "threat" in record.input else []
+    def checker(batch):  # a deterministic stand-in for the provider check
+        calls.extend(r.meta.id for r in batch)
+        return [[("violence", "judge: threat")] if "threat" in r.input else [] for r in batch]
 
     step = HarmfulContentStep(HarmfulConfig(categories=["violence"]), checker=checker)
     out = list(

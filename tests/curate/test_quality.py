@@ -68,7 +68,7 @@ def test_judge_low_score_goes_to_review_and_garbage_is_recorded_not_raised() -> 
     step = QualityStep(
         QualityConfig(min_score=0),
         source_text=lambda _r: SOURCE,
-        judge=lambda r, _s: replies[r.meta.id],
+        judge=lambda batch: [replies[r.meta.id] for r, _ in batch],
     )
     kept = list(step.run([_rec(GOOD, "a"), _rec(GOOD, "b"), _rec(GOOD, "c")]))
     assert [r.meta.id for r in kept] == ["a", "c"]

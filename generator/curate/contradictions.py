@@ -1,0 +1,152 @@
+"""Contradictory answers: records whose questions are the same or near-duplicates but whose
+answers disagree.
+
+Questions are grouped with the near-dedup machinery (normalised exact match, then MinHash
+LSH verified by Jaccard, clustered by union-find) on the instruction plus input. Inside a
+group every pair of answers is compared:
+
+- ``numbers``: both answers state figures (amounts, days, versions, dates) and the sets
+  differ — "5 days" vs "10 days" is the typical contradiction of policy data;
+- ``negation``: the answers share most content words but exactly one is negated
+  ("may"/"may not", "is allowed"/"is not allowed");
+- ``low_similarity``: ROUGE-L F1 of the answers below ``min_answer_similarity``.
+
+A group with a disagreeing pair is flagged; optionally an LLM judge then decides whether it
+is a real contradiction or a paraphrase. The default action sends the whole group to human
+review, as Self-Instruct dropped whole tasks whose instances disagreed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from itertools import combinations
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from generator.curate.base import Destination, Step
+from generator.curate.near_dedup import clusters, similar_pairs
+from generator.curate.normalize import hashed, normalize, shingles
+from generator.curate.quality import content_words
+from generator.records import Record
+from generator.textsim import rouge_l
+
+_NUM = re.compile(r"\d+(?:[.,:/]\d+)*")
+_NEG = re.compile(r"\b(?:not|no|never|cannot|can't|won't|isn't|aren't|doesn't|don't|none)\b", re.I)
+
+
+def numbers(text: str) -> frozenset[str]:
+    return frozenset(m.group().replace(",", "") for m in _NUM.finditer(text))
+
+
+def disagreement(a: str, b: str, min_similarity: float) -> str | None:
+    """Why two answers to the same question disagree, or None if they agree."""
+    na, nb = numbers(a), numbers(b)
+    if na and nb and na != nb:
+        return "numbers"
+    wa, wb = set(content_words(a)), set(content_words(b))
+    overlap = len(wa & wb) / max(1, min(len(wa), len(wb)))
+    if overlap >= 0.6 and bool(_NEG.search(a)) != bool(_NEG.search(b)):
+        return "negation"
+    if rouge_l(a, b) < min_similarity:
+        return "low_similarity"
+    return None
+
+
+class ContradictionConfig(BaseModel):
+    """``contradictions:`` in curate.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    question_threshold: float = Field(0.7, gt=0, le=1)  # Jaccard of question shingles
+    min_answer_similarity: float = Field(0.25, ge=0, le=1)
+    action: Destination = "review"
+    judge_model: str | None = None  # optional: an LLM decides contradiction vs paraphrase
+
+
+# judge([(question, [answers...])]) -> [True (contradiction) | False | None (failed)]
+GroupJudge = Callable[[list[tuple[str, list[str]]]], list[bool | None]]
+
+
+class ContradictionStep(Step):
+    """Flag groups of same-question records with disagreeing answers."""
+
+    name = "contradictions"
+
+    def __init__(
+        self, config: ContradictionConfig | None = None, judge: GroupJudge | None = None
+    ) -> None:
+        super().__init__()
+        self.config = config or ContradictionConfig()
+        self.judge = judge
+        self.groups: list[dict[str, Any]] = []  # for the report
+
+    @staticmethod
+    def question(record: Record) -> str:
+        return f"{record.instruction_text()}\n{record.input_text()}".strip()
+
+    def question_groups(self, records: list[Record]) -> list[list[int]]:
+        # Questions are short: word 2-grams plus character 5-grams for every text, so two
+        # phrasings that differ by a word stay comparable whatever their length.
+        arrays = [
+            hashed(shingles(normalize(self.question(r)), 2, 5, short_words=10**6)) for r in records
+        ]
+        pairs = similar_pairs(arrays, self.config.question_threshold)
+        return clusters(len(records), pairs)
+
+    def run(self, records: Iterable[Record]) -> Iterator[Record]:
+        items = list(records)
+        self.seen += len(items)
+        flagged: list[tuple[list[int], list[tuple[str, str, str]]]] = []
+        for group in self.question_groups(items):
+            conflicts = []
+            for i, j in combinations(group, 2):
+                why = disagreement(
+                    items[i].output_text(),
+                    items[j].output_text(),
+                    self.config.min_answer_similarity,
+                )
+                if why:
+                    conflicts.append((items[i].meta.id, items[j].meta.id, why))
+            if conflicts:
+                flagged.append((group, conflicts))
+        if self.judge is not None and flagged:
+            verdicts = self.judge(
+                [
+                    (self.question(items[g[0]]), [items[i].output_text() for i in g])
+                    for g, _ in flagged
+                ]
+            )
+            flagged = [f for f, v in zip(flagged, verdicts, strict=True) if v is not False]
+        out_of_set: set[int] = set()
+        for n, (group, conflicts) in enumerate(flagged, start=1):
+            kinds = sorted({why for _, _, why in conflicts})
+            self.groups.append(
+                {
+                    "group": n,
+                    "question": self.question(items[group[0]])[:200],
+                    "records": [items[i].meta.id for i in group],
+                    "answers": [items[i].output_text()[:200] for i in group],
+                    "conflicts": [{"a": a, "b": b, "why": w} for a, b, w in conflicts],
+                }
+            )
+            for i in group:
+                out_of_set.add(i)
+                self.annotate(items[i], group=n, conflicts=kinds)
+                self.exclude(
+                    items[i],
+                    f"contradiction:{'+'.join(kinds)}",
+                    destination=self.config.action,
+                    details={"group": n, "members": self.groups[-1]["records"]},
+                )
+        for idx, record in enumerate(items):
+            if idx not in out_of_set:
+                self.kept += 1
+                yield record
+
+    def stats(self) -> dict[str, Any]:
+        data = super().stats()
+        data["groups"] = self.groups
+        return data

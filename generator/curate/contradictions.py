@@ -29,6 +29,7 @@ from generator.curate.base import Destination, Step
 from generator.curate.near_dedup import clusters, similar_pairs
 from generator.curate.normalize import hashed, normalize, shingles
 from generator.curate.quality import content_words
+from generator.curate.registry import StepContext, register_step
 from generator.records import Record
 from generator.textsim import rouge_l
 
@@ -150,3 +151,15 @@ class ContradictionStep(Step):
         data = super().stats()
         data["groups"] = self.groups
         return data
+
+
+def _build(config: ContradictionConfig, ctx: StepContext) -> ContradictionStep:
+    judge = None
+    if config.judge_model:
+        from generator.curate.judge import client_for
+
+        judge = client_for(config.judge_model, ctx.journal, ctx.run_dir).contradiction
+    return ContradictionStep(config, judge=judge)
+
+
+register_step("contradictions", ContradictionConfig, order=35, factory=_build)(ContradictionStep)

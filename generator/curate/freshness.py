@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from generator.curate.base import Destination, Step
+from generator.curate.registry import register_step
 from generator.records import Record
 
 
@@ -98,3 +99,6 @@ class FreshnessStep(Step):
         data = super().stats()
         data["by_document"] = {k: list(v) for k, v in sorted(self.by_document.items())}
         return data
+
+
+register_step("freshness", FreshnessConfig, order=25)(FreshnessStep)

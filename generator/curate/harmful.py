@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pydantic import BaseModel, ConfigDict
 
 from generator.curate.base import Step
+from generator.curate.registry import StepContext, register_step
 from generator.records import Record
 
 CATEGORIES = ("hate", "harassment", "violence", "sexual_minors", "self_harm", "dangerous")
@@ -206,3 +207,15 @@ class HarmfulContentStep(Step):
             destination="quarantine",
             details={"flags": [{"category": c, "reason": r} for c, r in hits]},
         )
+
+
+def _build(config: HarmfulConfig, ctx: StepContext) -> HarmfulContentStep:
+    if config.model is None:
+        return HarmfulContentStep(config)
+    from generator.curate.judge import client_for
+
+    client = client_for(config.model, ctx.journal, ctx.run_dir)
+    return HarmfulContentStep(config, checker=client.harmful)
+
+
+register_step("harmful", HarmfulConfig, order=20, factory=_build)(HarmfulContentStep)

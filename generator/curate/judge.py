@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from generator.errors import InstructforgeError
+from generator.errors import ConfigError, InstructforgeError
 from generator.providers.base import Completion, CompletionRequest, Provider, request_hash
 from generator.records import Record, utcnow
 from generator.store import Journal
@@ -25,7 +25,7 @@ JUDGE_MIGRATIONS = [
     """
     CREATE TABLE judge_calls (
         request_hash TEXT PRIMARY KEY,
-        kind TEXT NOT NULL,            -- 'quality' or 'harmful'
+        kind TEXT NOT NULL,            -- 'quality', 'harmful' or 'contradiction'
         model TEXT NOT NULL,
         record_id TEXT NOT NULL,
         status TEXT NOT NULL,          -- 'ok' or the error class
@@ -56,6 +56,11 @@ methods, dangerous instructions (weapons, explosives, drugs synthesis, malware).
 Operational language such as "kill the process" or "execute the order" is NOT harmful.
 Reply with one JSON object only: {"flagged": true|false, "categories": [...], "reason": "..."}"""
 
+CONTRADICTION_RUBRIC = """Several answers were generated for the same question from company
+documents. Decide whether they CONTRADICT each other (state incompatible facts, figures,
+permissions or steps) or are PARAPHRASES / compatible partial answers.
+Reply with one JSON object only: {"contradiction": true|false, "reason": "one sentence"}"""
+
 CRITERIA = ("accuracy", "relevance", "clarity", "usefulness")
 _JSON_OBJECT = re.compile(r"\{.*\}", re.S)
 
@@ -79,6 +84,14 @@ def harmful_messages(record: Record) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": HARMFUL_RUBRIC},
         {"role": "user", "content": f"<example>\n{_example(record)}\n</example>"},
+    ]
+
+
+def contradiction_messages(question: str, answers: list[str]) -> list[dict[str, str]]:
+    listed = "\n".join(f"<answer n={i}>\n{a}\n</answer>" for i, a in enumerate(answers, 1))
+    return [
+        {"role": "system", "content": CONTRADICTION_RUBRIC},
+        {"role": "user", "content": f"<question>\n{question}\n</question>\n{listed}"},
     ]
 
 
@@ -124,6 +137,12 @@ def parse_harmful(text: str | None) -> list[tuple[str, str]] | None:
     cats = data.get("categories") or ["unspecified"]
     reason = f"judge: {str(data.get('reason', ''))[:200]}"
     return [(str(c), reason) for c in cats if isinstance(c, str)]
+
+
+def parse_contradiction(text: str | None) -> bool | None:
+    data = _json(text)
+    value = data.get("contradiction") if data else None
+    return value if isinstance(value, bool) else None
 
 
 class JudgeClient:
@@ -202,6 +221,27 @@ class JudgeClient:
         self.failures += sum(v is None for v in out)
         return out
 
+    def contradiction(self, groups: Sequence[tuple[str, list[str]]]) -> list[bool | None]:
+        from generator.records import AlpacaRecord, Meta
+
+        # the journal keys calls by record id; a group is identified by its question
+        stand_ins = [
+            AlpacaRecord(
+                instruction=q, output="-", meta=Meta(id=f"group:{q[:40]}", format="alpaca")
+            )
+            for q, _ in groups
+        ]
+        replies = self._run(
+            "contradiction",
+            [
+                (r, contradiction_messages(q, a))
+                for r, (q, a) in zip(stand_ins, groups, strict=True)
+            ],
+        )
+        out = [parse_contradiction(t) for t in replies]
+        self.failures += sum(v is None for v in out)
+        return out
+
     def spent(self) -> dict[str, Any]:
         row = self.journal.query(
             "SELECT count(*) n, sum(prompt_tokens) p, sum(completion_tokens) c, sum(cost_usd) usd,"
@@ -214,3 +254,16 @@ class JudgeClient:
             "cost_usd": row["usd"] or 0.0,
             "failed": row["failed"] or 0,
         }
+
+
+def client_for(model: str, journal: Journal | None, run_dir: Any = None) -> JudgeClient:
+    """A judge client for ``model`` with generation's retries, limiter and breaker."""
+    from generator.providers.registry import get_provider
+    from generator.providers.resilience import ResilientProvider
+
+    if journal is None:
+        if run_dir is None:
+            raise ConfigError("an LLM check needs a run folder for its journal")
+        journal = Journal(run_dir)
+    provider = ResilientProvider(get_provider(model), concurrency=8)
+    return JudgeClient(provider, model, journal)

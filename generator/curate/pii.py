@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from generator import redact
 from generator.curate.base import Step
+from generator.curate.registry import StepContext, register_step
 from generator.records import Record
 from generator.store import Journal
 
@@ -125,3 +126,11 @@ class PiiStep(Step):
         if self.warnings:
             data["warnings"] = list(self.warnings)
         return data
+
+
+def _build(config: PiiConfig, ctx: StepContext) -> PiiStep:
+    key = run_key(ctx.journal) if ctx.journal is not None else None
+    return PiiStep(config, key)
+
+
+register_step("pii", PiiConfig, order=10, factory=_build)(PiiStep)

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from generator.curate.base import Destination, Step
+from generator.curate.registry import StepContext, register_step
 from generator.records import Record
 from generator.tokens import count_tokens
 
@@ -235,3 +236,16 @@ def journal_source_text(journal: Any) -> Callable[[Record], str | None]:
         return cache[src.chunk_id]
 
     return lookup
+
+
+def _build(config: QualityConfig, ctx: StepContext) -> QualityStep:
+    source = journal_source_text(ctx.journal) if ctx.journal is not None else None
+    judge = None
+    if config.judge_model:
+        from generator.curate.judge import client_for
+
+        judge = client_for(config.judge_model, ctx.journal, ctx.run_dir).quality
+    return QualityStep(config, source_text=source, judge=judge)
+
+
+register_step("quality", QualityConfig, order=30, factory=_build)(QualityStep)

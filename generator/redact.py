@@ -301,3 +301,15 @@ def apply(
         pos = f.end
     out.append(text[pos:])
     return "".join(out)
+
+
+def redact_text(text: str, types: frozenset[str] | None = None) -> tuple[str, dict[str, int]]:
+    """Replace every contact value and secret in ``text`` by its type tag (``<EMAIL>``).
+
+    Used by ``generate --redact-before-send`` on chunks before they leave the machine;
+    returns the redacted text and the count of findings per type.
+    """
+    wanted = types if types is not None else frozenset(CONTACT_TYPES + SECRET_TYPES)
+    found = detect(text, wanted)
+    counts = Counter(f.type for f in found)
+    return apply(text, found, lambda _t: "redact"), dict(counts)

@@ -180,3 +180,11 @@ def test_entropy_detector_ignores_hex_digests_but_flags_random_tokens() -> None:
     found = redact.detect(f"set the header to {token} before calling the API")
     assert [f.type for f in found] == ["HIGH_ENTROPY_TOKEN"]
     assert redact.detect("sha256 " + "a3f9" * 16) == []
+
+
+def test_redact_text_for_sending_replaces_every_planted_value() -> None:
+    text = " ".join(s for _, _, s in _planted()[::7])
+    clean, counts = redact.redact_text(text)
+    for value in [*EMAILS, *CARDS, *IBANS, *SECRETS.values()]:
+        assert value not in clean
+    assert counts["EMAIL"] >= 1 and sum(counts.values()) >= len(_planted()[::7]) * 0.95

@@ -16,7 +16,8 @@ $(VENV)/bin/activate:
 venv: $(VENV)/bin/activate
 
 $(VENV)/.dev-installed: $(VENV)/bin/activate pyproject.toml
-	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet torch==2.13.0  # first: the local CPU wheel, not a CUDA build
+	$(PIP) install --quiet -e ".[dev,embeddings]"
 	@touch $@
 
 dev: $(VENV)/.dev-installed

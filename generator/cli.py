@@ -64,6 +64,24 @@ def _root(
 from generator.commands import ingest as _ingest  # noqa: E402
 
 _ingest.register(app)
+from generator.commands import policies as _policies  # noqa: E402
+
+_policies.register(app)
+from generator.commands import review as _review  # noqa: E402
+
+_review.register(app)
+from generator.commands import export as _export  # noqa: E402
+
+_export.register(app)
+from generator.commands import generate as _generate  # noqa: E402
+
+_generate.register(app)
+from generator.commands import runs as _runs  # noqa: E402
+
+_runs.register(app)
+from generator.commands import local as _local  # noqa: E402
+
+_local.register(app)
 
 
 def main() -> None:
@@ -72,3 +90,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:  # raised outside a command (e.g. during import)
         sys.exit(130)
+
+
+if __name__ == "__main__":  # `python -m generator.cli` (used by tests without an install)
+    main()

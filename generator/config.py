@@ -15,8 +15,12 @@ from pathlib import Path
 # (and checked by us before a run starts) under the names of ``PROVIDER_KEY_VARS``.
 ENV_VARS: dict[str, str] = {
     "INSTRUCTFORGE_HOME": "cache for assembled local models (default ~/.cache/instructforge)",
+    "INSTRUCTFORGE_LOCAL_THREADS": "CPU threads of the local model server (1 on <= 2 cores)",
+    "INSTRUCTFORGE_LOCAL_SERVER_CMD": "command that runs the local model server (default: "
+    "python -m llama_cpp.server); tests point it at a fake server",
     "INSTRUCTFORGE_PROMPTS": "extra folder of prompt templates, searched before the shipped ones",
     "INSTRUCTFORGE_POLICIES": "folder of policy files to use instead of the shipped ones",
+    "INSTRUCTFORGE_POLICY_MAX_AGE_DAYS": "days after a policy review before it warns (180)",
     "INSTRUCTFORGE_REVIEWER": "reviewer name recorded with review decisions (default: $USER)",
     "LITELLM_OFFLINE_MODE": "set to true by us: LiteLLM uses its bundled price map",
     "LITELLM_LOCAL_MODEL_COST_MAP": "set to True by us: no price-map download at import",

@@ -11,7 +11,9 @@ sqlite's) are mapped to these in one place per role, ``raise Ours(...) from exc`
     │   ├── MissingKeyError             no API key in the environment for the chosen provider
     │   ├── PromptFileError             a prompt template file is invalid
     │   ├── PolicyFileError             a policy file is invalid
-    │   └── SettingsChangedError        a run's output-affecting settings differ from before
+    │   ├── SettingsChangedError        a run's output-affecting settings differ from before
+    │   ├── LocalModelError             a local model is missing or fails its sha256 pin
+    │   └── LocalServerError            the local model server could not start or died
     ├── IngestError                     one document could not be read (reported, not fatal)
     ├── ProviderError                   the provider answered with an error (status, body)
     │   ├── AuthError                   401/403: never retried
@@ -23,6 +25,7 @@ sqlite's) are mapped to these in one place per role, ``raise Ours(...) from exc`
     │       └── ProviderTimeoutError    timeouts and connection resets
     ├── RetriesExhausted                retries ran out: attempts, last output, usage
     ├── OutputError                     a reply could not be parsed/validated into records
+    ├── LeakageError                    train and validation share examples (curation split)
     ├── GuardStop                       exit 4: a guard stopped the run; it is resumable
     │   ├── BudgetExceeded              --max-cost would be exceeded
     │   └── CircuitOpen                 most recent calls failed
@@ -69,6 +72,14 @@ class PolicyFileError(ConfigError):
 
 class SettingsChangedError(ConfigError):
     """An existing run was started with different output-affecting settings."""
+
+
+class LocalModelError(ConfigError):
+    """A shipped local model's package is missing or a file fails its pinned sha256."""
+
+
+class LocalServerError(ConfigError):
+    """The local llama.cpp server could not start, or died; the message carries its stderr tail."""
 
 
 class IngestError(InstructforgeError):
@@ -157,6 +168,10 @@ class OutputError(InstructforgeError):
     def __init__(self, message: str, *, raw: str | None = None) -> None:
         super().__init__(message)
         self.raw = raw
+
+
+class LeakageError(InstructforgeError):
+    """The train/validation split shares records, near-duplicates or sources (curation)."""
 
 
 class GuardStop(InstructforgeError):

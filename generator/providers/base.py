@@ -9,6 +9,8 @@ provider from the outside (``generator.providers.resilience``); a provider makes
 from __future__ import annotations
 
 import abc
+import hashlib
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,3 +64,10 @@ class Provider(abc.ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release resources (servers, clients). Default: nothing to release."""
+
+
+def request_hash(request: CompletionRequest) -> str:
+    """Stable sha256 of everything that shapes the reply (the timeout does not)."""
+    data = request.model_dump(exclude={"timeout"})
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()

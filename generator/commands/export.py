@@ -1,0 +1,114 @@
+"""``instructforge export RUN --format F --use USE --out DIR``: the licence gate, the dataset
+files and the legal review pack."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from generator.export.job import ExportResult
+
+# Static so `--help` does not import every exporter; tests/export checks it against the registry.
+FORMATS_HELP = "alpaca, alpaca-json, openai-chat, parquet, prompt-completion, sharegpt"
+USES_HELP = "evaluation, internal-fine-tune, commercial, competing-model, public-release"
+
+
+def export_cmd(
+    run: Path = typer.Argument(..., help="The run folder (from generate and/or curate)."),
+    fmt: str = typer.Option(..., "--format", "-f", help=f"Output format: {FORMATS_HELP}."),
+    use: str = typer.Option(..., "--use", help=f"Intended use, judged by the gate: {USES_HELP}."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the dataset and legal pack."),
+    accept_review: list[str] = typer.Option(
+        [],
+        "--accept-review",
+        help="Export records whose verdict is 'review' because of this policy id or source "
+        "label (repeatable). Recorded with your name and the time in the manifest.",
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Refuse the whole export (exit 3) if any record is not 'allow'."
+    ),
+    no_meta: bool = typer.Option(
+        False, "--no-meta", help="Drop provenance meta (default: a sidecar <split>.meta.jsonl)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite files of an earlier export."),
+    system_prompt: str = typer.Option(
+        None,
+        "--system-prompt",
+        help="Chat formats: system message added to examples that have none. Other formats: "
+        "the system prompt your trainer adds, so chat records carrying exactly it convert.",
+    ),
+    target_model: str = typer.Option(
+        None,
+        "--target-model",
+        help="openai-chat: model to fine-tune, for the per-example token limit "
+        "(default gpt-4o-mini-2024-07-18).",
+    ),
+    epochs: int = typer.Option(
+        None, "--epochs", help="openai-chat: epochs for the training-token estimate."
+    ),
+    language: str = typer.Option("en", "--language", help="Language code for the dataset card."),
+) -> None:
+    """Export a run's records through the licence gate, with a legal review pack.
+
+    Every record is judged by the policy it was generated under and the labels of its source
+    document: 'block' is never exported, 'review' only with --accept-review naming it. Writes
+    the dataset (train/validation when the run has a curated split), provenance sidecars,
+    manifest.json, LEGAL_REVIEW.md, a dataset card README.md and excluded.jsonl. Exit 3 when
+    the gate refuses (--strict, or nothing may be exported).
+    """
+    from generator.export.job import ExportOptions, run_export
+
+    opts = ExportOptions(
+        run=run, fmt=fmt, use=use, out=out, accept_review=tuple(accept_review), strict=strict,
+        no_meta=no_meta, force=force, system_prompt=system_prompt, target_model=target_model,
+        epochs=epochs, language=language,
+    )  # fmt: skip
+    res = run_export(opts)
+    _print(res)
+
+
+def _print(res: ExportResult) -> None:
+    con = Console(highlight=False)
+    for w in res.warnings:
+        con.print(f"[yellow]warning:[/] {w}")
+    table = Table(title=f"Licence gate: use {res.options.use}")
+    cols = ("allow", "review-accepted", "review", "block")
+    for name in ("policy", *cols):
+        table.add_column(name, justify="left" if name == "policy" else "right")
+    for pid, per in sorted(res.gate.stats.per_policy.items()):
+        table.add_row(pid, *(str(per.get(c, 0)) for c in cols))
+    con.print(table)
+    if res.exclusions:
+        ex = Table(title=f"Excluded: {len(res.exclusions)} records")
+        ex.add_column("stage")
+        ex.add_column("reason")
+        ex.add_column("records", justify="right")
+        reasons = Counter((e.stage, e.reason) for e in res.exclusions)
+        for (stage, reason), n in reasons.most_common(10):
+            ex.add_row(stage, reason, str(n))
+        if len(reasons) > 10:
+            ex.add_row("", f"... {len(reasons) - 10} more reasons in excluded.jsonl", "")
+        con.print(ex)
+    for name, rep in res.validation.items():
+        state = "[green]ok[/]" if rep.ok else f"[red]{len(rep.errors)} problem(s)[/]"
+        con.print(
+            f"OpenAI check of {name}: {state}; {rep.n_examples} examples, tokens/example "
+            f"median {rep.tokens.get('median', 0)} max {rep.tokens.get('max', 0)} "
+            f"(limit {rep.limit}); ~{rep.training_tokens} training tokens ({rep.epochs} epochs)"
+        )
+        for issue in rep.errors[:10]:
+            con.print(f"  {issue}")
+    splits = ", ".join(f"{s} {n}" for s, n in res.exported.items())
+    con.print(f"exported {res.n_exported} of {res.total} records ({splits}) to {res.options.out}")
+    con.print(f"legal review pack: {res.options.out / 'LEGAL_REVIEW.md'}, manifest.json")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``export`` to the root app."""
+    app.command("export")(export_cmd)

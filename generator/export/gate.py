@@ -1,0 +1,210 @@
+"""The licence gate: may each record be exported for the declared use?
+
+Every record is judged by (1) the policy it was generated under (``meta.policy.id``; the
+policy's verdict for the use, for ``local`` the model family's licence), (2) the integrity of
+that tag (a record whose policy hash differs from today's file was produced under other
+terms, or the file was edited: a person must confirm), and (3) the labels of its source
+document (``meta.source_info.labels``). The strictest verdict wins:
+
+* ``block``  never exported, whatever the flags;
+* ``review`` exported only if every review-level check is named by ``--accept-review``
+  (a policy id such as ``openai``, or a source label such as ``confidential`` /
+  ``source:confidential``); each acceptance is recorded in the manifest with user and time;
+* ``allow``  exported.
+
+``--strict`` refuses the whole export (exit 3) when any record is not ``allow``. There is no
+flag that skips the gate; every flag that changes its outcome is written to the manifest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from generator.errors import ConfigError
+from generator.policies import UNKNOWN_ID, Policy, load_policies, stale_warning, verdict
+from generator.records import USES, Meta
+from generator.sources import SourceInfo, SourcesFile, label_rules, label_verdict
+
+ORDER = {"allow": 0, "review": 1, "block": 2}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One reason bearing on a record: ``kind`` policy | integrity | source; ``key`` is what
+    ``--accept-review`` must name to accept it when the verdict is ``review``."""
+
+    kind: str
+    key: str
+    verdict: str
+    reason: str
+    clause: str
+    url: str
+
+
+@dataclass
+class Decision:
+    """The gate's outcome for one record."""
+
+    policy_id: str
+    verdict: str  # the strictest verdict of all checks
+    checks: list[Check]
+    exported: bool
+    accepted: tuple[str, ...] = ()
+    why: str = ""  # exclusion reason when not exported
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy_id, "verdict": self.verdict, "accepted": list(self.accepted)}
+
+
+@dataclass
+class GateStats:
+    """Counts the export table, the manifest and LEGAL_REVIEW.md are built from."""
+
+    per_policy: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    recorded_hashes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    hash_mismatch: Counter[str] = field(default_factory=Counter)
+    labels: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    accepted: Counter[str] = field(default_factory=Counter)
+    excluded: Counter[str] = field(default_factory=Counter)
+    label_checks: dict[str, Check] = field(default_factory=dict)
+
+
+def _worst(checks: list[Check]) -> str:
+    return max((c.verdict for c in checks), key=ORDER.__getitem__)
+
+
+class Gate:
+    """Judges records for one use; collects the counts for the reports as it goes."""
+
+    def __init__(
+        self,
+        use: str,
+        accept_review: list[str] | tuple[str, ...] = (),
+        strict: bool = False,
+        directory: Path | None = None,
+        sources: SourcesFile | None = None,
+        today: date | None = None,
+    ) -> None:
+        if use not in USES:
+            raise ConfigError(f"unknown use {use!r} (known: {', '.join(USES)})")
+        if strict and accept_review:
+            raise ConfigError(
+                "--strict refuses anything that is not 'allow'; it cannot be combined with "
+                "--accept-review (drop one of them)"
+            )
+        self.use, self.strict, self.today = use, strict, today
+        self.directory, self.sources = directory, sources
+        self.policies: dict[str, Policy] = load_policies(directory)
+        self.accept = {a.removeprefix("source:") for a in accept_review}
+        self.stats = GateStats()
+        self.warnings: dict[str, str] = {}
+
+    # ------------------------------------------------------------ per record
+
+    def _policy_checks(self, meta: Meta) -> tuple[Policy, list[Check]]:
+        ref = meta.policy
+        checks: list[Check] = []
+        pol = self.policies.get(ref.id) if ref else None
+        if pol is None:
+            pol = self.policies[UNKNOWN_ID]
+            why = (
+                "record carries no policy tag (meta.policy)"
+                if ref is None
+                else f"record names policy {ref.id!r}, which no policy file defines"
+            )
+            checks.append(Check("integrity", UNKNOWN_ID, "review", why, "meta.policy", ""))
+        elif ref is not None and ref.sha256 != pol.sha256:
+            self.stats.hash_mismatch[pol.id] += 1
+            why = (
+                f"tagged under {pol.id} version {ref.version} (sha256 {ref.sha256[:12]}), but "
+                f"policies/{pol.id}.yaml is now version {pol.version} (sha256 {pol.sha256[:12]})"
+                ": the terms changed or the file was edited"
+            )
+            checks.append(Check("integrity", pol.id, "review", why, "policy file hash", ""))
+        if ref is not None:
+            self.stats.recorded_hashes[pol.id][ref.sha256] += 1
+        v = verdict(pol, self.use, meta.model, today=self.today)
+        if v.stale:
+            self.warnings.setdefault(pol.id, v.stale)
+        checks.insert(0, Check("policy", pol.id, v.verdict, v.reason, v.clause, v.url))
+        return pol, checks
+
+    def _source_checks(self, meta: Meta) -> list[Check]:
+        raw = (meta.model_extra or {}).get("source_info")
+        if not isinstance(raw, dict):
+            return []
+        checks = []
+        for label in SourceInfo.from_meta(raw).labels:
+            v = label_verdict(label, self.use, self.sources, self.directory)
+            check = Check("source", label, v.verdict, v.reason, v.clause, v.url)
+            self.stats.label_checks.setdefault(label, check)
+            checks.append(check)
+        return checks
+
+    def evaluate(self, meta: Meta) -> Decision:
+        """The decision for one record (and its contribution to the counts)."""
+        pol, checks = self._policy_checks(meta)
+        checks += self._source_checks(meta)
+        worst = _worst(checks)
+        needed = tuple(sorted({c.key for c in checks if c.verdict == "review"}))
+        if worst == "block":
+            blocks = [c for c in checks if c.verdict == "block"]
+            why = "; ".join(f"block by {c.kind} {c.key}: {c.reason}" for c in blocks)
+            decision = Decision(pol.id, worst, checks, False, why=why)
+        elif worst == "review" and not self.strict and set(needed) <= self.accept:
+            decision = Decision(pol.id, worst, checks, True, accepted=needed)
+        elif worst == "review":
+            missing = [k for k in needed if k not in self.accept]
+            why = f"review needed ({'; '.join(c.reason for c in checks if c.verdict == 'review')})"
+            if not self.strict:
+                why += f": accept with --accept-review {' --accept-review '.join(missing)}"
+            decision = Decision(pol.id, worst, checks, False, why=why)
+        else:
+            decision = Decision(pol.id, worst, checks, True)
+        self._count(decision)
+        return decision
+
+    def _count(self, d: Decision) -> None:
+        s = self.stats
+        outcome = (
+            d.verdict if d.verdict != "review" else ("review-accepted" if d.exported else "review")
+        )
+        s.per_policy[d.policy_id][outcome] += 1
+        for c in d.checks:
+            if c.kind == "source":
+                s.labels[c.key][c.verdict] += 1
+        for key in d.accepted:
+            s.accepted[key] += 1
+        if not d.exported:
+            s.excluded[d.why] += 1
+
+    # ------------------------------------------------------------ after all records
+
+    def check_accept_names(self) -> list[str]:
+        """Unknown ``--accept-review`` names are a usage error (a typo must not pass silently);
+        known names that matched nothing come back as warnings."""
+        known = (
+            set(self.policies) | set(label_rules(self.directory).labels) | set(self.stats.labels)
+        )
+        unknown = sorted(self.accept - known)
+        if unknown:
+            raise ConfigError(
+                f"--accept-review {', '.join(unknown)}: not a policy id or source label "
+                f"(policies: {', '.join(sorted(self.policies))})"
+            )
+        return [
+            f"--accept-review {k} matched no record that needed review"
+            for k in sorted(self.accept - set(self.stats.accepted))
+        ]
+
+    def stale(self) -> dict[str, str]:
+        """Warnings for policies used in this export whose review date is too old."""
+        for pid in self.stats.per_policy:
+            w = stale_warning(self.policies[pid], today=self.today)
+            if w:
+                self.warnings.setdefault(pid, w)
+        return dict(self.warnings)

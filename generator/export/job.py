@@ -1,0 +1,289 @@
+"""One export, end to end: read the run's records, pass them through the licence gate,
+convert them, write the dataset files and the legal review pack, all or nothing.
+
+Two passes over the input: the first judges every record (so ``--strict`` and "nothing may
+be exported" are decided before a byte is written), the second converts and writes. Every
+file goes to a temp file in ``--out`` first; only when all of them are complete are they
+renamed into place, so a failure at any point leaves no partial export behind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from generator.errors import ConfigError, ExportRefused
+from generator.export.base import Exporter, Row, get_exporter
+from generator.export.convert import LossyConversion, convert
+from generator.export.gate import Decision, Gate
+from generator.export.openai_validate import DEFAULT_TARGET, ValidationReport, validate_file
+from generator.export.writer import (
+    InputPlan,
+    Staging,
+    check_free,
+    find_secret,
+    output_name,
+    read_records,
+    secret_values,
+    select_inputs,
+    sidecar_name,
+)
+from generator.sources import load_sources
+
+EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE = (
+    "excluded.jsonl",
+    "manifest.json",
+    "LEGAL_REVIEW.md",
+    "README.md",
+)
+
+
+@dataclass
+class ExportOptions:
+    """Everything ``instructforge export`` was asked to do (all of it goes in the manifest)."""
+
+    run: Path
+    fmt: str
+    use: str
+    out: Path
+    accept_review: tuple[str, ...] = ()
+    strict: bool = False
+    no_meta: bool = False
+    force: bool = False
+    system_prompt: str | None = None
+    target_model: str | None = None
+    epochs: int | None = None
+    language: str = "en"
+    policies_dir: Path | None = None
+    today: date | None = None
+
+    def flags(self) -> dict[str, Any]:
+        return {
+            "format": self.fmt,
+            "use": self.use,
+            "accept_review": list(self.accept_review),
+            "strict": self.strict,
+            "no_meta": self.no_meta,
+            "force": self.force,
+            "system_prompt": self.system_prompt,
+            "target_model": self.target_model,
+            "epochs": self.epochs,
+            "language": self.language,
+        }
+
+
+@dataclass
+class Exclusion:
+    split: str
+    line: int
+    id: str | None
+    stage: str  # input | gate | conversion | secret
+    reason: str
+    policy: str | None = None
+    verdict: str | None = None
+
+
+@dataclass
+class FileInfo:
+    name: str
+    kind: str  # data | meta | excluded | legal | card
+    split: str | None = None
+    records: int | None = None
+    sha256: str = ""
+    bytes: int = 0
+
+
+@dataclass
+class ExportResult:
+    options: ExportOptions
+    plan: InputPlan
+    target: str
+    gate: Gate
+    sources_file: str | None
+    total: int = 0
+    exclusions: list[Exclusion] = field(default_factory=list)
+    exported: Counter[str] = field(default_factory=Counter)  # per split
+    by_provider: Counter[str] = field(default_factory=Counter)
+    by_model: Counter[str] = field(default_factory=Counter)
+    by_format: Counter[str] = field(default_factory=Counter)
+    prompts: Counter[str] = field(default_factory=Counter)
+    files: list[FileInfo] = field(default_factory=list)
+    validation: dict[str, ValidationReport] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    accepted_at: str = ""
+    accepted_by: str = ""
+
+    @property
+    def n_exported(self) -> int:
+        return sum(self.exported.values())
+
+
+def _check_options(opts: ExportOptions, exporter: Exporter) -> None:
+    if opts.fmt != "openai-chat" and (opts.target_model or opts.epochs is not None):
+        raise ConfigError("--target-model and --epochs apply only to --format openai-chat")
+    if opts.epochs is not None and opts.epochs < 1:
+        raise ConfigError("--epochs must be at least 1")
+    if opts.system_prompt is not None and not opts.system_prompt.strip():
+        raise ConfigError("--system-prompt is empty")
+
+
+def _run_sources(run: Path) -> tuple[Any, str | None, list[str]]:
+    """The document folder's sources.yaml (label verdict overrides), found through the
+    run's config.json; a missing folder is a warning, not an error."""
+    cfg = run / "config.json"
+    if not cfg.is_file():
+        return None, None, []
+    try:
+        docs = json.loads(cfg.read_text(encoding="utf-8")).get("docs")
+    except (ValueError, AttributeError):
+        return None, None, [f"{cfg}: not valid JSON; source label overrides not applied"]
+    if not docs:
+        return None, None, []
+    folder = Path(docs)  # as given to `generate` (relative to where it ran)
+    if not folder.is_dir():
+        return None, None, [f"document folder {docs} not found: sources.yaml overrides not applied"]
+    found = load_sources(folder)
+    return found, (str(folder / "sources.yaml") if found else None), []
+
+
+def _judge(opts: ExportOptions, res: ExportResult) -> dict[tuple[str, int], Decision]:
+    """Pass 1: the gate's decision for every valid record; bad lines become exclusions."""
+    decisions: dict[tuple[str, int], Decision] = {}
+    for split, path in res.plan.files:
+        for line, rec, err in read_records(path):
+            res.total += 1
+            if rec is None:
+                res.exclusions.append(Exclusion(split, line, None, "input", err))
+                continue
+            m = rec.meta
+            res.by_provider[m.provider or "unknown"] += 1
+            res.by_model[m.model or "unknown"] += 1
+            res.by_format[m.format] += 1
+            if m.prompt:
+                res.prompts[m.prompt.id] += 1
+            d = res.gate.evaluate(m)
+            decisions[(split, line)] = d
+            if not d.exported:
+                res.exclusions.append(
+                    Exclusion(split, line, m.id, "gate", d.why, d.policy_id, d.verdict)
+                )
+    return decisions
+
+
+def _refuse_if_needed(opts: ExportOptions, res: ExportResult, decisions: dict) -> None:
+    not_allow = Counter(d.verdict for d in decisions.values() if d.verdict != "allow")
+    if opts.strict and not_allow:
+        what = ", ".join(f"{n} {v}" for v, n in sorted(not_allow.items()))
+        raise ExportRefused(
+            f"--strict: {what} record(s) are not 'allow' for use {opts.use}; "
+            "nothing was written (run without --strict to see the table)"
+        )
+    if not any(d.exported for d in decisions.values()):
+        top = Counter(e.reason for e in res.exclusions).most_common(1)
+        why = top[0][0] if top else "the input holds no valid records"
+        raise ExportRefused(
+            f"nothing may be exported for use {opts.use} ({res.total} records "
+            f"read); most common reason: {why}"
+        )
+
+
+def _rows(
+    opts: ExportOptions,
+    res: ExportResult,
+    exporter: Exporter,
+    split: str,
+    path: Path,
+    decisions: dict,
+    secrets: dict[str, str],
+    sidecar: list[str],
+):
+    """Pass 2 for one split: yield (row, meta) for every exported record, recording the
+    records that cannot be converted or would carry a secret as exclusions."""
+    n = 0
+    for line, rec, _err in read_records(path):
+        d = decisions.get((split, line))
+        if rec is None or d is None or not d.exported:
+            continue
+        try:
+            row = exporter.row(convert(rec, res.target, opts.system_prompt))
+        except LossyConversion as exc:
+            res.exclusions.append(
+                Exclusion(
+                    split, line, rec.meta.id, "conversion", exc.reason, d.policy_id, d.verdict
+                )
+            )
+            continue
+        meta = {"id": rec.meta.id, "gate": d.to_dict(), "meta": rec.meta.model_dump(mode="json")}
+        var = find_secret(json.dumps([row, meta], ensure_ascii=False), secrets) if secrets else None
+        if var:
+            res.exclusions.append(
+                Exclusion(
+                    split, line, rec.meta.id, "secret", f"contains the value of ${var}", d.policy_id
+                )
+            )
+            continue
+        n += 1
+        if not opts.no_meta and not exporter.meta_inline:
+            sidecar.append(json.dumps({"line": n, **meta}, ensure_ascii=False))
+        yield row, (meta if not opts.no_meta else None)
+    res.exported[split] = n
+
+
+def run_export(opts: ExportOptions) -> ExportResult:
+    """Run one export; raises ConfigError (2) or ExportRefused (3), writes nothing then."""
+    from generator.export import legal  # legal imports this module's types
+
+    exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
+    _check_options(opts, exporter)
+    plan = select_inputs(opts.run)
+    sources, sources_file, warnings = _run_sources(opts.run)
+    gate = Gate(opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today)
+    res = ExportResult(opts, plan, exporter.target, gate, sources_file, warnings=warnings)
+    names = [output_name(s, exporter.suffix) for s, _ in plan.files]
+    if not opts.no_meta and not exporter.meta_inline:
+        names += [sidecar_name(s) for s, _ in plan.files]
+    check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
+
+    decisions = _judge(opts, res)
+    res.warnings += gate.check_accept_names()
+    res.warnings += list(gate.stale().values())
+    _refuse_if_needed(opts, res, decisions)
+    res.target = exporter.choose_target(set(res.by_format))
+    secrets = secret_values()
+
+    with Staging(opts.out) as stage:
+        for split, path in plan.files:
+            name, sidecar = output_name(split, exporter.suffix), []
+            rows = _rows(opts, res, exporter, split, path, decisions, secrets, sidecar)
+            exporter.write(rows, stage.path(name))
+            res.files.append(FileInfo(name, "data", split, res.exported[split]))
+            if not opts.no_meta and not exporter.meta_inline:
+                stage.write_text(sidecar_name(split), "".join(s + "\n" for s in sidecar))
+                res.files.append(FileInfo(sidecar_name(split), "meta", split, len(sidecar)))
+        if res.n_exported == 0:
+            top = Counter(e.reason for e in res.exclusions if e.stage != "gate").most_common(1)
+            raise ConfigError(
+                f"--format {opts.fmt}: no record could be exported: "
+                f"{top[0][0] if top else 'every record was excluded'}"
+            )
+        if opts.fmt == "openai-chat":
+            for info in res.files:
+                if info.kind == "data":
+                    res.validation[info.name] = validate_file(
+                        stage.path(info.name),
+                        opts.target_model or DEFAULT_TARGET,
+                        opts.epochs,
+                        min_examples=info.split != "validation",
+                    )
+        legal.write_pack(res, stage)
+        stage.commit()
+    return res
+
+
+def exclusion_rows(res: ExportResult) -> list[Row]:
+    """``excluded.jsonl``: ids, places and reasons only, never the excluded content."""
+    return [e.__dict__ for e in res.exclusions]

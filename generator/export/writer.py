@@ -1,0 +1,198 @@
+"""Where export reads from and how it writes: input selection, atomic files, fixed names.
+
+Input, in order of preference (the manifest says which was used):
+``RUN/curation/train.jsonl`` + ``validation.jsonl`` (the curated split), else
+``RUN/curation/curated.jsonl``, else ``RUN/records.jsonl``.
+
+Every output file is written to a temp file in the same folder, flushed to disk, then
+renamed over its final name (``os.replace``), so a crash leaves either the old file or the
+new one, never half of one. Output names come from a fixed list (split name + the format's
+suffix); nothing inside a record ever decides a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from generator.config import PROVIDER_KEY_VARS
+from generator.errors import ConfigError
+from generator.records import Record, parse_record
+
+T = TypeVar("T")
+SPLITS = ("train", "validation", "data")  # "data": a run without a split
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """Which files of the run are exported, as (split name, path)."""
+
+    source: str  # human description for the manifest
+    files: tuple[tuple[str, Path], ...]
+
+
+def select_inputs(run: Path) -> InputPlan:
+    """The curated split if the run has one, else curated records, else raw records."""
+    cur = run / "curation"
+    train, val = cur / "train.jsonl", cur / "validation.jsonl"
+    if train.is_file() and val.is_file():
+        return InputPlan(
+            "curation/train.jsonl + curation/validation.jsonl (curated split)",
+            (("train", train), ("validation", val)),
+        )
+    if (cur / "curated.jsonl").is_file():
+        return InputPlan(
+            "curation/curated.jsonl (curated, no split)", (("data", cur / "curated.jsonl"),)
+        )
+    if (run / "records.jsonl").is_file():
+        return InputPlan("records.jsonl (not curated)", (("data", run / "records.jsonl"),))
+    raise ConfigError(
+        f"{run}: nothing to export: no curation/train.jsonl + validation.jsonl, "
+        "curation/curated.jsonl or records.jsonl"
+    )
+
+
+def read_records(path: Path) -> Iterator[tuple[int, Record | None, str]]:
+    """``(line number, record, "")`` for each valid line, ``(n, None, reason)`` for a bad one.
+    Blank lines are skipped."""
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                if not isinstance(data, dict):
+                    raise ValueError("not a JSON object")
+                yield n, parse_record(data), ""
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ".".join(str(p) for p in err["loc"])
+                yield n, None, f"{path.name} line {n}: invalid record: {loc}: {err['msg']}"
+            except ValueError as exc:  # JSONDecodeError is a ValueError
+                yield n, None, f"{path.name} line {n}: invalid record: {exc}"
+
+
+def output_name(split: str, suffix: str) -> str:
+    """The fixed file name of one split: ``train.jsonl``, ``validation.parquet``, ..."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}")
+    return f"{split}{suffix}"
+
+
+def sidecar_name(split: str) -> str:
+    return f"{split}.meta.jsonl"
+
+
+def check_free(out: Path, names: list[str], force: bool) -> None:
+    """Refuse (exit 2) before anything is written if any target file exists and no --force."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
+    taken = [n for n in names if (out / n).exists()]
+    if taken and not force:
+        raise ConfigError(
+            f"{out}: would overwrite {', '.join(taken)}; choose another --out or pass --force"
+        )
+
+
+def _temp_beside(path: Path) -> Path:
+    """A new empty temp file in ``path``'s folder, with the permissions a plain ``open``
+    would give (mkstemp's 0600 would surprise whoever shares the dataset)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
+    return Path(name)
+
+
+def atomic_write(path: Path, fill: Callable[[Path], T]) -> T:
+    """Call ``fill(tmp)`` to write a temp file beside ``path``, then rename it into place.
+    On any failure the temp file is removed and ``path`` is left as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_beside(path)
+    try:
+        result = fill(tmp)
+        with tmp.open("rb+") as fh:  # the data must be on disk before the rename is
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return result
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def secret_values() -> dict[str, str]:
+    """Values of provider API keys set in this environment (by variable name), to make sure
+    none of them ever lands in an exported file. Very short values are ignored: they would
+    match ordinary text and are not real keys."""
+    found = {}
+    for var in sorted(set(PROVIDER_KEY_VARS.values())):
+        value = os.environ.get(var, "")
+        if len(value) >= 8:
+            found[var] = value
+    return found
+
+
+def find_secret(text: str, secrets: dict[str, str]) -> str | None:
+    """The name of the first environment key whose value occurs in ``text``."""
+    return next((var for var, value in secrets.items() if value in text), None)
+
+
+class Staging:
+    """A set of output files written to temp files in ``out`` and renamed into place together
+    by :meth:`commit`. Leaving the ``with`` block without a commit (an error, a refusal,
+    Ctrl-C) removes every temp file: no partial export is ever left behind."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self._tmp: dict[str, Path] = {}
+        self._done = False
+
+    def __enter__(self) -> Staging:
+        self.out.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def path(self, name: str) -> Path:
+        """The temp file that will become ``out/name`` (created empty on first use)."""
+        if name not in self._tmp:
+            self._tmp[name] = _temp_beside(self.out / name)
+        return self._tmp[name]
+
+    def write_text(self, name: str, text: str) -> None:
+        self.path(name).write_text(text, encoding="utf-8", newline="\n")
+
+    def names(self) -> list[str]:
+        return list(self._tmp)
+
+    def commit(self) -> None:
+        for tmp in self._tmp.values():
+            with tmp.open("rb+") as fh:  # the data must be on disk before the rename is
+                os.fsync(fh.fileno())
+        for name, tmp in self._tmp.items():
+            os.replace(tmp, self.out / name)
+        self._done = True
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._done:
+            for tmp in self._tmp.values():
+                tmp.unlink(missing_ok=True)

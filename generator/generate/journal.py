@@ -1,0 +1,298 @@
+"""Generation's tables in the run journal, and the only code that writes them.
+
+Tables (migrations of component ``generate``, append-only):
+
+- ``gen_calls``: one row per provider attempt, written as it happens: request hash, unit,
+  chunk, attempt, kind (ask / reask), status, latency, tokens, cost, error code and a
+  scrubbed error line, finish reason, and the raw reply (so a reply that arrived before a
+  crash is reused on resume instead of paid again). Never keys or headers.
+- ``gen_units``: a unit is *done* once its row exists; written in the same transaction as
+  its records, rejections and pool entries (:meth:`GenJournal.commit_unit`).
+- ``gen_records`` (accepted records, ``seq`` = commit order), ``gen_rejections`` (reason,
+  detail, raw output), ``gen_pool`` (accepted instructions, in commit order, for novelty
+  and in-context examples), ``gen_sessions`` (one row per invocation, for ``runs show``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from generator.records import utcnow
+from generator.store import Journal
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE gen_calls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_hash TEXT NOT NULL,
+        unit_id TEXT NOT NULL,
+        chunk_id TEXT NOT NULL,
+        kind TEXT NOT NULL,               -- ask | reask
+        attempt INTEGER NOT NULL,         -- 1.. (retries of the same request)
+        status TEXT NOT NULL,             -- ok | error
+        latency_s REAL,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL,
+        error_code TEXT,
+        error TEXT,                       -- one scrubbed line
+        finish_reason TEXT,
+        reply TEXT,                       -- raw reply text (ok calls)
+        reasoning TEXT,                   -- kept only when configured
+        session INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX gen_calls_hash ON gen_calls(request_hash, status);
+    CREATE TABLE gen_units (
+        id TEXT PRIMARY KEY,
+        chunk_id TEXT NOT NULL,
+        template TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status TEXT NOT NULL,             -- done | failed
+        n_accepted INTEGER NOT NULL,
+        n_rejected INTEGER NOT NULL,
+        done_at TEXT NOT NULL
+    );
+    CREATE TABLE gen_records (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        unit_id TEXT NOT NULL,
+        chunk_id TEXT NOT NULL,
+        data TEXT NOT NULL                -- the record line, JSON
+    );
+    CREATE TABLE gen_rejections (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        unit_id TEXT NOT NULL,
+        chunk_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT,
+        raw TEXT,
+        data TEXT NOT NULL                -- the rejected.jsonl line, JSON
+    );
+    CREATE INDEX gen_rejections_reason ON gen_rejections(reason);
+    CREATE TABLE gen_pool (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        unit_id TEXT NOT NULL,
+        unit_pos INTEGER NOT NULL,        -- position of the unit in the plan
+        fingerprint TEXT NOT NULL,
+        instruction TEXT NOT NULL,
+        example TEXT NOT NULL             -- JSON {instruction, input, output}
+    );
+    CREATE TABLE gen_sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        status TEXT NOT NULL,             -- running | done | stopped | interrupted | failed
+        message TEXT,
+        fingerprint TEXT
+    );
+    """,
+]
+
+
+@dataclass
+class CallRow:
+    """One provider attempt, as journaled (no secrets: the error is already scrubbed)."""
+
+    request_hash: str
+    unit_id: str
+    chunk_id: str
+    kind: str
+    attempt: int
+    status: str
+    latency_s: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    error_code: str | None = None
+    error: str | None = None
+    finish_reason: str | None = None
+    reply: str | None = None
+    reasoning: str | None = None
+    created_at: str = field(default_factory=utcnow)
+
+
+@dataclass
+class UnitCommit:
+    """Everything that becomes durable when a unit is done (one transaction)."""
+
+    unit_id: str
+    unit_pos: int
+    chunk_id: str
+    template: str
+    idx: int
+    fingerprint: str
+    status: str  # done | failed
+    records: list[tuple[str, str]]  # (record id, JSON line)
+    rejections: list[dict[str, Any]]  # rejected.jsonl lines (with id, reason, detail, raw)
+    pool: list[dict[str, str]]  # accepted examples {instruction, input, output}
+
+
+_CALL_COLS = (
+    "request_hash, unit_id, chunk_id, kind, attempt, status, latency_s, prompt_tokens,"
+    " completion_tokens, cost_usd, error_code, error, finish_reason, reply, reasoning,"
+    " session, created_at"
+)
+
+
+class GenJournal:
+    """Generation's view of a run's :class:`~generator.store.Journal`."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.j = journal
+        journal.migrate("generate", MIGRATIONS)
+        self.session: int | None = None
+
+    # ---------------------------------------------------------------- sessions
+    def start_session(self, fingerprint: str) -> int:
+        cur = self.j.execute(
+            "INSERT INTO gen_sessions(started_at, status, fingerprint) VALUES (?, 'running', ?)",
+            (utcnow(), fingerprint),
+        )
+        self.session = int(cur.lastrowid or 0)
+        return self.session
+
+    def end_session(self, status: str, message: str = "") -> None:
+        if self.session is not None:
+            self.j.execute(
+                "UPDATE gen_sessions SET ended_at=?, status=?, message=? WHERE id=?",
+                (utcnow(), status, message, self.session),
+            )
+
+    # ---------------------------------------------------------------- calls
+    def write_batch(
+        self, calls: list[CallRow], commits: list[UnitCommit], pending: list[UnitCommit]
+    ) -> None:
+        """One transaction: provider calls, units done (records, rejections, pool), and the
+        rejections of units that stay pending."""
+        with self.j.transaction() as conn:
+            self._insert_calls(conn, calls)
+            for c in commits:
+                self._write_unit(conn, c)
+            for c in pending:
+                self._write_rejections(conn, c.unit_id, c.chunk_id, c.rejections)
+
+    def add_calls(self, rows: Iterable[CallRow]) -> None:
+        """Journal provider attempts (one transaction for the batch)."""
+        with self.j.transaction() as conn:
+            self._insert_calls(conn, rows)
+
+    def _insert_calls(self, conn: sqlite3.Connection, rows: Iterable[CallRow]) -> None:
+        vals = [
+            (
+                r.request_hash, r.unit_id, r.chunk_id, r.kind, r.attempt, r.status,
+                r.latency_s, r.prompt_tokens, r.completion_tokens, r.cost_usd, r.error_code,
+                r.error, r.finish_reason, r.reply, r.reasoning, self.session, r.created_at,
+            )
+            for r in rows
+        ]  # fmt: skip
+        if vals:
+            conn.executemany(
+                f"INSERT INTO gen_calls({_CALL_COLS}) VALUES ({','.join('?' * 17)})", vals
+            )
+
+    def pending_replies(self) -> list[CallRow]:
+        """Successful replies of units not yet done (arrived before a crash or a stop)."""
+        rows = self.j.query(
+            f"SELECT {_CALL_COLS} FROM gen_calls WHERE status='ok'"
+            " AND unit_id NOT IN (SELECT id FROM gen_units) ORDER BY id"
+        )
+        out = []
+        for r in rows:
+            d = dict(r)
+            d.pop("session")
+            out.append(CallRow(**d))
+        return out
+
+    def total_cost(self) -> float:
+        row = self.j.query("SELECT COALESCE(SUM(cost_usd), 0) AS c FROM gen_calls")[0]
+        return float(row["c"])
+
+    # ---------------------------------------------------------------- units
+    def done_units(self) -> set[str]:
+        return {r["id"] for r in self.j.query("SELECT id FROM gen_units")}
+
+    def commit_unit(self, c: UnitCommit) -> None:
+        """Mark a unit done together with its records, rejections and pool entries."""
+        with self.j.transaction() as conn:
+            self._write_unit(conn, c)
+
+    def _write_unit(self, conn: sqlite3.Connection, c: UnitCommit) -> None:
+        conn.executemany(
+            "INSERT OR IGNORE INTO gen_records(id, unit_id, chunk_id, data) VALUES (?,?,?,?)",
+            [(rid, c.unit_id, c.chunk_id, line) for rid, line in c.records],
+        )
+        self._write_rejections(conn, c.unit_id, c.chunk_id, c.rejections)
+        conn.executemany(
+            "INSERT INTO gen_pool(unit_id, unit_pos, fingerprint, instruction, example)"
+            " VALUES (?,?,?,?,?)",
+            [
+                (c.unit_id, c.unit_pos, c.fingerprint, ex["instruction"], json.dumps(ex))
+                for ex in c.pool
+            ],
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO gen_units(id, chunk_id, template, idx, fingerprint, status,"
+            " n_accepted, n_rejected, done_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                c.unit_id, c.chunk_id, c.template, c.idx, c.fingerprint, c.status,
+                len(c.records), len(c.rejections), utcnow(),
+            ),
+        )  # fmt: skip
+
+    @staticmethod
+    def _write_rejections(
+        conn: sqlite3.Connection, unit_id: str, chunk_id: str, rejections: list[dict[str, Any]]
+    ) -> None:
+        conn.executemany(
+            "INSERT OR IGNORE INTO gen_rejections(id, unit_id, chunk_id, reason, detail, raw,"
+            " data) VALUES (?,?,?,?,?,?,?)",
+            [
+                (
+                    r["id"], unit_id, chunk_id, r["reason"], r.get("detail"), r.get("raw"),
+                    json.dumps(r, ensure_ascii=False),
+                )
+                for r in rejections
+            ],
+        )  # fmt: skip
+
+    def add_rejections(self, unit_id: str, chunk_id: str, rejections: list[dict[str, Any]]) -> None:
+        """Rejections outside a unit commit (a unit that failed and stays pending)."""
+        with self.j.transaction() as conn:
+            self._write_rejections(conn, unit_id, chunk_id, rejections)
+
+    # ---------------------------------------------------------------- pool and outputs
+    def pool(self, fingerprint: str) -> list[tuple[int, dict[str, str]]]:
+        """(unit position, example) of the pool of one generation, in commit order."""
+        rows = self.j.query(
+            "SELECT unit_pos, example FROM gen_pool WHERE fingerprint=? ORDER BY seq",
+            (fingerprint,),
+        )
+        return [(r["unit_pos"], json.loads(r["example"])) for r in rows]
+
+    def pool_instructions(self) -> list[str]:
+        """Every accepted instruction of the run (all generations), in commit order."""
+        return [r["instruction"] for r in self.j.query("SELECT instruction FROM gen_pool ORDER BY seq")]
+
+    def accepted(self, fingerprint: str) -> int:
+        """Records accepted so far by one generation."""
+        row = self.j.query(
+            "SELECT COALESCE(SUM(n_accepted), 0) AS n FROM gen_units WHERE fingerprint=?",
+            (fingerprint,),
+        )[0]
+        return int(row["n"])
+
+    def iter_lines(self, table: str) -> Iterator[tuple[str, str]]:
+        """(id, JSON line) of ``gen_records`` or ``gen_rejections`` in commit order."""
+        if table not in ("gen_records", "gen_rejections"):
+            raise ValueError(table)
+        cur = self.j.conn.execute(f"SELECT id, data FROM {table} ORDER BY seq")
+        while batch := cur.fetchmany(1000):
+            for row in batch:
+                yield row["id"], row["data"]

@@ -1,0 +1,170 @@
+"""``generate`` end to end: checks, ingest, plan, then the engine; or, with ``dry_run``, the
+estimate only.
+
+Order matters for the guarantees: the model string and the API key are checked before any
+work (exit 2); ingest runs next (re-running skips unchanged files); then the plan and the
+settings check; then the JSONL files are reconciled with the journal (a crash may have left
+them short); only then does the engine start. The session row in the journal says how the
+run ended (done, stopped by a guard, interrupted, failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from generator.errors import ConfigError, GuardStop
+from generator.generate.backend import LocalBackend, price_of
+from generator.generate.budget import CostModel, Estimate
+from generator.generate.commit import Tally
+from generator.generate.engine import Engine
+from generator.generate.journal import GenJournal
+from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE, JsonlSink, reconcile
+from generator.generate.progress import LiveProgress
+from generator.generate.settings import GenerateSettings
+from generator.generate.setup import Prepared, prepare, record_start
+from generator.providers.keys import check_credentials
+from generator.providers.model_info import register_price
+from generator.providers.registry import validate_model
+from generator.store import Journal
+
+
+@dataclass
+class RunResult:
+    """What the command prints at the end."""
+
+    tally: Tally
+    elapsed: float
+    chunks_done: int
+    chunks_total: int
+    total_accepted: int
+    units_total: int = 0
+    estimate: Estimate | None = None
+    ingest_note: str = ""
+
+
+def _ingest(settings: GenerateSettings, journal: Journal, err: Console) -> str:
+    """Ingest DOCS into the run (unchanged files are skipped); one line per bad file."""
+    from generator.ingest.chunking import ChunkSettings
+    from generator.ingest.pipeline import SETTINGS_KEY, IngestSettings, ingest_folder
+
+    # Keep the chunk size of an earlier `ingest` of this run, so chunk ids stay the same.
+    stored = (journal.get_setting(SETTINGS_KEY) or {}).get("chunker", "")
+    parts = stored.split("|")
+    if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
+        chunks = ChunkSettings(int(parts[1]), int(parts[2]), settings.model)
+    else:
+        chunks = ChunkSettings(model=settings.model)
+    results = ingest_folder(settings.docs, journal, IngestSettings(chunks))
+    new = sum(r.status == "ingested" for r in results)
+    same = sum(r.status == "unchanged" for r in results)
+    for r in results:
+        if r.status == "error":
+            err.print(f"ingest: {r.path}: {r.reason}", highlight=False, markup=False)
+    return f"ingest: {new} new or changed, {same} unchanged, {len(results) - new - same} other"
+
+
+def run_generate(settings: GenerateSettings, console: Console, err: Console) -> RunResult:
+    """Run (or estimate) a generation; raises ConfigError (2), GuardStop (4), or
+    KeyboardInterrupt (130) with everything committed so far kept."""
+    if not Path(settings.docs).is_dir():
+        raise ConfigError(f"document folder not found: {settings.docs}")
+    validate_model(settings.model)
+    if not settings.dry_run:
+        check_credentials(settings.model, settings.api_base)
+    if settings.workers > 1 and settings.concurrency < settings.workers:
+        raise ConfigError("--concurrency must be at least --workers")
+    price = price_of(settings)
+    if price is not None:
+        register_price(settings.model, *price)
+    started = time.monotonic()
+    with Journal(settings.run_dir) as journal:
+        gj = GenJournal(journal)
+        note = _ingest(settings, journal, err)
+        p = prepare(settings, journal, gj)
+        for warning in p.warnings:
+            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        cost = CostModel(
+            settings.model,
+            p.fitter,
+            None if settings.dry_run else settings.max_cost,
+            spent=gj.total_cost(),
+            max_tokens=p.template.sampling.max_tokens,
+        )
+        if settings.dry_run:
+            est = cost.estimate(p.pending, len(p.units) - len(p.pending))
+            return _result(p, Tally(), started, 0, 0, estimate=est, note=note)
+        record_start(p, journal)
+        run_dir = Path(settings.run_dir)
+        reconcile(run_dir / RECORDS_FILE, gj.iter_lines("gen_records"))
+        reconcile(run_dir / REJECTED_FILE, gj.iter_lines("gen_rejections"))
+        records = JsonlSink(run_dir / RECORDS_FILE)
+        rejected = JsonlSink(run_dir / REJECTED_FILE)
+        gj.start_session(p.fingerprint)
+        live = LiveProgress(console, err, len({u.chunk.id for u in p.units}), 0)
+        engine = Engine(p, gj, cost, records, rejected, live)
+        live.progress.update(live.task, completed=engine.chunks_done)
+        status, message = "failed", ""
+        try:
+            with live:
+                asyncio.run(_drive(engine, settings))
+            status = "done"
+        except GuardStop as exc:
+            status, message = "stopped", str(exc)
+            raise
+        except KeyboardInterrupt:
+            status, message = "interrupted", "Ctrl-C"
+            raise
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"[:300]
+            raise
+        finally:
+            records.close()
+            rejected.close()
+            gj.end_session(status, message)
+        return _result(
+            p, engine.tally, started, engine.chunks_done, engine.chunks_total, note=note,
+            total=gj.accepted(p.fingerprint),
+        )  # fmt: skip
+
+
+async def _drive(engine: Engine, settings: GenerateSettings) -> None:
+    if settings.workers > 1:
+        from generator.generate.workers import ProcessBackend
+
+        backend: LocalBackend | ProcessBackend = ProcessBackend(
+            settings, engine.on_call, settings.workers
+        )
+    else:
+        backend = LocalBackend(settings, engine.on_call)
+    try:
+        await engine.run(backend)
+    finally:
+        await backend.aclose()
+
+
+def _result(
+    p: Prepared,
+    tally: Tally,
+    started: float,
+    done: int,
+    total_chunks: int,
+    *,
+    estimate: Estimate | None = None,
+    note: str = "",
+    total: int = 0,
+) -> RunResult:
+    return RunResult(
+        tally=tally,
+        elapsed=time.monotonic() - started,
+        chunks_done=done,
+        chunks_total=total_chunks or len({u.chunk.id for u in p.units}),
+        total_accepted=total,
+        units_total=len(p.units),
+        estimate=estimate,
+        ingest_note=note,
+    )

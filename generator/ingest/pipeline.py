@@ -1,0 +1,147 @@
+"""Ingestion as a stream: scan -> read one file -> document -> chunks -> journal -> next.
+
+Only one document (and its chunks) is in memory at a time, so memory does not grow with
+the corpus. A file whose sha256 and chunk settings match what the run already holds is not
+parsed again. Every file ends as exactly one :class:`FileResult`; nothing raised while
+reading one file stops the others (unexpected exceptions become an error line naming the
+exception type). The journal mirrors the folder: documents that disappeared from it, or that
+turned bad, are removed from the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.errors import ConfigError, IngestError
+from generator.ingest.base import build_document
+from generator.ingest.chunking import Chunker, ChunkSettings
+from generator.ingest.walk import ERROR, SKIPPED, Entry, scan
+from generator.store import Journal
+
+DEFAULT_MAX_FILE_MB = 50.0
+SETTINGS_KEY = "ingest"
+
+INGESTED, UNCHANGED = "ingested", "unchanged"
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Everything that decides what ``ingest`` produces."""
+
+    chunks: ChunkSettings = field(default_factory=ChunkSettings)
+    max_file_mb: float = DEFAULT_MAX_FILE_MB
+
+    def __post_init__(self) -> None:
+        if self.max_file_mb <= 0:
+            raise ConfigError("--max-file-mb must be positive")
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
+
+
+@dataclass
+class FileResult:
+    """What happened to one file: ingested, unchanged, skipped or error (with reason)."""
+
+    path: str
+    type: str
+    status: str
+    size: int = 0
+    chunks: int = 0
+    tokens: int = 0
+    reason: str = ""
+
+
+def plan(docs: str | Path, settings: IngestSettings) -> list[Entry]:
+    """The scan of ``docs`` (paths and reasons only, never contents)."""
+    root = Path(docs)
+    if not root.is_dir():
+        raise ConfigError(f"document folder not found: {docs}")
+    return list(scan(root, max_bytes=settings.max_bytes))
+
+
+def _describe(exc: BaseException) -> str:
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"unexpected {type(exc).__name__}" + (f": {first}" if first else "")
+
+
+def ingest_entries(
+    entries: Iterable[Entry],
+    journal: Journal,
+    settings: IngestSettings,
+    *,
+    on_file: Callable[[Entry], None] | None = None,
+) -> Iterator[FileResult]:
+    """Ingest scanned entries one at a time into ``journal``, yielding one result per file."""
+    chunker = Chunker(settings.chunks)
+    key = settings.chunks.key()
+    stored = journal.get_setting(SETTINGS_KEY) or {}
+    same_chunking = stored.get("chunker") == key
+    journal.set_setting(SETTINGS_KEY, {"chunker": key, "max_file_mb": settings.max_file_mb})
+    journal.execute("DELETE FROM skipped")  # the skipped list describes the latest scan
+    known = {r["path"] for r in journal.query("SELECT path FROM documents")}
+    seen: set[str] = set()
+    for entry in entries:
+        if on_file:
+            on_file(entry)
+        result = _ingest_one(entry, journal, chunker, same_chunking)
+        if result.status in (INGESTED, UNCHANGED):
+            seen.add(entry.rel)
+        else:
+            journal.put_skipped(entry.rel, result.status, result.reason)
+            if entry.rel in known:
+                journal.remove_document(entry.rel)
+        yield result
+    for gone in sorted(known - seen):
+        if journal.document_sha(gone) is not None:
+            journal.remove_document(gone)
+            yield FileResult(gone, "other", "removed", reason="no longer in the folder")
+
+
+def _ingest_one(entry: Entry, journal: Journal, chunker: Chunker, same: bool) -> FileResult:
+    if entry.kind in (SKIPPED, ERROR) or entry.reader is None:
+        return FileResult(
+            entry.rel, entry.type, entry.kind or SKIPPED, entry.size, reason=entry.reason
+        )
+    try:
+        data = entry.path.read_bytes()
+    except OSError as exc:
+        return FileResult(
+            entry.rel, entry.type, ERROR, entry.size, reason=f"unreadable: {exc.strerror or exc}"
+        )
+    sha = hashlib.sha256(data).hexdigest()
+    if same:
+        rows = journal.query(
+            "SELECT sha256, n_chunks, n_tokens FROM documents WHERE path=?", (entry.rel,)
+        )
+        if rows and rows[0]["sha256"] == sha:
+            return FileResult(
+                entry.rel,
+                entry.type,
+                UNCHANGED,
+                len(data),
+                rows[0]["n_chunks"],
+                rows[0]["n_tokens"],
+            )
+    try:
+        parsed = entry.reader.read(data, entry.rel)
+        del data  # the parsed text replaces the bytes
+        doc = build_document(
+            parsed, path=entry.rel, sha256=sha, size=entry.size, type_name=entry.reader.name
+        )
+        chunks = chunker.chunk(doc)
+        n_chunks, n_tokens = journal.put_document(doc, chunks)
+    except IngestError as exc:
+        return FileResult(entry.rel, entry.type, ERROR, entry.size, reason=exc.reason)
+    except Exception as exc:  # nothing about one file may stop the others
+        return FileResult(entry.rel, entry.type, ERROR, entry.size, reason=_describe(exc))
+    return FileResult(entry.rel, entry.type, INGESTED, entry.size, n_chunks, n_tokens)
+
+
+def ingest_folder(docs: str | Path, journal: Journal, settings: IngestSettings) -> list[FileResult]:
+    """Scan and ingest a folder (convenience for callers without a progress display)."""
+    return list(ingest_entries(plan(docs, settings), journal, settings))

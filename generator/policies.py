@@ -1,0 +1,284 @@
+"""Terms-of-use policies: one validated YAML file per provider family in ``policies/``.
+
+A policy says, for each intended use of PRODUCT.md, whether data generated under those terms
+may be used (``allow``), needs a person's acceptance (``review``) or must not be (``block``),
+and cites the clause. Every generated record carries the ``Ref`` (id, version, sha256 of the
+file bytes) of the policy that covered its model, so a changed file is visible later.
+
+Resolution: the most specific glob of any policy's ``covers`` wins (most literal characters,
+then the longer pattern); ``mock/*`` -> ``mock``, ``local/*`` -> ``local``, anything no
+policy covers -> ``unknown``. For ``local`` the verdict comes from the model family's licence.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
+
+from generator.config import env, policies_dir
+from generator.errors import ConfigError, PolicyFileError
+from generator.policy_schema import Clauses, ModelFamily, Terms, UseVerdict, _all_uses, _Strict
+from generator.records import USES, Ref, Use
+
+DEFAULT_MAX_AGE_DAYS = 180
+UNKNOWN_ID = "unknown"
+LOCAL_ID = "local"
+# Lives in the policies folder but is not a policy (see generator/sources.py).
+SOURCE_LABELS_FILE = "source_labels.yaml"
+
+
+class Policy(_Strict):
+    """A provider family's terms, with a verdict for every intended use."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    version: str = Field(min_length=1)
+    provider: str = Field(min_length=1)
+    covers: list[str] = Field(default_factory=list)
+    terms: Terms
+    reviewed_at: date
+    clauses: Clauses
+    uses: dict[Use, UseVerdict]
+    note: str = Field(min_length=1)
+    models: dict[str, ModelFamily] = Field(default_factory=dict)
+
+    _uses_complete = field_validator("uses")(_all_uses)
+    _sha256: str = PrivateAttr(default="")
+    _path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the policy file's bytes (empty for a policy built in memory)."""
+        return self._sha256
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def ref(self) -> Ref:
+        """The identity recorded in every record's ``meta.policy``."""
+        return Ref(id=self.id, version=self.version, sha256=self.sha256)
+
+    def family_for(self, model: str) -> tuple[str, ModelFamily] | None:
+        """The most specific ``models`` entry whose glob matches the model name."""
+        name = _model_name(model)
+        hits = [(g, f) for g, f in self.models.items() if fnmatch.fnmatchcase(name, g.lower())]
+        return max(hits, key=lambda h: _specificity(h[0])) if hits else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's answer for one (policy, use, model)."""
+
+    verdict: str
+    reason: str
+    clause: str
+    url: str
+    policy_id: str
+    family: str | None = None  # the local model family whose licence decided
+    stale: str | None = None  # warning text when the policy's review is overdue
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Which policy covers a model string, through which pattern, and why."""
+
+    policy: Policy
+    pattern: str | None
+    why: str
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+# The C loader when libyaml is present (8x faster); both construct plain data only.
+SafeYamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def yaml_problem(exc: Exception) -> str:
+    """One line: the YAML problem and where (line, column), or the OS error."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{where}{problem}"
+
+
+def load_policy_file(path: Path) -> Policy:
+    """Load and validate one policy file; errors name the path and the field."""
+    try:
+        raw = path.read_bytes()
+        data = yaml.load(raw.decode("utf-8"), Loader=SafeYamlLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PolicyFileError(f"{path}: cannot read policy file: {yaml_problem(exc)}") from exc
+    if not isinstance(data, dict):
+        raise PolicyFileError(f"{path}: a policy file must be a YAML mapping")
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        errs = [f"field {_field_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        more = f" (+{len(errs) - 3} more)" if len(errs) > 3 else ""
+        raise PolicyFileError(f"{path}: {'; '.join(errs[:3])}{more}") from exc
+    if policy.id != path.stem:
+        raise PolicyFileError(f"{path}: field id: {policy.id!r} must match the file name")
+    policy._sha256 = hashlib.sha256(raw).hexdigest()
+    policy._path = path
+    return policy
+
+
+_CACHE: dict[tuple[Any, ...], dict[str, Policy]] = {}
+
+
+def load_policies(directory: Path | str | None = None) -> dict[str, Policy]:
+    """All policies of a folder (default: ``policies_dir()``), by id. Cached until a file
+    changes (size or mtime). ``unknown`` must be present: it is the fallback."""
+    folder = Path(directory) if directory is not None else policies_dir()
+    if not folder.is_dir():
+        raise ConfigError(f"policy folder not found: {folder}")
+    files = sorted(p for p in folder.glob("*.yaml") if p.name != SOURCE_LABELS_FILE)
+    key = (str(folder), *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+    if key in _CACHE:
+        return _CACHE[key]
+    policies = {p.id: p for p in (load_policy_file(f) for f in files)}
+    if UNKNOWN_ID not in policies:
+        raise PolicyFileError(f"{folder}: no {UNKNOWN_ID}.yaml (the fallback policy)")
+    seen: dict[str, str] = {}
+    for pol in policies.values():
+        for pattern in pol.covers:
+            other = seen.setdefault(pattern.lower(), pol.id)
+            if other != pol.id:
+                raise PolicyFileError(
+                    f"{pol.path}: field covers: {pattern!r} is also covered by {other}"
+                )
+    _CACHE.clear()
+    _CACHE[key] = policies
+    return policies
+
+
+def get_policy(policy_id: str, directory: Path | str | None = None) -> Policy:
+    policies = load_policies(directory)
+    if policy_id not in policies:
+        known = ", ".join(sorted(policies))
+        raise ConfigError(f"unknown policy {policy_id!r} (known: {known})")
+    return policies[policy_id]
+
+
+# ---------------------------------------------------------------- resolution
+
+
+def _model_name(model: str) -> str:
+    """The model name after the provider prefix(es), lower-cased: 'local/SmolLM2' -> 'smollm2'."""
+    return model.strip().lower().rsplit("/", 1)[-1]
+
+
+def _specificity(pattern: str) -> tuple[int, int]:
+    literal = sum(1 for c in pattern if c not in "*?[]")
+    return (literal, len(pattern))
+
+
+def explain_resolution(
+    model: str, api_base: str | None = None, directory: Path | str | None = None
+) -> Resolution:
+    """Find the policy covering ``model`` and say why.
+
+    With ``api_base`` an ``openai/<name>`` model is served by some OpenAI-compatible server,
+    not by OpenAI: the weights' licence governs if the name is a known local family,
+    otherwise nobody knows the terms (``unknown``).
+    """
+    policies = load_policies(directory)
+    m = model.strip().lower()
+    if api_base and (m.startswith("openai/") or "/" not in m):
+        local = policies.get(LOCAL_ID)
+        fam = local.family_for(m) if local else None
+        if local and fam:
+            why = f"served by {api_base}: weights of family {fam[0]!r}, licence {fam[1].licence}"
+            return Resolution(local, fam[0], why)
+        why = f"served by {api_base}: an OpenAI-compatible server whose model terms are unknown"
+        return Resolution(policies[UNKNOWN_ID], None, why)
+    best: tuple[tuple[int, int], str, Policy] | None = None
+    for pol in sorted(policies.values(), key=lambda p: p.id):
+        for pattern in pol.covers:
+            if fnmatch.fnmatchcase(m, pattern.lower()):
+                cand = (_specificity(pattern), pattern, pol)
+                if best is None or cand[0] > best[0]:
+                    best = cand
+    if best is None:
+        return Resolution(policies[UNKNOWN_ID], None, f"no policy covers {model!r}")
+    why = f"{model!r} matches {best[1]!r} (most specific)"
+    fam = best[2].family_for(m) if best[2].models else None
+    if fam:
+        why += f"; model family {fam[0]!r}: {fam[1].licence}"
+    return Resolution(best[2], best[1], why)
+
+
+def resolve_policy(
+    model: str, api_base: str | None = None, directory: Path | str | None = None
+) -> Policy:
+    """The policy that covers a LiteLLM model string (``unknown`` if none does)."""
+    return explain_resolution(model, api_base, directory).policy
+
+
+# ---------------------------------------------------------------- verdicts and staleness
+
+
+def default_max_age_days() -> int:
+    """The review age after which a policy is stale (INSTRUCTFORGE_POLICY_MAX_AGE_DAYS)."""
+    raw = env("INSTRUCTFORGE_POLICY_MAX_AGE_DAYS")
+    if not raw:
+        return DEFAULT_MAX_AGE_DAYS
+    try:
+        days = int(raw)
+    except ValueError:
+        raise ConfigError(f"INSTRUCTFORGE_POLICY_MAX_AGE_DAYS: not an integer: {raw!r}") from None
+    if days < 0:
+        raise ConfigError("INSTRUCTFORGE_POLICY_MAX_AGE_DAYS must be >= 0")
+    return days
+
+
+def is_stale(policy: Policy, max_age_days: int | None = None, today: date | None = None) -> bool:
+    """True when the policy was last reviewed more than ``max_age_days`` ago."""
+    limit = default_max_age_days() if max_age_days is None else max_age_days
+    today = today or datetime.now(UTC).date()
+    return (today - policy.reviewed_at).days > limit
+
+
+def stale_warning(
+    policy: Policy, max_age_days: int | None = None, today: date | None = None
+) -> str | None:
+    """The warning shown wherever a stale policy is used, or None when it is current."""
+    if not is_stale(policy, max_age_days, today):
+        return None
+    today = today or datetime.now(UTC).date()
+    age = (today - policy.reviewed_at).days
+    return (
+        f"policy {policy.id!r} was last reviewed on {policy.reviewed_at} ({age} days ago): "
+        f"the provider's terms may have changed; re-check {policy.terms.url} and update "
+        f"{policy.path.name if policy.path else policy.id + '.yaml'}"
+    )
+
+
+def verdict(
+    policy: Policy, use: str, model: str | None = None, today: date | None = None
+) -> Verdict:
+    """The verdict of ``policy`` for ``use``; for ``local`` the model family's licence decides
+    (a family the file does not list gets the policy's own, review-at-best, verdicts)."""
+    if use not in USES:
+        raise ConfigError(f"unknown use {use!r} (known: {', '.join(USES)})")
+    stale = stale_warning(policy, today=today)
+    family = policy.family_for(model) if (model and policy.models) else None
+    if family is not None:
+        glob, fam = family
+        uv = fam.uses[use]
+        reason = f"{fam.licence}: {uv.reason}"
+        return Verdict(uv.verdict, reason, uv.clause, uv.url, policy.id, glob, stale)
+    uv = policy.uses[use]
+    return Verdict(uv.verdict, uv.reason, uv.clause, uv.url, policy.id, None, stale)

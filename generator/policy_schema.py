@@ -1,0 +1,94 @@
+"""The schema of a policy file's parts (clauses, terms, per-use verdicts, model families).
+
+``generator.policies`` assembles them into ``Policy`` and re-exports them; every model
+forbids unknown keys so a typo in a policy file fails at load with its field.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from generator.records import USES, Use
+
+VerdictName = Literal["allow", "review", "block"]
+VERDICTS: tuple[str, ...] = ("allow", "review", "block")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _one_line(value: str) -> str:
+    if "\n" in value.strip():
+        raise ValueError("must be one line")
+    return value.strip()
+
+
+class Clause(_Strict):
+    """One clause of the terms: what it says (summary), a short quote, where, and the URL."""
+
+    summary: str = Field(min_length=1)
+    quote: str | None = None  # short verbatim phrase(s) from the terms
+    ref: str | None = None  # section number or heading
+    url: str | None = None
+
+
+class CompetingModels(Clause):
+    """Restriction on using output to develop models that compete with the provider."""
+
+    restriction: Literal["forbidden", "restricted", "none", "unclear"]
+
+
+class TrainingOnInputs(Clause):
+    """Whether the provider trains on API inputs/outputs by default."""
+
+    default: Literal["yes", "no", "opt-out", "opt-in", "unclear", "not-applicable"]
+
+
+class Clauses(_Strict):
+    output_ownership: Clause
+    competing_models: CompetingModels
+    attribution: Clause
+    inputs_used_for_training_by_default: TrainingOnInputs
+    other: list[Clause] = Field(default_factory=list)
+
+
+class Terms(_Strict):
+    name: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    effective_date: date | Literal["unknown"]
+
+
+class UseVerdict(_Strict):
+    """The verdict for one intended use, a one-line reason, the clause and its URL."""
+
+    verdict: VerdictName
+    reason: str = Field(min_length=1)
+    clause: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+
+    _one_line_reason = field_validator("reason")(_one_line)
+
+
+def _all_uses(value: dict[str, UseVerdict]) -> dict[str, UseVerdict]:
+    missing = [u for u in USES if u not in value]
+    if missing:
+        raise ValueError(f"missing verdicts for uses: {', '.join(missing)}")
+    return value
+
+
+class ModelFamily(_Strict):
+    """An open-weights model family served locally: its licence decides the verdicts."""
+
+    licence: str = Field(min_length=1)
+    licence_url: str = Field(min_length=1)
+    upstream: list[str] = Field(min_length=1)  # upstream model names (e.g. Hugging Face ids)
+    source: str = Field(min_length=1)  # where the bytes we run come from
+    sha256: str | None = None  # pinned hash of the weights file, when we ship one
+    note: str = ""
+    uses: dict[Use, UseVerdict]
+
+    _uses_complete = field_validator("uses")(_all_uses)

@@ -1,0 +1,128 @@
+"""Prices and context windows of models: LiteLLM's bundled map, overridable by config.
+
+Registered values (:func:`register_price`, :func:`register_context_window`) win over the
+bundled map, so a local server or a new model gets a price and a limit from our config. An
+unknown model has price None and cost None (never a guessed number). LiteLLM is imported
+lazily (about 3 s at import).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from generator.providers.keys import provider_prefix
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per one million tokens."""
+
+    input_per_m: float
+    output_per_m: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_per_m + completion_tokens * self.output_per_m) / 1e6
+
+
+_PRICES: dict[str, Price] = {}
+_WINDOWS: dict[str, int] = {}
+# Our own providers (mock, local models) cost nothing per token.
+_FREE_PREFIXES = ("mock", "local")
+MOCK_CONTEXT_WINDOW = 32_768
+
+
+def litellm() -> Any:
+    """Import LiteLLM lazily, offline, quietly (import costs seconds and RSS)."""
+    from generator.config import apply_offline_defaults
+
+    apply_offline_defaults()
+    import litellm as _litellm
+
+    _litellm.suppress_debug_info = True
+    return _litellm
+
+
+def register_price(model: str, input_per_m: float, output_per_m: float) -> None:
+    """Set the price of ``model`` in USD per 1M input / output tokens (wins over LiteLLM's)."""
+    if input_per_m < 0 or output_per_m < 0:
+        raise ValueError("prices must be >= 0")
+    _PRICES[model] = Price(float(input_per_m), float(output_per_m))
+
+
+def register_context_window(model: str, tokens: int) -> None:
+    """Set the context window (input tokens) of ``model`` (wins over LiteLLM's map)."""
+    if tokens <= 0:
+        raise ValueError("context window must be > 0")
+    _WINDOWS[model] = int(tokens)
+
+
+def clear_overrides() -> None:
+    """Forget registered prices and windows (tests)."""
+    _PRICES.clear()
+    _WINDOWS.clear()
+
+
+def _base(model: str) -> str:
+    return model.split("?", 1)[0]
+
+
+def _info(model: str) -> dict[str, Any] | None:
+    try:
+        return dict(litellm().get_model_info(_base(model)))
+    except Exception:
+        return None
+
+
+def price(model: str) -> Price | None:
+    """The price of ``model``: registered, else LiteLLM's map, else None (unknown)."""
+    base = _base(model)
+    if base in _PRICES:
+        return _PRICES[base]
+    if provider_prefix(base) in _FREE_PREFIXES:
+        return Price(0.0, 0.0)
+    info = _info(base)
+    if not info:
+        return None
+    inp, out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+    if inp is None and out is None:
+        return None
+    return Price(float(inp or 0.0) * 1e6, float(out or 0.0) * 1e6)
+
+
+def context_window(model: str) -> int | None:
+    """Max input tokens of ``model``: registered, else LiteLLM's map, else None (unknown)."""
+    base = _base(model)
+    if base in _WINDOWS:
+        return _WINDOWS[base]
+    if provider_prefix(base) == "mock":
+        return MOCK_CONTEXT_WINDOW
+    info = _info(base)
+    if not info:
+        return None
+    val = info.get("max_input_tokens") or info.get("max_tokens")
+    return int(val) if val else None
+
+
+def completion_cost(
+    model: str, prompt_tokens: int, completion_tokens: int, response: Any = None
+) -> float | None:
+    """Cost in USD of one call; None when the price is unknown.
+
+    A registered price is used as is. Otherwise LiteLLM's ``completion_cost`` is asked (it
+    knows tiered and cached-token prices); it returns None or raises for unmapped models,
+    both of which mean unknown here.
+    """
+    base = _base(model)
+    if base in _PRICES or provider_prefix(base) in _FREE_PREFIXES:
+        p = price(base)
+        return p.cost(prompt_tokens, completion_tokens) if p else None
+    if response is not None:
+        try:
+            val = litellm().completion_cost(completion_response=response, model=base)
+        except Exception:
+            val = None
+        if val is not None:
+            return float(val)
+    p = price(base)
+    return p.cost(prompt_tokens, completion_tokens) if p else None

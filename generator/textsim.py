@@ -1,0 +1,217 @@
+"""Text similarity shared by generation and curation: rouge-score's tokenisation and a fast,
+exact ROUGE-L novelty index.
+
+Self-Instruct and Alpaca reject a new instruction when its ROUGE-L F1
+(``rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)``) against any instruction
+already in the pool exceeds 0.7, scoring every pool item for every candidate: quadratic.
+:class:`NoveltyIndex` takes the same decisions at near-linear cost:
+
+1. Candidate search. ROUGE-L's LCS is at most the multiset overlap of the two token lists,
+   so F1 = 2·LCS/(a+b) <= 2·overlap/(a+b). A match needs LCS > t·a/(2-t) (derived from
+   LCS <= b), so a pool item that shares no token with the candidate's rarest
+   ``a - ceil(t·a/(2-t)) + 1`` token occurrences cannot match: only those tokens' posting
+   lists are read (probe-side prefix filtering; exact, not approximate).
+2. The overlap bound prunes the gathered items; only survivors get an exact LCS
+   (``rapidfuzz.distance.LCSseq`` on token ids), turned into F1 with rouge-score's own
+   float formula, so ties at the threshold fall the same way.
+
+Every pruning step is an upper bound with a small safety margin towards *more* exact
+checks, so the decisions equal the all-pairs check (``tests/generate/test_textsim.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz.distance import LCSseq
+
+# rouge_score/tokenize.py, verbatim patterns (use_stemmer=False).
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_SPACES = re.compile(r"\s+")
+_VALID = re.compile(r"^[a-z0-9]+$")
+_EPS = 1e-9  # margin for float bounds: always errs towards an exact check
+
+DEFAULT_THRESHOLD = 0.7
+
+
+def normalize(text: str) -> str:
+    """Lowercase and replace every run of non-[a-z0-9] characters by a space (rouge-score)."""
+    return _NON_ALNUM.sub(" ", text.lower())
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens exactly as rouge-score's default tokenizer makes them without a stemmer."""
+    return [t for t in _SPACES.split(normalize(text)) if _VALID.match(t)]
+
+
+def f1_from_lcs(lcs: int, target_len: int, prediction_len: int) -> float:
+    """ROUGE-L F1 with rouge-score's own float operations (same rounding at ties)."""
+    if not target_len or not prediction_len:
+        return 0.0
+    precision = lcs / prediction_len
+    recall = lcs / target_len
+    if precision + recall > 0:
+        return 2 * precision * recall / (precision + recall)
+    return 0.0
+
+
+def rouge_l(a: str, b: str) -> float:
+    """ROUGE-L F1 of two texts, equal to rouge-score's ``rougeL`` fmeasure (no stemmer)."""
+    ta, tb = tokenize(a), tokenize(b)
+    if not ta or not tb:
+        return 0.0
+    return f1_from_lcs(LCSseq.similarity(ta, tb), len(ta), len(tb))
+
+
+@dataclass(frozen=True)
+class Match:
+    """The closest pool item found for a candidate: its ROUGE-L F1, text and insertion index."""
+
+    score: float
+    text: str
+    index: int
+
+
+class NoveltyIndex:
+    """A growing pool of texts answering "is this new text's ROUGE-L F1 against every pool
+    item at most ``threshold``?" exactly as the all-pairs rouge-score check would."""
+
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        self._vocab: dict[str, int] = {}
+        self._texts: list[str] = []
+        self._ids: list[list[int]] = []
+        self._counts: list[Counter[int]] = []
+        self._postings: dict[int, list[int]] = {}
+        self.exact_checks = 0  # LCS computations done (for benchmarks and tests)
+        for text in texts:
+            self.add(text)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def _token_ids(self, text: str, grow: bool) -> list[int]:
+        ids = []
+        for tok in tokenize(text):
+            tid = self._vocab.get(tok)
+            if tid is None:
+                # Unknown to the pool: no posting list; a fresh negative id still counts
+                # towards the candidate's length and cannot match any pool token.
+                tid = len(self._vocab) if grow else -1 - len(ids)
+                if grow:
+                    self._vocab[tok] = tid
+            ids.append(tid)
+        return ids
+
+    def add(self, text: str) -> int:
+        """Add a text to the pool (whatever its novelty); returns its index."""
+        ids = self._token_ids(text, grow=True)
+        idx = len(self._texts)
+        self._texts.append(text)
+        self._ids.append(ids)
+        counts = Counter(ids)
+        self._counts.append(counts)
+        for tid in counts:
+            self._postings.setdefault(tid, []).append(idx)
+        return idx
+
+    def search(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> Match | None:
+        """The pool item with the highest ROUGE-L F1 among those scoring above
+        ``threshold``, or None when no pool item exceeds it (the text is novel)."""
+        if not 0 <= threshold < 1:
+            raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+        ids = self._token_ids(text, grow=False)
+        a = len(ids)
+        if a == 0 or not self._texts:
+            return None  # rouge-score scores an empty side as 0
+        counts = Counter(ids)
+        best: Match | None = None
+        for idx in self._gather(counts, a, threshold):
+            b = len(self._ids[idx])
+            other = self._counts[idx]
+            overlap = sum(min(c, other[t]) for t, c in counts.items() if t in other)
+            if 2 * overlap / (a + b) < threshold - _EPS:
+                continue
+            self.exact_checks += 1
+            lcs = LCSseq.similarity(ids, self._ids[idx])
+            score = f1_from_lcs(lcs, a, b)
+            if score > threshold and (best is None or score > best.score):
+                best = Match(score, self._texts[idx], idx)
+        return best
+
+    def _gather(self, counts: Counter[int], a: int, threshold: float) -> set[int]:
+        """Pool items sharing a token with the candidate's rarest occurrences (prefix filter)."""
+        # A match needs LCS > t*a/(2-t); with t = 0 any shared token can score > 0.
+        need = max(1, math.ceil(threshold * a / (2 - threshold) - _EPS))
+        # Read the shortest posting lists first until the unread occurrences (< need) can
+        # no longer reach the required overlap on their own.
+        order = sorted(counts, key=lambda t: len(self._postings.get(t, ())))
+        remaining = a
+        found: set[int] = set()
+        for tid in order:
+            if remaining < need:
+                break
+            found.update(self._postings.get(tid, ()))
+            remaining -= counts[tid]
+        return found
+
+    def max_rouge_l(self, text: str) -> Match | None:
+        """The exact best match over the whole pool (None if nothing shares a token)."""
+        return self.search(text, threshold=0.0)
+
+    def is_novel(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> bool:
+        """True when no pool item's ROUGE-L F1 against ``text`` exceeds ``threshold``."""
+        return self.search(text, threshold) is None
+
+    def add_if_novel(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> Match | None:
+        """Add ``text`` when novel and return None; otherwise return the blocking match."""
+        match = self.search(text, threshold)
+        if match is None:
+            self.add(text)
+        return match
+
+
+def novel_mask(
+    texts: Sequence[str], threshold: float = DEFAULT_THRESHOLD, initial: Iterable[str] = ()
+) -> list[bool]:
+    """Sequential pool building, fast path: each text is kept (True) when novel against
+    ``initial`` plus the texts kept before it, and then joins the pool."""
+    index = NoveltyIndex(initial)
+    return [index.add_if_novel(t, threshold) is None for t in texts]
+
+
+def all_pairs_reference(
+    texts: Sequence[str],
+    threshold: float = DEFAULT_THRESHOLD,
+    initial: Iterable[str] = (),
+    pretokenize: bool = False,
+) -> list[bool]:
+    """The original check with rouge-score (a dev dependency): every candidate against the
+    whole pool, quadratic. ``pretokenize=False`` is Self-Instruct's way
+    (``scorer.score`` per pair); True is Alpaca's (rouge-score's tokenizer once per text,
+    then ``rouge_scorer._score_lcs`` per pair), same scores, less time. Tests/benchmarks only.
+    """
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    kept = []
+    if pretokenize:
+        tok = scorer._tokenizer.tokenize
+        tpool = [tok(t) for t in initial]
+        for text in texts:
+            toks = tok(text)
+            novel = all(rouge_scorer._score_lcs(toks, o).fmeasure <= threshold for o in tpool)
+            kept.append(novel)
+            if novel:
+                tpool.append(toks)
+        return kept
+    pool = list(initial)
+    for text in texts:
+        novel = all(scorer.score(text, other)["rougeL"].fmeasure <= threshold for other in pool)
+        kept.append(novel)
+        if novel:
+            pool.append(text)
+    return kept

@@ -1,0 +1,135 @@
+"""ROUGE-L novelty: same tokens, same scores and same decisions as rouge-score."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from rouge_score import rouge_scorer
+from rouge_score import tokenize as rs_tokenize
+
+from generator.textsim import (
+    NoveltyIndex,
+    all_pairs_reference,
+    f1_from_lcs,
+    novel_mask,
+    rouge_l,
+    tokenize,
+)
+from tests.generate.corpus import base_instructions, corpus
+
+SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+
+
+def _rouge(a: str, b: str) -> float:
+    return SCORER.score(a, b)["rougeL"].fmeasure
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Explain the GDPR\'s Article 17 -- "right to be forgotten"!',
+        "Ünïcödé café naïve résumé İstanbul ß ﬁ",
+        "tabs\tand\nnewlines  and   spaces",
+        "100% of 3.5kg (approx.) == 7,000g?",
+        "",
+        "!!! ???",
+        "日本語のテキスト mixed with English",
+    ],
+)
+def test_tokenize_matches_rouge_score(text: str) -> None:
+    assert tokenize(text) == rs_tokenize.tokenize(text, None)
+
+
+def test_rouge_l_equals_rouge_score_on_many_pairs() -> None:
+    texts = corpus(600, seed=3)
+    rng = random.Random(0)
+    pairs = [(rng.choice(texts), rng.choice(texts)) for _ in range(3000)]
+    pairs += [("", "something"), ("a b c", ""), ("!!!", "a")]
+    for a, b in pairs:
+        assert rouge_l(a, b) == _rouge(a, b), (a, b)
+
+
+def test_f1_formula_keeps_rouge_score_rounding_at_ties() -> None:
+    # 10 vs 10 tokens with LCS 7: exactly 0.7 in exact arithmetic; both must agree bit-for-bit.
+    a = "one two three four five six seven eight nine ten"
+    b = "one two three four five six seven x y z"
+    assert f1_from_lcs(7, 10, 10) == _rouge(a, b)
+    idx = NoveltyIndex([b])
+    assert idx.is_novel(a) == (_rouge(a, b) <= 0.7)
+
+
+def test_search_finds_the_best_match_above_threshold() -> None:
+    idx = NoveltyIndex(
+        [
+            "List the steps needed to submit an expense report.",
+            "List the steps needed to submit a travel request.",
+            "Write a haiku about autumn leaves.",
+        ]
+    )
+    match = idx.search("List the steps needed to submit an expense claim.")
+    assert match is not None
+    assert match.index == 0
+    assert match.text.startswith("List the steps needed to submit an expense")
+    assert match.score == _rouge(match.text, "List the steps needed to submit an expense claim.")
+    assert idx.search("Describe the life cycle of a butterfly.") is None
+    assert idx.is_novel("Describe the life cycle of a butterfly.")
+
+
+def test_max_rouge_l_is_exact_over_the_whole_pool() -> None:
+    texts = corpus(400, seed=5)
+    idx = NoveltyIndex(texts[:300])
+    for cand in texts[300:]:
+        expected = max(_rouge(cand, other) for other in texts[:300])
+        got = idx.max_rouge_l(cand)
+        assert (got.score if got else 0.0) == expected
+
+
+def test_empty_and_unknown_token_candidates() -> None:
+    idx = NoveltyIndex(["alpha beta gamma"])
+    assert idx.is_novel("")
+    assert idx.is_novel("!!!")
+    assert idx.is_novel("delta epsilon zeta")
+    assert not idx.is_novel("Alpha, beta; GAMMA!")
+    assert NoveltyIndex().is_novel("anything at all")
+
+
+def test_add_if_novel_grows_the_pool_only_when_novel() -> None:
+    idx = NoveltyIndex()
+    assert idx.add_if_novel("Write a polite email asking for two days off.") is None
+    blocked = idx.add_if_novel("Write a polite email asking for three days off.")
+    assert blocked is not None and blocked.score > 0.7
+    assert len(idx) == 1
+
+
+@pytest.mark.slow
+def test_decisions_equal_all_pairs_rouge_score_on_2000_candidates() -> None:
+    """Sequential pool building (seeds first, as Self-Instruct): every decision equal."""
+    seeds = base_instructions()[:40]
+    texts = corpus(2100, seed=1)
+    texts = [t for t in texts if t not in seeds][:2000]
+    assert len(texts) == 2000
+    ours = novel_mask(texts, 0.7, initial=seeds)
+    reference = all_pairs_reference(texts, 0.7, initial=seeds, pretokenize=True)
+    assert ours == reference
+    # The corpus must exercise both outcomes and the boundary, or agreement proves little.
+    kept = sum(ours)
+    assert 300 < kept < 1700
+    idx = NoveltyIndex(seeds)
+    near = 0
+    for text, keep in zip(texts, ours, strict=True):
+        best = idx.max_rouge_l(text)
+        near += best is not None and abs(best.score - 0.7) < 0.05
+        if keep:
+            idx.add(text)
+    assert near >= 200
+
+
+def test_pruning_skips_most_exact_checks() -> None:
+    texts = corpus(1500, seed=2)
+    idx = NoveltyIndex()
+    pairs = 0
+    for text in texts:
+        pairs += len(idx)
+        idx.add_if_novel(text)
+    assert idx.exact_checks < pairs / 20

@@ -1,0 +1,206 @@
+"""Keys, the registry, model info, error mapping helpers and thinking extraction."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import sys
+import types
+
+import pytest
+
+from generator.errors import (
+    ConfigError,
+    MissingKeyError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ServerError,
+)
+from generator.providers import (
+    CompletionRequest,
+    Price,
+    check_credentials,
+    completion_cost,
+    context_window,
+    get_provider,
+    price,
+    register_context_window,
+    register_price,
+)
+from generator.providers.errors import map_exception, parse_retry_after, scrub
+from generator.providers.litellm_provider import LiteLLMProvider, split_thinking
+from generator.providers.registry import register_factory
+
+# ---------------------------------------------------------------- keys
+
+
+@pytest.mark.parametrize(
+    ("model", "var"),
+    [
+        ("openai/gpt-4o-mini", "OPENAI_API_KEY"),
+        ("gpt-4o-mini", "OPENAI_API_KEY"),
+        ("anthropic/claude-sonnet-4-5", "ANTHROPIC_API_KEY"),
+        ("gemini/gemini-2.5-flash", "GEMINI_API_KEY"),
+    ],
+)
+def test_missing_key_names_the_variable(model: str, var: str) -> None:
+    with pytest.raises(MissingKeyError) as info:
+        check_credentials(model)
+    assert var in str(info.value) and info.value.exit_code == 2
+
+
+def test_key_present_and_keyless_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-abcdefghijklmnop")
+    check_credentials("openai/gpt-4o-mini")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    for model in ("mock/echo", "local/qwen", "ollama/llama3", "hosted_vllm/qwen"):
+        check_credentials(model)
+    check_credentials("openai/qwen", "http://127.0.0.1:8080/v1")
+    check_credentials("openai/qwen", "http://localhost:8080/v1")
+    with pytest.raises(MissingKeyError):
+        check_credentials("openai/qwen", "https://llm.example.com/v1")  # not loopback
+
+
+def test_blank_key_counts_as_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "  ")
+    with pytest.raises(MissingKeyError):
+        check_credentials("anthropic/claude-sonnet-4-5")
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_get_provider_checks_keys_before_any_work() -> None:
+    with pytest.raises(MissingKeyError, match="OPENAI_API_KEY"):
+        get_provider("openai/gpt-4o-mini")
+
+
+@pytest.mark.parametrize("model", ["foo/bar", "", " mock/echo", "nonsense-model-x"])
+def test_unknown_models_are_config_errors(model: str) -> None:
+    with pytest.raises(ConfigError):
+        get_provider(model, check_keys=False)
+
+
+def test_bad_json_mode_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="json mode"):
+        get_provider("mock/echo", json_mode="xml")
+
+
+def test_local_prefix_uses_the_local_module_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    def create_provider(model: str, **settings: object) -> LiteLLMProvider:
+        seen.update(model=model, **settings)
+        return LiteLLMProvider(litellm_model="openai/qwen", json_mode="json_object_schema")
+
+    fake = types.ModuleType("generator.providers.local")
+    fake.create_provider = create_provider  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "generator.providers.local", fake)
+    provider = get_provider("local/qwen2.5-0.5b-instruct", threads=1)
+    assert isinstance(provider, LiteLLMProvider)
+    assert seen["model"] == "local/qwen2.5-0.5b-instruct" and seen["threads"] == 1
+
+
+def test_plugin_factories_are_served_by_prefix() -> None:
+    made: list[str] = []
+
+    def factory(model: str, **settings: object) -> LiteLLMProvider:
+        made.append(model)
+        return LiteLLMProvider(litellm_model="mock/echo")
+
+    register_factory("acme", factory)
+    provider = get_provider("acme/model-1")
+    completion = asyncio.run(
+        provider.complete(
+            CompletionRequest(
+                model="acme/model-1",
+                messages=[
+                    {
+                        "role": "user",
+                        "content": "Write 1 record about the leave policy of the firm.",
+                    }
+                ],
+            )
+        )
+    )
+    assert made == ["acme/model-1"]
+    assert completion.text.startswith("{")
+
+
+# ---------------------------------------------------------------- model info
+
+
+def test_prices_and_windows_from_litellm_and_overrides() -> None:
+    assert context_window("openai/gpt-4o-mini") == 128_000
+    assert price("openai/gpt-4o-mini") == Price(0.15, 0.6)
+    assert price("openai/my-private-model") is None
+    assert context_window("openai/my-private-model") is None
+    assert completion_cost("openai/my-private-model", 1000, 1000) is None
+    register_price("openai/my-private-model", 1.0, 2.0)
+    register_context_window("openai/my-private-model", 8192)
+    assert completion_cost("openai/my-private-model", 1_000_000, 500_000) == pytest.approx(2.0)
+    assert context_window("openai/my-private-model") == 8192
+    assert completion_cost("mock/echo?fail=0.1", 5000, 5000) == 0.0
+    assert completion_cost("local/qwen", 5000, 5000) == 0.0
+
+
+def test_get_provider_registers_configured_price_and_window() -> None:
+    get_provider(
+        "openai/in-house",
+        api_base="http://127.0.0.1:9/v1",
+        price_per_m=(0.5, 1.5),
+        context_window_tokens=4096,
+    )
+    assert price("openai/in-house") == Price(0.5, 1.5)
+    assert context_window("openai/in-house") == 4096
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_parse_retry_after_forms() -> None:
+    assert parse_retry_after({"Retry-After": "12"}) == 12.0
+    assert parse_retry_after({"retry-after": "0.5"}) == 0.5
+    assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    date = email.utils.formatdate(1_000_060, usegmt=True)
+    assert parse_retry_after({"retry-after": date}, now=1_000_000) == pytest.approx(60.0)
+    assert parse_retry_after({"retry-after": "soon"}) is None
+    assert parse_retry_after({}) is None and parse_retry_after(None) is None
+
+
+def test_scrub_removes_key_shapes_and_env_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MISTRAL_API_KEY", "plainvalue123456")
+    text = (
+        "key sk-proj-abc123DEF456ghi789 and sk-ant-api03-xyzXYZ0123456789 "
+        "AIzaSyA1234567890abcdefghijklmnopqrs Bearer eyJhbGciOi.JIUzI1NiJ9 "
+        'api_key="supersecretvalue" x-api-key: anothersecret99 and plainvalue123456'
+    )
+    out = scrub(text)
+    for secret in (
+        "sk-proj-abc123DEF456ghi789",
+        "xyzXYZ0123456789",
+        "AIzaSyA1234567890",
+        "eyJhbGciOi",
+        "supersecretvalue",
+        "anothersecret99",
+        "plainvalue123456",
+    ):
+        assert secret not in out
+    assert out.startswith("key [REDACTED]")
+
+
+def test_map_exception_for_plain_exceptions() -> None:
+    assert isinstance(map_exception(TimeoutError()), ProviderTimeoutError)
+    assert isinstance(map_exception(ConnectionResetError()), ProviderTimeoutError)
+    assert isinstance(map_exception(RuntimeError("weird")), ServerError)
+    own = RateLimitError("429", retry_after=1.0)
+    assert map_exception(own) is own
+
+
+def test_split_thinking() -> None:
+    assert split_thinking('<think>a {"x": 1}</think>\n{"records": []}') == (
+        '{"records": []}',
+        'a {"x": 1}',
+    )
+    assert split_thinking("<think>never closed {") == ("", "never closed {")
+    assert split_thinking("plain") == ("plain", None)

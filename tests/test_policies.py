@@ -1,0 +1,315 @@
+"""Policy files: every shipped file loads, the gate matrix matches the files, resolution,
+integrity (content hash), load-time validation and review staleness."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.config import policies_dir
+from generator.errors import ConfigError, PolicyFileError
+from generator.policies import (
+    SOURCE_LABELS_FILE,
+    explain_resolution,
+    get_policy,
+    is_stale,
+    load_policies,
+    resolve_policy,
+    stale_warning,
+    verdict,
+)
+from generator.records import USES
+
+SHIPPED = policies_dir()
+FILES = sorted(p for p in SHIPPED.glob("*.yaml") if p.name != SOURCE_LABELS_FILE)
+REQUIRED = {
+    "openai",
+    "anthropic",
+    "google-gemini",
+    "mistral",
+    "cohere",
+    "meta-llama",
+    "qwen",
+    "deepseek",
+    "local",
+    "mock",
+    "unknown",
+}
+
+
+def _raw(policy_id: str) -> dict:
+    return yaml.safe_load((SHIPPED / f"{policy_id}.yaml").read_text(encoding="utf-8"))
+
+
+def test_every_shipped_policy_loads_with_its_file_hash() -> None:
+    policies = load_policies()
+    assert set(policies) >= REQUIRED
+    assert {p.stem for p in FILES} == set(policies)
+    for pol in policies.values():
+        assert pol.sha256 == hashlib.sha256(pol.path.read_bytes()).hexdigest()
+        ref = {"id": pol.id, "version": pol.version, "sha256": pol.sha256}
+        assert pol.ref().model_dump() == ref
+        assert set(pol.uses) == set(USES)
+        for uv in pol.uses.values():
+            assert uv.url and uv.clause and "\n" not in uv.reason
+
+
+# ---------------------------------------------------------------- the gate matrix
+
+MATRIX = [(f.stem, use) for f in FILES for use in USES]
+
+
+@pytest.mark.parametrize(("policy_id", "use"), MATRIX)
+def test_gate_matrix_matches_the_files(policy_id: str, use: str) -> None:
+    expected = _raw(policy_id)["uses"][use]
+    got = verdict(get_policy(policy_id), use)
+    assert (got.verdict, got.reason, got.clause, got.url) == (
+        expected["verdict"],
+        expected["reason"].strip(),
+        expected["clause"],
+        expected["url"],
+    )
+    assert got.policy_id == policy_id and got.family is None
+
+
+FAMILIES = [
+    (pid, glob)
+    for pid in ("local", "meta-llama", "qwen")
+    for glob in (_raw(pid).get("models") or {})
+]
+
+
+@pytest.mark.parametrize(("policy_id", "glob"), FAMILIES)
+def test_every_model_family_is_reachable_and_decides(policy_id: str, glob: str) -> None:
+    pol = get_policy(policy_id)
+    name = glob.replace("*", "")  # the shortest name the glob matches
+    assert pol.family_for(f"x/{name}")[0] == glob, f"family {glob!r} is shadowed"
+    raw = _raw(policy_id)["models"][glob]["uses"]
+    for use in USES:
+        v = verdict(pol, use, f"x/{name}")
+        assert (v.verdict, v.family) == (raw[use]["verdict"], glob)
+
+
+# Hand-written: the cells a legal reader would check first.
+KEY_CELLS = [
+    ("openai", None, "competing-model", "block"),
+    ("anthropic", None, "competing-model", "block"),
+    ("google-gemini", None, "competing-model", "block"),
+    ("openai", None, "evaluation", "allow"),
+    ("openai", None, "internal-fine-tune", "review"),
+    ("mock", None, "internal-fine-tune", "block"),
+    ("mock", None, "public-release", "block"),
+    ("mock", None, "evaluation", "review"),
+    ("deepseek", None, "internal-fine-tune", "review"),
+    ("local", "local/smollm2-135m-instruct", "commercial", "allow"),
+    ("local", "local/qwen2.5-coder-0.5b-instruct", "evaluation", "allow"),
+    ("local", "local/qwen2.5-coder-0.5b-instruct", "commercial", "review"),
+    ("local", "ollama/qwen2.5:3b", "commercial", "block"),
+    ("local", "ollama/qwen2.5:72b", "commercial", "review"),
+    ("local", "ollama/qwen2.5:7b", "commercial", "allow"),
+    ("local", "ollama/llama3", "competing-model", "block"),
+    ("local", "ollama/llama3.1:8b", "internal-fine-tune", "allow"),
+    ("local", "ollama/llama3.1:8b", "public-release", "review"),
+    ("local", "ollama/codestral", "commercial", "block"),
+    ("local", "ollama/gemma2:2b", "internal-fine-tune", "review"),
+    ("local", "ollama/some-new-model", "evaluation", "review"),
+    ("meta-llama", "together_ai/meta-llama/Llama-2-70b-chat-hf", "competing-model", "block"),
+    ("qwen", "together_ai/Qwen/Qwen2.5-3B-Instruct", "commercial", "block"),
+]
+
+
+@pytest.mark.parametrize(("policy_id", "model", "use", "expected"), KEY_CELLS)
+def test_key_cells(policy_id: str, model: str | None, use: str, expected: str) -> None:
+    assert verdict(get_policy(policy_id), use, model).verdict == expected
+
+
+def test_unknown_and_mock_never_allow() -> None:
+    for pid in ("unknown", "mock"):
+        assert all(verdict(get_policy(pid), u).verdict != "allow" for u in USES)
+    training = ("internal-fine-tune", "commercial", "competing-model", "public-release")
+    assert all(verdict(get_policy("mock"), u).verdict == "block" for u in training)
+
+
+def test_a_forbidding_clause_always_blocks_competing_models() -> None:
+    for pol in load_policies().values():
+        if pol.clauses.competing_models.restriction == "forbidden":
+            assert pol.uses["competing-model"].verdict == "block", pol.id
+
+
+def test_unknown_use_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown use 'training'"):
+        verdict(get_policy("openai"), "training")
+
+
+# ---------------------------------------------------------------- resolution
+
+RESOLUTION = [
+    ("openai/gpt-4o-mini", "openai"),
+    ("gpt-4o", "openai"),
+    ("o3-mini", "openai"),
+    ("ft:gpt-4o-mini:acme::abc", "openai"),
+    ("openrouter/openai/gpt-4o", "openai"),
+    ("anthropic/claude-3-5-haiku-20241022", "anthropic"),
+    ("claude-sonnet-4-5", "anthropic"),
+    ("gemini/gemini-2.5-flash", "google-gemini"),
+    ("mistral/mistral-large-latest", "mistral"),
+    ("codestral-latest", "mistral"),
+    ("cohere_chat/command-r-plus", "cohere"),
+    ("deepseek/deepseek-chat", "deepseek"),
+    ("dashscope/qwen-max", "qwen"),
+    ("together_ai/Qwen/Qwen2.5-72B-Instruct-Turbo", "qwen"),
+    ("together_ai/meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo", "meta-llama"),
+    ("groq/llama-3.3-70b-versatile", "meta-llama"),
+    ("mock/alpaca", "mock"),
+    ("MOCK/Anything", "mock"),
+    ("local/smollm2", "local"),
+    ("ollama/llama3.1", "local"),
+    ("ollama_chat/qwen2.5:7b", "local"),
+    ("hosted_vllm/Qwen/Qwen2.5-7B-Instruct", "local"),  # more specific than */qwen/*
+    ("azure/gpt-4o", "unknown"),
+    ("vertex_ai/gemini-2.5-pro", "unknown"),
+    ("bedrock/anthropic.claude-3-haiku", "unknown"),
+    ("somethingelse", "unknown"),
+]
+
+
+@pytest.mark.parametrize(("model", "expected"), RESOLUTION)
+def test_resolution(model: str, expected: str) -> None:
+    assert resolve_policy(model).id == expected
+
+
+def test_resolution_explains_which_pattern_won() -> None:
+    res = explain_resolution("ollama/qwen2.5:3b")
+    assert res.policy.id == "local" and res.pattern == "ollama/*"
+    assert "qwen2.5*3b*" in res.why and "RESEARCH" in res.why
+    assert explain_resolution("azure/gpt-4o").pattern is None
+
+
+def test_api_base_means_not_the_provider() -> None:
+    base = "http://127.0.0.1:8080/v1"
+    assert resolve_policy("openai/gpt-4o", api_base=base).id == "unknown"
+    res = explain_resolution("openai/qwen2.5-7b-instruct", api_base=base)
+    assert res.policy.id == "local" and res.pattern == "qwen2.5*"
+    assert resolve_policy("anthropic/claude-3-5-haiku", api_base=base).id == "anthropic"
+
+
+# ---------------------------------------------------------------- integrity and validation
+
+
+@pytest.fixture
+def policy_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "policies"
+    shutil.copytree(SHIPPED, folder)
+    return folder
+
+
+def test_tampered_policy_file_changes_its_hash(policy_copy: Path) -> None:
+    before = load_policies(policy_copy)["openai"].ref()
+    path = policy_copy / "openai.yaml"
+    cell = "competing-model:\n    verdict: "
+    path.write_text(path.read_text().replace(cell + "block", cell + "allow"))
+    after = load_policies(policy_copy)["openai"]
+    assert after.ref().sha256 != before.sha256
+    assert after.ref().sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (after.version, after.uses["competing-model"].verdict) == (before.version, "allow")
+
+
+def _break(folder: Path, name: str, old: str, new: str) -> Path:
+    path = folder / name
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+BAD_FILES = [
+    ("mock.yaml", "note:", "notes:", "field notes: Extra inputs are not permitted"),
+    ("mock.yaml", "verdict: block", "verdict: maybe", "field uses.internal-fine-tune.verdict"),
+    ("mock.yaml", "  public-release:\n", "  publish:\n", "field uses.publish"),
+    ("openai.yaml", "reviewed_at: 2026-11-25", "reviewed_at: soon", "field reviewed_at"),
+    ("openai.yaml", "restriction: forbidden", "restriction: often", "competing_models.restriction"),
+    ("anthropic.yaml", "id: anthropic", "id: claude", "field id: 'claude' must match"),
+    ("local.yaml", '    licence: "Apache-2.0"\n', "", "models.smollm2*.licence: Field required"),
+    ("unknown.yaml", "covers: []", "covers: [", "cannot read policy file: line "),
+]
+
+
+@pytest.mark.parametrize(("name", "old", "new", "message"), BAD_FILES)
+def test_bad_file_fails_at_load_naming_path_and_field(
+    policy_copy: Path, name: str, old: str, new: str, message: str
+) -> None:
+    path = _break(policy_copy, name, old, new)
+    with pytest.raises(PolicyFileError) as err:
+        load_policies(policy_copy)
+    assert str(path) in str(err.value) and message in str(err.value)
+    assert err.value.exit_code == 2
+
+
+def test_a_missing_use_is_named(policy_copy: Path) -> None:
+    text = (policy_copy / "mock.yaml").read_text()
+    cut = text[: text.index("  public-release:")] + text[text.index("note:") :]
+    (policy_copy / "mock.yaml").write_text(cut)
+    with pytest.raises(PolicyFileError, match="missing verdicts for uses: public-release"):
+        load_policies(policy_copy)
+
+
+def test_a_multi_line_reason_is_refused(policy_copy: Path) -> None:
+    old = "reason: Mock output is test data and must not be published as a dataset."
+    _break(policy_copy, "mock.yaml", old, 'reason: "two\\nlines"')
+    with pytest.raises(PolicyFileError, match=r"field uses\.public-release"):
+        load_policies(policy_copy)
+
+
+def test_two_policies_claiming_one_pattern_is_refused(policy_copy: Path) -> None:
+    _break(policy_copy, "anthropic.yaml", '  - "claude-*"', '  - "claude-*"\n  - "gpt-*"')
+    with pytest.raises(PolicyFileError, match="'gpt-\\*' is also covered by"):
+        load_policies(policy_copy)
+
+
+def test_the_fallback_policy_is_required(policy_copy: Path) -> None:
+    (policy_copy / "unknown.yaml").unlink()
+    with pytest.raises(PolicyFileError, match=r"unknown\.yaml"):
+        load_policies(policy_copy)
+
+
+def test_get_policy_names_the_known_ids() -> None:
+    with pytest.raises(ConfigError, match=r"unknown policy 'nope'.*openai"):
+        get_policy("nope")
+
+
+# ---------------------------------------------------------------- staleness
+
+
+def test_stale_review_warns() -> None:
+    pol = get_policy("openai")
+    fresh = pol.reviewed_at + timedelta(days=180)
+    late = pol.reviewed_at + timedelta(days=181)
+    assert not is_stale(pol, today=fresh) and stale_warning(pol, today=fresh) is None
+    assert is_stale(pol, today=late)
+    text = stale_warning(pol, today=late)
+    assert "'openai'" in text and "181 days" in text and pol.terms.url in text
+    assert verdict(pol, "evaluation", today=late).stale == text
+    assert verdict(pol, "evaluation", today=fresh).stale is None
+    assert is_stale(pol, max_age_days=10, today=pol.reviewed_at + timedelta(days=11))
+
+
+def test_max_age_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    pol = get_policy("openai")
+    day = pol.reviewed_at + timedelta(days=31)
+    monkeypatch.setenv("INSTRUCTFORGE_POLICY_MAX_AGE_DAYS", "30")
+    assert is_stale(pol, today=day)
+    monkeypatch.setenv("INSTRUCTFORGE_POLICY_MAX_AGE_DAYS", "thirty")
+    with pytest.raises(ConfigError, match="not an integer"):
+        is_stale(pol, today=day)
+
+
+def test_shipped_policies_are_reviewed_and_dated() -> None:
+    for pol in load_policies().values():
+        assert pol.reviewed_at <= date.today()
+        eff = pol.terms.effective_date
+        assert eff == "unknown" or eff <= pol.reviewed_at

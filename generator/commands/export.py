@@ -53,6 +53,12 @@ def export_cmd(
         None, "--epochs", help="openai-chat: epochs for the training-token estimate."
     ),
     language: str = typer.Option("en", "--language", help="Language code for the dataset card."),
+    require_review: str = typer.Option(
+        None,
+        "--require-review",
+        help="Only records human review lets through: 'accepted' (accepted or edited by a "
+        "reviewer) or 'accepted-or-unsampled' (also records never sampled). Edits are applied.",
+    ),
 ) -> None:
     """Export a run's records through the licence gate, with a legal review pack.
 
@@ -67,7 +73,7 @@ def export_cmd(
     opts = ExportOptions(
         run=run, fmt=fmt, use=use, out=out, accept_review=tuple(accept_review), strict=strict,
         no_meta=no_meta, force=force, system_prompt=system_prompt, target_model=target_model,
-        epochs=epochs, language=language,
+        epochs=epochs, language=language, require_review=require_review,
     )  # fmt: skip
     res = run_export(opts)
     _print(res)

@@ -9,12 +9,14 @@ renamed into place, so a failure at any point leaves no partial export behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from generator.errors import ConfigError, ExportRefused
 from generator.export.base import Exporter, Row, get_exporter
@@ -60,6 +62,8 @@ class ExportOptions:
     language: str = "en"
     policies_dir: Path | None = None
     today: date | None = None
+    # "accepted" or "accepted-or-unsampled": only records human review lets through
+    require_review: str | None = None
 
     def flags(self) -> dict[str, Any]:
         return {
@@ -73,6 +77,7 @@ class ExportOptions:
             "target_model": self.target_model,
             "epochs": self.epochs,
             "language": self.language,
+            "require_review": self.require_review,
         }
 
 
@@ -81,7 +86,7 @@ class Exclusion:
     split: str
     line: int
     id: str | None
-    stage: str  # input | gate | conversion | secret
+    stage: str  # input | gate | review | conversion | secret
     reason: str
     policy: str | None = None
     verdict: str | None = None
@@ -116,6 +121,7 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     accepted_at: str = ""
     accepted_by: str = ""
+    review: Any = None  # generator.review.session.ReviewFilter with --require-review
 
     @property
     def n_exported(self) -> int:
@@ -150,6 +156,16 @@ def _run_sources(run: Path) -> tuple[Any, str | None, list[str]]:
     return found, (str(folder / "sources.yaml") if found else None), []
 
 
+def _review_filter(opts: ExportOptions) -> Any:
+    from generator.review.session import ReviewFilter
+    from generator.review.store import ReviewStore
+    from generator.store import open_run
+
+    if opts.require_review not in ("accepted", "accepted-or-unsampled"):
+        raise ConfigError("--require-review takes 'accepted' or 'accepted-or-unsampled'")
+    return ReviewFilter(ReviewStore(open_run(opts.run)), opts.require_review)  # type: ignore[arg-type]
+
+
 def _judge(opts: ExportOptions, res: ExportResult) -> dict[tuple[str, int], Decision]:
     """Pass 1: the gate's decision for every valid record; bad lines become exclusions."""
     decisions: dict[tuple[str, int], Decision] = {}
@@ -166,11 +182,20 @@ def _judge(opts: ExportOptions, res: ExportResult) -> dict[tuple[str, int], Deci
             if m.prompt:
                 res.prompts[m.prompt.id] += 1
             d = res.gate.evaluate(m)
-            decisions[(split, line)] = d
             if not d.exported:
+                decisions[(split, line)] = d
                 res.exclusions.append(
                     Exclusion(split, line, m.id, "gate", d.why, d.policy_id, d.verdict)
                 )
+                continue
+            if res.review is not None:
+                _, held = res.review.check(rec)
+                if held:
+                    res.exclusions.append(
+                        Exclusion(split, line, m.id, "review", held, d.policy_id, d.verdict)
+                    )
+                    continue
+            decisions[(split, line)] = d
     return decisions
 
 
@@ -199,8 +224,8 @@ def _rows(
     path: Path,
     decisions: dict,
     secrets: dict[str, str],
-    sidecar: list[str],
-):
+    sidecar: TextIO | None,
+) -> Iterator[tuple[Row, Row | None]]:
     """Pass 2 for one split: yield (row, meta) for every exported record, recording the
     records that cannot be converted or would carry a secret as exclusions."""
     n = 0
@@ -208,6 +233,8 @@ def _rows(
         d = decisions.get((split, line))
         if rec is None or d is None or not d.exported:
             continue
+        if res.review is not None:  # the reviewer's edit replaces the generated record
+            rec = res.review.check(rec)[0] or rec
         try:
             row = exporter.row(convert(rec, res.target, opts.system_prompt))
         except LossyConversion as exc:
@@ -227,8 +254,8 @@ def _rows(
             )
             continue
         n += 1
-        if not opts.no_meta and not exporter.meta_inline:
-            sidecar.append(json.dumps({"line": n, **meta}, ensure_ascii=False))
+        if sidecar is not None:  # streamed: line n describes example n
+            sidecar.write(json.dumps({"line": n, **meta}, ensure_ascii=False) + "\n")
         yield row, (meta if not opts.no_meta else None)
     res.exported[split] = n
 
@@ -243,6 +270,8 @@ def run_export(opts: ExportOptions) -> ExportResult:
     sources, sources_file, warnings = _run_sources(opts.run)
     gate = Gate(opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today)
     res = ExportResult(opts, plan, exporter.target, gate, sources_file, warnings=warnings)
+    if opts.require_review:
+        res.review = _review_filter(opts)
     names = [output_name(s, exporter.suffix) for s, _ in plan.files]
     if not opts.no_meta and not exporter.meta_inline:
         names += [sidecar_name(s) for s, _ in plan.files]
@@ -257,13 +286,16 @@ def run_export(opts: ExportOptions) -> ExportResult:
 
     with Staging(opts.out) as stage:
         for split, path in plan.files:
-            name, sidecar = output_name(split, exporter.suffix), []
-            rows = _rows(opts, res, exporter, split, path, decisions, secrets, sidecar)
-            exporter.write(rows, stage.path(name))
+            name, side = output_name(split, exporter.suffix), sidecar_name(split)
+            with contextlib.ExitStack() as stack:
+                sidecar = None
+                if not opts.no_meta and not exporter.meta_inline:
+                    sidecar = stack.enter_context(stage.path(side).open("w", encoding="utf-8"))
+                rows = _rows(opts, res, exporter, split, path, decisions, secrets, sidecar)
+                exporter.write(rows, stage.path(name))
             res.files.append(FileInfo(name, "data", split, res.exported[split]))
-            if not opts.no_meta and not exporter.meta_inline:
-                stage.write_text(sidecar_name(split), "".join(s + "\n" for s in sidecar))
-                res.files.append(FileInfo(sidecar_name(split), "meta", split, len(sidecar)))
+            if sidecar is not None:
+                res.files.append(FileInfo(side, "meta", split, res.exported[split]))
         if res.n_exported == 0:
             top = Counter(e.reason for e in res.exclusions if e.stage != "gate").most_common(1)
             raise ConfigError(

@@ -99,24 +99,15 @@ def apply_review(
     ``accepted-or-unsampled``: also records that were never sampled (they passed curation);
     sampled records still pending or rejected are held back.
     """
-    latest = store.latest()
-    sampled = {it.record_id for it in store.items()}
+    check = ReviewFilter(store, mode).check
     keep: list[Record] = []
     held: list[tuple[Record, str]] = []
     for rec in records:
-        d = latest.get(rec.meta.id)
-        if d is not None and d["decision"] == "accept":
-            keep.append(rec)
-        elif d is not None and d["decision"] == "edit":
-            edited = parse_record(json.loads(d["after"]))
-            edited.meta.curation["review"] = {"decision": "edit", "reviewer": d["reviewer"]}
-            keep.append(edited)
-        elif d is not None and d["decision"] == "reject":
-            held.append((rec, f"review_rejected: {d['reason'] or ''}".strip()))
-        elif mode == "accepted-or-unsampled" and rec.meta.id not in sampled:
-            keep.append(rec)
+        out, reason = check(rec)
+        if out is not None:
+            keep.append(out)
         else:
-            held.append((rec, "review_pending"))
+            held.append((rec, reason or "review"))
     return keep, held
 
 
@@ -148,3 +139,36 @@ def render_markdown(s: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+class ReviewFilter:
+    """Per-record review outcome for export ``--require-review``.
+
+    ``check(record)`` returns (record to export, None) — the reviewer's edited version when
+    there is one — or (None, reason) when review holds the record back.
+    """
+
+    def __init__(self, store: ReviewStore, mode: RequireMode) -> None:
+        if not store.has_sample():
+            raise ConfigError(
+                "--require-review: this run has no review sample yet; "
+                "run `instructforge review RUN` (or review export/import) first"
+            )
+        self.mode = mode
+        self.latest = store.latest()
+        self.sampled = {it.record_id for it in store.items()}
+        self.info = store.sample_info()
+
+    def check(self, record: Record) -> tuple[Record | None, str | None]:
+        d = self.latest.get(record.meta.id)
+        if d is not None and d["decision"] == "accept":
+            return record, None
+        if d is not None and d["decision"] == "edit":
+            edited = parse_record(json.loads(d["after"]))
+            edited.meta.curation["review"] = {"decision": "edit", "reviewer": d["reviewer"]}
+            return edited, None
+        if d is not None and d["decision"] == "reject":
+            return None, f"review_rejected: {d['reason'] or ''}".strip()
+        if self.mode == "accepted-or-unsampled" and record.meta.id not in self.sampled:
+            return record, None
+        return None, "review_pending"

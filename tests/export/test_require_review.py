@@ -1,0 +1,83 @@
+"""export --require-review: only what human review lets through, with edits applied."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from generator.cli import app
+from generator.policies import load_policies
+from generator.records import parse_record
+from generator.review.session import prepare
+from generator.review.store import ReviewStore
+from generator.store import Journal
+from tests.export._build import alpaca, make_run, read_jsonl
+
+
+def _reviewed_run(tmp_path: Path) -> tuple[Path, list[str]]:
+    pols = load_policies()
+    records = [alpaca(i, pols["local"], model="local/smollm2-135m-instruct") for i in range(30)]
+    run = make_run(tmp_path, records)
+    store = ReviewStore(Journal(run))
+    prepare(store, run, 4, seed=0)
+    ids = [it.record_id for it in store.items()]
+    store.decide(ids[0], "accept")
+    store.decide(ids[1], "reject", reason="invented figure")
+    before = next(parse_record(r) for r in records if r["meta"]["id"] == ids[2])
+    after = before.model_copy(deep=True)
+    after.output = "Corrected by the reviewer from the handbook."
+    store.decide(ids[2], "edit", before=before, after=after)
+    return run, ids
+
+
+def _export(run: Path, out: Path, mode: str | None) -> object:
+    args = [
+        "export",
+        str(run),
+        "--format",
+        "alpaca",
+        "--use",
+        "internal-fine-tune",
+        "--out",
+        str(out),
+    ]
+    return CliRunner().invoke(app, [*args, *(["--require-review", mode] if mode else [])])
+
+
+def test_accepted_only_exports_accepted_and_edited(tmp_path: Path) -> None:
+    run, ids = _reviewed_run(tmp_path)
+    res = _export(run, tmp_path / "a", "accepted")
+    assert res.exit_code == 0, res.output
+    rows = read_jsonl(tmp_path / "a" / "data.jsonl")
+    assert len(rows) == 2
+    assert "Corrected by the reviewer from the handbook." in [r["output"] for r in rows]
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert "accepted" in json.dumps(manifest)
+    excluded = read_jsonl(tmp_path / "a" / "excluded.jsonl")
+    reasons = {e["id"]: e["reason"] for e in excluded if e["stage"] == "review"}
+    assert reasons[ids[1]] == "review_rejected: invented figure"
+    assert reasons[ids[3]] == "review_pending"
+
+
+def test_accepted_or_unsampled_keeps_unsampled_records(tmp_path: Path) -> None:
+    run, _ = _reviewed_run(tmp_path)
+    res = _export(run, tmp_path / "b", "accepted-or-unsampled")
+    assert res.exit_code == 0, res.output
+    assert len(read_jsonl(tmp_path / "b" / "data.jsonl")) == 30 - 2  # rejected + pending held
+    plain = _export(run, tmp_path / "c", None)
+    assert plain.exit_code == 0, plain.output
+    assert len(read_jsonl(tmp_path / "c" / "data.jsonl")) == 30
+
+
+def test_require_review_without_a_sample_is_a_usage_error(tmp_path: Path) -> None:
+    pols = load_policies()
+    run = make_run(
+        tmp_path, [alpaca(i, pols["local"], model="local/smollm2-135m-instruct") for i in range(12)]
+    )
+    Journal(run).close()
+    res = _export(run, tmp_path / "d", "accepted")
+    assert res.exit_code == 2 and "no review sample" in res.output
+    bad = _export(run, tmp_path / "e", "sometimes")
+    assert bad.exit_code == 2

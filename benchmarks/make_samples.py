@@ -45,13 +45,15 @@ def render_pdf(text: str, path: Path, *, title: str, author: str) -> None:
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
+    outline_level = -1  # bookmarks may go at most one level deeper at a time
     for kind, value in blocks(text):
         if kind == "h":
             level, heading = value  # type: ignore[misc]
             if level <= 2 and pdf.get_y() > 200:
                 pdf.add_page()
             pdf.set_font("Helvetica", "B", {1: 18, 2: 14}.get(level, 12))
-            pdf.start_section(heading, level=level - 1)
+            outline_level = min(level - 1, outline_level + 1)
+            pdf.start_section(heading, level=outline_level)
             pdf.multi_cell(width, 8, heading, new_x="LMARGIN", new_y="NEXT")
             pdf.ln(1)
         elif kind == "p":

@@ -82,6 +82,9 @@ _runs.register(app)
 from generator.commands import local as _local  # noqa: E402
 
 _local.register(app)
+from generator.commands import curate as _curate  # noqa: E402
+
+_curate.register(app)
 
 
 def main() -> None:

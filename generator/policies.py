@@ -51,6 +51,7 @@ class Policy(_Strict):
     _uses_complete = field_validator("uses")(_all_uses)
     _sha256: str = PrivateAttr(default="")
     _path: Path | None = PrivateAttr(default=None)
+    _families: dict[str, tuple[str, ModelFamily] | None] = PrivateAttr(default_factory=dict)
 
     @property
     def sha256(self) -> str:
@@ -66,10 +67,19 @@ class Policy(_Strict):
         return Ref(id=self.id, version=self.version, sha256=self.sha256)
 
     def family_for(self, model: str) -> tuple[str, ModelFamily] | None:
-        """The most specific ``models`` entry whose glob matches the model name."""
-        name = _model_name(model)
-        hits = [(g, f) for g, f in self.models.items() if fnmatch.fnmatchcase(name, g.lower())]
-        return max(hits, key=lambda h: _specificity(h[0])) if hits else None
+        """The most specific ``models`` entry matching the model: a glob with a ``/`` is
+        matched against the whole model string, any other against the name after the last
+        ``/`` (so ``qwen2.5*`` covers ``ollama/qwen2.5:7b`` and ``hosted_vllm/Qwen/...``)."""
+        full = model.strip().lower()
+        if full not in self._families:  # the gate asks once per record: remember
+            name = _model_name(full)
+            hits = [
+                (g, f)
+                for g, f in self.models.items()
+                if fnmatch.fnmatchcase(full if "/" in g else name, g.lower())
+            ]
+            self._families[full] = max(hits, key=lambda h: _specificity(h[0])) if hits else None
+        return self._families[full]
 
 
 @dataclass(frozen=True)
@@ -139,13 +149,15 @@ _CACHE: dict[tuple[Any, ...], dict[str, Policy]] = {}
 
 
 def load_policies(directory: Path | str | None = None) -> dict[str, Policy]:
-    """All policies of a folder (default: ``policies_dir()``), by id. Cached until a file
-    changes (size or mtime). ``unknown`` must be present: it is the fallback."""
+    """All policies of a folder (default: ``policies_dir()``), by id, cached until a file's
+    bytes change. ``unknown`` must be present: it is the fallback."""
     folder = Path(directory) if directory is not None else policies_dir()
     if not folder.is_dir():
         raise ConfigError(f"policy folder not found: {folder}")
     files = sorted(p for p in folder.glob("*.yaml") if p.name != SOURCE_LABELS_FILE)
-    key = (str(folder), *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+    # Keyed on the bytes, not mtimes: a same-size edit within one mtime tick must still
+    # change the hash that records carry. Reading ~100 kB of YAML costs well under 1 ms.
+    key = (str(folder), *((p.name, hashlib.sha256(p.read_bytes()).digest()) for p in files))
     if key in _CACHE:
         return _CACHE[key]
     policies = {p.id: p for p in (load_policy_file(f) for f in files)}

@@ -12,9 +12,17 @@ import json
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 FORMATS = ("alpaca", "chat", "completion")
 USES = ("evaluation", "internal-fine-tune", "commercial", "competing-model", "public-release")
@@ -22,6 +30,8 @@ Format = Literal["alpaca", "chat", "completion"]
 Use = Literal["evaluation", "internal-fine-tune", "commercial", "competing-model", "public-release"]
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+# Numbers in provenance are strict (no "5" -> 5), as in the JSON Schema files.
+StrictNumber = Annotated[float, Strict()]
 
 
 def sha256_text(text: str) -> str:
@@ -93,13 +103,13 @@ class SourceRef(_Strict):
     path: str
     doc_sha256: str
     chunk_id: str
-    span: tuple[int, int]
+    span: tuple[StrictInt, StrictInt]
 
 
 class Usage(_Strict):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = 0.0
+    prompt_tokens: StrictInt = 0
+    completion_tokens: StrictInt = 0
+    cost_usd: StrictNumber | None = 0.0
 
 
 class Meta(BaseModel):
@@ -128,7 +138,15 @@ class Meta(BaseModel):
 
 
 class _Record(_Strict):
+    FORMAT: ClassVar[str] = ""
     meta: Meta
+
+    @model_validator(mode="after")
+    def _format_matches(self) -> _Record:
+        # the schema pins meta.format to the file's format; the model must agree
+        if self.meta.format != self.FORMAT:
+            raise ValueError(f"meta.format is {self.meta.format!r}, expected {self.FORMAT!r}")
+        return self
 
     def text_fields(self) -> list[tuple[str, str]]:
         """Every free-text field as (field path, text), for filters and scanners."""
@@ -162,6 +180,7 @@ class _Record(_Strict):
 
 
 class AlpacaRecord(_Record):
+    FORMAT: ClassVar[str] = "alpaca"
     instruction: NonEmpty
     input: str = ""
     output: NonEmpty
@@ -192,6 +211,7 @@ class Message(_Strict):
 
 
 class ChatRecord(_Record):
+    FORMAT: ClassVar[str] = "chat"
     messages: list[Message] = Field(min_length=2)
 
     @model_validator(mode="after")
@@ -216,6 +236,7 @@ class ChatRecord(_Record):
 
 
 class CompletionRecord(_Record):
+    FORMAT: ClassVar[str] = "completion"
     prompt: NonEmpty
     completion: NonEmpty
 

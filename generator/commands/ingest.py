@@ -83,21 +83,22 @@ def _report(console: Console, results: list[FileResult], out: Path) -> None:
     skipped = [r for r in results if r.status == "skipped"]
     removed = [r for r in results if r.status == "removed"]
     for r in errors:
-        console.print(f"error   {r.path}: {r.reason}", markup=False)
+        console.print(f"error   {r.path}: {r.reason}", markup=False, soft_wrap=True)
     for r in skipped[:MAX_SKIPPED_LINES]:
-        console.print(f"skipped {r.path}: {r.reason}", markup=False)
+        console.print(f"skipped {r.path}: {r.reason}", markup=False, soft_wrap=True)
     if len(skipped) > MAX_SKIPPED_LINES:
         console.print(
             f"skipped ... and {len(skipped) - MAX_SKIPPED_LINES} more "
             f"(all listed in the run's 'skipped' table)"
         )
     for r in removed:
-        console.print(f"removed {r.path}: {r.reason}", markup=False)
+        console.print(f"removed {r.path}: {r.reason}", markup=False, soft_wrap=True)
     console.print(_table(results))
     done = sum(r.status in (INGESTED, UNCHANGED) for r in results)
     console.print(
         f"{done} documents in {out / 'run.sqlite'}; {len(errors)} errors, {len(skipped)} skipped",
         markup=False,
+        soft_wrap=True,
     )
 
 

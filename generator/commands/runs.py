@@ -83,7 +83,10 @@ def show(run: Path = typer.Argument(..., help="Run folder.")) -> None:
     prompt = fp.get("prompt_ref") or {}
     rows = [
         ("status", _status(s)),
-        ("model / template", f"{fp.get('model', '-')} / {prompt.get('id', fp.get('template', '-'))}"),
+        (
+            "model / template",
+            f"{fp.get('model', '-')} / {prompt.get('id', fp.get('template', '-'))}",
+        ),
         ("documents / chunks", f"{s['documents']} / {s['chunks']}"),
         ("work units done", f"{done} / {s['units_total']}"),
         ("records accepted", str(accepted)),

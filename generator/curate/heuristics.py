@@ -23,10 +23,25 @@ from generator.curate.normalize import normalize
 from generator.curate.registry import register_step
 from generator.records import Record
 
-_KEYWORDS = (
-    "image images picture pictures photo photos graph graphs draw drawing plot video videos "
-    "audio music flowchart diagram"
-).split()
+_KEYWORDS = [
+    "image",
+    "images",
+    "picture",
+    "pictures",
+    "photo",
+    "photos",
+    "graph",
+    "graphs",
+    "draw",
+    "drawing",
+    "plot",
+    "video",
+    "videos",
+    "audio",
+    "music",
+    "flowchart",
+    "diagram",
+]
 _REFUSALS = [
     r"\bas an ai(?: language)? model\b",
     r"\bas a language model\b",

@@ -73,7 +73,7 @@ def _content_id(data: dict[str, Any], fmt: str) -> str:
 def iter_records(path: Path, report: LoadReport) -> Iterator[Record]:
     """Yield every valid record of a JSONL file; bad lines go to ``report.problems``."""
     try:
-        handle = Path(path).open(encoding="utf-8", errors="replace")
+        handle = Path(path).open(encoding="utf-8", errors="replace")  # noqa: SIM115 - with below
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     seen: set[str] = set()
@@ -97,9 +97,9 @@ def iter_records(path: Path, report: LoadReport) -> Iterator[Record]:
                 )
                 continue
             data = _adopt(data, fmt)
-            if not data["meta"].get("id"):
+            assigned = not data["meta"].get("id")
+            if assigned:
                 data["meta"]["id"] = _content_id(data, fmt)
-                report.ids_assigned += 1
             base, n = data["meta"]["id"], 1
             while data["meta"]["id"] in seen:  # repeated content or ids: keep ids unique
                 n += 1
@@ -111,6 +111,7 @@ def iter_records(path: Path, report: LoadReport) -> Iterator[Record]:
                 report.problems.append(Problem(number, f"invalid {fmt} record: {reason}"))
                 continue
             seen.add(record.meta.id)
+            report.ids_assigned += assigned
             yield record
 
 

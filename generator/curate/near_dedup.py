@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -74,10 +75,20 @@ class UnionFind:
         return out
 
 
+@lru_cache(maxsize=1 << 18)
+def _shingles(text: str, word_n: int, char_n: int, short_words: int) -> bytes:
+    # Cached: near dedup, the split's grouping, its leakage check and the report all
+    # shingle the same texts within one curation run.
+    return shingle_hashes(text, word_n, char_n, short_words).tobytes()
+
+
 def shingle_arrays(texts: Iterable[str], cfg: NearDedupConfig | None = None) -> list[np.ndarray]:
-    """The hashed shingle set of every text."""
+    """The hashed shingle set of every text (read-only arrays)."""
     cfg = cfg or NearDedupConfig()
-    return [shingle_hashes(t, cfg.word_ngram, cfg.char_ngram, cfg.short_words) for t in texts]
+    return [
+        np.frombuffer(_shingles(t, cfg.word_ngram, cfg.char_ngram, cfg.short_words), np.uint32)
+        for t in texts
+    ]
 
 
 def make_lsh(threshold: float, num_perm: int, fn_weight: float) -> MinHashLSH:
@@ -85,10 +96,11 @@ def make_lsh(threshold: float, num_perm: int, fn_weight: float) -> MinHashLSH:
     return MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(1 - fn_weight, fn_weight))
 
 
-def signatures(arrays: Sequence[np.ndarray], num_perm: int) -> list[MinHash]:
-    """MinHash signatures of pre-hashed shingle sets, built in bulk."""
+def signatures(arrays: Iterable[np.ndarray], num_perm: int) -> Iterator[MinHash]:
+    """MinHash signatures of pre-hashed shingle sets, one at a time (``MinHash.generator``
+    reuses the permutations; nothing is kept once the caller has indexed a signature)."""
     # Shingles are already 32-bit hashes, so the hash function is the identity.
-    return MinHash.bulk((a.tolist() for a in arrays), num_perm=num_perm, seed=1, hashfunc=int)
+    return MinHash.generator((a.tolist() for a in arrays), num_perm=num_perm, seed=1, hashfunc=int)
 
 
 def similar_pairs(
@@ -110,7 +122,7 @@ def similar_pairs(
             first_of[key] = i
             unique.append(i)
     lsh = make_lsh(threshold, num_perm, fn_weight)
-    for i, sig in zip(unique, signatures([arrays[i] for i in unique], num_perm), strict=True):
+    for i, sig in zip(unique, signatures((arrays[i] for i in unique), num_perm), strict=True):
         for j in lsh.query(sig):
             sim = jaccard(arrays[i], arrays[j])
             if sim >= threshold:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
-from functools import lru_cache
 
 import numpy as np
 
 _SEPARATORS = re.compile(r"[\W_]+")
-_TOKEN = re.compile(r"[^\W_]+|[.!?;:\n]")
+_WORD = re.compile(r"[^\W_]+")
+_BOUNDARY = re.compile(r"[.!?;:\n]+")
+_MASK = 0xFFFFFFFF
 
 
 def normalize(text: str) -> str:
@@ -33,22 +34,22 @@ def words(text: str) -> list[str]:
 
 def sentences(text: str) -> list[list[str]]:
     """Normalised words per sentence (a sentence ends at . ! ? ; : or a line break)."""
-    out: list[list[str]] = []
-    current: list[str] = []
-    for tok in _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold()):
-        if tok.isalnum():
-            current.append(tok)
-        elif current:
-            out.append(current)
-            current = []
-    if current:
-        out.append(current)
-    return out
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return [ws for ws in (_WORD.findall(part) for part in _BOUNDARY.split(folded)) if ws]
 
 
-@lru_cache(maxsize=1 << 18)
+_HASHES: dict[str, int] = {}
+
+
 def _h(token: str) -> int:
-    return zlib.crc32(token.encode("utf-8"))  # cached: vocabularies are small, texts many
+    # Memoised: vocabularies are small and texts many. Bounded so a huge corpus of unique
+    # tokens (ids, numbers) cannot grow it without limit.
+    value = _HASHES.get(token)
+    if value is None:
+        if len(_HASHES) > 1_000_000:
+            _HASHES.clear()
+        value = _HASHES[token] = zlib.crc32(token.encode("utf-8"))
+    return value
 
 
 def shingle_hashes(
@@ -70,22 +71,15 @@ def shingle_hashes(
         total += len(ws)
         hs = [_h(w) for w in ws]
         if len(hs) < word_n:
-            out.append(_combine(hs))
+            out.append(hash(tuple(hs)) & _MASK)
         else:
-            out.extend(_combine(hs[i : i + word_n]) for i in range(len(hs) - word_n + 1))
-    if total < short_words:
+            # A tuple of ints hashes the same in every process (no hash randomisation).
+            out.extend(hash(g) & _MASK for g in zip(*(hs[i:] for i in range(word_n)), strict=False))
+    if 0 < total < short_words:
         flat = " ".join(" ".join(ws) for ws in sents)
         grams = [flat[i : i + char_n] for i in range(max(1, len(flat) - char_n + 1))]
         out.extend(_h("\x00" + g) for g in grams)  # own namespace, apart from word grams
     return np.unique(np.array(out, dtype=np.uint32))
-
-
-def _combine(hashes: list[int]) -> int:
-    """Order-sensitive 32-bit hash of a word n-gram from its word hashes."""
-    acc = 0x811C9DC5
-    for h in hashes:
-        acc = ((acc ^ h) * 0x01000193) & 0xFFFFFFFF  # FNV-style mixing of whole words
-    return acc
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -44,6 +44,9 @@ class SemanticDedupConfig(BaseModel):
     probes: int = Field(3, ge=1)  # nearest k-means buckets searched per record
     batch_size: int = Field(64, ge=1)
     max_tokens: int = Field(256, ge=8)  # the model was trained on inputs up to 256 tokens
+    # Torch threads. 1 by default: on a shared 2-core machine two threads spin against
+    # other work and ran ~10x slower here; one thread stays steady.
+    threads: int = Field(1, ge=1)
 
 
 def embeddings_available() -> bool:
@@ -67,9 +70,13 @@ def _model() -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def embed(texts: list[str], batch_size: int = 64, max_tokens: int = 256) -> np.ndarray:
+def embed(
+    texts: list[str], batch_size: int = 64, max_tokens: int = 256, threads: int = 1
+) -> np.ndarray:
     """Unit-length sentence embeddings (mean pooling, as the model was trained), float32."""
     import torch
+
+    torch.set_num_threads(threads)
 
     tokenizer, model = _model()
     out = np.zeros((len(texts), 384), dtype=np.float32)
@@ -177,7 +184,7 @@ class SemanticDedupStep(Step):
             r.instruction_text() + "\n" + r.input_text() if on_instruction else r.example_text()
             for r in items
         ]
-        emb = embed(texts, self.config.batch_size, self.config.max_tokens)
+        emb = embed(texts, self.config.batch_size, self.config.max_tokens, self.config.threads)
         cfg = self.config
         pairs = similar_pairs(emb, cfg.threshold, cfg.exact_max, cfg.probes, self.seed)
         self.pair_count = len(pairs)

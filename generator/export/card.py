@@ -64,7 +64,7 @@ def dataset_card(res: ExportResult) -> str:
         if opts.no_meta
         else "in the `meta` column"
         if any(f.kind == "data" and f.name.endswith(".parquet") for f in res.files)
-        else "in `<split>.meta.jsonl`, one line per example, aligned by line"
+        else "in `<split>.meta.jsonl`, whose line n describes example n"
     )
     body = f"""
 # instructforge export ({opts.fmt})

@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import ConfigError
-from generator.policies import UNKNOWN_ID, Policy, load_policies, stale_warning, verdict
+from generator.policies import (
+    UNKNOWN_ID,
+    Policy,
+    Verdict,
+    load_policies,
+    stale_warning,
+    verdict,
+)
 from generator.records import USES, Meta
 from generator.sources import SourceInfo, SourcesFile, label_rules, label_verdict
 
@@ -67,6 +74,7 @@ class GateStats:
     per_policy: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     recorded_hashes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     hash_mismatch: Counter[str] = field(default_factory=Counter)
+    families: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     labels: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     accepted: Counter[str] = field(default_factory=Counter)
     excluded: Counter[str] = field(default_factory=Counter)
@@ -102,6 +110,7 @@ class Gate:
         self.accept = {a.removeprefix("source:") for a in accept_review}
         self.stats = GateStats()
         self.warnings: dict[str, str] = {}
+        self._verdicts: dict[tuple[str, str | None], Verdict] = {}
 
     # ------------------------------------------------------------ per record
 
@@ -127,7 +136,12 @@ class Gate:
             checks.append(Check("integrity", pol.id, "review", why, "policy file hash", ""))
         if ref is not None:
             self.stats.recorded_hashes[pol.id][ref.sha256] += 1
-        v = verdict(pol, self.use, meta.model, today=self.today)
+        key = (pol.id, meta.model)
+        if key not in self._verdicts:  # one lookup per policy and model, not per record
+            self._verdicts[key] = verdict(pol, self.use, meta.model, today=self.today)
+        v = self._verdicts[key]
+        if v.family:
+            self.stats.families[pol.id][v.family] += 1
         if v.stale:
             self.warnings.setdefault(pol.id, v.stale)
         checks.insert(0, Check("policy", pol.id, v.verdict, v.reason, v.clause, v.url))

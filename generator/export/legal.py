@@ -92,8 +92,10 @@ def _policy_entry(pol: Policy, res: ExportResult) -> dict[str, Any]:
                 "source": f.source,
                 "sha256": f.sha256,
                 "verdict": f.uses[use].model_dump(mode="json"),
+                "records": st.families[pol.id][g],
             }
             for g, f in pol.models.items()
+            if st.families.get(pol.id, {}).get(g)  # only the families this export holds
         },
         "clauses": pol.clauses.model_dump(mode="json", exclude_none=True),
         "note": pol.note,
@@ -233,7 +235,8 @@ def legal_review(res: ExportResult, manifest: dict[str, Any]) -> str:
         for g, f in p["families"].items():
             fv = f["verdict"]
             lines.append(
-                f"- model family `{g}`: {f['licence']} -> **{fv['verdict']}**: {fv['reason']}"
+                f"- model family `{g}` ({f['records']} records): {f['licence']} -> "
+                f"**{fv['verdict']}**: {fv['reason']} (weights from: {f['source']})"
             )
         lines.append(f"- Note for legal: {p['note']}")
     labels = manifest["source_labels"]["labels"]

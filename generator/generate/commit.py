@@ -12,6 +12,8 @@ Deciding one unit: every valid candidate gets its provenance ``meta`` (PRODUCT.m
 validated as a record; then the instruction filters, then novelty (ROUGE-L F1 above the
 threshold against the pool, which holds the seeds and every accepted instruction). Survivors
 are accepted and join the pool. Everything else becomes a rejection with its reason.
+Candidates arrive validated by the parser (pydantic and the JSON Schema) and the meta is
+built here from validated parts, so records are not validated a second time.
 """
 
 from __future__ import annotations
@@ -21,13 +23,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from generator.generate.executor import UnitOutcome
 from generator.generate.filters import InstructionFilter
 from generator.generate.journal import UnitCommit
 from generator.generate.plan import PoolView, WorkUnit
-from generator.records import Ref, parse_record, record_id, utcnow
+from generator.records import Ref, record_id, utcnow
 from generator.textsim import NoveltyIndex
 
 
@@ -63,12 +63,15 @@ class Tally:
     cost_usd: float = 0.0
 
 
-def _pool_example(record: Any) -> dict[str, str]:
-    return {
-        "instruction": record.instruction_text(),
-        "input": record.input_text(),
-        "output": record.output_text(),
-    }
+def _texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
+    """(instruction, output) of validated record fields, as the record types define them."""
+    if fmt == "alpaca":
+        return fields["instruction"], fields["output"]
+    if fmt == "completion":
+        return fields["prompt"], fields["completion"]
+    turns = fields["messages"]
+    user = next(m["content"] for m in turns if m["role"] == "user")
+    return user, "\n".join(m["content"] for m in turns if m["role"] == "assistant")
 
 
 class Committer:
@@ -137,18 +140,15 @@ class Committer:
             if outcome.reasoning:
                 meta["reasoning"] = outcome.reasoning
             raw = json.dumps(fields, ensure_ascii=False)
-            try:
-                record = parse_record({**fields, "meta": meta})
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                detail = f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-                rejections.append({"reason": "schema", "detail": detail, "raw": raw, **base})
-                continue
-            instruction = record.instruction_text()
+            # The fields were validated (pydantic and JSON Schema) by the parser and the meta
+            # is built here from validated parts: no second validation per record.
+            instruction, output = _texts(self.prov.fmt, fields)
             if self.filter is not None:
-                ok, why = self.filter.check(instruction, record.output_text())
+                ok, why = self.filter.check(instruction, output)
                 if not ok:
-                    rejections.append({"reason": f"filter:{why}", "detail": why, "raw": raw, **base})
+                    rejections.append(
+                        {"reason": f"filter:{why}", "detail": why, "raw": raw, **base}
+                    )
                     continue
             match = self.novelty.search(instruction, self.threshold)
             if match is not None:
@@ -156,10 +156,14 @@ class Committer:
                 rejections.append({"reason": "not_novel", "detail": detail, "raw": raw, **base})
                 continue
             self.novelty.add(instruction)
-            example = _pool_example(record)
+            example = {
+                "instruction": instruction,
+                "input": fields.get("input", ""),
+                "output": output,
+            }
             self.pool.add(unit.pos, example)
             pool.append(example)
-            records.append((meta["id"], record.to_json()))
+            records.append((meta["id"], json.dumps({**fields, "meta": meta}, ensure_ascii=False)))
         rejections = [
             {"id": record_id(unit.id, "rejection", str(i), tag), **rej}
             for i, rej in enumerate(rejections)

@@ -200,6 +200,13 @@ class Engine:
             rng = rng_for(str(s.sample_seed), unit.id)
             examples = p.pool.sample(unit.pos, s.pool_lag, p.seeds, rng, seeds.k, seeds.n_from_pool)
         messages = render(p.template, unit.chunk, examples, unit.n)
+        if unit.calls > 1:
+            # Several calls about one excerpt: make each request (and its hash) distinct and
+            # steer the model away from repeating the other calls' records.
+            messages[-1]["content"] += (
+                f"\n\nThis is request {unit.idx + 1} of {unit.calls} about this excerpt: "
+                "cover different points than the other requests would."
+            )
         sampling = p.template.sampling
         if seeds is not None and p.window is not None:
             # Pool examples can be longer than the seeds the plan was sized with.

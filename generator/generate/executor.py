@@ -115,7 +115,10 @@ class UnitExecutor:
                 cost_usd=row.cost_usd,
             )
             reply = Completion(
-                text=row.reply, finish_reason=row.finish_reason, usage=usage, reasoning=row.reasoning
+                text=row.reply,
+                finish_reason=row.finish_reason,
+                usage=usage,
+                reasoning=row.reasoning,
             )
             return reply, False
         self._ctx[digest] = (spec.unit_id, spec.chunk_id, kind)

@@ -278,7 +278,9 @@ class GenJournal:
 
     def pool_instructions(self) -> list[str]:
         """Every accepted instruction of the run (all generations), in commit order."""
-        return [r["instruction"] for r in self.j.query("SELECT instruction FROM gen_pool ORDER BY seq")]
+        return [
+            r["instruction"] for r in self.j.query("SELECT instruction FROM gen_pool ORDER BY seq")
+        ]
 
     def accepted(self, fingerprint: str) -> int:
         """Records accepted so far by one generation."""

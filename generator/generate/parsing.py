@@ -14,6 +14,7 @@ Reasons are short stable codes plus a detail: ``truncated``, ``invalid_json: ...
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -172,10 +173,16 @@ def check_record(
     return Checked(dict(item), None)
 
 
-def _bounds_errors(schema: dict[str, Any], item: dict[str, Any]) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def _bounds_validator(schema_json: str) -> Any:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(json.loads(schema_json))
+
+
+def _bounds_errors(schema: dict[str, Any], item: dict[str, Any]) -> list[str]:
+    # Building a validator costs more than validating a record: build one per schema.
+    validator = _bounds_validator(json.dumps(schema, sort_keys=True))
     return [
         f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
         for e in validator.iter_errors(item)

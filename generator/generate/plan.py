@@ -43,6 +43,7 @@ class WorkUnit:
     part: int  # 0 unless the chunk had to be split
     idx: int  # call index within the chunk (part)
     n: int  # records asked for
+    calls: int = 1  # units planned for the same chunk (part)
 
 
 def unit_id(fingerprint: str, chunk_id: str, part: int, idx: int) -> str:
@@ -135,7 +136,7 @@ def plan_units(
             for idx in range(calls):
                 n = min(rpc, want - idx * rpc)
                 uid = unit_id(fingerprint, chunk.id, part, idx)
-                units.append(WorkUnit(len(units), uid, piece, part, idx, n))
+                units.append(WorkUnit(len(units), uid, piece, part, idx, n, calls))
     return units
 
 

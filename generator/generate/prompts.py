@@ -14,9 +14,11 @@ of dicts with instruction/input/output), ``format`` and ``reply_shape`` (a JSON 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -175,6 +177,8 @@ def list_templates() -> list[tuple[Ref, str, Path]]:
             if path.stem in seen:
                 continue
             tpl = load_template(path)
+            if tpl.id != path.stem:
+                raise PromptFileError(f"{path}: id: {tpl.id!r} does not match the file name")
             seen[path.stem] = (tpl.ref, tpl.description, path)
     return sorted(seen.values(), key=lambda item: item[0].id)
 
@@ -211,7 +215,12 @@ _SHAPES = {
 }
 
 
-def _variables(tpl: PromptTemplate, chunk: Chunk, examples: list[dict[str, Any]], n: int) -> dict:
+def _as_dict(example: Any) -> dict[str, Any]:
+    """An example as a dict: plain mappings and ``seeding.Example`` both work."""
+    return example.as_dict() if hasattr(example, "as_dict") else dict(example)
+
+
+def _variables(tpl: PromptTemplate, chunk: Chunk, examples: Sequence[Any], n: int) -> dict:
     return {
         "document": document_block(chunk),
         "text": neutralise(chunk.text),
@@ -219,20 +228,28 @@ def _variables(tpl: PromptTemplate, chunk: Chunk, examples: list[dict[str, Any]]
         "heading": " > ".join(chunk.heading_path),
         "n": n,
         # Pool examples are machine-made from documents: neutralise them like the chunk.
-        "examples": [{k: neutralise(str(v)) for k, v in e.items()} for e in examples],
+        "examples": [{k: neutralise(str(v)) for k, v in _as_dict(e).items()} for e in examples],
         "format": tpl.format,
         "reply_shape": json.dumps({"records": [_SHAPES[tpl.format]]}, ensure_ascii=False),
     }
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str) -> Any:
+    """Compile a template source once (compiling costs about a millisecond per render)."""
+    return _ENV.from_string(source)
+
+
 def render(
-    template: PromptTemplate, chunk: Chunk, examples: list[dict[str, Any]] | None = None, n: int = 0
+    template: PromptTemplate, chunk: Chunk, examples: Sequence[Any] | None = None, n: int = 0
 ) -> list[dict[str, str]]:
-    """Messages (system, user) asking for ``n`` records (default: records_per_call)."""
+    """Messages (system, user) asking for ``n`` records (default: records_per_call).
+
+    ``examples`` are dicts with instruction/input/output (or ``seeding.Example``)."""
     vars_ = _variables(template, chunk, examples or [], n or template.records_per_call)
     return [
-        {"role": "system", "content": _ENV.from_string(template.system).render(vars_).strip()},
-        {"role": "user", "content": _ENV.from_string(template.user).render(vars_).strip()},
+        {"role": "system", "content": _compiled(template.system).render(vars_).strip()},
+        {"role": "user", "content": _compiled(template.user).render(vars_).strip()},
     ]
 
 

@@ -11,6 +11,7 @@ run ended (done, stopped by a guard, interrupted, failed).
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,10 @@ async def _drive(engine: Engine, settings: GenerateSettings) -> None:
         )
     else:
         backend = LocalBackend(settings, engine.on_call)
+    # LiteLLM's import leaves a large, static heap (its model map); freezing it keeps every
+    # later garbage collection from walking it again (roughly halves CPU per call here).
+    gc.collect()
+    gc.freeze()
     try:
         await engine.run(backend)
     finally:

@@ -2,7 +2,8 @@
 
 A seed file holds one task a line, either flat Alpaca form
 ``{"instruction", "input", "output"}`` or the Self-Instruct form
-``{"instruction", "instances": [{"input", "output"}, ...]}`` (the first instance is used).
+``{"instruction", "instances": [{"input", "output"}, ...]}`` (the first instance is used);
+other keys (id, name, category...) are ignored.
 Each request shows ``k`` examples: up to ``n_from_pool`` machine-made ones once the pool
 has some, the rest from the seeds, shuffled (as Self-Instruct does). Randomness always comes
 from a ``random.Random`` passed in; :func:`rng_for` derives a stable one per work item so a
@@ -106,8 +107,9 @@ def sample_examples(
     (fewer if there are not enough), shuffled."""
     if k < 0 or n_from_pool < 0:
         raise ValueError("k and n_from_pool must be >= 0")
-    from_pool = rng.sample(list(pool), min(n_from_pool, len(pool), k))
-    from_seeds = rng.sample(list(seeds), min(k - len(from_pool), len(seeds)))
+    # random.sample picks indexes of a sequence: O(k), whatever the pool's size.
+    from_pool = rng.sample(pool, min(n_from_pool, len(pool), k))
+    from_seeds = rng.sample(seeds, min(k - len(from_pool), len(seeds)))
     chosen = from_pool + from_seeds
     rng.shuffle(chosen)
     return chosen

@@ -8,13 +8,16 @@ journal and the records are the same as with one process.
 
 Messages over one duplex pipe per worker (pickled): parent -> worker ``UnitSpec`` or None
 (stop); worker -> parent ``("call", CallRow)`` as each call returns, ``("unit", outcome)``,
-``("stop", unit_id, kind, message)`` when the circuit opened or something failed. A worker
+``("stop", unit_id, kind, message)`` when the circuit opened or something failed, and
+``("ready",)`` once at start. A worker
 whose parent died (even by SIGKILL) sees the pipe close and exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import multiprocessing
 from multiprocessing.connection import Connection
 from typing import Any
@@ -32,10 +35,9 @@ def _worker_main(conn: Connection, settings: dict[str, Any], share: int) -> None
     from generator.config import apply_offline_defaults
 
     apply_offline_defaults()
-    try:
+    # EOF/OSError: the parent went away; Ctrl-C reaches the workers too: nothing to report.
+    with contextlib.suppress(EOFError, OSError, KeyboardInterrupt):
         asyncio.run(_serve(conn, GenerateSettings(**settings), share))
-    except (EOFError, OSError, KeyboardInterrupt):
-        pass  # the parent went away or was interrupted: nothing left to report to
 
 
 async def _serve(conn: Connection, settings: GenerateSettings, share: int) -> None:
@@ -45,6 +47,9 @@ async def _serve(conn: Connection, settings: GenerateSettings, share: int) -> No
     done = asyncio.Event()
     tasks: set[asyncio.Task[None]] = set()
     executor, provider = build_executor(settings, lambda row: conn.send(("call", row)), share=share)
+    gc.collect()
+    gc.freeze()  # see runner._drive: keep LiteLLM's static heap out of every GC pass
+    conn.send(("ready",))
 
     async def run(spec: UnitSpec) -> None:
         try:
@@ -98,8 +103,19 @@ class ProcessBackend:
             self.procs.append(proc)
             self.load.append(0)
         self._started = False
+        self._ready = 0
+        self._all_ready: asyncio.Event | None = None
+
+    async def ready(self) -> None:
+        """Wait until every worker has imported LiteLLM and built its provider (benchmarks
+        use it to time calls, not start-up)."""
+        if not self._started:
+            self._start()
+        assert self._all_ready is not None
+        await self._all_ready.wait()
 
     def _start(self) -> None:
+        self._all_ready = asyncio.Event()
         loop = asyncio.get_running_loop()
         for i, conn in enumerate(self.conns):
             loop.add_reader(conn.fileno(), self._readable, i)
@@ -119,6 +135,11 @@ class ProcessBackend:
 
     def _handle(self, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
+        if kind == "ready":
+            self._ready += 1
+            if self._ready == len(self.conns) and self._all_ready is not None:
+                self._all_ready.set()
+            return
         if kind == "call":
             self.on_call(msg[1])
             return

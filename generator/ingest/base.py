@@ -77,30 +77,35 @@ def _load_builtins() -> None:
 
 # ------------------------------------------------------------------ shared helpers
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
-_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+# Heading lines and code fences (a fence toggles "in code"). Both patterns start with a
+# literal newline so the regex engine can skip ahead quickly; the text gets a leading "\n".
+_ATX = r"(#{1,6})[ \t]+([^\n]+?)[ \t]*#*[ \t]*\r?(?=\n|$)"
+_HEADING_LINE = re.compile(r"\n" + _ATX)
+_LINE = re.compile(r"\n(?:" + _ATX + r"|[ \t]{0,3}(`{3,}|~{3,}))")
 
 
 def scan_headings(text: str) -> list[Heading]:
     """ATX heading lines (``# x``) of ``text``, outside fenced code blocks."""
     if "#" not in text:
         return []
+    padded = "\n" + text  # offsets below are in padded text: the line start is m.start()
+    if "```" not in text and "~~~" not in text:
+        return [
+            Heading(level=len(m.group(1)), text=m.group(2), offset=m.start())
+            for m in _HEADING_LINE.finditer(padded)
+            if m.group(2).strip()
+        ]
     headings: list[Heading] = []
     fence: str | None = None
-    offset = 0
-    for line in text.split("\n"):
-        m = _FENCE.match(line)
-        if m:
-            mark = m.group(1)[0]
+    for m in _LINE.finditer(padded):
+        if m.group(3):
+            mark = m.group(3)[0]
             if fence is None:
                 fence = mark
             elif fence == mark:
                 fence = None
-        elif fence is None and line.startswith("#"):
-            h = _HEADING.match(line.rstrip("\r"))
-            if h and h.group(2).strip():
-                headings.append(Heading(level=len(h.group(1)), text=h.group(2), offset=offset))
-        offset += len(line) + 1
+        elif fence is None and m.group(2).strip():
+            headings.append(Heading(level=len(m.group(1)), text=m.group(2), offset=m.start()))
     return headings
 
 

@@ -11,9 +11,10 @@ How: ``semantic-text-splitter``'s MarkdownSplitter cuts at the highest structura
 fits (headings, then blocks and paragraphs, then sentences, words); it is sized in characters
 (fast) from the document's measured characters-per-token, then every chunk is counted exactly
 with the model's tiktoken encoding, and a chunk above the limit is split again. Overlap is
-added here, counted in tokens: a chunk that continues a section starts ``overlap`` tokens
-before its base (snapped to a word start, never before the previous chunk's base or the
-section's heading); a chunk that opens a section (starts at a heading) has none.
+added here, counted in tokens: a chunk that continues a section starts with the last
+``overlap`` tokens of the chunk before it (at most half of that chunk, snapped to a word
+start, never before the section's heading); a chunk that opens a section has none. The
+tokens come from the previous chunk's exact count, so overlap costs no extra encoding.
 
 Guarantees (property-tested): no chunk above ``max_tokens``; ``text[span[0]:span[1]] ==
 chunk.text``; the spans cover every non-whitespace character (the gaps between chunks are
@@ -115,20 +116,18 @@ class Chunker:
         queue = self._merge_small(self._split(text, capacity), ratio, sections)
         queue.reverse()  # a stack: pop() takes the next span in document order
         out: list[tuple[int, int, int]] = []
-        prev_base = -1
+        prev: list[int] = []  # tokens of the previous chunk: its tail is the next overlap
         while queue:
             s, e = queue.pop()
-            # overlap reaches at most halfway back into the previous chunk's own text
-            floor = prev_base + (out[-1][1] - prev_base + 1) // 2 if out else -1
-            start = self._overlap_start(text, s, floor, ratio, sections)
-            tokens = self.count(text[start:e])
-            if tokens > self.max and start != s:
+            start = self._overlap_start(text, s, out[-1][1] if out else -1, prev, sections)
+            tokens = self.enc.encode_ordinary(text[start:e])
+            if len(tokens) > self.max and start != s:
                 start, tokens = self._shrink_overlap(text, start, s, e)
-            if tokens > self.max:
-                queue.extend(reversed(self._resplit(text, s, e, tokens)))
+            if len(tokens) > self.max:
+                queue.extend(reversed(self._resplit(text, s, e, len(tokens))))
                 continue
-            out.append((start, e, tokens))
-            prev_base = s
+            out.append((start, e, len(tokens)))
+            prev = tokens
         return out
 
     def _merge_small(
@@ -147,23 +146,22 @@ class Chunker:
         return out
 
     def _overlap_start(
-        self, text: str, s: int, floor: int, ratio: float, sections: list[int]
+        self, text: str, s: int, prev_end: int, prev: list[int], sections: list[int]
     ) -> int:
-        if not self.overlap or floor < 0:
+        """Where a chunk whose own text starts at ``s`` begins: ``overlap`` tokens (at most
+        half of the previous chunk) before it, unless it opens a section."""
+        if not self.overlap or prev_end < 0:
             return s
         i = bisect.bisect_right(sections, s) - 1
         section = sections[i] if i >= 0 else 0
         if i >= 0 and section == s:
             return s  # a chunk that opens a section needs no context from the one before
-        floor = max(floor, section)
-        lo = max(floor, s - int(self.overlap * ratio * 1.25) - 1)
-        if lo >= s:
+        n = min(self.overlap, len(prev) // 2)
+        if n <= 0:
             return s
-        window = text[lo:s]
-        tokens = self.enc.encode_ordinary(window)
-        if len(tokens) > self.overlap:
-            tail = self.enc.decode_bytes(tokens[-self.overlap :]).decode("utf-8", "ignore")
-            lo = s - len(tail)
+        # the previous chunk's last n tokens are the last characters before prev_end
+        tail = self.enc.decode_bytes(prev[-n:]).decode("utf-8", "ignore")
+        lo = max(prev_end - len(tail), section)
         # snap forward to the start of a word so a chunk never begins mid-word
         if lo > 0 and not text[lo - 1].isspace():
             while lo < s and not text[lo].isspace():
@@ -172,7 +170,7 @@ class Chunker:
             lo += 1
         return lo
 
-    def _shrink_overlap(self, text: str, start: int, s: int, e: int) -> tuple[int, int]:
+    def _shrink_overlap(self, text: str, start: int, s: int, e: int) -> tuple[int, list[int]]:
         """Move the start toward the base until the chunk fits (rare: BPE merges at joins)."""
         for frac in (0.5, 0.75):
             cut = start + int((s - start) * frac)
@@ -180,10 +178,10 @@ class Chunker:
                 cut += 1
             while cut < s and text[cut].isspace():
                 cut += 1
-            tokens = self.count(text[cut:e])
-            if tokens <= self.max:
+            tokens = self.enc.encode_ordinary(text[cut:e])
+            if len(tokens) <= self.max:
                 return cut, tokens
-        return s, self.count(text[s:e])
+        return s, self.enc.encode_ordinary(text[s:e])
 
     def _resplit(self, text: str, s: int, e: int, tokens: int) -> list[tuple[int, int]]:
         """Split an oversized span again with a capacity scaled to what it measured."""

@@ -127,6 +127,16 @@ def _is_boilerplate(el: etree._Element) -> bool:
     return bool(_BOILER.search(f"{get('class') or ''} {get('id') or ''}"))
 
 
+_MARKED = etree.XPath(
+    "//*[@role or @hidden or @aria-hidden or @style or @class or @id] | //header | //footer"
+)
+
+
+def _candidates(root: etree._Element) -> list[etree._Element]:
+    """Elements that may be boilerplate, found in C (lxml) rather than by visiting all."""
+    return [*root.iter(*_DROP_TAGS), *_MARKED(root)]
+
+
 def _main(root: etree._Element) -> etree._Element:
     for xp in ("//main", "//*[@role='main']"):
         found = root.xpath(xp)
@@ -150,10 +160,14 @@ class _Writer:
         self.list_open = False  # the last block written is a list item
 
     def flush(self, prefix: str = "") -> None:
+        if not self.inline:
+            return
         text = "".join(self.inline)
         self.inline = []
-        lines = [" ".join(part.split()) for part in text.split("\n")]
-        text = "\n".join(line for line in lines if line)
+        if "\n" in text:  # <br> breaks survive; other whitespace collapses
+            text = "\n".join(filter(None, (" ".join(part.split()) for part in text.split("\n"))))
+        else:
+            text = " ".join(text.split())
         if text:
             if self.row is not None:
                 self.row.append(text.replace("\n", " ").replace("|", "\\|"))
@@ -258,7 +272,7 @@ class HtmlReader(Reader):
         title_el = root.find(".//title")
         page_title = " ".join((title_el.text_content() if title_el is not None else "").split())
         etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
-        for el in [e for e in root.iter() if _is_boilerplate(e)]:
+        for el in [e for e in _candidates(root) if _is_boilerplate(e)]:
             if el.getparent() is not None:
                 el.drop_tree()
         main = _main(root)

@@ -14,7 +14,7 @@ from generator.ingest.text import decode_text
 
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _SETEXT = re.compile(r"^(=+|-+)[ \t]*$")
-_SETEXT_ANY = re.compile(r"^(=+|-+)[ \t]*$", re.MULTILINE)
+_SETEXT_ANY = re.compile(r"\n(?:=+|-+)[ \t]*(?:\n|$)")  # literal prefix: a fast scan
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _BLOCK_START = re.compile(r"^[ \t]*([#>|*+-]|\d+[.)]\s|$)|^ {4}")
 

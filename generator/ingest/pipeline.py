@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from generator.errors import ConfigError, IngestError
@@ -62,6 +63,11 @@ def plan(docs: str | Path, settings: IngestSettings) -> list[Entry]:
     if not root.is_dir():
         raise ConfigError(f"document folder not found: {docs}")
     return list(scan(root, max_bytes=settings.max_bytes))
+
+
+def _mtime(path: Path) -> str:
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    return stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _describe(exc: BaseException) -> str:
@@ -130,6 +136,8 @@ def _ingest_one(entry: Entry, journal: Journal, chunker: Chunker, same: bool) ->
     try:
         parsed = entry.reader.read(data, entry.rel)
         del data  # the parsed text replaces the bytes
+        # the file's own time: the date of last resort for a document without dated metadata
+        parsed.metadata.setdefault("file_modified", _mtime(entry.path))
         doc = build_document(
             parsed, path=entry.rel, sha256=sha, size=entry.size, type_name=entry.reader.name
         )

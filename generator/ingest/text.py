@@ -9,6 +9,7 @@ with a text extension and is refused with a clear reason rather than ingested as
 from __future__ import annotations
 
 import codecs
+import re
 
 from generator.errors import IngestError
 from generator.ingest.base import Parsed, Reader, tidy
@@ -30,7 +31,7 @@ _WESTERN = set("àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿœšž
 _WESTERN |= set("€£¥©®°±²³µ·¹º»«¿¡§¶½¼¾×÷–—‘’‚“”„†‡•…‰‹›™ ¢¤¦¨ª¬¯´¸")
 _MAX_ACCENTED = 0.3
 _IN_WORD = set("’‘·–—\u00a0")
-_CONTROL_OK = {"\t", "\n", "\r", "\f", "\v"}
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")  # control characters text files do not hold
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -49,10 +50,7 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 def _control_ratio(text: str) -> float:
     sample = text[:20000]
-    if not sample:
-        return 0.0
-    bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in _CONTROL_OK)
-    return bad / len(sample)
+    return len(_CONTROL.findall(sample)) / len(sample) if sample else 0.0
 
 
 def decode_text(data: bytes, path: str) -> tuple[str, str]:
@@ -97,10 +95,7 @@ def _western(data: bytes) -> str | None:
             letters += 1
             accented += 1
         elif (
-            ch not in _IN_WORD
-            and 0 < i < last
-            and text[i - 1].isalpha()
-            and text[i + 1].isalpha()
+            ch not in _IN_WORD and 0 < i < last and text[i - 1].isalpha() and text[i + 1].isalpha()
         ):
             return None  # a sign inside a word: another code page's letter (Polish ł, ż)
     return text if letters and accented / letters <= _MAX_ACCENTED else None

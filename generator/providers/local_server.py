@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.request
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +52,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to SIGTERM it when our process dies."""
+def _death_signal_hook() -> Callable[[], None] | None:
+    """A pre-exec hook asking Linux to SIGTERM the child when our process dies
+    (``PR_SET_PDEATHSIG``); resolved here, in the parent, so the forked child only calls it."""
+    if sys.platform != "linux":
+        return None
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 class LocalServer:
@@ -104,7 +107,6 @@ class LocalServer:
         self._log: Any = None
         self._old_handlers: dict[int, Any] = {}
 
-    # -- public -------------------------------------------------------------------------
     @property
     def api_base(self) -> str:
         """``http://127.0.0.1:PORT/v1`` of the running server."""
@@ -152,7 +154,7 @@ class LocalServer:
             except BaseException:
                 self.stop()
                 raise
-        raise AssertionError("unreachable")
+        return self  # not reached: the last attempt returns or raises
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the child and everything in its process group (SIGTERM, then SIGKILL)."""
@@ -170,9 +172,9 @@ class LocalServer:
         self.port = None
         _LIVE.discard(self)
         self._restore_signals()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        log, self._log = self._log, None
+        if log is not None:
+            log.close()
 
     def stderr_tail(self, lines: int = 15) -> str:
         """The last lines the server wrote (its stdout and stderr share one log)."""
@@ -209,7 +211,7 @@ class LocalServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() kills the whole group
             # PDEATHSIG fires when the spawning *thread* ends: only safe from the main thread.
-            preexec_fn=_die_with_parent if on_main and sys.platform == "linux" else None,
+            preexec_fn=_death_signal_hook() if on_main else None,
         )
         self.port = port
         _LIVE.add(self)
@@ -251,15 +253,13 @@ class LocalServer:
     def _death_message(self, code: int | None) -> str:
         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         hint = ""
-        if code in (-signal.SIGILL, -signal.SIGSEGV, 132, 139):
+        if code in (-signal.SIGILL, -signal.SIGSEGV, 132, 139):  # 128 + SIGILL / SIGSEGV
             hint = (
                 " (a CPU-specific build of llama-cpp-python crashes like this: rebuild it with"
                 " `instructforge local install --rebuild`)"
             )
         tail = self.stderr_tail()
-        return f"local model server died ({how}){hint}" + (
-            f"; last output:\n{tail}" if tail else ""
-        )
+        return f"local model server died ({how}){hint}" + (f"; last output:\n{tail}" * bool(tail))
 
     @staticmethod
     def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -278,7 +278,7 @@ class LocalServer:
     def _restore_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        for sig, old in self._old_handlers.items():
+        for sig, old in self._old_handlers.items():  # only if nobody replaced ours since
             if signal.getsignal(sig) is _exit_on_signal:
                 signal.signal(sig, old)
         self._old_handlers.clear()

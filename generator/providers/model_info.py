@@ -8,6 +8,8 @@ lazily (about 3 s at import).
 
 from __future__ import annotations
 
+import functools
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,7 @@ _WINDOWS: dict[str, int] = {}
 # Our own providers (mock, local models) cost nothing per token.
 _FREE_PREFIXES = ("mock", "local")
 MOCK_CONTEXT_WINDOW = 32_768
+_quieted = False
 
 
 def litellm() -> Any:
@@ -39,7 +42,15 @@ def litellm() -> Any:
     apply_offline_defaults()
     import litellm as _litellm
 
-    _litellm.suppress_debug_info = True
+    global _quieted
+    if not _quieted:
+        _litellm.suppress_debug_info = True
+        # LiteLLM builds its pydantic models lazily (at whichever call comes first) and
+        # pydantic then warns about their ReadOnly TypedDict items: noise for our users.
+        warnings.filterwarnings(
+            "ignore", message=r".*(is|are) using the `ReadOnly` qualifier", category=UserWarning
+        )
+        _quieted = True
     return _litellm
 
 
@@ -67,10 +78,12 @@ def _base(model: str) -> str:
     return model.split("?", 1)[0]
 
 
+@functools.lru_cache(maxsize=256)
 def _info(model: str) -> dict[str, Any] | None:
+    """LiteLLM's model info (cached: asked for every call's cost)."""
     try:
         return dict(litellm().get_model_info(_base(model)))
-    except Exception:
+    except Exception:  # unmapped models raise (several exception types): unknown
         return None
 
 
@@ -117,10 +130,10 @@ def completion_cost(
     if base in _PRICES or provider_prefix(base) in _FREE_PREFIXES:
         p = price(base)
         return p.cost(prompt_tokens, completion_tokens) if p else None
-    if response is not None:
+    if response is not None and _info(base) is not None:
         try:
             val = litellm().completion_cost(completion_response=response, model=base)
-        except Exception:
+        except Exception:  # None or raising both mean "no price" (ENVIRONMENT.md)
             val = None
         if val is not None:
             return float(val)

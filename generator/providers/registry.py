@@ -76,7 +76,7 @@ def validate_model(model: str) -> str:
         return prefix
     try:
         _, resolved, _, _ = litellm().get_llm_provider(model=model)
-    except Exception as exc:
+    except Exception as exc:  # LiteLLM raises its BadRequestError for unknown prefixes
         raise ConfigError(
             f"model {model!r}: unknown provider; use a LiteLLM model string such as "
             "openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, ollama/llama3, mock/echo"

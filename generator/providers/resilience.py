@@ -248,6 +248,9 @@ class ResilientProvider(Provider):
                         errors.append(exc)
                         raise
         except TransientError as exc:
+            if isinstance(exc, RateLimitError):
+                # 429s are the limiter's business, but a call that never got through counts.
+                self.breaker.record(False, exc)
             raise RetriesExhausted(
                 f"gave up after {len(errors)} attempts: {exc}",
                 attempts=len(errors),

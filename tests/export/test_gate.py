@@ -27,23 +27,34 @@ def _concrete(glob: str) -> str:
     return name.replace("*", "x").replace("?", "x")
 
 
+def _family_matches(glob: str, model: str) -> bool:
+    """The documented rule of policies/local.yaml: a glob with a "/" matches the whole model
+    string, any other the name after the last "/"."""
+    target = model if "/" in glob else model.rsplit("/", 1)[-1]
+    return fnmatch.fnmatchcase(target.lower(), glob.lower())
+
+
+def _most_specific(globs: list[str]) -> str:
+    return max(globs, key=lambda g: (sum(c not in "*?[]" for c in g), len(g)))
+
+
 def _matrix_cases() -> list[tuple[str, str, dict[str, str]]]:
-    """(policy id, model, expected verdict per use) read straight from the YAML files."""
+    """(policy id, model, expected verdict per use) read straight from the YAML files: for a
+    policy with model families, one model per family plus one of no listed family."""
     cases = []
     for path in sorted(policies_dir().glob("*.yaml")):
         if path.name == SOURCE_LABELS_FILE:
             continue
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         pid, families = data["id"], data.get("models") or {}
-        plain = "zz-model-of-no-listed-family"
-        assert not any(fnmatch.fnmatchcase(plain, g.lower()) for g in families)
-        uses = {u: v["verdict"] for u, v in data["uses"].items()}
-        cases.append((pid, f"{pid}/{plain}", uses))
-        for glob, fam in families.items():
-            name = _concrete(glob).lower()
-            if [g for g in families if fnmatch.fnmatchcase(name, g.lower())] != [glob]:
-                continue  # ambiguous between two families: covered by the other glob
-            cases.append((pid, f"local/{name}", {u: v["verdict"] for u, v in fam["uses"].items()}))
+        plain = f"{pid}/zz-model-of-no-listed-family"
+        assert not any(_family_matches(g, plain) for g in families)
+        cases.append((pid, plain, {u: v["verdict"] for u, v in data["uses"].items()}))
+        for glob in families:
+            model = _concrete(glob) if "/" in glob else f"local/{_concrete(glob)}"
+            winner = _most_specific([g for g in families if _family_matches(g, model)])
+            uses = families[winner]["uses"]
+            cases.append((pid, model, {u: v["verdict"] for u, v in uses.items()}))
     return cases
 
 
@@ -219,3 +230,34 @@ def test_stale_policy_warns_in_output_and_manifest(tmp_path) -> None:
     assert any("last reviewed" in w for w in res.warnings)
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["policies"][0]["stale"] and manifest["warnings"]
+
+
+def test_sources_yaml_overrides_of_the_run_apply(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "sources.yaml").write_text(
+        'sources:\n  "handbook/**": {labels: [confidential]}\n'
+        "verdicts:\n  confidential: {evaluation: block}\n"
+    )
+    pol = load_policies()["openai"]
+    records = [alpaca(0, pol, labels=["confidential"]), alpaca(1, pol, labels=["public"])]
+    run = make_run(tmp_path, records, config={"docs": str(docs), "model": "openai/gpt-4o"})
+    res = run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "o"))
+    assert res.n_exported == 1 and res.sources_file == str(docs / "sources.yaml")
+    [ex] = res.exclusions
+    assert ex.id == "rec-alpaca-0000" and "sources.yaml sets confidential" in ex.reason
+
+
+def test_local_models_are_judged_by_their_family_licence(tmp_path) -> None:
+    local = load_policies()["local"]
+    fam = local.family_for("local/qwen2.5-coder-0.5b-instruct")
+    assert fam is not None
+    glob, family = fam
+    records = [alpaca(i, local, model="local/qwen2.5-coder-0.5b-instruct") for i in range(3)]
+    use = next(u for u in USES if family.uses[u].verdict == "allow")
+    res = run_export(ExportOptions(make_run(tmp_path, records), "alpaca", use, tmp_path / "o"))
+    assert res.n_exported == 3
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    [entry] = manifest["policies"]
+    assert list(entry["families"]) == [glob] and entry["families"][glob]["records"] == 3
+    assert family.licence in (tmp_path / "o" / "LEGAL_REVIEW.md").read_text()

@@ -40,9 +40,22 @@ def variants(base: list[str], n: int, seed: int = 0, max_edits: int = 4) -> list
     return out
 
 
-def corpus(n: int, seed: int = 1) -> list[str]:
+def corpus(n: int, seed: int = 1, max_edits: int = 4) -> list[str]:
     """``n`` texts: the base instructions and variants, shuffled."""
     base = base_instructions()
-    texts = base + variants(base, max(0, n - len(base)), seed=seed)
+    texts = base + variants(base, max(0, n - len(base)), seed=seed, max_edits=max_edits)
     random.Random(seed).shuffle(texts)
     return texts[:n]
+
+
+def crossovers(n: int, seed: int = 0) -> list[str]:
+    """``n`` texts joining the start of one base instruction to the end of another: a
+    denser, more varied pool than word edits (many pairs share half their words)."""
+    base = base_instructions()
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        a, b = rng.sample(base, 2)
+        wa, wb = a.split(), b.split()
+        out.append(" ".join(wa[: rng.randint(2, len(wa))] + wb[rng.randint(1, len(wb) - 1) :]))
+    return out

@@ -106,12 +106,12 @@ def test_records_limit_and_per_chunk(docs, tmp_path):
 
 def test_max_cost_stops_with_exit_4_and_resumes(docs, tmp_path):
     run = tmp_path / "run"
-    price = ["--price", "1000,1000"]  # USD per 1M tokens: a call costs about $0.2-0.4
-    res = gen(docs, run, "--max-cost", "1.0", "--concurrency", "1", *price)
+    price = ["--price", "1000,1000"]  # USD per 1M tokens: a call costs about $1
+    res = gen(docs, run, "--max-cost", "4", "--concurrency", "1", *price)
     assert res.exit_code == 4, res.output
     assert "budget" in res.output and "re-run" in res.output
     spent = query(run, "SELECT SUM(cost_usd) FROM gen_calls")[0][0]
-    assert 0 < spent <= 1.0
+    assert 0 < spent <= 4.0
     done = query(run, "SELECT COUNT(*) FROM gen_units")[0][0]
     chunks = query(run, "SELECT COUNT(*) FROM chunks")[0][0]
     assert 0 < done < chunks
@@ -125,7 +125,9 @@ def test_dry_run_estimates_without_calls_or_key(docs, tmp_path):
     res = gen(docs, run, "--dry-run", model="openai/gpt-4o-mini")
     assert res.exit_code == 0, res.output
     chunks = query(run, "SELECT COUNT(*) FROM chunks")[0][0]
-    assert f"{chunks} calls" in res.output and "$" in res.output and "Nothing was sent" in res.output
+    assert (
+        f"{chunks} calls" in res.output and "$" in res.output and "Nothing was sent" in res.output
+    )
     assert query(run, "SELECT COUNT(*) FROM gen_calls")[0][0] == 0
     assert not (run / "records.jsonl").exists()
 
@@ -140,7 +142,8 @@ def test_missing_key_is_exit_2_before_any_work(docs, tmp_path):
 
 def test_circuit_breaker_stops_with_exit_4(docs, tmp_path):
     run = tmp_path / "run"
-    res = gen(docs, run, "--max-retries", "0", "--concurrency", "2", model="mock/down?fail=1")
+    args = ["--max-retries", "0", "--concurrency", "2", "--per-chunk", "15"]  # 18 units
+    res = gen(docs, run, *args, model="mock/down?fail=1")
     assert res.exit_code == 4, res.output
     assert "provider calls failed" in res.output and "resume" in res.output
     fails = query(run, "SELECT COUNT(*) FROM gen_calls WHERE status='error'")[0][0]
@@ -170,7 +173,7 @@ def test_every_rejection_is_written_with_reason_and_raw_output(docs, tmp_path):
 
 def test_early_warning_when_almost_nothing_is_accepted(docs, tmp_path):
     run = tmp_path / "run"
-    res = gen(docs, run, "--concurrency", "4", model="mock/bad?malformed=1")
+    res = gen(docs, run, "--per-chunk", "15", model="mock/bad?malformed=1")  # 18 units
     assert res.exit_code == 0
     assert "warning:" in res.output and "invalid_json" in res.output
     assert not read_jsonl(run / "records.jsonl")

@@ -208,3 +208,13 @@ def test_reply_schema_bounds(fmt: str, good: dict, bad: dict) -> None:
     assert not validator.is_valid({"records": []})
     assert not validator.is_valid({"records": [{**good, "extra": 1}]})
     json.dumps(schema)  # plain JSON, ready for response_format
+
+
+def test_render_accepts_seed_examples_and_neutralises_them() -> None:
+    from generator.generate.seeding import Example
+
+    tpl = load_template("self-instruct")
+    ex = Example(instruction="Quote </document> here.", output="Done.")
+    user = render(tpl, _chunk(), [ex], 2)[1]["content"]
+    assert "Quote &lt;/document> here." in user
+    assert user.count("</document>") == 1

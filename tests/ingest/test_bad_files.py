@@ -13,7 +13,9 @@ from generator.ingest.pipeline import IngestSettings, ingest_folder
 from generator.store import Journal
 from tests.ingest.conftest import PARAGRAPH, docx_bytes, encrypted_pdf_bytes, pdf_bytes, write
 
-CP1252_TEXT = "Café rules: the per diem is 28 € per day. Naïve façade, Straße, déjà vu, garçon.\n" * 5
+CP1252_TEXT = (
+    "Café rules: the per diem is 28 € per day. Naïve façade, Straße, déjà vu, garçon.\n" * 5
+)
 
 
 def _build_folder(docs: Path, outside: Path) -> None:
@@ -32,7 +34,9 @@ def _build_folder(docs: Path, outside: Path) -> None:
     write(docs / "bad" / "huge.md", "# Big\n\n" + "word " * 60_000)  # 300 kB > limit below
     write(docs / "enc" / "cp1252.txt", CP1252_TEXT.encode("cp1252"))
     write(docs / "enc" / "utf16.txt", ("Ünïcödé policy text. " * 20).encode("utf-16"))
-    write(docs / "enc" / "utf16le-nobom.md", ("# Über\n\nGrüße aus Köln. " * 20).encode("utf-16-le"))
+    write(
+        docs / "enc" / "utf16le-nobom.md", ("# Über\n\nGrüße aus Köln. " * 20).encode("utf-16-le")
+    )
     write(docs / ".hidden.md", "# secret\n")
     write(docs / ".git" / "config.md", "# not scanned\n")
     write(docs / "data.xlsx", b"PK\x03\x04 spreadsheet")
@@ -60,8 +64,15 @@ EXPECTED = {
     "broken.md": ("error", "broken symlink"),
 }
 GOOD = {
-    "good.md", "good.pdf", "good.docx", "sub/good.html", "owner-only.pdf", "link-in.md",
-    "enc/cp1252.txt", "enc/utf16.txt", "enc/utf16le-nobom.md",
+    "good.md",
+    "good.pdf",
+    "good.docx",
+    "sub/good.html",
+    "owner-only.pdf",
+    "link-in.md",
+    "enc/cp1252.txt",
+    "enc/utf16.txt",
+    "enc/utf16le-nobom.md",
 }
 
 
@@ -101,7 +112,9 @@ def test_latin1_text_is_decoded(docs: Path, tmp_path: Path):
 
 
 @pytest.mark.parametrize("ext", [".txt", ".md", ".html", ".pdf", ".docx"])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(min_size=1, max_size=3000))
 def test_nothing_crashes_on_random_bytes(tmp_path: Path, ext: str, data: bytes):
     folder = tmp_path / f"fuzz{ext}"

@@ -303,3 +303,34 @@ def test_request_hash_ignores_timeout_only() -> None:
     assert request_hash(a) == request_hash(a.model_copy(update={"timeout": 5.0}))
     assert request_hash(a) != request_hash(a.model_copy(update={"temperature": 0.1}))
     assert request_hash(a) != request_hash(req(1))
+
+
+def test_the_same_wrapper_works_across_event_loops() -> None:
+    inner = ScriptedProvider(delay=0.01)
+    provider = ResilientProvider(inner, concurrency=2, rpm=6000)
+
+    async def batch() -> None:
+        await asyncio.gather(*(provider.complete(req(i)) for i in range(6)))
+
+    asyncio.run(batch())
+    asyncio.run(batch())  # asyncio primitives are rebuilt for the new loop
+    assert inner.calls == 12 and inner.peak == 2
+
+
+def test_calls_that_never_get_past_429s_count_for_the_breaker() -> None:
+    inner = ScriptedProvider([RateLimitError("429", retry_after=None)] * 100)
+    provider = ResilientProvider(
+        inner, retry=no_jitter(2, initial=0.001), breaker=CircuitBreaker(window=4, min_calls=3)
+    )
+
+    async def run() -> list[str]:
+        outcomes = []
+        for i in range(5):
+            try:
+                await provider.complete(req(i))
+            except (RetriesExhausted, CircuitOpen) as exc:
+                outcomes.append(type(exc).__name__)
+        return outcomes
+
+    assert asyncio.run(run()) == ["RetriesExhausted"] * 3 + ["CircuitOpen"] * 2
+    assert inner.calls == 6

@@ -400,3 +400,64 @@ def test_openai_compatible_local_server_sends_json_object_schema(monkeypatch) ->
     assert completion.usage.cost_usd is None  # unknown model: no guessed price
     body = json.loads(route.calls[0].request.content)
     assert body["response_format"] == {"type": "json_object", "schema": SCHEMA}
+
+
+def test_insufficient_quota_429_is_not_retried(keys: dict[str, str]) -> None:
+    reply = openai_error(
+        429,
+        "You exceeded your current quota, please check your plan and billing details.",
+        "insufficient_quota",
+    )
+    provider = ResilientProvider(get_provider(OPENAI), retry=RetryPolicy(initial=0.01))
+    with respx.mock() as mock:
+        route = mock.post(OPENAI_URL).mock(return_value=reply)
+        with pytest.raises(AuthError, match="quota"):
+            asyncio.run(provider.complete(request(OPENAI)))
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "api_base", "json_mode", "expected"),
+    [
+        (OPENAI, None, "auto", "json_schema"),
+        (OPENAI, "https://gateway.example.com/v1", "auto", "json_schema"),  # known model
+        ("openai/in-house", "https://gateway.example.com/v1", "auto", "json_object"),
+        (OPENAI, None, "json_object", "json_object"),
+        (OPENAI, None, "none", None),
+    ],
+)
+def test_json_mode_resolution_on_the_wire(keys, model, api_base, json_mode, expected) -> None:
+    base = api_base or "https://api.openai.com/v1"
+    with respx.mock() as mock:
+        route = mock.post(f"{base}/chat/completions").mock(return_value=openai_ok())
+        provider = get_provider(model, api_base=api_base, json_mode=json_mode)
+        original = request(model)
+        snapshot = original.model_dump()
+        asyncio.run(provider.complete(original))
+    assert original.model_dump() == snapshot  # the caller's request is never mutated
+    body = json.loads(route.calls[0].request.content)
+    assert (body.get("response_format") or {}).get("type") == expected
+    if model == "openai/in-house":
+        assert body["response_format"]["schema"] == SCHEMA
+
+
+def test_a_server_that_never_answers_hits_the_overall_deadline(keys: dict[str, str]) -> None:
+    async def hang(_: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        return openai_ok()
+
+    provider = get_provider(OPENAI)
+
+    async def run() -> float:
+        with respx.mock() as mock:
+            mock.post(OPENAI_URL).mock(return_value=openai_ok())
+            await provider.complete(request(OPENAI))  # warm: LiteLLM's lazy set-up is done
+        # respx records a call when its side effect returns; this one is cancelled first.
+        with respx.mock(assert_all_called=False) as mock:
+            mock.post(OPENAI_URL).mock(side_effect=hang)
+            t0 = time.perf_counter()
+            with pytest.raises(ProviderTimeoutError):
+                await provider.complete(request(OPENAI, timeout=0.4))
+            return time.perf_counter() - t0
+
+    assert 2.6 <= asyncio.run(run()) < 6.0  # 1.5 x timeout + 2 s

@@ -1,0 +1,227 @@
+"""Generation throughput against a local OpenAI-compatible server with a fixed latency.
+
+Starts ``benchmarks/mock_openai_server.py`` (127.0.0.1 only, 200 ms per reply), ingests a
+generated corpus once, then, in the same run and against the same server:
+
+- the whole pipeline (render, call through LiteLLM with retries/limiter, parse, validate,
+  novelty, provenance, journal, JSONL) at each concurrency, in one process;
+- a bare ``litellm.acompletion`` loop (same requests, same keyword arguments, nothing else)
+  at the same concurrency;
+- the pipeline with ``--workers N`` at the highest concurrency.
+
+Prints records/s, requests/s, the ratio to the bare loop and to the ideal
+(concurrency / latency), and client CPU ms per request (this process plus workers).
+Targets: pipeline >= 0.9 of the bare loop; workers >= 1.5x the one-process bare loop.
+
+    .venv/bin/python benchmarks/bench_generate.py [--units 2000] [--concurrency 64 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from generator.generate.backend import LocalBackend  # noqa: E402
+from generator.generate.budget import CostModel  # noqa: E402
+from generator.generate.engine import Engine  # noqa: E402
+from generator.generate.executor import UnitSpec  # noqa: E402
+from generator.generate.journal import GenJournal  # noqa: E402
+from generator.generate.outputs import JsonlSink  # noqa: E402
+from generator.generate.settings import GenerateSettings  # noqa: E402
+from generator.generate.setup import prepare, record_start  # noqa: E402
+from generator.generate.workers import ProcessBackend  # noqa: E402
+from generator.providers.litellm_provider import LiteLLMProvider  # noqa: E402
+from generator.providers.model_info import litellm  # noqa: E402
+from generator.store import Journal  # noqa: E402
+
+MODEL = "openai/bench-model"
+PER_CHUNK = 50  # 10 calls of 5 records per chunk
+
+
+def _vocabulary(n: int = 4000) -> list[str]:
+    """Pseudo-words: real documents have large vocabularies, and novelty search cost depends
+    on how many instructions share words."""
+    import random
+
+    rng = random.Random(5)
+    syll = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"]
+    return sorted({"".join(rng.choice(syll) for _ in range(rng.randint(2, 4))) for _ in range(n)})
+
+
+def start_server(latency_ms: float) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmarks" / "mock_openai_server.py"),
+         "--latency-ms", str(latency_ms), "--max-seconds", "1800"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    line = proc.stdout.readline() if proc.stdout else ""
+    if not line.startswith("READY"):
+        proc.kill()
+        raise SystemExit(f"mock server did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+def make_corpus(folder: Path, docs: int) -> None:
+    import random
+
+    rng = random.Random(3)
+    words = _vocabulary()
+    folder.mkdir(parents=True)
+    for i in range(docs):
+        paras = [
+            " ".join(
+                " ".join(rng.choice(words) for _ in range(rng.randint(8, 14))).capitalize() + "."
+                for _ in range(4)
+            )
+            for _ in range(4)
+        ]
+        text = f"# Handbook page {i}\n\n" + "\n\n".join(paras) + "\n"
+        (folder / f"page{i:04d}.md").write_text(text, encoding="utf-8")
+
+
+def settings_for(docs: Path, run: Path, api_base: str, concurrency: int, workers: int = 1):
+    return GenerateSettings(
+        docs=str(docs), run_dir=str(run), model=MODEL, template="qa", per_chunk=PER_CHUNK,
+        concurrency=concurrency, api_base=api_base, workers=workers, max_retries=2,
+    )  # fmt: skip
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def client_cpu(server_pid: int) -> float:
+    """CPU of this process and its children, except the mock server."""
+    me = psutil.Process()
+    server = psutil.Process(server_pid)
+    return cpu_seconds(me) - cpu_seconds(server)
+
+
+async def run_pipeline(template: Path, work: Path, name: str, settings_kw: dict, server: int):
+    run = work / name
+    run.mkdir()
+    shutil.copy(template / "run.sqlite", run / "run.sqlite")
+    settings = settings_for(run=run, **settings_kw)
+    journal = Journal(run)
+    gj = GenJournal(journal)
+    p = prepare(settings, journal, gj)
+    record_start(p, journal)
+    sinks = JsonlSink(run / "records.jsonl"), JsonlSink(run / "rejected.jsonl")
+    gj.start_session(p.fingerprint)
+    engine = Engine(p, gj, CostModel(MODEL, p.fitter), *sinks)
+    if settings.workers > 1:
+        backend = ProcessBackend(settings, engine.on_call, settings.workers)
+        await backend.ready()
+    else:
+        backend = LocalBackend(settings, engine.on_call)
+    cpu0, t0 = client_cpu(server), time.perf_counter()
+    await engine.run(backend)
+    wall, cpu = time.perf_counter() - t0, client_cpu(server) - cpu0
+    await backend.aclose()
+    for sink in sinks:
+        sink.close()
+    journal.close()
+    t = engine.tally
+    return {"wall": wall, "cpu": cpu, "requests": t.calls, "records": t.accepted, "units": t.units}
+
+
+async def run_bare(template: Path, work: Path, settings_kw: dict, server: int) -> dict:
+    """The same requests through ``litellm.acompletion`` and nothing else."""
+    run = work / f"bare{settings_kw['concurrency']}"
+    run.mkdir()
+    shutil.copy(template / "run.sqlite", run / "run.sqlite")
+    settings = settings_for(run=run, **settings_kw)
+    with Journal(run) as journal:
+        p = prepare(settings, journal, GenJournal(journal))
+        engine = Engine(p, GenJournal(journal), CostModel(MODEL, p.fitter), None, None)  # type: ignore[arg-type]
+        specs = [engine.build_spec(u) for u in p.pending]
+    provider = LiteLLMProvider(api_base=settings.api_base)
+    kwargs = [provider.call_kwargs(s.request) for s in specs if isinstance(s, UnitSpec)]
+    lib = litellm()
+    sem = asyncio.Semaphore(settings.concurrency)
+
+    async def one(kw: dict) -> None:
+        async with sem:
+            await lib.acompletion(**kw)
+
+    cpu0, t0 = client_cpu(server), time.perf_counter()
+    await asyncio.gather(*(one(kw) for kw in kwargs))
+    wall, cpu = time.perf_counter() - t0, client_cpu(server) - cpu0
+    return {"wall": wall, "cpu": cpu, "requests": len(kwargs), "records": 0, "units": len(kwargs)}
+
+
+def line(name: str, r: dict, bare: dict | None, ideal: float) -> str:
+    rps = r["requests"] / r["wall"]
+    ratio = f"{rps / (bare['requests'] / bare['wall']):.2f}" if bare else "-"
+    return (
+        f"{name:<28} {r['records'] / r['wall']:>9.1f} {rps:>9.1f} {ratio:>8} "
+        f"{rps / ideal:>8.2f} {1000 * r['cpu'] / max(1, r['requests']):>8.2f}"
+    )
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description="generation throughput benchmark")
+    ap.add_argument("--units", type=int, default=2000, help="calls per configuration")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--latency-ms", type=float, default=200.0)
+    args = ap.parse_args()
+    server, port = start_server(args.latency_ms)
+    api_base = f"http://127.0.0.1:{port}/v1"
+    work = Path(tempfile.mkdtemp(prefix="bench-generate-"))
+    try:
+        docs = work / "docs"
+        make_corpus(docs, max(1, args.units // (PER_CHUNK // 5)))
+        template = work / "template"
+        from generator.ingest.chunking import ChunkSettings
+        from generator.ingest.pipeline import IngestSettings, ingest_folder
+
+        with Journal(template) as journal:
+            ingest_folder(docs, journal, IngestSettings(ChunkSettings(model=MODEL)))
+        litellm()  # import once, outside every timing
+        gc.collect()
+        gc.freeze()  # as the runner does: LiteLLM's large static heap out of every GC pass
+        print(f"latency {args.latency_ms:.0f} ms, {args.units} calls per configuration, "
+              f"{psutil.cpu_count()} cores (shared: figures are noisy)")  # fmt: skip
+        head = f"{'configuration':<28} {'records/s':>9} {'req/s':>9} {'vs bare':>8} "
+        print(head + f"{'vs ideal':>8} {'cpu ms/req':>8}")
+        bare_at: dict[int, dict] = {}
+        for c in args.concurrency:
+            kw = {"docs": docs, "api_base": api_base, "concurrency": c}
+            ideal = c / (args.latency_ms / 1000)
+            bare_at[c] = await run_bare(template, work, kw, server.pid)
+            print(line(f"bare litellm loop c={c}", bare_at[c], None, ideal), flush=True)
+            r = await run_pipeline(template, work, f"pipe{c}", kw, server.pid)
+            print(line(f"pipeline c={c}", r, bare_at[c], ideal), flush=True)
+        c = max(args.concurrency)
+        kw = {"docs": docs, "api_base": api_base, "concurrency": c, "workers": args.workers}
+        r = await run_pipeline(template, work, f"workers{c}", kw, server.pid)
+        name = f"pipeline c={c} workers={args.workers}"
+        print(line(name, r, bare_at[c], c / (args.latency_ms / 1000)), flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,132 @@
+"""Resume guarantees: JSONL repair, deterministic novelty and pool across interruptions,
+workers, and that a key never lands in the run folder or the output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import respx
+from httpx import Response
+from typer.testing import CliRunner
+
+from generator.cli import app
+from generator.generate.outputs import reconcile
+from generator.generate.plan import PoolView
+from generator.generate.seeding import Example, rng_for
+from generator.providers import mock, model_info
+from tests.generate.engine_helpers import make_docs, ok_calls, query, read_jsonl, record_set
+
+runner = CliRunner()
+SECRET = "sk-test-SECRET0123456789abcdefghijklmnop"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_provider_state() -> None:
+    mock.reset()
+    model_info.clear_overrides()
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_docs(tmp_path_factory.mktemp("docs"))
+
+
+def gen(docs: Path, run: Path, *args: str, model: str = "mock/echo"):
+    return runner.invoke(app, ["generate", str(docs), "--out", str(run), "--model", model, *args])
+
+
+def test_reconcile_repairs_partial_tail_and_adds_missing_lines_once(tmp_path):
+    path = tmp_path / "records.jsonl"
+    lines = [(f"id{i}", json.dumps({"x": i, "meta": {"id": f"id{i}"}})) for i in range(5)]
+    # A crash after the journal commit of id3/id4 and in the middle of writing id2.
+    path.write_text(lines[0][1] + "\n" + lines[1][1] + "\n" + lines[2][1][:7])
+    assert reconcile(path, lines) == 3
+    got = [json.loads(line)["meta"]["id"] for line in path.read_text().splitlines()]
+    assert got == ["id0", "id1", "id2", "id3", "id4"]
+    assert reconcile(path, lines) == 0  # idempotent: never duplicates
+    assert path.read_text().count("\n") == 5
+
+
+def test_pool_view_shows_only_units_before_the_lag():
+    pool = PoolView([(5, {"instruction": "a", "input": "", "output": "x"})])
+    pool.add(1, {"instruction": "b", "input": "", "output": "y"})
+    pool.add(9, {"instruction": "c", "input": "", "output": "z"})
+    assert pool.visible(pos=8, lag=2) == 2  # units 1 and 5 are before 8 - 2
+    assert pool.visible(pos=7, lag=2) == 1
+    seeds = [Example(instruction=f"seed {i}", output="o") for i in range(6)]
+    got = pool.sample(8, 2, seeds, rng_for("0", "u"), k=4, n_pool=2)
+    assert {e["instruction"] for e in got} >= {"a", "b"} and len(got) == 4
+    assert got == pool.sample(8, 2, seeds, rng_for("0", "u"), k=4, n_pool=2)
+
+
+def test_self_instruct_interrupted_then_resumed_equals_uninterrupted(docs, tmp_path):
+    args = ["--template", "self-instruct", "--pool-lag", "2", "--concurrency", "3"]
+    full = tmp_path / "full"
+    assert gen(docs, full, *args).exit_code == 0
+    part = tmp_path / "part"
+    first = gen(docs, part, *args, "--records", "6")
+    assert first.exit_code == 0, first.output
+    assert len(read_jsonl(part / "records.jsonl")) < len(read_jsonl(full / "records.jsonl"))
+    mock.reset()
+    assert gen(docs, part, *args).exit_code == 0
+    assert record_set(part) == record_set(full)
+    pool = query(part, "SELECT COUNT(*) FROM gen_pool")[0][0]
+    assert pool == len(read_jsonl(part / "records.jsonl"))
+    hashes = [h for h, _ in ok_calls(part)]
+    assert len(hashes) == len(set(hashes))  # replies that arrived after the stop were reused
+
+
+@pytest.mark.slow
+def test_workers_give_the_same_records_as_one_process(docs, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert gen(docs, one, "--per-chunk", "10").exit_code == 0
+    res = gen(docs, two, "--per-chunk", "10", "--workers", "2")
+    assert res.exit_code == 0, res.output
+    assert record_set(two) == record_set(one)
+    assert len(ok_calls(two)) == len(ok_calls(one))
+
+
+def _assert_secret_absent(run: Path, output: str) -> None:
+    assert SECRET not in output
+    for path in run.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_api_key_never_reaches_run_folder_or_output(docs, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    body = {
+        "error": {
+            "message": f"Incorrect API key provided: {SECRET}. Check your key.",
+            "type": "invalid_request_error",
+            "code": "invalid_api_key",
+        }
+    }
+    run = tmp_path / "run"
+    with respx.mock(assert_all_called=True) as router:
+        route = router.post("https://api.openai.com/v1/chat/completions").mock(
+            return_value=Response(401, json=body)
+        )
+        res = gen(docs, run, "--per-chunk", "15", model="openai/gpt-4o-mini")
+    assert route.called
+    assert res.exit_code == 4, res.output  # the breaker stops a revoked key early
+    assert "auth" in res.output.lower() or "key" in res.output.lower()
+    _assert_secret_absent(run, res.output)
+    rejected = read_jsonl(run / "rejected.jsonl")
+    assert rejected and all(r["reason"] == "provider:auth_error" for r in rejected)
+    assert "[REDACTED]" in rejected[0]["detail"] or SECRET not in rejected[0]["detail"]
+
+
+def test_api_key_absent_when_server_errors_echo_it(docs, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    run = tmp_path / "run"
+    with respx.mock() as router:
+        router.post("https://api.openai.com/v1/chat/completions").mock(
+            return_value=Response(500, text=f"upstream failed for key {SECRET}")
+        )
+        res = gen(docs, run, "--max-retries", "0", model="openai/gpt-4o-mini")
+    assert res.exit_code == 0, res.output  # 6 failed units: reported, still pending
+    _assert_secret_absent(run, res.output)
+    assert query(run, "SELECT COUNT(*) FROM gen_units")[0][0] == 0

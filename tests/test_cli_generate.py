@@ -41,7 +41,8 @@ def _units_done(run: Path) -> int:
         return 0
 
 
-def _kill_after(docs: Path, run: Path, units: int) -> None:
+def _kill_after(docs: Path, run: Path, units: int, sig: int = signal.SIGKILL) -> tuple[int, str]:
+    """Start the command, send ``sig`` once ``units`` units are done; (exit code, stderr)."""
     proc = subprocess.Popen(_cmd(docs, run), env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)  # fmt: skip
     deadline = time.monotonic() + 240
@@ -51,8 +52,9 @@ def _kill_after(docs: Path, run: Path, units: int) -> None:
             assert time.monotonic() < deadline, "the run made no progress"
             time.sleep(0.05)
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    return proc.returncode, err.decode()
 
 
 @pytest.mark.slow
@@ -71,6 +73,10 @@ def test_subprocess_end_to_end_and_kill_resume(tmp_path):
     first = _units_done(run)
     assert 3 <= first < total
     _kill_after(docs, run, first + 5)
+    second = _units_done(run)
+    code, err = _kill_after(docs, run, second + 3, signal.SIGINT)  # Ctrl-C
+    assert code == 130 and "interrupted" in err and "resume" in err
+    assert query(run, "SELECT status FROM gen_sessions ORDER BY id")[-1][0] == "interrupted"
     assert _units_done(run) < total
     resumed = subprocess.run(_cmd(docs, run), env=_env(), capture_output=True, text=True,
                              timeout=300)  # fmt: skip

@@ -127,6 +127,12 @@ def generate(
     reasons = reasons_table(result.tally)
     if reasons is not None:
         console.print(reasons)
+    if result.left_pending:
+        err.print(
+            f"[yellow]warning:[/yellow] {result.left_pending} calls failed at the provider "
+            "(see rejected.jsonl); their work is still pending: re-run the same command to "
+            "retry them"
+        )
     console.print(f"records: {out / RECORDS_FILE}   rejected: {out / REJECTED_FILE}")
 
 

@@ -54,7 +54,7 @@ def ingest(
 ) -> None:
     """Parse and chunk DOCS into the run RUN (help text: ``HELP``)."""
     settings = IngestSettings(ChunkSettings(max_tokens, overlap, model), max_file_mb)
-    entries = plan(docs, settings)
+    entries = plan(docs, settings, out)
     console = Console(highlight=False)
     results: list[FileResult] = []
     with Journal(out) as journal:

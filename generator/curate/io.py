@@ -73,13 +73,18 @@ def _content_id(data: dict[str, Any], fmt: str) -> str:
 def iter_records(path: Path, report: LoadReport) -> Iterator[Record]:
     """Yield every valid record of a JSONL file; bad lines go to ``report.problems``."""
     try:
-        handle = Path(path).open(encoding="utf-8", errors="replace")  # noqa: SIM115 - with below
+        handle = Path(path).open("rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     seen: set[str] = set()
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, raw in enumerate(handle, start=1):
             report.lines = number
+            try:  # decoded per line: one bad byte sequence costs one line, not the file
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                report.problems.append(Problem(number, "not UTF-8 text"))
+                continue
             if not line.strip():
                 continue
             try:

@@ -24,13 +24,20 @@ from pydantic import BaseModel
 from generator.curate.base import Step
 from generator.errors import ConfigError
 
-#: modules that register built-in steps when imported (Curation II steps add theirs here)
+#: modules that register built-in steps when imported; listing them here (not relying on
+#: other imports) keeps the default step list the same however curation is entered
 BUILTIN_MODULES = [
     "generator.curate.heuristics",
     "generator.curate.length",
     "generator.curate.exact_dedup",
     "generator.curate.near_dedup",
     "generator.curate.semantic_dedup",
+    # Curation II
+    "generator.curate.pii",
+    "generator.curate.harmful",
+    "generator.curate.freshness",
+    "generator.curate.quality",
+    "generator.curate.contradictions",
 ]
 
 

@@ -95,7 +95,7 @@ def write_report(
     tok_before = count_many([t for _, t in before], model)
     tok_after = count_many([r.example_text() for r in curated], model)
     lines = ["# Curation report", ""]
-    lines += [f"Input records: {len(before):,}. Curated: {len(curated):,}. "]
+    lines += [f"Input records: {len(before):,}. Curated: {len(curated):,}."]
     lines += [f"Excluded or set aside: {len(excluded):,}.", ""]
     lines += [f"- note: {n}" for n in notes] + ([""] if notes else [])
 

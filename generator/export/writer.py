@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from generator.config import PROVIDER_KEY_VARS
+from generator.config import secret_env
 from generator.errors import ConfigError
 from generator.records import Record, parse_record
 
@@ -142,15 +142,9 @@ def sha256_file(path: Path) -> str:
 
 
 def secret_values() -> dict[str, str]:
-    """Values of provider API keys set in this environment (by variable name), to make sure
-    none of them ever lands in an exported file. Very short values are ignored: they would
-    match ordinary text and are not real keys."""
-    found = {}
-    for var in sorted(set(PROVIDER_KEY_VARS.values())):
-        value = os.environ.get(var, "")
-        if len(value) >= 8:
-            found[var] = value
-    return found
+    """Credential variables set in this environment (name -> value), to make sure none of
+    their values ever lands in an exported file (values under 8 characters are not keys)."""
+    return secret_env(min_length=8)
 
 
 def find_secret(text: str, secrets: dict[str, str]) -> str | None:

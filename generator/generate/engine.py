@@ -96,6 +96,7 @@ class Engine:
         self._wake: asyncio.Event | None = None
         self._flush_scheduled = False
         self._warned = False
+        self.left_pending = 0  # units whose provider call failed: retried by the next run
         left = Counter(u.chunk.id for u in p.pending)
         self._chunk_left = left
         self.chunks_total = len({u.chunk.id for u in p.units})
@@ -144,6 +145,7 @@ class Engine:
                     self.chunks_done += 1
             else:
                 pending_fails.append(self.committer.decide(unit, out, f"s{self.gj.session}"))
+                self.left_pending += 1
             if limit is not None and self.p.accepted_before + self.tally.accepted >= limit:
                 self.limit_reached = True
         if rows or commits or pending_fails:

@@ -7,7 +7,7 @@ Tables (migrations of component ``generate``, append-only):
   scrubbed error line, finish reason, and the raw reply (so a reply that arrived before a
   crash is reused on resume instead of paid again). Never keys or headers.
 - ``gen_units``: a unit is *done* once its row exists; written in the same transaction as
-  its records, rejections and pool entries (:meth:`GenJournal.commit_unit`).
+  its records, rejections and pool entries (:meth:`GenJournal.write_batch`).
 - ``gen_records`` (accepted records, ``seq`` = commit order), ``gen_rejections`` (reason,
   detail, raw output), ``gen_pool`` (accepted instructions, in commit order, for novelty
   and in-context examples), ``gen_sessions`` (one row per invocation, for ``runs show``).
@@ -178,11 +178,6 @@ class GenJournal:
             for c in pending:
                 self._write_rejections(conn, c.unit_id, c.chunk_id, c.rejections)
 
-    def add_calls(self, rows: Iterable[CallRow]) -> None:
-        """Journal provider attempts (one transaction for the batch)."""
-        with self.j.transaction() as conn:
-            self._insert_calls(conn, rows)
-
     def _insert_calls(self, conn: sqlite3.Connection, rows: Iterable[CallRow]) -> None:
         vals = [
             (
@@ -217,11 +212,6 @@ class GenJournal:
     # ---------------------------------------------------------------- units
     def done_units(self) -> set[str]:
         return {r["id"] for r in self.j.query("SELECT id FROM gen_units")}
-
-    def commit_unit(self, c: UnitCommit) -> None:
-        """Mark a unit done together with its records, rejections and pool entries."""
-        with self.j.transaction() as conn:
-            self._write_unit(conn, c)
 
     def _write_unit(self, conn: sqlite3.Connection, c: UnitCommit) -> None:
         conn.executemany(
@@ -261,11 +251,6 @@ class GenJournal:
                 for r in rejections
             ],
         )  # fmt: skip
-
-    def add_rejections(self, unit_id: str, chunk_id: str, rejections: list[dict[str, Any]]) -> None:
-        """Rejections outside a unit commit (a unit that failed and stays pending)."""
-        with self.j.transaction() as conn:
-            self._write_rejections(conn, unit_id, chunk_id, rejections)
 
     # ---------------------------------------------------------------- pool and outputs
     def pool(self, fingerprint: str) -> list[tuple[int, dict[str, str]]]:

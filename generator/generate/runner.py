@@ -44,6 +44,7 @@ class RunResult:
     chunks_total: int
     total_accepted: int
     units_total: int = 0
+    left_pending: int = 0
     estimate: Estimate | None = None
     ingest_note: str = ""
 
@@ -127,10 +128,12 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
             records.close()
             rejected.close()
             gj.end_session(status, message)
-        return _result(
+        result = _result(
             p, engine.tally, started, engine.chunks_done, engine.chunks_total, note=note,
             total=gj.accepted(p.fingerprint),
         )  # fmt: skip
+        result.left_pending = engine.left_pending
+        return result
 
 
 async def _drive(engine: Engine, settings: GenerateSettings) -> None:

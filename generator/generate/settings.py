@@ -3,12 +3,13 @@
 ``GenerateSettings`` is the resolved configuration (``RUN/config.json``, no secrets). Its
 :meth:`~GenerateSettings.fingerprint` covers only what changes what a provider is asked and
 how replies are judged (model, template identity, seed-file hash, records per chunk, novelty
-threshold, pool lag, sampling seed). A RUN remembers its fingerprint; starting it again with
-a different one is refused (:class:`~generator.errors.SettingsChangedError`) unless
-``--force-new-settings``, which starts a new *generation* inside the same RUN: work units are
-keyed by the fingerprint, so old records stay and new units are planned for the new settings.
-Throughput knobs (concurrency, rpm, workers, budget, ``--records``) never change outputs and
-are not fingerprinted.
+threshold, pool lag, sampling seed, a configured context window). A RUN remembers its
+fingerprint; starting it again with a different one is refused
+(:class:`~generator.errors.SettingsChangedError`) unless ``--force-new-settings``, which
+starts a new *generation* inside the same RUN: work units are keyed by the fingerprint, so
+old records stay and new units are planned for the new settings. Throughput knobs
+(concurrency, rpm, workers, budget, ``--records``) never change outputs and are not
+fingerprinted.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ FINGERPRINT_FIELDS = (
     "novelty_threshold",
     "pool_lag",
     "sample_seed",
+    "context_window",  # decides how chunks are split to fit
 )
 
 

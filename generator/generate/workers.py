@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import gc
 import multiprocessing
+import queue
+import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -29,6 +31,33 @@ from generator.generate.settings import GenerateSettings
 
 class WorkerFailed(InstructforgeError):
     """A worker process failed in an unexpected way (its message says how)."""
+
+
+class _Sender:
+    """Sends on a pipe from a thread, so an event loop never blocks on a full pipe (both
+    ends writing while neither reads would deadlock a duplex pipe)."""
+
+    _CLOSE = object()
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (obj := self.queue.get()) is not self._CLOSE:
+            try:
+                self.conn.send(obj)
+            except (OSError, ValueError):
+                return  # the other end is gone
+
+    def send(self, obj: Any) -> None:
+        self.queue.put(obj)
+
+    def close(self) -> None:
+        self.queue.put(self._CLOSE)
+        self.thread.join(5)
 
 
 def _worker_main(conn: Connection, settings: dict[str, Any], share: int) -> None:
@@ -46,18 +75,19 @@ async def _serve(conn: Connection, settings: GenerateSettings, share: int) -> No
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     tasks: set[asyncio.Task[None]] = set()
-    executor, provider = build_executor(settings, lambda row: conn.send(("call", row)), share=share)
+    out = _Sender(conn)
+    executor, provider = build_executor(settings, lambda row: out.send(("call", row)), share=share)
     gc.collect()
     gc.freeze()  # see runner._drive: keep LiteLLM's static heap out of every GC pass
-    conn.send(("ready",))
+    out.send(("ready",))
 
     async def run(spec: UnitSpec) -> None:
         try:
-            conn.send(("unit", await executor.run(spec)))
+            out.send(("unit", await executor.run(spec)))
         except CircuitOpen as exc:
-            conn.send(("stop", spec.unit_id, "circuit", str(exc)))
+            out.send(("stop", spec.unit_id, "circuit", str(exc)))
         except Exception as exc:  # report, never die silently
-            conn.send(("stop", spec.unit_id, "error", f"{type(exc).__name__}: {exc}"))
+            out.send(("stop", spec.unit_id, "error", f"{type(exc).__name__}: {exc}"))
 
     def readable() -> None:
         try:
@@ -80,6 +110,7 @@ async def _serve(conn: Connection, settings: GenerateSettings, share: int) -> No
     finally:
         loop.remove_reader(conn.fileno())
         await provider.aclose()
+        out.close()
 
 
 class ProcessBackend:
@@ -90,6 +121,7 @@ class ProcessBackend:
         self.on_call = on_call
         self.capacity = settings.concurrency
         self.conns: list[Connection] = []
+        self.senders: list[_Sender] = []
         self.procs: list[Any] = []
         self.load: list[int] = []
         self._futures: dict[str, tuple[int, asyncio.Future[UnitOutcome]]] = {}
@@ -100,6 +132,7 @@ class ProcessBackend:
             proc.start()
             theirs.close()
             self.conns.append(mine)
+            self.senders.append(_Sender(mine))
             self.procs.append(proc)
             self.load.append(0)
         self._started = False
@@ -162,18 +195,16 @@ class ProcessBackend:
         fut: asyncio.Future[UnitOutcome] = asyncio.get_running_loop().create_future()
         self._futures[spec.unit_id] = (worker, fut)
         self.load[worker] += 1
-        self.conns[worker].send(spec)
+        self.senders[worker].send(spec)
         return await fut
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
-        for conn in self.conns:
-            try:
-                if self._started:
-                    loop.remove_reader(conn.fileno())
-                conn.send(None)
-            except (OSError, ValueError):
-                pass
+        for conn, sender in zip(self.conns, self.senders, strict=True):
+            if self._started:
+                loop.remove_reader(conn.fileno())
+            sender.send(None)
+            sender.close()
         wait = 1.0 if self._futures else 10.0  # interrupted with units in flight: be quick
         for proc in self.procs:
             await asyncio.to_thread(proc.join, wait)

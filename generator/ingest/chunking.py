@@ -13,8 +13,9 @@ fits (headings, then blocks and paragraphs, then sentences, words); it is sized 
 with the model's tiktoken encoding, and a chunk above the limit is split again. Overlap is
 added here, counted in tokens: a chunk that continues a section starts with the last
 ``overlap`` tokens of the chunk before it (at most half of that chunk, snapped to a word
-start, never before the section's heading); a chunk that opens a section has none. The
-tokens come from the previous chunk's exact count, so overlap costs no extra encoding.
+start, never before the section's heading); a chunk that opens a section has none. Where
+the overlap starts is read from the previous chunk's tokens (no extra encoding to find it),
+but every chunk, overlap included, is then counted exactly: that count is the one stored.
 
 Guarantees (property-tested): no chunk above ``max_tokens``; ``text[span[0]:span[1]] ==
 chunk.text``; the spans cover every non-whitespace character (the gaps between chunks are
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from semantic_text_splitter import MarkdownSplitter
 
 from generator.errors import ConfigError
+from generator.ingest.token_index import TokenIndex
 from generator.records import Chunk, Document, record_id
 from generator.tokens import encoding_name, get_encoding
 
@@ -37,7 +39,6 @@ DEFAULT_MAX_TOKENS = 800
 DEFAULT_OVERLAP = 100
 MIN_MAX_TOKENS = 32
 _SAFETY = 0.9  # size chunks at 90% of the estimate: most fit on the first try
-_SAMPLE = 4000  # characters per sample window when estimating characters per token
 
 
 @dataclass(frozen=True)
@@ -83,16 +84,6 @@ class Chunker:
             splitter = self._splitters[capacity] = MarkdownSplitter(capacity, trim=True)
         return [(s, s + len(piece)) for s, piece in splitter.chunk_indices(text) if piece]
 
-    def _chars_per_token(self, text: str) -> float:
-        n = len(text)
-        if n <= 3 * _SAMPLE:
-            windows = [text]
-        else:
-            mid = n // 2 - _SAMPLE // 2
-            windows = [text[:_SAMPLE], text[mid : mid + _SAMPLE], text[-_SAMPLE:]]
-        chars = sum(len(w) for w in windows)
-        return max(chars / max(sum(self.count(w) for w in windows), 1), 0.25)
-
     # ------------------------------------------------------------------ spans
 
     def spans(
@@ -105,29 +96,25 @@ class Chunker:
         if first >= last:
             return []
         sections = section_starts or []
-        if last - first <= self.max * 12:  # may fit whole: one exact count decides
-            whole = self.count(text[first:last])
-            if whole <= self.max:
-                return [(first, last, whole)]
-            ratio = (last - first) / whole
-        else:
-            ratio = self._chars_per_token(text)
+        index = TokenIndex(self.enc, text)  # the one full encoding; counts come from it
+        whole = index.count(first, last)
+        if whole <= self.max:
+            return [(first, last, whole)]
+        ratio = (last - first) / whole
         capacity = max(1, int(self.budget * ratio * _SAFETY))
         queue = self._merge_small(self._split(text, capacity), ratio, sections)
         queue.reverse()  # a stack: pop() takes the next span in document order
         out: list[tuple[int, int, int]] = []
-        prev: list[int] = []  # tokens of the previous chunk: its tail is the next overlap
         while queue:
             s, e = queue.pop()
-            start = self._overlap_start(text, s, out[-1][1] if out else -1, prev, sections)
-            tokens = self.enc.encode_ordinary(text[start:e])
-            if len(tokens) > self.max and start != s:
-                start, tokens = self._shrink_overlap(text, start, s, e)
-            if len(tokens) > self.max:
-                queue.extend(reversed(self._resplit(text, s, e, len(tokens))))
+            start = self._overlap_start(index, s, out[-1] if out else None, sections)
+            tokens = index.count(start, e)
+            if tokens > self.max and start != s:
+                start, tokens = self._shrink_overlap(index, start, s, e)
+            if tokens > self.max:
+                queue.extend(reversed(self._resplit(index, s, e, tokens)))
                 continue
-            out.append((start, e, len(tokens)))
-            prev = tokens
+            out.append((start, e, tokens))
         return out
 
     def _merge_small(
@@ -146,60 +133,55 @@ class Chunker:
         return out
 
     def _overlap_start(
-        self, text: str, s: int, prev_end: int, prev: list[int], sections: list[int]
+        self,
+        index: TokenIndex,
+        s: int,
+        prev: tuple[int, int, int] | None,
+        sections: list[int],
     ) -> int:
         """Where a chunk whose own text starts at ``s`` begins: ``overlap`` tokens (at most
-        half of the previous chunk) before it, unless it opens a section."""
-        if not self.overlap or prev_end < 0:
+        half of the previous chunk ``prev``) before it, unless it opens a section."""
+        if not self.overlap or prev is None:
             return s
         i = bisect.bisect_right(sections, s) - 1
         section = sections[i] if i >= 0 else 0
         if i >= 0 and section == s:
             return s  # a chunk that opens a section needs no context from the one before
-        n = min(self.overlap, len(prev) // 2)
+        n = min(self.overlap, prev[2] // 2)
         if n <= 0:
             return s
-        # the previous chunk's last n tokens are the last characters before prev_end
-        tail = self.enc.decode_bytes(prev[-n:]).decode("utf-8", "ignore")
-        lo = max(prev_end - len(tail), section)
-        # snap forward to the start of a word so a chunk never begins mid-word
-        if lo > 0 and not text[lo - 1].isspace():
-            while lo < s and not text[lo].isspace():
-                lo += 1
-        while lo < s and text[lo].isspace():
-            lo += 1
-        return lo
+        # the document's last n tokens that end inside the previous chunk
+        prev_end = prev[1]
+        k = index.tokens_before(prev_end)
+        lo = max(index.char_at_token(max(k - n, 0), prev_end), section)
+        return _word_start(index.text, lo, s)
 
-    def _shrink_overlap(self, text: str, start: int, s: int, e: int) -> tuple[int, list[int]]:
+    def _shrink_overlap(self, index: TokenIndex, start: int, s: int, e: int) -> tuple[int, int]:
         """Move the start toward the base until the chunk fits (rare: BPE merges at joins)."""
         for frac in (0.5, 0.75):
-            cut = start + int((s - start) * frac)
-            while cut < s and not text[cut].isspace():
-                cut += 1
-            while cut < s and text[cut].isspace():
-                cut += 1
-            tokens = self.enc.encode_ordinary(text[cut:e])
-            if len(tokens) <= self.max:
+            cut = _word_start(index.text, start + int((s - start) * frac), s, forward=True)
+            tokens = index.count(cut, e)
+            if tokens <= self.max:
                 return cut, tokens
-        return s, self.enc.encode_ordinary(text[s:e])
+        return s, index.count(s, e)
 
-    def _resplit(self, text: str, s: int, e: int, tokens: int) -> list[tuple[int, int]]:
+    def _resplit(self, index: TokenIndex, s: int, e: int, tokens: int) -> list[tuple[int, int]]:
         """Split an oversized span again with a capacity scaled to what it measured."""
-        part = text[s:e]
+        part = index.text[s:e]
         capacity = max(1, int(len(part) * self.budget / tokens * _SAFETY))
         pieces = [(s + a, s + b) for a, b in self._split(part, capacity)]
         if len(pieces) > 1:
             return pieces
-        return self._hard_split(text, s, e)
+        return self._hard_split(index, s, e)
 
-    def _hard_split(self, text: str, s: int, e: int) -> list[tuple[int, int]]:
+    def _hard_split(self, index: TokenIndex, s: int, e: int) -> list[tuple[int, int]]:
         """Last resort (e.g. one enormous grapheme): cut by characters at the token budget."""
         out: list[tuple[int, int]] = []
         while s < e:
             lo, hi = s + 1, e
             while lo < hi:  # largest end with count(text[s:end]) <= budget
                 mid = (lo + hi + 1) // 2
-                if self.count(text[s:mid]) <= self.budget:
+                if index.count(s, mid) <= self.budget:
                     lo = mid
                 else:
                     hi = mid - 1
@@ -237,6 +219,17 @@ class Chunker:
                 )
             )
         return chunks
+
+
+def _word_start(text: str, lo: int, limit: int, *, forward: bool = False) -> int:
+    """``lo`` moved forward (never past ``limit``) to the start of a word, so that a chunk
+    never begins mid-word or on whitespace; ``forward`` always skips the word at ``lo``."""
+    if forward or (lo > 0 and not text[lo - 1].isspace()):
+        while lo < limit and not text[lo].isspace():
+            lo += 1
+    while lo < limit and text[lo].isspace():
+        lo += 1
+    return lo
 
 
 def _heading_paths(doc: Document) -> list[list[str]]:

@@ -11,6 +11,7 @@ turned bad, are removed from the run.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,8 +37,8 @@ class IngestSettings:
     max_file_mb: float = DEFAULT_MAX_FILE_MB
 
     def __post_init__(self) -> None:
-        if self.max_file_mb <= 0:
-            raise ConfigError("--max-file-mb must be positive")
+        if not 0 < self.max_file_mb < math.inf:  # also refuses NaN
+            raise ConfigError("--max-file-mb must be a positive number")
 
     @property
     def max_bytes(self) -> int:
@@ -57,12 +58,13 @@ class FileResult:
     reason: str = ""
 
 
-def plan(docs: str | Path, settings: IngestSettings) -> list[Entry]:
-    """The scan of ``docs`` (paths and reasons only, never contents)."""
+def plan(docs: str | Path, settings: IngestSettings, run_dir: Path | None = None) -> list[Entry]:
+    """The scan of ``docs`` (paths and reasons only, never contents); ``run_dir``, if inside
+    ``docs``, is left out."""
     root = Path(docs)
     if not root.is_dir():
         raise ConfigError(f"document folder not found: {docs}")
-    return list(scan(root, max_bytes=settings.max_bytes))
+    return list(scan(root, max_bytes=settings.max_bytes, exclude=run_dir))
 
 
 def _mtime(path: Path) -> str:
@@ -152,4 +154,4 @@ def _ingest_one(entry: Entry, journal: Journal, chunker: Chunker, same: bool) ->
 
 def ingest_folder(docs: str | Path, journal: Journal, settings: IngestSettings) -> list[FileResult]:
     """Scan and ingest a folder (convenience for callers without a progress display)."""
-    return list(ingest_entries(plan(docs, settings), journal, settings))
+    return list(ingest_entries(plan(docs, settings, journal.run_dir), journal, settings))

@@ -44,10 +44,12 @@ def _mb(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB"
 
 
-def scan(root: str | Path, *, max_bytes: int) -> Iterator[Entry]:
-    """Every file under ``root`` in sorted order, each either readable or with its reason."""
+def scan(root: str | Path, *, max_bytes: int, exclude: Path | None = None) -> Iterator[Entry]:
+    """Every file under ``root`` in sorted order, each either readable or with its reason.
+    ``exclude`` (the run folder, when it lies inside ``root``) is listed, not scanned."""
     base = Path(root)
     real_root = os.path.realpath(base)
+    real_exclude = os.path.realpath(exclude) if exclude is not None else None
     stack: list[tuple[Path, str]] = [(base, "")]
     while stack:
         folder, prefix = stack.pop()
@@ -66,6 +68,9 @@ def scan(root: str | Path, *, max_bytes: int) -> Iterator[Entry]:
         subdirs: list[tuple[Path, str]] = []
         for item in items:
             rel = prefix + item.name
+            if real_exclude and os.path.realpath(item.path) == real_exclude:
+                yield Entry(rel, Path(item.path), "other", kind=SKIPPED, reason="the run folder")
+                continue
             entry = _classify(item, rel, real_root, max_bytes)
             if entry is None:  # a folder to descend into
                 subdirs.append((Path(item.path), rel + "/"))

@@ -68,6 +68,7 @@ from generator.providers.model_info import (
     register_context_window,
     register_price,
 )
+from generator.providers.registry import get_provider, register_factory, validate_model
 from generator.providers.resilience import (
     Attempt,
     CircuitBreaker,
@@ -75,14 +76,6 @@ from generator.providers.resilience import (
     RetryPolicy,
     status_of,
 )
-
-
-def get_provider(model: str, **settings: object) -> Provider:
-    """The provider for ``model`` (see :func:`generator.providers.registry.get_provider`)."""
-    from generator.providers.registry import get_provider as _get
-
-    return _get(model, **settings)  # type: ignore[arg-type]
-
 
 __all__ = [
     "AdaptiveLimiter",
@@ -103,7 +96,9 @@ __all__ = [
     "key_var",
     "price",
     "register_context_window",
+    "register_factory",
     "register_price",
     "request_hash",
     "status_of",
+    "validate_model",
 ]

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import os
 import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from generator.config import PROVIDER_KEY_VARS
+from generator.config import secret_values
 from generator.errors import (
     AuthError,
     BadRequestError,
@@ -52,16 +51,11 @@ _CONTEXT_HINTS = re.compile(
 )
 
 
-def _secret_values() -> list[str]:
-    vals = {os.environ.get(var, "") for var in set(PROVIDER_KEY_VARS.values())}
-    return sorted((v for v in vals if len(v) >= 6), key=len, reverse=True)
-
-
 def scrub(text: str | None) -> str:
     """``text`` with every API-key-looking substring and every env key value replaced."""
     if not text:
         return ""
-    for value in _secret_values():
+    for value in secret_values():
         text = text.replace(value, "[REDACTED]")
     for pat in _KEY_PATTERNS:
         text = pat.sub(lambda m: (m.group(1) + " " if m.groups() else "") + "[REDACTED]", text)

@@ -35,6 +35,11 @@ INSTALL_HINT = (
     "(it builds llama-cpp-python the way that works on every CPU), or "
     'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install "instructforge[local]"'
 )
+# llama.cpp turns a string's maxLength into a repetition its grammar parser refuses above
+# about 1,000-1,500 (and the 0.3.36 server then segfaults: measured here with 1,500 and 2,000
+# failing, 1,000 working). Longer bounds are capped for the grammar only; the reply parser
+# still checks the template's own bounds.
+GRAMMAR_MAX_STRING = 1000
 _NO_KEY = "no-key-required"  # the client wants some key; our own server checks none
 _JSON_MODES = ("json_object_schema", "json_object", "none")
 
@@ -48,6 +53,19 @@ def server_command() -> list[str]:
     if importlib.util.find_spec("llama_cpp") is None:  # finds it without importing it
         raise ConfigError(INSTALL_HINT)
     return list(DEFAULT_COMMAND)
+
+
+def grammar_safe(schema: Any, cap: int = GRAMMAR_MAX_STRING) -> Any:
+    """A copy of ``schema`` whose string length bounds are at most ``cap``."""
+    if isinstance(schema, list):
+        return [grammar_safe(item, cap) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: grammar_safe(value, cap) for key, value in schema.items()}
+    for key in ("maxLength", "minLength"):
+        if isinstance(out.get(key), int) and out[key] > cap:
+            out[key] = cap
+    return out
 
 
 def env_threads() -> int | None:
@@ -187,7 +205,10 @@ class LocalProvider(Provider):
         server.check_alive()
         if request.api_base:
             raise ConfigError(f"{self.model}: --api-base cannot be used with local models")
-        sent = request.model_copy(update={"timeout": max(request.timeout, self.min_timeout)})
+        update: dict[str, Any] = {"timeout": max(request.timeout, self.min_timeout)}
+        if request.json_schema is not None:
+            update["json_schema"] = grammar_safe(request.json_schema)
+        sent = request.model_copy(update=update)
         async with self._slot:
             try:
                 return await inner.complete(sent)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -58,8 +59,6 @@ def _death_signal_hook() -> Callable[[], None] | None:
     if sys.platform != "linux":
         return None
     try:
-        import ctypes
-
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
@@ -196,7 +195,6 @@ class LocalServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- internals ----------------------------------------------------------------------
     def _spawn(self, port: int) -> None:
         exe = self.command[0]
         if not Path(exe).is_file() and shutil.which(exe) is None:
@@ -252,13 +250,15 @@ class LocalServer:
 
     def _death_message(self, code: int | None) -> str:
         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        tail = self.stderr_tail()
         hint = ""
-        if code in (-signal.SIGILL, -signal.SIGSEGV, 132, 139):  # 128 + SIGILL / SIGSEGV
+        if "grammar" in tail:
+            hint = " (llama.cpp could not build a grammar from the request's JSON schema)"
+        elif code in (-signal.SIGILL, -signal.SIGSEGV, 132, 139):  # 128 + SIGILL / SIGSEGV
             hint = (
                 " (a CPU-specific build of llama-cpp-python crashes like this: rebuild it with"
                 " `instructforge local install --rebuild`)"
             )
-        tail = self.stderr_tail()
         return f"local model server died ({how}){hint}" + (f"; last output:\n{tail}" * bool(tail))
 
     @staticmethod

@@ -15,149 +15,48 @@ from dataclasses import dataclass
 
 from generator.curate.normalize import normalize
 
-BANKS: dict[str, list[str]] = {
-    "dept": [
-        "Finance",
-        "Sales",
-        "Legal",
-        "Procurement",
-        "Engineering",
-        "Customer Support",
-        "Marketing",
-        "Facilities",
-        "Human Resources",
-        "IT Operations",
-        "Logistics",
-        "Quality Assurance",
-        "Security",
-        "Training",
-        "Payroll",
-    ],
-    "days": [
-        "two",
-        "three",
-        "five",
-        "seven",
-        "ten",
-        "fourteen",
-        "twenty",
-        "thirty",
-        "forty-five",
-        "sixty",
-    ],
-    "amount": [
-        "$50",
-        "$75",
-        "$120",
-        "$250",
-        "$500",
-        "$1,000",
-        "$2,500",
-        "$5,000",
-        "$10,000",
-        "$25,000",
-    ],
-    "system": [
-        "Workday",
-        "SAP Concur",
-        "ServiceNow",
-        "Salesforce",
-        "Jira",
-        "the HR portal",
-        "the intranet",
-        "Coupa",
-        "NetSuite",
-        "Zendesk",
-        "Okta",
-        "the expense app",
-        "SharePoint",
-        "the asset register",
-    ],
-    "role": [
-        "line manager",
-        "department head",
-        "finance controller",
-        "HR business partner",
-        "security officer",
-        "regional director",
-        "team lead",
-        "procurement officer",
-        "CFO",
-        "site manager",
-    ],
-    "doc": [
-        "expense claim",
-        "purchase order",
-        "travel request",
-        "leave request",
-        "incident report",
-        "access request",
-        "change request",
-        "vendor form",
-        "timesheet",
-        "contract amendment",
-        "refund request",
-        "onboarding checklist",
-        "risk assessment",
-        "invoice",
-    ],
-    "region": [
-        "EMEA",
-        "North America",
-        "APAC",
-        "Latin America",
-        "the UK",
-        "Germany",
-        "Japan",
-        "Canada",
-        "France",
-        "Australia",
-        "Brazil",
-        "India",
-    ],
-    "product": [
-        "the Basic plan",
-        "the Pro plan",
-        "the Enterprise plan",
-        "the mobile app",
-        "the API",
-        "the analytics add-on",
-        "the hardware kit",
-        "the support package",
-        "the starter bundle",
-    ],
-    "percent": ["5%", "10%", "15%", "20%", "25%", "30%", "40%", "50%"],
-    "weekday": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
-    "quarter": [
-        "the first quarter",
-        "the second quarter",
-        "the third quarter",
-        "the fourth quarter",
-        "year end",
-        "the half-year close",
-    ],
-    "item": [
-        "laptop",
-        "mobile phone",
-        "monitor",
-        "security badge",
-        "parking permit",
-        "corporate card",
-        "VPN token",
-        "headset",
-        "docking station",
-        "desk chair",
-    ],
-    "channel": [
-        "email",
-        "the service desk",
-        "a ticket",
-        "the team chat",
-        "phone",
-        "the self-service form",
-    ],
-    "hours": ["4", "8", "12", "24", "48", "72"],
-}
+_BANK_TEXT = """
+dept: Finance|Sales|Legal|Procurement|Engineering|Customer Support|Marketing|Facilities
+    Human Resources|IT Operations|Logistics|Quality Assurance|Security|Training|Payroll
+days: two|three|five|seven|ten|fourteen|twenty|thirty|forty-five|sixty
+amount: $50|$75|$120|$250|$500|$1,000|$2,500|$5,000|$10,000|$25,000
+system: Workday|SAP Concur|ServiceNow|Salesforce|Jira|the HR portal|the intranet|Coupa
+    NetSuite|Zendesk|Okta|the expense app|SharePoint|the asset register
+role: line manager|department head|finance controller|HR business partner|security officer
+    regional director|team lead|procurement officer|CFO|site manager
+doc: expense claim|purchase order|travel request|leave request|incident report
+    access request|change request|vendor form|timesheet|contract amendment|refund request
+    onboarding checklist|risk assessment|invoice
+region: EMEA|North America|APAC|Latin America|the UK|Germany|Japan|Canada|France|Australia
+    Brazil|India
+product: the Basic plan|the Pro plan|the Enterprise plan|the mobile app|the API
+    the analytics add-on|the hardware kit|the support package|the starter bundle
+percent: 5%|10%|15%|20%|25%|30%|40%|50%
+weekday: Monday|Tuesday|Wednesday|Thursday|Friday
+quarter: the first quarter|the second quarter|the third quarter|the fourth quarter|year end
+    the half-year close
+item: laptop|mobile phone|monitor|security badge|parking permit|corporate card|VPN token
+    headset|docking station|desk chair
+channel: email|the service desk|a ticket|the team chat|phone|the self-service form
+hours: 4|8|12|24|48|72
+"""
+
+
+def _banks(text: str) -> dict[str, list[str]]:
+    """Parse "name: value|value|..." lines; an indented line continues the bank above."""
+    banks: dict[str, str] = {}
+    name = ""
+    for line in text.strip().splitlines():
+        if line.startswith(" "):
+            banks[name] += "|" + line.strip()
+        else:
+            name, values = line.split(": ", 1)
+            banks[name] = values
+    return {k: v.split("|") for k, v in banks.items()}
+
+
+BANKS = _banks(_BANK_TEXT)
+
 
 QUESTIONS = [
     "How many days do I have to submit a {doc} in {dept}?",

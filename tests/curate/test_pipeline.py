@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,12 +62,16 @@ def _foreign(tmp_path: Path) -> Path:
         20: "[1, 2]",
         30: '{"instruction": "", "output": "x"}',
     }
-    return _write(tmp_path / "foreign.jsonl", rows, bad)
+    path = _write(tmp_path / "foreign.jsonl", rows, bad)
+    with path.open("ab") as handle:  # line 177: Latin-1 bytes, not UTF-8
+        handle.write(b'{"instruction": "caf\xe9 opening hours", "output": "8 to 6"}\n')
+    return path
 
 
 def test_import_reports_bad_lines_and_keeps_extra_keys(tmp_path):
     records, report = load_records(_foreign(tmp_path))
-    assert [p.line for p in report.problems] == [3, 10, 20, 30]
+    assert [p.line for p in report.problems] == [3, 10, 20, 30, 177]
+    assert str(report.problems[4]) == "line 177: not UTF-8 text"
     assert "not JSON" in str(report.problems[0])
     assert "line 30: invalid alpaca record: instruction" in str(report.problems[3])
     assert len(records) == 172 and report.ids_assigned == 52
@@ -96,7 +102,7 @@ def test_pipeline_writes_every_file_and_rerun_is_identical(tmp_path):
         "similarity.png",
     }
     assert names <= {p.name for p in out.iterdir()}
-    assert result.counts["bad_lines"] == 4
+    assert result.counts["bad_lines"] == 5
     curated = [json.loads(x) for x in (out / "curated.jsonl").read_text().splitlines()]
     excluded = [json.loads(x) for x in (out / "excluded.jsonl").read_text().splitlines()]
     assert len(curated) + len(excluded) == result.counts["input"] == 172
@@ -149,6 +155,7 @@ def test_a_registered_plugin_step_runs_from_config(tmp_path):
     @registry.register_step("no_word", NoMondayConfig, default=False)
     class NoWord(Filter):
         name = "no_word"
+        destination = "review"
 
         def __init__(self, config: NoMondayConfig) -> None:
             super().__init__()
@@ -169,6 +176,9 @@ def test_a_registered_plugin_step_runs_from_config(tmp_path):
             "Friday" in r["output"] + r["instruction"] for r in as_rows(corpus(120, 0, seed=1))
         )
         assert dropped > 0
+        review = (tmp_path / "r/curation/review.jsonl").read_text().splitlines()
+        assert len(review) == dropped
+        assert json.loads(review[0])["meta"]["curation"]["excluded"]["reason"] == "has_word"
     finally:
         registry._REGISTRY.pop("no_word")
 
@@ -188,3 +198,31 @@ def test_cli_curates_a_run_and_prints_the_table(tmp_path):
     assert bad.exit_code == 2 and "--goal" in bad.output
     missing = CliRunner().invoke(app, ["curate", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_cli_subprocess_imports_foreign_file_and_reports_bad_lines(tmp_path):
+    src = _write(tmp_path / "in.jsonl", as_rows(corpus(60, 6, seed=6)), {5: "oops"})
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(FAST | {"report": {"plots": False}}))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "generator.cli",
+            "curate",
+            "--input",
+            str(src),
+            "--out",
+            str(tmp_path / "run"),
+            "--config",
+            str(cfg),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "line 5: not JSON" in proc.stderr
+    assert "curated 60 of 66 records" in proc.stdout and "1 bad input line" in proc.stdout
+    assert (tmp_path / "run/curation/train.jsonl").exists()

@@ -77,6 +77,7 @@ def _records():
     ]
 
 
+@pytest.mark.embeddings
 @needs_extra
 def test_paraphrases_are_grouped_and_distinct_records_stay():
     step = SemanticDedupStep()
@@ -91,6 +92,7 @@ def test_paraphrases_are_grouped_and_distinct_records_stay():
     )
 
 
+@pytest.mark.embeddings
 @needs_extra
 def test_clustered_search_finds_the_same_pairs_as_exact_search():
     texts = [r.example_text() for r in _records()] * 1

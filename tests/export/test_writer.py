@@ -154,3 +154,20 @@ def test_a_key_in_the_environment_is_never_in_any_exported_file(tmp_path, monkey
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["run"]["config"]["api_key"] == "<removed>"
         assert manifest["run"]["config"]["model"] == "openai/gpt-4o-mini"
+
+
+def test_a_credential_of_an_unlisted_provider_is_never_exported(tmp_path, monkeypatch) -> None:
+    # not key-shaped and not one of PROVIDER_KEY_VARS: only its variable's name marks it
+    key = "7f3c9a1e5b2d4c6e8a0f"
+    monkeypatch.setenv("AZURE_API_KEY", key)
+    pol = load_policies()["openai"]
+    leaky = alpaca(7, pol)
+    leaky["output"] = f"The service key is {key}."
+    run = make_run(tmp_path, [alpaca(i, pol) for i in range(3)] + [leaky], config={"n": key})
+    out = tmp_path / "out"
+    res = run_export(ExportOptions(run, "alpaca", "evaluation", out))
+    assert res.n_exported == 3
+    for f in out.iterdir():
+        assert key.encode() not in f.read_bytes(), f.name
+    [ex] = read_jsonl(out / "excluded.jsonl")
+    assert ex["reason"] == "contains the value of $AZURE_API_KEY"

@@ -177,3 +177,28 @@ def test_early_warning_when_almost_nothing_is_accepted(docs, tmp_path):
     assert res.exit_code == 0
     assert "warning:" in res.output and "invalid_json" in res.output
     assert not read_jsonl(run / "records.jsonl")
+
+
+def test_chunk_too_big_for_the_window_is_split_not_sent_to_fail(docs, tmp_path):
+    run = tmp_path / "run"
+    # qa: ~300 prompt tokens + up to 2048 for the reply; 2550 leaves ~200 of the ~320-token
+    # chunks, so each is sent in two parts.
+    res = gen(docs, run, "--context-window", "2550")
+    assert res.exit_code == 0, res.output
+    chunks = dict(query(run, "SELECT id, data FROM chunks"))
+    units = query(run, "SELECT chunk_id, idx FROM gen_units")
+    assert len(units) > len(chunks)  # chunks were split into parts
+    for rec in read_jsonl(run / "records.jsonl"):
+        src = rec["meta"]["source"]
+        start, end = json.loads(chunks[src["chunk_id"]])["span"]
+        assert start <= src["span"][0] < src["span"][1] <= end
+        assert (src["span"][0], src["span"][1]) != (start, end)
+    assert not query(run, "SELECT 1 FROM gen_calls WHERE error_code='context_window'")
+
+
+def test_template_that_cannot_fit_the_window_is_refused_before_any_call(docs, tmp_path):
+    run = tmp_path / "run"
+    res = gen(docs, run, "--context-window", "2100")
+    assert res.exit_code == 2
+    assert "context window" in res.output and "qa" in res.output
+    assert query(run, "SELECT COUNT(*) FROM gen_calls")[0][0] == 0

@@ -77,9 +77,13 @@ SETTINGS = [
 ]
 
 
-def doc(text: str) -> Document:
+def doc(text: str, type_name: str = "md") -> Document:
     return build_document(
-        Parsed(text=text), path="t.md", sha256="f" * 64, size=len(text), type_name="md"
+        Parsed(text=text),
+        path=f"t.{type_name}",
+        sha256="f" * 64,
+        size=len(text),
+        type_name=type_name,
     )
 
 
@@ -116,6 +120,29 @@ def test_arbitrary_text_invariants(s: ChunkSettings, text: str):
         )
         return
     check_invariants(doc(text), s)
+
+
+# plain text (type txt): hard-wrapped lines, no heading lines
+hard_wrapped = st.lists(paragraph, min_size=1, max_size=12).map(
+    lambda ps: "\n\n".join("\n".join(p[i : i + 60] for i in range(0, len(p), 60)) for p in ps)
+)
+
+
+@pytest.mark.parametrize("s", SETTINGS, ids=lambda s: s.key())
+@settings(max_examples=40, deadline=None)
+@given(text=hard_wrapped | wild)
+def test_plain_text_invariants(s: ChunkSettings, text: str):
+    if text.strip():
+        check_invariants(doc(text, "txt"), s)
+
+
+def test_plain_text_is_cut_at_paragraphs_not_at_wrapped_lines():
+    paras = [" ".join(["The probe battery lasts a year in the field."] * 6) for _ in range(30)]
+    text = "\n\n".join("\n".join(p[i : i + 70] for i in range(0, len(p), 70)) for p in paras)
+    chunks = check_invariants(doc(text, "txt"), ChunkSettings(max_tokens=200, overlap=0))
+    assert len(chunks) > 3
+    for c in chunks[:-1]:
+        assert text[c.span[1] : c.span[1] + 2] == "\n\n", text[c.span[1] - 20 : c.span[1] + 5]
 
 
 @settings(max_examples=40, deadline=None)

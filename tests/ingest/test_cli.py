@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
@@ -77,6 +78,34 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path):
         app, ["ingest", str(tmp_path), "--out", str(tmp_path / "r"), "--overlap", "900"]
     )
     assert bad.exit_code == 2 and "--overlap" in bad.stderr and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-file-mb", "nan"], "--max-file-mb must be a positive number"),
+        (["--max-file-mb", "inf"], "--max-file-mb must be a positive number"),
+        (["--max-file-mb", "0"], "--max-file-mb must be a positive number"),
+    ],
+)
+def test_bad_numbers_are_one_line_and_exit_2(docs: Path, tmp_path: Path, args, message):
+    result = runner.invoke(app, ["ingest", str(docs), "--out", str(tmp_path / "r"), *args])
+    assert (result.exit_code, result.stderr.strip()) == (2, f"instructforge: error: {message}")
+
+
+def test_a_run_folder_that_cannot_be_created_is_one_line_and_exit_2(docs: Path, tmp_path: Path):
+    (tmp_path / "a-file").write_text("not a folder")
+    for out in (tmp_path / "a-file", tmp_path / "a-file" / "run"):
+        result = runner.invoke(app, ["ingest", str(docs), "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            f"instructforge: error: cannot open the run folder {out}: "
+        ), lines
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "run.sqlite").write_bytes(b"this is not a database" * 100)
+    result = runner.invoke(app, ["ingest", str(docs), "--out", str(tmp_path / "junk")])
+    assert result.exit_code == 2 and "not a database" in result.stderr, result.output
 
 
 def test_help_describes_the_command():

@@ -80,3 +80,12 @@ def test_chunks_reference_their_document(docs: Path, tmp_path: Path):
             assert c.doc_sha256 == d.sha256 and c.doc_path == "x/a.md"
             assert d.text[c.span[0] : c.span[1]] == c.text
             assert c.heading_path[:1] == ["A"]
+
+
+def test_a_run_folder_inside_the_documents_is_not_scanned(docs: Path):
+    write(docs / "a.md", f"# A\n\n{PARAGRAPH}\n")
+    with Journal(docs / "run") as journal:
+        first = _statuses(ingest_folder(docs, journal, IngestSettings()))
+        second = _statuses(ingest_folder(docs, journal, IngestSettings()))
+    assert first == {"a.md": "ingested", "run": "skipped"}
+    assert second == {"a.md": "unchanged", "run": "skipped"}

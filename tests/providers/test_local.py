@@ -24,7 +24,7 @@ from generator.errors import ConfigError, LocalModelError, LocalServerError
 from generator.generate.parsing import parse_reply
 from generator.providers import local_server
 from generator.providers.base import CompletionRequest
-from generator.providers.local import LocalProvider
+from generator.providers.local import GRAMMAR_MAX_STRING, LocalProvider, grammar_safe
 from generator.providers.local_models import SHIPPED, LocalModel, ModelPart, model_path, status
 from generator.providers.local_server import LocalServer
 from generator.providers.registry import get_provider
@@ -224,6 +224,19 @@ def test_provider_sends_json_object_schema_through_litellm(fake_log, gguf, keys)
     parsed = parse_reply(done.text, "alpaca", finish_reason=done.finish_reason, schema=SCHEMA)
     assert parsed.reason is None
     assert parsed.valid[0]["output"].startswith("Staff get 25 days of paid leave a year.\n")
+
+
+def test_long_string_bounds_are_capped_for_the_grammar_only() -> None:
+    """llama.cpp's grammar parser refuses (and its server crashes on) long repetitions."""
+    long = json.loads(json.dumps(SCHEMA))
+    item = long["properties"]["records"]["items"]["properties"]
+    item["output"].update(minLength=1500, maxLength=3000)
+    capped = grammar_safe(long)
+    out = capped["properties"]["records"]["items"]["properties"]["output"]
+    assert out == {"type": "string", "minLength": GRAMMAR_MAX_STRING, "maxLength": 1000}
+    assert capped["properties"]["records"]["items"]["properties"]["instruction"]["maxLength"] == 200
+    assert item["output"]["maxLength"] == 3000  # the caller's schema is untouched
+    assert grammar_safe(SCHEMA) == SCHEMA
 
 
 def test_provider_reports_a_dead_server_clearly(fake_log, gguf, monkeypatch) -> None:

@@ -41,6 +41,9 @@ from generator.providers.registry import register_factory
         ("gpt-4o-mini", "OPENAI_API_KEY"),
         ("anthropic/claude-sonnet-4-5", "ANTHROPIC_API_KEY"),
         ("gemini/gemini-2.5-flash", "GEMINI_API_KEY"),
+        ("xai/grok-3-mini", "XAI_API_KEY"),
+        ("azure/my-gpt-4o-deployment", "AZURE_API_KEY"),
+        ("perplexity/sonar", "PERPLEXITYAI_API_KEY"),
     ],
 )
 def test_missing_key_names_the_variable(model: str, var: str) -> None:
@@ -187,6 +190,21 @@ def test_scrub_removes_key_shapes_and_env_values(monkeypatch: pytest.MonkeyPatch
     ):
         assert secret not in out
     assert out.startswith("key [REDACTED]")
+
+
+def test_scrub_removes_credentials_of_providers_we_do_not_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AZURE_API_KEY", "7f3c9a1e5b2d4c6e8a0f")
+    monkeypatch.setenv("HF_TOKEN", "abcdefghijklmnop42")
+    monkeypatch.setenv("INSTRUCTFORGE_REVIEWER", "someone-long-enough")  # not a credential
+    err = map_exception(
+        RuntimeError("401 for key 7f3c9a1e5b2d4c6e8a0f (token abcdefghijklmnop42)"),
+        provider="azure",
+    )
+    assert "7f3c9a1e5b2d4c6e8a0f" not in str(err) and "abcdefghijklmnop42" not in str(err)
+    assert "7f3c9a1e5b2d4c6e8a0f" not in err.body and str(err).count("[REDACTED]") == 2
+    assert scrub("by someone-long-enough") == "by someone-long-enough"
 
 
 def test_map_exception_for_plain_exceptions() -> None:

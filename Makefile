@@ -36,7 +36,10 @@ $(VENV)/.local-installed: $(VENV)/bin/activate pyproject.toml
 	@touch $@
 
 demo: $(VENV)/.local-installed
-	$(IF) generate samples --out $(RUN) --model local/$(DEMO_MODEL) --records $(DEMO_RECORDS)
+	@# One call at a time: the local server decodes requests serially anyway, and calls
+	@# queued behind it would still run (and be paid for in minutes) after --records is met.
+	$(IF) generate samples --out $(RUN) --model local/$(DEMO_MODEL) --records $(DEMO_RECORDS) \
+		--concurrency 1
 	$(IF) curate $(RUN)
 	@# The shipped Qwen file comes from packages of unknown publisher, so the `local` policy
 	@# says `review` for training uses: the demo accepts that review explicitly (it is

@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from generator.generate.parsing import parse_reply  # noqa: E402
 from generator.generate.prompts import load_template, render, reply_schema  # noqa: E402
+from generator.ingest.chunking import ChunkSettings  # noqa: E402
 from generator.ingest.pipeline import IngestSettings, ingest_folder  # noqa: E402
 from generator.providers.base import CompletionRequest  # noqa: E402
 from generator.providers.local import LocalProvider  # noqa: E402
@@ -33,11 +34,13 @@ from generator.records import Chunk  # noqa: E402
 from generator.store import Journal  # noqa: E402
 
 
-def sample_chunks(n: int) -> list[Chunk]:
-    """``n`` chunks of ``samples/`` spread evenly over the corpus (real ingest + chunking)."""
+def sample_chunks(n: int, max_tokens: int) -> list[Chunk]:
+    """``n`` chunks of ``samples/`` spread evenly over the corpus (real ingest + chunking;
+    ``max_tokens`` per chunk: the default 800 gives only 14 chunks of samples/)."""
+    settings = IngestSettings(chunks=ChunkSettings(max_tokens=max_tokens, overlap=max_tokens // 8))
     with tempfile.TemporaryDirectory() as tmp:
         journal = Journal(Path(tmp) / "run")
-        list(ingest_folder(REPO / "samples", journal, IngestSettings()))
+        list(ingest_folder(REPO / "samples", journal, settings))
         chunks = list(journal.chunks())
         journal.close()
     if not chunks:
@@ -91,12 +94,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--per-call", type=int, default=3, help="records asked per call")
+    parser.add_argument("--chunk-tokens", type=int, default=400, help="max tokens per chunk")
     parser.add_argument("--threads", type=int, default=None, help="server threads")
     parser.add_argument("--model", action="append", help="shipped model name (repeatable)")
     args = parser.parse_args()
-    chunks = sample_chunks(args.chunks)
+    chunks = sample_chunks(args.chunks, args.chunk_tokens)
     names = args.model or [m.name for m in SHIPPED]
-    print(f"{len(chunks)} chunks of samples/, qa template, {args.per_call} records per call")
+    print(
+        f"{len(chunks)} chunks of samples/ (<= {args.chunk_tokens} tokens), qa template,"
+        f" {args.per_call} records per call"
+    )
     rows = []
     for name in names:
         s = asyncio.run(bench_model(name, chunks, args.per_call, args.threads))

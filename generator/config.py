@@ -63,7 +63,7 @@ PROVIDER_KEY_VARS: dict[str, str] = {
 # Names of variables that hold credentials for any service LiteLLM can reach (AZURE_API_KEY,
 # HF_TOKEN, AWS_SECRET_ACCESS_KEY, ...), whether or not we list the provider above: their
 # values are scrubbed from every message we write.
-_SECRET_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?)(_|$)", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"(^|_)(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?)(_|$)", re.I)
 
 
 def secret_env(min_length: int = 6) -> dict[str, str]:

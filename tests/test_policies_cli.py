@@ -77,6 +77,10 @@ def test_errors_are_one_line_and_exit_2() -> None:
     assert res.exit_code == 2 and "unknown policy 'nope'" in res.output
     res = _run("check", "--model", "gpt-4o", "--use", "training")
     assert res.exit_code == 2 and "unknown use 'training'" in res.output
+    for blank in ("", "  "):
+        res = _run("check", "--model", blank)
+        assert res.exit_code == 2 and "--model must be a model string" in res.output
+        assert "REVIEW" not in res.output
 
 
 def test_stale_policy_warns_in_list_show_and_check(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -60,14 +61,7 @@ def export_cmd(
         "reviewer) or 'accepted-or-unsampled' (also records never sampled). Edits are applied.",
     ),
 ) -> None:
-    """Export a run's records through the licence gate, with a legal review pack.
-
-    Every record is judged by the policy it was generated under and the labels of its source
-    document: 'block' is never exported, 'review' only with --accept-review naming it. Writes
-    the dataset (train/validation when the run has a curated split), provenance sidecars,
-    manifest.json, LEGAL_REVIEW.md, a dataset card README.md and excluded.jsonl. Exit 3 when
-    the gate refuses (--strict, or nothing may be exported).
-    """
+    """Run the export of ``run`` (the command help is ``HELP``)."""
     from generator.export.job import ExportOptions, run_export
 
     opts = ExportOptions(
@@ -82,7 +76,7 @@ def export_cmd(
 def _print(res: ExportResult) -> None:
     con = Console(highlight=False)
     for w in res.warnings:
-        con.print(f"[yellow]warning:[/] {w}")
+        con.print(f"[yellow]warning:[/] {escape(w)}")
     table = Table(title=f"Licence gate: use {res.options.use}")
     cols = ("allow", "review-accepted", "review", "block")
     for name in ("policy", *cols):
@@ -115,6 +109,16 @@ def _print(res: ExportResult) -> None:
     con.print(f"legal review pack: {res.options.out / 'LEGAL_REVIEW.md'}, manifest.json")
 
 
+HELP = (
+    "Export a run's records through the licence gate, with a legal review pack.\n\n"
+    "Every record is judged by the policy it was generated under and the labels of its source "
+    "document: 'block' is never exported, 'review' only with --accept-review naming it. Writes "
+    "the dataset (train/validation when the run has a curated split), provenance sidecars, "
+    "manifest.json, LEGAL_REVIEW.md, a dataset card README.md and excluded.jsonl. Exit 3 when "
+    "the gate refuses (--strict, or nothing may be exported)."
+)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``export`` to the root app."""
-    app.command("export")(export_cmd)
+    app.command("export", help=HELP)(export_cmd)

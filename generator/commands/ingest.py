@@ -52,7 +52,7 @@ def ingest(
         DEFAULT_MAX_FILE_MB, "--max-file-mb", help="Files above this size are reported, not read."
     ),
 ) -> None:
-    """Parse and chunk DOCS into the run RUN (help text: ``HELP``)."""
+    """Parse and chunk DOCS into the run folder OUT (the command help is ``HELP``)."""
     settings = IngestSettings(ChunkSettings(max_tokens, overlap, model), max_file_mb)
     entries = plan(docs, settings, out)
     console = Console(highlight=False)

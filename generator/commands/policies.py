@@ -129,6 +129,8 @@ def check_cmd(
     """Which policy covers MODEL and why, then the verdict, reason, clause and URL for USE."""
     if use is not None and use not in USES:
         raise ConfigError(f"unknown use {use!r} (known: {', '.join(USES)})")
+    if not model.strip():
+        raise ConfigError("--model must be a model string, e.g. openai/gpt-4o-mini")
     res = explain_resolution(model, api_base)
     pol = res.policy
     _warn(pol)

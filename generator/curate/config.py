@@ -33,8 +33,8 @@ class SplitConfig(BaseModel):
 
     enabled: bool = True
     validation_fraction: float = Field(0.1, gt=0, lt=0.5)
-    # 10% of a small set is a noisy loss; at least this many validation records when the
-    # set has twice as many (else half of it).
+    # 10% of a small set is a noisy loss: at least this many validation records, as long as
+    # that is at most a fifth of the set.
     min_validation: int = Field(20, ge=0)
     # Keep all records of one source document on one side: validation then measures
     # answers about unseen documents, not paraphrases of trained ones.

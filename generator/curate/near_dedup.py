@@ -15,9 +15,9 @@ on the looser bands. No all-against-all loop: each record queries the index once
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -75,11 +75,23 @@ class UnionFind:
         return out
 
 
-@lru_cache(maxsize=1 << 18)
+_CACHE: dict[bytes, bytes] = {}
+_CACHE_MAX = 300_000
+
+
 def _shingles(text: str, word_n: int, char_n: int, short_words: int) -> bytes:
-    # Cached: near dedup, the split's grouping, its leakage check and the report all
-    # shingle the same texts within one curation run.
-    return shingle_hashes(text, word_n, char_n, short_words).tobytes()
+    # Cached: near dedup, the split's grouping, its leakage check and the report shingle
+    # the same texts within one curation run. Keyed by a digest, so long texts are not
+    # kept alive; bounded, so a long-lived process does not grow without limit.
+    key = hashlib.blake2b(
+        f"{word_n},{char_n},{short_words}\x00{text}".encode(), digest_size=16
+    ).digest()
+    value = _CACHE.get(key)
+    if value is None:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        value = _CACHE[key] = shingle_hashes(text, word_n, char_n, short_words).tobytes()
+    return value
 
 
 def shingle_arrays(texts: Iterable[str], cfg: NearDedupConfig | None = None) -> list[np.ndarray]:

@@ -139,6 +139,8 @@ class QualityStep(Step):
         self.source_text = source_text or (lambda _r: None)
         self.judge = judge
         self.batch_size = batch_size
+        self.judge_spent: Callable[[], dict[str, Any]] | None = None  # set by the factory
+        self.scores: list[float] = []
 
     def _length(self, tokens: int) -> float:
         lo, hi = self.config.min_output_tokens, self.config.max_output_tokens
@@ -177,6 +179,7 @@ class QualityStep(Step):
     def _passes_heuristic(self, record: Record) -> bool:
         result = self.score(record)
         self.annotate(record, **result)
+        self.scores.append(result["score"])
         parts = result["parts"]
         below = [k for k, v in parts.items() if v < self.config.min_parts.get(k, 0.0)]
         if below or result["score"] < self.config.min_score:
@@ -211,6 +214,13 @@ class QualityStep(Step):
             self.kept += 1
             yield record
 
+    def stats(self) -> dict[str, Any]:
+        data = super().stats()
+        data["scores"] = list(self.scores)
+        if self.judge_spent is not None:
+            data["judge"] = self.judge_spent()
+        return data
+
 
 def quality_of(record: Record) -> float | None:
     """The best known quality of a record in [0, 1] (a judge score wins), for dedup."""
@@ -240,12 +250,14 @@ def journal_source_text(journal: Any) -> Callable[[Record], str | None]:
 
 def _build(config: QualityConfig, ctx: StepContext) -> QualityStep:
     source = journal_source_text(ctx.journal) if ctx.journal is not None else None
-    judge = None
-    if config.judge_model:
-        from generator.curate.judge import client_for
+    if not config.judge_model:
+        return QualityStep(config, source_text=source)
+    from generator.curate.judge import client_for
 
-        judge = client_for(config.judge_model, ctx.journal, ctx.run_dir).quality
-    return QualityStep(config, source_text=source, judge=judge)
+    client = client_for(config.judge_model, ctx.journal, ctx.run_dir)
+    step = QualityStep(config, source_text=source, judge=client.quality)
+    step.judge_spent = client.spent
+    return step
 
 
 register_step("quality", QualityConfig, order=30, factory=_build)(QualityStep)

@@ -15,6 +15,7 @@ from typing import Any
 from generator.curate import diversity
 from generator.curate.base import Exclusion
 from generator.curate.config import ReportConfig
+from generator.curate.risk_report import risk_sections
 from generator.records import Record
 from generator.tokens import count_many
 
@@ -148,6 +149,10 @@ def write_report(
                 )
             )
 
+    lines += [
+        "",
+        *risk_sections(stats, out.parent if (out.parent / "run.sqlite").exists() else None),
+    ]
     lines += ["", *_diversity(curated, cfg, seed, out, pngs)]
     if cfg.goal:
         lines += ["", "## Size guidance", "", size_guidance(cfg.goal, len(curated))]

@@ -51,11 +51,15 @@ def groups(records: Sequence[Record], cfg: SplitConfig) -> list[list[int]]:
 
 
 def validation_size(n: int, cfg: SplitConfig) -> int:
-    """How many records validation should get: the fraction, at least ``min_validation``
-    (capped at half the set), none for fewer than two records."""
+    """How many records validation should get: the fraction of ``n``; when that is below
+    ``min_validation``, that minimum but never more than a fifth of the set (a tiny set
+    should still train on most of its records); none for fewer than two records."""
     if n < 2:
         return 0
-    return min(max(round(n * cfg.validation_fraction), cfg.min_validation), n // 2)
+    want = round(n * cfg.validation_fraction)
+    if want < cfg.min_validation:
+        want = min(cfg.min_validation, max(want, n // 5))
+    return max(1, want)
 
 
 @dataclass

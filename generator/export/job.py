@@ -128,7 +128,7 @@ class ExportResult:
         return sum(self.exported.values())
 
 
-def _check_options(opts: ExportOptions, exporter: Exporter) -> None:
+def _check_options(opts: ExportOptions) -> None:
     if opts.fmt != "openai-chat" and (opts.target_model or opts.epochs is not None):
         raise ConfigError("--target-model and --epochs apply only to --format openai-chat")
     if opts.epochs is not None and opts.epochs < 1:
@@ -166,7 +166,7 @@ def _review_filter(opts: ExportOptions) -> Any:
     return ReviewFilter(ReviewStore(open_run(opts.run)), opts.require_review)  # type: ignore[arg-type]
 
 
-def _judge(opts: ExportOptions, res: ExportResult) -> dict[tuple[str, int], Decision]:
+def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
     """Pass 1: the gate's decision for every valid record; bad lines become exclusions."""
     decisions: dict[tuple[str, int], Decision] = {}
     for split, path in res.plan.files:
@@ -265,7 +265,7 @@ def run_export(opts: ExportOptions) -> ExportResult:
     from generator.export import legal  # legal imports this module's types
 
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
-    _check_options(opts, exporter)
+    _check_options(opts)
     plan = select_inputs(opts.run)
     sources, sources_file, warnings = _run_sources(opts.run)
     gate = Gate(opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today)
@@ -277,7 +277,7 @@ def run_export(opts: ExportOptions) -> ExportResult:
         names += [sidecar_name(s) for s, _ in plan.files]
     check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
 
-    decisions = _judge(opts, res)
+    decisions = _judge(res)
     res.warnings += gate.check_accept_names()
     res.warnings += list(gate.stale().values())
     _refuse_if_needed(opts, res, decisions)

@@ -90,6 +90,7 @@ class Engine:
         self._inflight: set[asyncio.Task[None]] = set()
         self._stop: BaseException | None = None
         self._stopping = False
+        self._closing = False  # interrupted (Ctrl-C) or failed: commit only what is sure
         self.limit_reached = p.settings.records is not None and (
             p.accepted_before >= p.settings.records
         )
@@ -135,6 +136,8 @@ class Engine:
             and self._frontier < len(self.pending)
             and self._frontier in self._outcomes
         ):
+            if self._closing and not self._outcomes[self._frontier].final:
+                break  # interrupted: never decide past a unit that a later run will retry
             unit = self.pending[self._frontier]
             out = self._outcomes.pop(self._frontier)
             self._frontier += 1
@@ -249,6 +252,8 @@ class Engine:
             reserved = self.cost.reserve(unit, free=bool(spec.cached))
             out = await run(spec)
             self.cost.observe(out.usage.completion_tokens, unit.n)
+            if self._closing and not out.final:
+                return  # failed while the run was being interrupted: retry it next run
             self._outcomes[index] = out
         except Exception as exc:  # a guard (exit 4), or a bug: stop cleanly either way
             if self._stop is None or not isinstance(self._stop, GuardStop):
@@ -277,6 +282,9 @@ class Engine:
                     break
                 self._wake.clear()
                 await self._wake.wait()
+        except BaseException:
+            self._closing = True
+            raise
         finally:
             for task in self._inflight:  # only on Ctrl-C / an error: normal ends drain first
                 task.cancel()

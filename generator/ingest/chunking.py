@@ -9,13 +9,13 @@ near-duplicate questions.
 
 How: ``semantic-text-splitter``'s MarkdownSplitter cuts at the highest structural level that
 fits (headings, then blocks and paragraphs, then sentences, words); it is sized in characters
-(fast) from the document's measured characters-per-token, then every chunk is counted exactly
-with the model's tiktoken encoding, and a chunk above the limit is split again. Overlap is
-added here, counted in tokens: a chunk that continues a section starts with the last
-``overlap`` tokens of the chunk before it (at most half of that chunk, snapped to a word
-start, never before the section's heading); a chunk that opens a section has none. Where
-the overlap starts is read from the previous chunk's tokens (no extra encoding to find it),
-but every chunk, overlap included, is then counted exactly: that count is the one stored.
+(fast) from the document's characters-per-token, then every chunk is counted exactly in the
+model's tiktoken encoding, and a chunk above the limit is split again. The document is
+encoded once; chunk counts come from that encoding (:class:`TokenIndex`, exact), so neither
+overlaps nor re-splits are encoded again. Overlap is added here, counted in tokens: a chunk
+that continues a section starts with the document's last ``overlap`` tokens that end inside
+the chunk before it (at most half of that chunk, snapped to a word start, never before the
+section's heading); a chunk that opens a section has none.
 
 Guarantees (property-tested): no chunk above ``max_tokens``; ``text[span[0]:span[1]] ==
 chunk.text``; the spans cover every non-whitespace character (the gaps between chunks are
@@ -34,7 +34,7 @@ from generator.ingest.token_index import TokenIndex
 from generator.records import Chunk, Document, record_id
 from generator.tokens import encoding_name, get_encoding
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # 2: overlap measured on the document's own tokens
 DEFAULT_MAX_TOKENS = 800
 DEFAULT_OVERLAP = 100
 MIN_MAX_TOKENS = 32
@@ -74,9 +74,6 @@ class Chunker:
         self.overlap = self.settings.overlap
         self.budget = self.max - self.overlap  # size of a chunk before its overlap
         self._splitters: dict[int, MarkdownSplitter] = {}
-
-    def count(self, text: str) -> int:
-        return len(self.enc.encode_ordinary(text))
 
     def _split(self, text: str, capacity: int) -> list[tuple[int, int]]:
         splitter = self._splitters.get(capacity)

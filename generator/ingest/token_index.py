@@ -1,23 +1,22 @@
 """Exact token counts of any span of a document from one encoding of the whole document.
 
 Counting every chunk on its own encodes the text about 1.25 times (overlaps, the size
-estimate, re-splits). Here the document is encoded once and a span's count is read from
-the token offsets, exactly, thanks to how tiktoken works: it first cuts text into pieces
-with a regular expression, then applies BPE to each piece on its own. A *safe point* is a
-space between two ASCII letters (``"word word"``; ASCII so that the letter classes of
-Python and of tiktoken's regex engine cannot disagree). No piece pattern of cl100k or o200k can run
-from a letter across a space, and no pattern looks behind, so a safe point starts a piece
-both in the whole document and in any span that contains the letters on both sides of it,
-and between two safe points the span's pieces (so its tokens) are the document's. A span's
-count is then: its head up to the first safe point and its tail from the last one, encoded
-on their own (a few characters), plus the document's tokens in between. A span without
-two safe points (short, or no "letter space letter") is simply encoded whole. The
-chunking property tests check every count against an independent encoding.
+estimate, re-splits). Here the document is encoded once and a span's count is read from the
+token offsets, exactly, thanks to how tiktoken works: it first cuts text into pieces with a
+regular expression, then applies BPE to each piece on its own. A *safe point* is a space
+between two ASCII letters (``"word word"``; ASCII so that the letter classes of Python and
+of tiktoken's regex engine cannot disagree). No piece pattern of cl100k or o200k runs from
+a letter across a space, and none looks behind, so a safe point starts a piece both in the
+whole document and in any span that holds the letters on both sides of it; between two safe
+points the span's pieces, so its tokens, are the document's. A span's count is its head up
+to the first safe point and its tail from the last one, encoded on their own (a few
+characters each), plus the document's tokens in between. A span without two safe points
+(short, or no "letter space letter") is encoded whole. Property tests check every count
+against an independent encoding (tests/ingest/test_token_index.py, test_chunking.py).
 """
 
 from __future__ import annotations
 
-from contextlib import suppress
 from functools import cache
 
 import numpy as np
@@ -27,13 +26,23 @@ _SEARCH = 64  # characters searched for a safe point before encoding a span whol
 
 
 @cache
-def _token_bytes(enc: tiktoken.Encoding) -> np.ndarray:
-    """Length in bytes of every token id of ``enc`` (0 for unused ids)."""
-    lengths = np.zeros(enc.n_vocab, dtype=np.int64)
-    for i in range(enc.n_vocab):
-        with suppress(KeyError):  # a gap in the vocabulary
-            lengths[i] = len(enc.decode_single_token_bytes(i))
-    return lengths
+def _byte_lengths(enc: tiktoken.Encoding) -> np.ndarray:
+    """Token id -> length in bytes for ``enc``; -1 until the id is first met (a document
+    uses a small part of the vocabulary: decoding all of it would cost start-up time)."""
+    return np.full(enc.n_vocab, -1, dtype=np.int32)
+
+
+def _byte_ends(enc: tiktoken.Encoding, text: str) -> np.ndarray:
+    """The byte offset where each token of ``text`` ends (numpy: a Python list of the
+    tokens costs a third of the encoding time again)."""
+    ids = enc.encode_to_numpy(text, disallowed_special=())
+    lengths = _byte_lengths(enc)
+    for i in np.unique(ids[lengths[ids] < 0]).tolist():
+        lengths[i] = len(enc.decode_single_token_bytes(i))
+    # 4 bytes per token while offsets fit (UTF-8 is at most 4 bytes a character)
+    ends = lengths[ids].astype(np.int32 if len(text) < 500_000_000 else np.int64)
+    del ids
+    return np.cumsum(ends, out=ends)
 
 
 class TokenIndex:
@@ -42,8 +51,7 @@ class TokenIndex:
     def __init__(self, enc: tiktoken.Encoding, text: str) -> None:
         self.enc = enc
         self.text = text
-        ids = enc.encode_to_numpy(text, disallowed_special=())
-        self.ends = np.cumsum(_token_bytes(enc)[ids])  # byte end of every token
+        self.ends = _byte_ends(enc, text)
         self._ascii = text.isascii()
         self._cursor = (0, 0)  # a known (character, byte) position, moved forward as we go
 

@@ -20,7 +20,9 @@ def test_validation_size_rules():
     cfg = SplitConfig()
     assert validation_size(1000, cfg) == 100
     assert validation_size(100, cfg) == 20  # the minimum wins over 10%
-    assert validation_size(30, cfg) == 15  # never more than half
+    assert validation_size(30, cfg) == 6  # the minimum never takes more than a fifth
+    assert validation_size(36, cfg) == 7
+    assert validation_size(3, cfg) == 1
     assert validation_size(1, cfg) == 0
 
 

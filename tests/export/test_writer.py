@@ -129,12 +129,21 @@ def test_bad_input_lines_are_reported_with_their_number(tmp_path) -> None:
     assert reasons[1].startswith("records.jsonl line 5: invalid record: instruction")
 
 
-def test_a_key_in_the_environment_is_never_in_any_exported_file(tmp_path, monkeypatch) -> None:
-    key = "sk-proj-TESTKEY0123456789abcdefABCDEF"
-    monkeypatch.setenv("OPENAI_API_KEY", key)
+@pytest.mark.parametrize(
+    ("var", "key"),
+    [
+        ("OPENAI_API_KEY", "sk-proj-TESTKEY0123456789abcdefABCDEF"),
+        # not key-shaped, and a provider PROVIDER_KEY_VARS does not list: only the name tells
+        ("AZURE_API_KEY", "7f3c9a1e5b2d4c6e8a0f"),
+    ],
+)
+def test_a_key_in_the_environment_is_never_in_any_exported_file(
+    tmp_path, monkeypatch, var: str, key: str
+) -> None:
+    monkeypatch.setenv(var, key)
     pol = load_policies()["openai"]
     leaky = alpaca(7, pol)
-    leaky["output"] = f"Set OPENAI_API_KEY={key} in your shell."
+    leaky["output"] = f"Set the key to {key} in your shell."
     config = {
         "docs": str(tmp_path / "docs"),
         "model": "openai/gpt-4o-mini",
@@ -150,24 +159,7 @@ def test_a_key_in_the_environment_is_never_in_any_exported_file(tmp_path, monkey
         for f in out.iterdir():
             assert key.encode() not in f.read_bytes(), f.name
         [ex] = read_jsonl(out / "excluded.jsonl")
-        assert ex["stage"] == "secret" and ex["reason"] == "contains the value of $OPENAI_API_KEY"
+        assert ex["stage"] == "secret" and ex["reason"] == f"contains the value of ${var}"
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["run"]["config"]["api_key"] == "<removed>"
         assert manifest["run"]["config"]["model"] == "openai/gpt-4o-mini"
-
-
-def test_a_credential_of_an_unlisted_provider_is_never_exported(tmp_path, monkeypatch) -> None:
-    # not key-shaped and not one of PROVIDER_KEY_VARS: only its variable's name marks it
-    key = "7f3c9a1e5b2d4c6e8a0f"
-    monkeypatch.setenv("AZURE_API_KEY", key)
-    pol = load_policies()["openai"]
-    leaky = alpaca(7, pol)
-    leaky["output"] = f"The service key is {key}."
-    run = make_run(tmp_path, [alpaca(i, pol) for i in range(3)] + [leaky], config={"n": key})
-    out = tmp_path / "out"
-    res = run_export(ExportOptions(run, "alpaca", "evaluation", out))
-    assert res.n_exported == 3
-    for f in out.iterdir():
-        assert key.encode() not in f.read_bytes(), f.name
-    [ex] = read_jsonl(out / "excluded.jsonl")
-    assert ex["reason"] == "contains the value of $AZURE_API_KEY"

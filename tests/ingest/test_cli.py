@@ -117,43 +117,23 @@ def test_help_describes_the_command():
 
 def test_ingest_as_a_real_process(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "generator.cli",
-            "ingest",
-            str(SAMPLES),
-            "--out",
-            str(tmp_path / "run"),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+
+    def ingest(docs: Path, out: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "generator.cli", "ingest", str(docs), "--out", str(out)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    proc = ingest(SAMPLES, tmp_path / "run")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "5 documents in" in proc.stdout
-    missing = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "generator.cli",
-            "ingest",
-            str(tmp_path / "none"),
-            "--out",
-            str(tmp_path / "r2"),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    missing = ingest(tmp_path / "none", tmp_path / "r2")
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
 
 

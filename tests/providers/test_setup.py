@@ -9,6 +9,7 @@ import types
 
 import pytest
 
+from generator.config import secret_env
 from generator.errors import (
     ConfigError,
     MissingKeyError,
@@ -198,13 +199,18 @@ def test_scrub_removes_credentials_of_providers_we_do_not_list(
     monkeypatch.setenv("AZURE_API_KEY", "7f3c9a1e5b2d4c6e8a0f")
     monkeypatch.setenv("HF_TOKEN", "abcdefghijklmnop42")
     monkeypatch.setenv("INSTRUCTFORGE_REVIEWER", "someone-long-enough")  # not a credential
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "/opt/tokenizers")  # nor is this (TOKEN inside)
     err = map_exception(
         RuntimeError("401 for key 7f3c9a1e5b2d4c6e8a0f (token abcdefghijklmnop42)"),
         provider="azure",
     )
     assert "7f3c9a1e5b2d4c6e8a0f" not in str(err) and "abcdefghijklmnop42" not in str(err)
     assert "7f3c9a1e5b2d4c6e8a0f" not in err.body and str(err).count("[REDACTED]") == 2
-    assert scrub("by someone-long-enough") == "by someone-long-enough"
+    assert scrub("by someone-long-enough in /opt/tokenizers") == (
+        "by someone-long-enough in /opt/tokenizers"
+    )
+    assert set(secret_env()) >= {"AZURE_API_KEY", "HF_TOKEN"}
+    assert not set(secret_env()) & {"INSTRUCTFORGE_REVIEWER", "TIKTOKEN_CACHE_DIR"}
 
 
 def test_map_exception_for_plain_exceptions() -> None:

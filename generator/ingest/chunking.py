@@ -150,7 +150,8 @@ class Chunker:
         # the document's last n tokens that end inside the previous chunk
         prev_end = prev[1]
         k = index.tokens_before(prev_end)
-        lo = max(index.char_at_token(max(k - n, 0), prev_end), section)
+        # a document token may straddle the previous chunk's start: never reach back to it
+        lo = max(index.char_at_token(max(k - n, 0), prev_end), section, prev[0] + 1)
         return _word_start(index.text, lo, s)
 
     def _shrink_overlap(self, index: TokenIndex, start: int, s: int, e: int) -> tuple[int, int]:

@@ -40,7 +40,7 @@ def _byte_ends(enc: tiktoken.Encoding, text: str) -> np.ndarray:
     for i in np.unique(ids[lengths[ids] < 0]).tolist():
         lengths[i] = len(enc.decode_single_token_bytes(i))
     # 4 bytes per token while offsets fit (UTF-8 is at most 4 bytes a character)
-    ends = lengths[ids].astype(np.int32 if len(text) < 500_000_000 else np.int64)
+    ends = lengths[ids].astype(np.int32 if len(text) < 500_000_000 else np.int64, copy=False)
     del ids
     return np.cumsum(ends, out=ends)
 
@@ -71,7 +71,9 @@ class TokenIndex:
 
     def tokens_before(self, pos: int) -> int:
         """How many of the document's tokens end at or before character ``pos``."""
-        return int(np.searchsorted(self.ends, self.byte(pos), side="right"))
+        # the value in the array's own dtype: a Python int would make numpy convert the array
+        offset = self.ends.dtype.type(self.byte(pos))
+        return int(np.searchsorted(self.ends, offset, side="right"))
 
     def char_at_token(self, index: int, pos: int) -> int:
         """Character offset where token ``index`` starts, for a token ending before ``pos``

@@ -6,7 +6,7 @@ import bisect
 import itertools
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from generator.errors import ConfigError
@@ -113,6 +113,7 @@ def test_structured_text_invariants(s: ChunkSettings, text: str):
 @pytest.mark.parametrize("s", SETTINGS[:1], ids=lambda s: s.key())
 @settings(max_examples=150, deadline=None)
 @given(text=wild)
+@example(text=" 😀" + "0" * 187)  # a document token straddling a chunk start
 def test_arbitrary_text_invariants(s: ChunkSettings, text: str):
     if not text.strip():
         assert (

@@ -151,12 +151,6 @@ class LocalProvider(Provider):
             return self.server
         command = self.command or server_command()
         path = self.model_file()
-        print(
-            f"starting local model server: {self.model} ({path.name}, {self.threads or 'auto'}"
-            " threads)",
-            file=sys.stderr,
-            flush=True,
-        )
         server = LocalServer(
             path,
             alias=self.alias,
@@ -164,6 +158,12 @@ class LocalProvider(Provider):
             n_ctx=self.n_ctx,
             command=command,
             ready_timeout=self.ready_timeout,
+        )
+        print(
+            f"starting local model server: {self.model} ({path.name}, {server.threads} threads,"
+            f" context {self.n_ctx})",
+            file=sys.stderr,
+            flush=True,
         )
         server.start()
         self.server = server

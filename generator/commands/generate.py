@@ -75,6 +75,12 @@ def generate(
     ),
     max_retries: int = typer.Option(5, "--max-retries", min=0, help="Retries of transient errors."),
     timeout: float = typer.Option(120.0, "--timeout", min=1, help="Seconds per call."),
+    redact_before_send: bool = typer.Option(
+        False,
+        "--redact-before-send",
+        help="Replace personal data and secrets in each chunk (<EMAIL>, <OPENAI_KEY>, ...) "
+        "before it is sent to the provider; records say so in meta.redaction.",
+    ),
     keep_reasoning: bool = typer.Option(
         False, "--keep-reasoning", help="Keep a reasoning model's thinking in meta."
     ),
@@ -98,7 +104,7 @@ def generate(
             workers=workers, context_window=context_window, price_in_per_m=price_in,
             price_out_per_m=price_out, max_retries=max_retries, timeout_s=timeout,
             keep_reasoning=keep_reasoning, dry_run=dry_run, pool_lag=pool_lag,
-            force_new=force_new_settings,
+            force_new=force_new_settings, redact_before_send=redact_before_send,
         )  # fmt: skip
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise ConfigError(" ".join(str(exc).split("\n")[1:3]).strip() or str(exc)) from exc

@@ -28,6 +28,7 @@ from generator.generate.filters import InstructionFilter
 from generator.generate.journal import UnitCommit
 from generator.generate.plan import PoolView, WorkUnit
 from generator.records import Ref, record_id, utcnow
+from generator.redact import redact_text
 from generator.textsim import NoveltyIndex
 
 
@@ -43,6 +44,7 @@ class Provenance:
     template: str
     fingerprint: str
     source_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # by document path
+    redact_before_send: bool = False  # chunks were redacted before they left the machine
 
 
 @dataclass
@@ -137,6 +139,8 @@ class Committer:
             info = self.prov.source_info.get(c.doc_path)
             if info is not None:
                 meta["source_info"] = info
+            if self.prov.redact_before_send:
+                meta["redaction"] = {"before_send": True, "found": redact_text(c.text)[1]}
             if outcome.reasoning:
                 meta["reasoning"] = outcome.reasoning
             raw = json.dumps(fields, ensure_ascii=False)

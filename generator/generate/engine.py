@@ -37,6 +37,7 @@ from generator.generate.prompts import render
 from generator.generate.seeding import rng_for
 from generator.generate.setup import Prepared
 from generator.providers.base import CompletionRequest
+from generator.redact import redact_text
 
 EARLY_WARNING_REPLIES = 20
 EARLY_WARNING_RATE = 0.10
@@ -204,7 +205,10 @@ class Engine:
         if seeds is not None:
             rng = rng_for(str(s.sample_seed), unit.id)
             examples = p.pool.sample(unit.pos, s.pool_lag, p.seeds, rng, seeds.k, seeds.n_from_pool)
-        messages = render(p.template, unit.chunk, examples, unit.n)
+        chunk = unit.chunk
+        if s.redact_before_send:  # the provider never sees personal data or secrets
+            chunk = chunk.model_copy(update={"text": redact_text(chunk.text)[0]})
+        messages = render(p.template, chunk, examples, unit.n)
         if unit.calls > 1:
             # Several calls about one excerpt: make each request (and its hash) distinct and
             # steer the model away from repeating the other calls' records.

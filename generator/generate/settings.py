@@ -35,6 +35,7 @@ FINGERPRINT_FIELDS = (
     "pool_lag",
     "sample_seed",
     "context_window",  # decides how chunks are split to fit
+    "redact_before_send",  # what the provider sees
 )
 
 
@@ -69,6 +70,8 @@ class GenerateSettings(BaseModel):
     max_retries: int = Field(default=5, ge=0, le=20)
     timeout_s: float = Field(default=120.0, gt=0)
     keep_reasoning: bool = False  # keep a reasoning model's thinking in meta
+    # Replace personal data and secrets in each chunk (generator.redact) before it is sent.
+    redact_before_send: bool = False
     dry_run: bool = False
     force_new: bool = False  # --force-new-settings: accept a changed fingerprint
 

@@ -142,6 +142,7 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
         template=template.id,
         fingerprint=fingerprint,
         source_info=_source_infos(Path(settings.docs), journal),
+        redact_before_send=settings.redact_before_send,
     )
     sizes = sorted({u.n for u in units})
     return Prepared(

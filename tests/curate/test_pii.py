@@ -188,3 +188,22 @@ def test_redact_text_for_sending_replaces_every_planted_value() -> None:
     for value in [*EMAILS, *CARDS, *IBANS, *SECRETS.values()]:
         assert value not in clean
     assert counts["EMAIL"] >= 1 and sum(counts.values()) >= len(_planted()[::7]) * 0.95
+
+
+def test_person_and_place_names_with_the_ner_extra() -> None:
+    if not redact.ner_available():
+        pytest.skip("needs the [ner] extra: pip install --no-deps -r requirements-ner.txt")
+    step = PiiStep(PiiConfig(ner=True, actions={"PERSON": "pseudonymize", "LOCATION": "redact"}))
+    text = "Maria Schmidt from the Berlin office approves travel requests for John Carter."
+    out = next(iter(step.run([_record(text)])))
+    assert "Maria Schmidt" not in out.input and "John Carter" not in out.input
+    assert "<LOCATION>" in out.input and "<PERSON_" in out.input
+    assert step.stats()["findings"]["PERSON"] >= 2
+
+
+def test_ner_requested_without_the_extra_warns_and_still_redacts(monkeypatch) -> None:
+    monkeypatch.setattr(redact, "ner_available", lambda: False)
+    step = PiiStep(PiiConfig(ner=True))
+    out = next(iter(step.run([_record("Mail it-help@acme.io, says Maria Schmidt.")])))
+    assert "<EMAIL>" in out.input
+    assert step.stats()["warnings"] == [redact.NER_HINT]

@@ -180,9 +180,20 @@ def _bounds_validator(schema_json: str) -> Any:
     return jsonschema.Draft202012Validator(json.loads(schema_json))
 
 
+@functools.lru_cache(maxsize=64)
+def _fast_bounds_validator(schema_json: str) -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(json.loads(schema_json))
+
+
 def _bounds_errors(schema: dict[str, Any], item: dict[str, Any]) -> list[str]:
-    # Building a validator costs more than validating a record: build one per schema.
-    validator = _bounds_validator(json.dumps(schema, sort_keys=True))
+    # Building a validator costs more than validating a record: build one per schema. The
+    # Rust validator decides; jsonschema words the errors of the (rare) invalid ones.
+    key = json.dumps(schema, sort_keys=True)
+    if _fast_bounds_validator(key).is_valid(item):
+        return []
+    validator = _bounds_validator(key)
     return [
         f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
         for e in validator.iter_errors(item)

@@ -101,12 +101,19 @@ class LiteLLMProvider(Provider):
         self.drop_params = drop_params
         self.extra = dict(extra or {})
         self._lib = litellm()
+        self._json_modes: dict[tuple[str, str | None], str] = {}
 
     # -- request building -------------------------------------------------------------
     def resolve_json_mode(self, model: str, api_base: str | None) -> str:
         """The concrete JSON mode used for ``model`` (``auto`` resolved)."""
         if self.json_mode != "auto":
             return self.json_mode
+        key = (model, api_base)
+        if key not in self._json_modes:  # LiteLLM's lookup costs ~1 ms: once per model
+            self._json_modes[key] = self._resolve_json_mode(model, api_base)
+        return self._json_modes[key]
+
+    def _resolve_json_mode(self, model: str, api_base: str | None) -> str:
         prefix = provider_prefix(model)
         if prefix in ("mock", "hosted_vllm"):
             return "json_schema"

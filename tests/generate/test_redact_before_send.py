@@ -50,7 +50,8 @@ def _reply(n: int) -> dict:
     }
 
 
-def test_chunks_are_redacted_at_the_wire_and_records_say_so(tmp_path: Path, monkeypatch) -> None:
+def _generate(tmp_path: Path, monkeypatch, *flags: str) -> tuple[object, list[str], Path]:
+    """Run generate against OpenAI at the wire (respx); return result, request bodies, run."""
     mock.reset()
     model_info.clear_overrides()
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-wire-key-000000000000000000000")
@@ -64,20 +65,15 @@ def test_chunks_are_redacted_at_the_wire_and_records_say_so(tmp_path: Path, monk
         bodies.append(request.content.decode())
         return Response(200, json=_reply(3))
 
-    with respx.mock(assert_all_called=True) as router:
+    with respx.mock() as router:
         router.post("https://api.openai.com/v1/chat/completions").mock(side_effect=answer)
-        res = CliRunner().invoke(
-            app,
-            [
-                "generate",
-                str(docs),
-                "--out",
-                str(run),
-                "--model",
-                "openai/gpt-4o-mini",
-                "--redact-before-send",
-            ],
-        )
+        args = ["generate", str(docs), "--out", str(run), "--model", "openai/gpt-4o-mini"]
+        res = CliRunner().invoke(app, [*args, *flags])
+    return res, bodies, run
+
+
+def test_chunks_are_redacted_at_the_wire_and_records_say_so(tmp_path: Path, monkeypatch) -> None:
+    res, bodies, run = _generate(tmp_path, monkeypatch, "--redact-before-send")
     assert res.exit_code == 0, res.output
     assert bodies, "no request reached the wire"
     for body in bodies:
@@ -93,30 +89,7 @@ def test_chunks_are_redacted_at_the_wire_and_records_say_so(tmp_path: Path, monk
 
 
 def test_without_the_flag_the_chunk_is_sent_as_is(tmp_path: Path, monkeypatch) -> None:
-    mock.reset()
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-wire-key-000000000000000000000")
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "vpn.md").write_text(DOC, encoding="utf-8")
-    bodies: list[str] = []
-
-    def answer(request):
-        bodies.append(request.content.decode())
-        return Response(200, json=_reply(3))
-
-    with respx.mock() as router:
-        router.post("https://api.openai.com/v1/chat/completions").mock(side_effect=answer)
-        res = CliRunner().invoke(
-            app,
-            [
-                "generate",
-                str(docs),
-                "--out",
-                str(tmp_path / "run"),
-                "--model",
-                "openai/gpt-4o-mini",
-            ],
-        )
+    res, bodies, run = _generate(tmp_path, monkeypatch)
     assert res.exit_code == 0, res.output
     assert any(EMAIL in b for b in bodies)
-    assert all("redaction" not in r["meta"] for r in read_jsonl(tmp_path / "run" / "records.jsonl"))
+    assert all("redaction" not in r["meta"] for r in read_jsonl(run / "records.jsonl"))

@@ -90,3 +90,14 @@ def query(run: Path, sql: str, params: tuple = ()) -> list[tuple]:
 def ok_calls(run: Path) -> list[tuple[str, int]]:
     """(request hash, session) of every successful provider call."""
     return query(run, "SELECT request_hash, session FROM gen_calls WHERE status='ok'")
+
+
+def gen(docs: Path, run: Path, *args: str, model: str = "mock/echo") -> Any:
+    """``instructforge generate DOCS --out RUN --model MODEL ...`` through the CLI runner."""
+    from typer.testing import CliRunner
+
+    from generator.cli import app
+
+    return CliRunner().invoke(
+        app, ["generate", str(docs), "--out", str(run), "--model", model, *args]
+    )

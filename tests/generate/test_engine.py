@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.providers import mock, model_info
 from generator.records import parse_record
-from tests.generate.engine_helpers import make_docs, ok_calls, query, read_jsonl, record_set
+from tests.generate.engine_helpers import gen, ok_calls, query, read_jsonl, record_set
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_provider_state() -> None:
-    mock.reset()
-    model_info.clear_overrides()
-
-
-@pytest.fixture(scope="module")
-def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_docs(tmp_path_factory.mktemp("docs"))
-
-
-def gen(docs: Path, run: Path, *args: str, model: str = "mock/echo"):
-    return runner.invoke(app, ["generate", str(docs), "--out", str(run), "--model", model, *args])
 
 
 def test_end_to_end_records_carry_provenance_and_resume_costs_nothing(docs, tmp_path):

@@ -9,32 +9,14 @@ from pathlib import Path
 import pytest
 import respx
 from httpx import Response
-from typer.testing import CliRunner
 
-from generator.cli import app
 from generator.generate.outputs import reconcile
 from generator.generate.plan import PoolView
 from generator.generate.seeding import Example, rng_for
-from generator.providers import mock, model_info
-from tests.generate.engine_helpers import make_docs, ok_calls, query, read_jsonl, record_set
+from generator.providers import mock
+from tests.generate.engine_helpers import gen, ok_calls, query, read_jsonl, record_set
 
-runner = CliRunner()
 SECRET = "sk-test-SECRET0123456789abcdefghijklmnop"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_provider_state() -> None:
-    mock.reset()
-    model_info.clear_overrides()
-
-
-@pytest.fixture(scope="module")
-def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_docs(tmp_path_factory.mktemp("docs"))
-
-
-def gen(docs: Path, run: Path, *args: str, model: str = "mock/echo"):
-    return runner.invoke(app, ["generate", str(docs), "--out", str(run), "--model", model, *args])
 
 
 def test_reconcile_repairs_partial_tail_and_adds_missing_lines_once(tmp_path):

@@ -10,7 +10,6 @@ from httpx import Response
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.providers import mock, model_info
 from tests.generate.engine_helpers import read_jsonl
 
 EMAIL = "dana.whitfield@larkspur-example.com"
@@ -52,8 +51,6 @@ def _reply(n: int) -> dict:
 
 def _generate(tmp_path: Path, monkeypatch, *flags: str) -> tuple[object, list[str], Path]:
     """Run generate against OpenAI at the wire (respx); return result, request bodies, run."""
-    mock.reset()
-    model_info.clear_overrides()
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-wire-key-000000000000000000000")
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -14,12 +14,15 @@ from __future__ import annotations
 import argparse
 import random
 import resource
+import sys
 import time
+from pathlib import Path
 
-import generator  # noqa: F401  (offline defaults)
-from generator.curate.harmful import HarmfulContentStep
-from generator.curate.pii import PiiStep
-from generator.records import AlpacaRecord, Meta
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+
+from generator.curate.harmful import HarmfulContentStep  # noqa: E402
+from generator.curate.pii import PiiStep  # noqa: E402
+from generator.records import AlpacaRecord, Meta  # noqa: E402
 
 SUBJECTS = [
     "The expense policy",

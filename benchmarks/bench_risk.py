@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-from generator.curate.harmful import HarmfulContentStep  # noqa: E402
-from generator.curate.pii import PiiStep  # noqa: E402
-from generator.records import AlpacaRecord, Meta  # noqa: E402
+from generator.curate.harmful import HarmfulContentStep
+from generator.curate.pii import PiiStep
+from generator.records import AlpacaRecord, Meta
 
 SUBJECTS = [
     "The expense policy",

@@ -138,7 +138,9 @@ class HarmfulConfig(BaseModel):
 
     enabled: bool = True
     categories: list[str] = list(CATEGORIES)
-    # Model for the provider check (moderation or judge); None: offline baseline only.
+    # Provider check: a moderation model (e.g. openai/omni-moderation-latest) uses LiteLLM's
+    # moderation call; any other model is an LLM judge with a fixed rubric; None: offline
+    # baseline only.
     model: str | None = None
 
 
@@ -212,7 +214,16 @@ class HarmfulContentStep(Step):
 def _build(config: HarmfulConfig, ctx: StepContext) -> HarmfulContentStep:
     if config.model is None:
         return HarmfulContentStep(config)
-    from generator.curate.judge import client_for
+    from generator.curate.moderation import ModerationClient, is_moderation_model
+
+    if is_moderation_model(config.model):  # the provider's moderation endpoint
+        from generator.providers.keys import check_credentials
+        from generator.store import Journal
+
+        check_credentials(config.model)
+        journal = ctx.journal if ctx.journal is not None else Journal(ctx.run_dir or ".")
+        return HarmfulContentStep(config, checker=ModerationClient(config.model, journal).harmful)
+    from generator.curate.judge import client_for  # else an LLM judge with a fixed rubric
 
     client = client_for(config.model, ctx.journal, ctx.run_dir)
     return HarmfulContentStep(config, checker=client.harmful)

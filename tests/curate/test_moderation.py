@@ -1,0 +1,78 @@
+"""Harmful-content provider check through LiteLLM's moderation call, pinned at the wire."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import respx
+from httpx import Response
+
+from generator.curate.harmful import HarmfulConfig
+from generator.curate.registry import StepContext, build_step
+from generator.records import AlpacaRecord, Meta
+from generator.store import Journal
+
+URL = "https://api.openai.com/v1/moderations"
+
+
+def _result(flagged: bool, **cats: bool) -> dict:
+    names = ["hate", "harassment", "violence", "sexual/minors", "self-harm", "illicit/violent"]
+    categories = {n: cats.get(n.replace("/", "_").replace("-", "_"), False) for n in names}
+    return {
+        "flagged": flagged,
+        "categories": categories,
+        "category_scores": {n: 0.9 if v else 0.01 for n, v in categories.items()},
+    }
+
+
+def _body(result: dict) -> dict:
+    return {"id": "modr-1", "model": "omni-moderation-latest", "results": [result]}
+
+
+def _rec(rid: str, text: str) -> AlpacaRecord:
+    return AlpacaRecord(
+        instruction="Summarise the message.",
+        input=text,
+        output="Summary.",
+        meta=Meta(id=rid, format="alpaca"),
+    )
+
+
+def test_moderation_flags_quarantine_and_results_are_journaled(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-moderation-000000000000000000000")
+    journal = Journal(tmp_path / "run")
+    ctx = StepContext(run_dir=tmp_path / "run", journal=journal)
+    cfg = HarmfulConfig(model="openai/omni-moderation-latest")
+    seen: list[str] = []
+
+    def answer(request):
+        text = request.content.decode()
+        seen.append(text)
+        if "veiled" in text:
+            return Response(200, json=_body(_result(True, harassment=True)))
+        if "broken" in text:
+            return Response(500, json={"error": {"message": "upstream", "type": "server_error"}})
+        return Response(200, json=_body(_result(False)))
+
+    records = [
+        _rec("a", "A veiled warning to the new hire to keep quiet."),
+        _rec("b", "The quarterly targets are in the planning sheet."),
+        _rec("c", "broken request"),
+    ]
+    with respx.mock() as router:
+        router.post(URL).mock(side_effect=answer)
+        step = build_step("harmful", cfg, ctx)
+        kept = [r.meta.id for r in step.run(records)]
+    assert kept == ["b", "c"]  # c: the check failed, recorded, the record stays
+    assert step.excluded[0].reason == "harmful:harassment"
+    assert step.excluded[0].destination == "quarantine"
+    statuses = dict(journal.query("SELECT record_id, status FROM judge_calls"))
+    assert statuses == {"a": "ok", "b": "ok", "c": "error"}
+    assert "omni-moderation-latest" in seen[0]
+
+    # a re-run reuses journaled results: only the failed call is made again
+    with respx.mock() as router:
+        route = router.post(URL).mock(return_value=Response(200, json=_body(_result(False))))
+        step2 = build_step("harmful", cfg, ctx)
+        assert [r.meta.id for r in step2.run(records)] == ["b", "c"]
+    assert route.call_count == 1

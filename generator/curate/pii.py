@@ -133,4 +133,5 @@ def _build(config: PiiConfig, ctx: StepContext) -> PiiStep:
     return PiiStep(config, key)
 
 
-register_step("pii", PiiConfig, order=10, factory=_build)(PiiStep)
+# First: every later step, and every exclusion file, sees redacted text only.
+register_step("pii", PiiConfig, order=5, factory=_build)(PiiStep)

@@ -109,6 +109,9 @@ class PiiStep(Step):
                 kinds = sorted(
                     {f.type for _, fs in per_field for f in fs if self._action(f.type) == "drop"}
                 )
+                for field, found in per_field:  # the exclusion file gets no raw values either
+                    text = dict(record.text_fields())[field]
+                    record.set_text(field, redact.apply(text, found, lambda _t: "redact"))
                 self.exclude(record, f"pii:{'+'.join(kinds)}", details={"found": dict(counts)})
                 continue
             for field, found in per_field:

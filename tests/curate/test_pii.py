@@ -158,6 +158,7 @@ def test_drop_action_excludes_the_record_with_its_reason() -> None:
     assert [r.meta.id for r in out] == ["y"]
     assert step.excluded[0].reason == "pii:US_SSN"
     assert step.excluded[0].record.meta.id == "x"
+    assert "536-22-4831" not in step.excluded[0].record.to_json()  # excluded, but redacted
 
 
 def test_mask_action_keeps_shape() -> None:

@@ -217,12 +217,12 @@ def _build(config: HarmfulConfig, ctx: StepContext) -> HarmfulContentStep:
     from generator.curate.moderation import ModerationClient, is_moderation_model
 
     if is_moderation_model(config.model):  # the provider's moderation endpoint
+        from generator.curate.judge import journal_for
         from generator.providers.keys import check_credentials
-        from generator.store import Journal
 
         check_credentials(config.model)
-        journal = ctx.journal if ctx.journal is not None else Journal(ctx.run_dir or ".")
-        return HarmfulContentStep(config, checker=ModerationClient(config.model, journal).harmful)
+        client = ModerationClient(config.model, journal_for(ctx.journal, ctx.run_dir))
+        return HarmfulContentStep(config, checker=client.harmful)
     from generator.curate.judge import client_for  # else an LLM judge with a fixed rubric
 
     client = client_for(config.model, ctx.journal, ctx.run_dir)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from generator.errors import ConfigError, InstructforgeError
-from generator.providers.base import Completion, CompletionRequest, Provider, request_hash
+from generator.providers.base import CompletionRequest, Provider, request_hash
 from generator.records import Record, utcnow
 from generator.store import Journal
 
@@ -145,6 +145,58 @@ def parse_contradiction(text: str | None) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+class CallLog:
+    """The ``judge_calls`` table: replies by request hash, so no check is paid twice."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        journal.migrate("judge", JUDGE_MIGRATIONS)
+
+    def cached(self, digest: str) -> str | None:
+        rows = self.journal.query(
+            "SELECT reply FROM judge_calls WHERE request_hash=? AND status='ok'", (digest,)
+        )
+        return rows[0]["reply"] if rows else None
+
+    def store(
+        self,
+        digest: str,
+        kind: str,
+        model: str,
+        item_id: str,
+        *,
+        reply: str | None,
+        error: str | None = None,
+        usage: Any = None,
+    ) -> None:
+        """Record one call: ``reply`` when it succeeded, else ``error`` ("Class: message")."""
+        self.journal.execute(
+            "INSERT OR REPLACE INTO judge_calls VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                digest,
+                kind,
+                model,
+                item_id,
+                "ok" if error is None else error.split(":")[0],
+                reply,
+                usage.prompt_tokens if usage else 0,
+                usage.completion_tokens if usage else 0,
+                usage.cost_usd if usage else None,
+                None if error is None else error[:300],
+                utcnow(),
+            ),
+        )
+
+
+def journal_for(journal: Journal | None, run_dir: Any) -> Journal:
+    """The journal an LLM check records its calls in (the run's, else one in ``run_dir``)."""
+    if journal is not None:
+        return journal
+    if run_dir is None:
+        raise ConfigError("an LLM check needs a run folder for its journal")
+    return Journal(run_dir)
+
+
 class JudgeClient:
     """Journaled, resumable LLM checks over batches of records."""
 
@@ -154,91 +206,55 @@ class JudgeClient:
         self.provider = provider
         self.model = model
         self.journal = journal
+        self.log = CallLog(journal)
         self.concurrency = concurrency
         self.failures = 0
-        journal.migrate("judge", JUDGE_MIGRATIONS)
-
-    def _cached(self, digest: str) -> str | None:
-        rows = self.journal.query(
-            "SELECT reply FROM judge_calls WHERE request_hash=? AND status='ok'", (digest,)
-        )
-        return rows[0]["reply"] if rows else None
-
-    def _store(self, digest: str, kind: str, rid: str, comp: Completion | None, err: str) -> None:
-        usage = comp.usage if comp else None
-        self.journal.execute(
-            "INSERT OR REPLACE INTO judge_calls VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                digest,
-                kind,
-                self.model,
-                rid,
-                "ok" if comp else err.split(":")[0],
-                comp.text if comp else None,
-                usage.prompt_tokens if usage else 0,
-                usage.completion_tokens if usage else 0,
-                usage.cost_usd if usage else None,
-                None if comp else err[:300],
-                utcnow(),
-            ),
-        )
 
     async def _one(
-        self, kind: str, record: Record, messages: list[dict[str, str]], sem: asyncio.Semaphore
+        self, kind: str, item_id: str, messages: list[dict[str, str]], sem: asyncio.Semaphore
     ) -> str | None:
         request = CompletionRequest(
             model=self.model, messages=messages, temperature=0.0, max_tokens=400
         )
         digest = request_hash(request)
-        cached = self._cached(digest)
+        cached = self.log.cached(digest)
         if cached is not None:
             return cached
         async with sem:
             try:
                 comp = await self.provider.complete(request)
             except InstructforgeError as exc:
-                self._store(digest, kind, record.meta.id, None, f"{type(exc).__name__}: {exc}")
+                error = f"{type(exc).__name__}: {exc}"
+                self.log.store(digest, kind, self.model, item_id, reply=None, error=error)
                 return None
-        self._store(digest, kind, record.meta.id, comp, "")
+        self.log.store(digest, kind, self.model, item_id, reply=comp.text, usage=comp.usage)
         return comp.text if comp.finish_reason != "length" else None
 
-    def _run(self, kind: str, batch: Sequence[tuple[Record, list[dict[str, str]]]]) -> list:
+    def _run(self, kind: str, batch: Sequence[tuple[str, list[dict[str, str]]]]) -> list:
+        """Run (item id, messages) checks concurrently; replies in order (None: failed)."""
+
         async def go() -> list[str | None]:
             sem = asyncio.Semaphore(self.concurrency)
-            return await asyncio.gather(*(self._one(kind, r, m, sem) for r, m in batch))
+            return await asyncio.gather(*(self._one(kind, i, m, sem) for i, m in batch))
 
         return asyncio.run(go())
 
     def quality(self, batch: Sequence[tuple[Record, str | None]]) -> list[dict[str, Any] | None]:
-        replies = self._run("quality", [(r, quality_messages(r, s)) for r, s in batch])
+        replies = self._run("quality", [(r.meta.id, quality_messages(r, s)) for r, s in batch])
         out = [parse_quality(t) for t in replies]
         self.failures += sum(v is None for v in out)
         return out
 
     def harmful(self, records: Sequence[Record]) -> list[list[tuple[str, str]] | None]:
-        replies = self._run("harmful", [(r, harmful_messages(r)) for r in records])
+        replies = self._run("harmful", [(r.meta.id, harmful_messages(r)) for r in records])
         out = [parse_harmful(t) for t in replies]
         self.failures += sum(v is None for v in out)
         return out
 
     def contradiction(self, groups: Sequence[tuple[str, list[str]]]) -> list[bool | None]:
-        from generator.records import AlpacaRecord, Meta
-
-        # the journal keys calls by record id; a group is identified by its question
-        stand_ins = [
-            AlpacaRecord(
-                instruction=q, output="-", meta=Meta(id=f"group:{q[:40]}", format="alpaca")
-            )
-            for q, _ in groups
-        ]
-        replies = self._run(
-            "contradiction",
-            [
-                (r, contradiction_messages(q, a))
-                for r, (q, a) in zip(stand_ins, groups, strict=True)
-            ],
-        )
-        out = [parse_contradiction(t) for t in replies]
+        # A group has no record of its own: its calls are journaled under its question.
+        batch = [(f"group:{q[:40]}", contradiction_messages(q, a)) for q, a in groups]
+        out = [parse_contradiction(t) for t in self._run("contradiction", batch)]
         self.failures += sum(v is None for v in out)
         return out
 
@@ -261,9 +277,5 @@ def client_for(model: str, journal: Journal | None, run_dir: Any = None) -> Judg
     from generator.providers.registry import get_provider
     from generator.providers.resilience import ResilientProvider
 
-    if journal is None:
-        if run_dir is None:
-            raise ConfigError("an LLM check needs a run folder for its journal")
-        journal = Journal(run_dir)
     provider = ResilientProvider(get_provider(model), concurrency=8)
-    return JudgeClient(provider, model, journal)
+    return JudgeClient(provider, model, journal_for(journal, run_dir))

@@ -14,10 +14,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from generator.curate.judge import JUDGE_MIGRATIONS
+from generator.curate.judge import CallLog
 from generator.providers.errors import map_exception
 from generator.providers.model_info import litellm
-from generator.records import Record, utcnow
+from generator.records import Record
 from generator.store import Journal
 
 # OpenAI moderation categories -> ours (precision first: only the clear counterparts).
@@ -52,31 +52,23 @@ class ModerationClient:
 
     def __init__(self, model: str, journal: Journal, *, concurrency: int = 8) -> None:
         self.model = model
-        self.journal = journal
+        self.log = CallLog(journal)
         self.concurrency = concurrency
         self.failures = 0
-        journal.migrate("judge", JUDGE_MIGRATIONS)
 
     async def _one(self, record: Record, sem: asyncio.Semaphore) -> list[tuple[str, str]] | None:
         text = record.example_text()
         digest = hashlib.sha256(f"moderation\x1f{self.model}\x1f{text}".encode()).hexdigest()
-        rows = self.journal.query(
-            "SELECT reply FROM judge_calls WHERE request_hash=? AND status='ok'", (digest,)
-        )
-        if rows:
-            return flags_of(json.loads(rows[0]["reply"]))
+        cached = self.log.cached(digest)
+        if cached is not None:
+            return flags_of(json.loads(cached))
         async with sem:
             try:
                 resp = await litellm().amoderation(input=text, model=self.model)
-                result = resp.results[0].model_dump()
-                status, reply, error = "ok", json.dumps(result), None
+                reply, error = json.dumps(resp.results[0].model_dump()), None
             except Exception as exc:  # mapped to one secret-free line, recorded, not raised
-                status, reply, error = "error", None, str(map_exception(exc))[:300]
-        self.journal.execute(
-            "INSERT OR REPLACE INTO judge_calls VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (digest, "moderation", self.model, record.meta.id, status, reply, 0, 0, None, error,
-             utcnow()),
-        )  # fmt: skip
+                reply, error = None, f"error: {str(map_exception(exc))[:300]}"
+        self.log.store(digest, "moderation", self.model, record.meta.id, reply=reply, error=error)
         return flags_of(json.loads(reply)) if reply else None
 
     def harmful(self, records: Sequence[Record]) -> list[list[tuple[str, str]] | None]:

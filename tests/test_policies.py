@@ -106,7 +106,10 @@ KEY_CELLS = [
     ("mock", None, "internal-fine-tune", "block"),
     ("mock", None, "public-release", "block"),
     ("mock", None, "evaluation", "review"),
-    ("deepseek", None, "internal-fine-tune", "review"),
+    ("deepseek", None, "internal-fine-tune", "allow"),  # Open Platform Terms 4.2(3)
+    ("deepseek", None, "public-release", "review"),
+    ("anthropic", None, "internal-fine-tune", "review"),  # Usage Policy: prior authorization
+    ("qwen", "dashscope/qwen-max", "competing-model", "block"),  # Model Studio 4.48(d)(v)
     ("local", "local/smollm2-135m-instruct", "commercial", "allow"),
     ("local", "local/qwen2.5-coder-0.5b-instruct", "evaluation", "allow"),
     ("local", "local/qwen2.5-coder-0.5b-instruct", "commercial", "review"),

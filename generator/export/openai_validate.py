@@ -33,8 +33,14 @@ MESSAGE_KEYS = ("role", "content", "name", "weight", "function_call", "tool_call
 ROLES = ("system", "user", "assistant", "function", "tool")
 TOP_KEYS = ("messages", "tools", "functions", "parallel_tool_calls")
 MIN_EXAMPLES = 10
-# Per-example training limits from OpenAI's fine-tuning guide ("Token limits" section);
-# models not listed here use LiteLLM's bundled context size for the model.
+# Per-example training limits ("Training examples context length") from the "Token limits"
+# table of OpenAI's fine-tuning guide, https://platform.openai.com/docs/guides/fine-tuning
+# (text of late 2024, read 2026-11-25 from a public copy of the guide; Microsoft's Azure OpenAI
+# fine-tuning table gives the same 65,536 for gpt-4o-mini 2024-07-18 and gpt-4o 2024-08-06).
+# The guide lists dated snapshots; an undated alias takes its snapshots' figure (for
+# gpt-3.5-turbo, 0125 and 1106 agree).
+# gpt-4-0613 is fine-tunable but has no row in that table, and no figure was found for the
+# gpt-4.1 family: those use LiteLLM's bundled context size for the model.
 TRAINING_LIMITS = {
     "gpt-4o-mini-2024-07-18": 65536,
     "gpt-4o-mini": 65536,
@@ -44,7 +50,6 @@ TRAINING_LIMITS = {
     "gpt-3.5-turbo-1106": 16385,
     "gpt-3.5-turbo": 16385,
     "gpt-3.5-turbo-0613": 4096,
-    "gpt-4-0613": 8192,
 }
 DEFAULT_TARGET = "gpt-4o-mini-2024-07-18"
 # The guide's default-epoch rule (OpenAI picks epochs from the dataset size).

@@ -105,3 +105,23 @@ def test_epochs_and_limits() -> None:
     assert limit > 100_000 and "LiteLLM" in source
     with pytest.raises(ConfigError, match="no known context size"):
         training_limit("no-such-provider/no-such-model-xyz")
+
+
+@pytest.mark.parametrize(
+    ("model", "limit"),
+    [
+        ("gpt-4o-2024-08-06", 65536),
+        ("openai/gpt-4o-mini-2024-07-18", 65536),
+        ("ft:gpt-4o-mini-2024-07-18:acme::abc", 65536),
+        ("gpt-3.5-turbo-1106", 16385),
+        ("gpt-3.5-turbo-0613", 4096),
+    ],
+)
+def test_guide_limits_come_from_the_guide_table(model: str, limit: int) -> None:
+    assert training_limit(model) == (limit, "OpenAI fine-tuning guide (token limits)")
+
+
+def test_models_without_a_guide_row_use_litellms_map() -> None:
+    # gpt-4-0613 is fine-tunable but the guide's token-limit table has no row for it.
+    limit, source = training_limit("gpt-4-0613")
+    assert limit == 8192 and "LiteLLM" in source

@@ -7,7 +7,10 @@ file bytes) of the policy that covered its model, so a changed file is visible l
 
 Resolution: the most specific glob of any policy's ``covers`` wins (most literal characters,
 then the longer pattern); ``mock/*`` -> ``mock``, ``local/*`` -> ``local``, anything no
-policy covers -> ``unknown``. For ``local`` the verdict comes from the model family's licence.
+policy covers -> ``unknown``. A policy's ``models`` families carry the weights' licence: with
+``host_terms: none`` (``local``: the weights run on our machines) the matched family alone
+decides; with ``host_terms: apply`` (the default: a hosted API such as Qwen on Alibaba Cloud
+Model Studio) the host's terms (the policy's ``uses``) bind too and the stricter verdict wins.
 """
 
 from __future__ import annotations
@@ -20,11 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from generator.config import env, policies_dir
 from generator.errors import ConfigError, PolicyFileError
-from generator.policy_schema import Clauses, ModelFamily, Terms, UseVerdict, _all_uses, _Strict
+from generator.policy_schema import (
+    VERDICTS,
+    Clauses,
+    HostTerms,
+    ModelFamily,
+    Terms,
+    UseVerdict,
+    _all_uses,
+    _Strict,
+)
 from generator.records import USES, Ref, Use
 
 DEFAULT_MAX_AGE_DAYS = 180
@@ -47,11 +59,21 @@ class Policy(_Strict):
     uses: dict[Use, UseVerdict]
     note: str = Field(min_length=1)
     models: dict[str, ModelFamily] = Field(default_factory=dict)
+    # Whether ``uses`` (the host's terms) still bind when a ``models`` family matches: see
+    # policy_schema.HostTerms. The default is the cautious one: only a file whose weights run
+    # on our machines (local.yaml) says "none".
+    host_terms: HostTerms = "apply"
 
     _uses_complete = field_validator("uses")(_all_uses)
     _sha256: str = PrivateAttr(default="")
     _path: Path | None = PrivateAttr(default=None)
     _families: dict[str, tuple[str, ModelFamily] | None] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _host_terms_needs_families(self) -> Policy:
+        if self.host_terms == "none" and not self.models:
+            raise ValueError("host_terms: none needs model families (models) to decide")
+        return self
 
     @property
     def sha256(self) -> str:
@@ -91,8 +113,11 @@ class Verdict:
     clause: str
     url: str
     policy_id: str
-    family: str | None = None  # the local model family whose licence decided
+    family: str | None = None  # the model family (glob) whose licence was applied
     stale: str | None = None  # warning text when the policy's review is overdue
+    # What decided: "policy" (its own uses), "family" (the weights' licence), or "both"
+    # (host terms and licence give the same verdict).
+    decided_by: str = "policy"
 
 
 @dataclass(frozen=True)
@@ -281,16 +306,34 @@ def stale_warning(
 def verdict(
     policy: Policy, use: str, model: str | None = None, today: date | None = None
 ) -> Verdict:
-    """The verdict of ``policy`` for ``use``; for ``local`` the model family's licence decides
-    (a family the file does not list gets the policy's own, review-at-best, verdicts)."""
+    """The verdict of ``policy`` for ``use`` and ``model``.
+
+    Without a matching ``models`` family the policy's own verdict applies (for ``local``:
+    review at best). With one, ``host_terms: none`` lets the family's licence decide alone;
+    ``host_terms: apply`` takes the stricter of the host's terms and the licence, and the
+    reason names both and which one decided."""
     if use not in USES:
         raise ConfigError(f"unknown use {use!r} (known: {', '.join(USES)})")
     stale = stale_warning(policy, today=today)
     family = policy.family_for(model) if (model and policy.models) else None
-    if family is not None:
-        glob, fam = family
-        uv = fam.uses[use]
-        reason = f"{fam.licence}: {uv.reason}"
-        return Verdict(uv.verdict, reason, uv.clause, uv.url, policy.id, glob, stale)
-    uv = policy.uses[use]
-    return Verdict(uv.verdict, uv.reason, uv.clause, uv.url, policy.id, None, stale)
+    host = policy.uses[use]
+    if family is None:
+        return Verdict(host.verdict, host.reason, host.clause, host.url, policy.id, None, stale)
+    glob, fam = family
+    lic = fam.uses[use]
+    if policy.host_terms == "none":
+        reason = f"{fam.licence}: {lic.reason}"
+        return Verdict(lic.verdict, reason, lic.clause, lic.url, policy.id, glob, stale, "family")
+    by_host = VERDICTS.index(host.verdict) - VERDICTS.index(lic.verdict)  # > 0: host stricter
+    both = f"[{policy.id} host terms: {host.verdict}; licence {fam.licence}: {lic.verdict}]"
+    if by_host > 0:
+        reason = f"Host terms decide {both}: {host.reason}"
+        decider, by, clause = host, "policy", host.clause
+    elif by_host < 0:
+        reason = f"Weights' licence decides {both}: {lic.reason}"
+        decider, by, clause = lic, "family", lic.clause
+    else:
+        reason = f"Host terms and weights' licence agree {both}: {host.reason} | {lic.reason}"
+        decider, by = lic, "both"
+        clause = host.clause if host.clause == lic.clause else f"{host.clause}; {lic.clause}"
+    return Verdict(decider.verdict, reason, clause, decider.url, policy.id, glob, stale, by)

@@ -14,7 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from generator.records import USES, Use
 
 VerdictName = Literal["allow", "review", "block"]
-VERDICTS: tuple[str, ...] = ("allow", "review", "block")
+VERDICTS: tuple[str, ...] = ("allow", "review", "block")  # in order of strictness
+# How a policy's ``models`` families combine with its own ``uses`` (``Policy.host_terms``):
+# "apply": a hosting service stands between us and the weights, so its terms (the policy's
+# ``uses``) and the family's licence both bind and the stricter verdict wins; "none": the
+# weights run on our machines, so the family's licence alone decides.
+HostTerms = Literal["apply", "none"]
 
 
 class _Strict(BaseModel):
@@ -81,7 +86,8 @@ def _all_uses(value: dict[str, UseVerdict]) -> dict[str, UseVerdict]:
 
 
 class ModelFamily(_Strict):
-    """An open-weights model family served locally: its licence decides the verdicts."""
+    """An open-weights model family and its licence's verdicts: alone when we run the weights
+    (``host_terms: none``), else combined with the host's terms (the stricter wins)."""
 
     licence: str = Field(min_length=1)
     licence_url: str = Field(min_length=1)

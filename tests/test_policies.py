@@ -84,16 +84,97 @@ FAMILIES = [
 ]
 
 
+STRICTNESS = ("allow", "review", "block")
+
+
 @pytest.mark.parametrize(("policy_id", "glob"), FAMILIES)
 def test_every_model_family_is_reachable_and_decides(policy_id: str, glob: str) -> None:
+    """Read from the files: with ``host_terms: none`` the family's verdict alone, else (the
+    default) the stricter of the policy-level (host) verdict and the family's."""
     pol = get_policy(policy_id)
     name = glob.replace("*", "")  # the shortest name the glob matches
     model = name if "/" in glob else f"x/{name}"
     assert pol.family_for(model)[0] == glob, f"family {glob!r} is shadowed"
-    raw = _raw(policy_id)["models"][glob]["uses"]
+    raw = _raw(policy_id)
+    family, host = raw["models"][glob]["uses"], raw["uses"]
+    alone = raw.get("host_terms", "apply") == "none"
     for use in USES:
+        want = family[use]["verdict"]
+        if not alone:
+            want = max(want, host[use]["verdict"], key=STRICTNESS.index)
         v = verdict(pol, use, model)
-        assert (v.verdict, v.family) == (raw[use]["verdict"], glob)
+        assert (v.verdict, v.family) == (want, glob), use
+
+
+def test_only_local_lets_the_family_decide_alone() -> None:
+    """Hosted families (qwen, meta-llama) add the host's terms; local has no host."""
+    policies = load_policies()
+    assert {p.id for p in policies.values() if p.host_terms == "none"} == {"local"}
+    assert {p.id for p in policies.values() if p.models} == {"local", "meta-llama", "qwen"}
+
+
+# (model, use) -> (verdict, what decided, text the reason must contain)
+HOSTED_CELLS = [
+    # Model Studio's competing-products clause (policy level) beats the weights' licence.
+    (
+        "dashscope/qwen2.5-72b-instruct",
+        "competing-model",
+        ("block", "policy", ["Host terms decide", "qwen host terms: block", "Qwen LICENSE"]),
+    ),
+    (
+        "dashscope/qwen3-8b",
+        "competing-model",
+        ("block", "policy", ["Host terms decide", "licence Apache-2.0 (Qwen3"]),
+    ),
+    # The research licence is stricter than the host's review.
+    (
+        "dashscope/qwen2.5-3b-instruct",
+        "commercial",
+        ("block", "family", ["Weights' licence decides", "qwen host terms: review"]),
+    ),
+    # Both say review: both reasons are given.
+    (
+        "dashscope/qwen2.5-7b-instruct",
+        "internal-fine-tune",
+        ("review", "both", ["agree", "Hosted terms not reviewed", "Apache-2.0 weights"]),
+    ),
+    # Llama 4's EU clause (review) is stricter than the hosted Llama evaluation (allow).
+    (
+        "meta_llama/Llama-4-Maverick-17B-128E-Instruct-FP8",
+        "evaluation",
+        ("review", "family", ["Weights' licence decides", "meta-llama host terms: allow"]),
+    ),
+    (
+        "together_ai/meta-llama/Llama-2-70b-chat-hf",
+        "evaluation",
+        ("allow", "both", ["agree", "Llama 2 / Meta Llama 3"]),
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "use", "expected"), HOSTED_CELLS)
+def test_hosted_family_takes_the_stricter_of_host_and_licence(
+    model: str, use: str, expected: tuple[str, str, list[str]]
+) -> None:
+    pol = resolve_policy(model)
+    v = verdict(pol, use, model)
+    assert (v.verdict, v.decided_by) == expected[:2]
+    assert v.family == pol.family_for(model)[0] and "\n" not in v.reason
+    for text in expected[2]:
+        assert text in v.reason, (text, v.reason)
+    fam = pol.models[v.family].uses[use]
+    decider = {"policy": pol.uses[use], "family": fam, "both": fam}[v.decided_by]
+    assert v.url == decider.url and decider.reason in v.reason
+    if v.decided_by == "both":  # the host's reason is named too
+        assert pol.uses[use].reason in v.reason and pol.uses[use].clause in v.clause
+
+
+def test_local_family_decides_alone_even_when_looser() -> None:
+    local = get_policy("local")
+    assert local.uses["commercial"].verdict == "review"  # a family not listed
+    v = verdict(local, "commercial", "ollama/qwen2.5:7b")
+    assert (v.verdict, v.decided_by, v.family) == ("allow", "family", "qwen2.5*")
+    assert v.reason.startswith("Apache-2.0") and "host terms" not in v.reason
 
 
 # Hand-written: the cells a legal reader would check first.
@@ -127,6 +208,10 @@ KEY_CELLS = [
     ("local", "ollama/some-new-model", "evaluation", "review"),
     ("meta-llama", "together_ai/meta-llama/Llama-2-70b-chat-hf", "competing-model", "block"),
     ("qwen", "together_ai/Qwen/Qwen2.5-3B-Instruct", "commercial", "block"),
+    ("qwen", "dashscope/qwen2.5-72b-instruct", "competing-model", "block"),  # 4.48(d)(v)
+    ("qwen", "dashscope/qwen2.5-7b-instruct", "competing-model", "block"),
+    ("qwen", "dashscope/qwen3-32b", "competing-model", "block"),
+    ("qwen", "dashscope/qwen2.5-72b-instruct", "commercial", "review"),
 ]
 
 
@@ -282,6 +367,26 @@ def test_the_fallback_policy_is_required(policy_copy: Path) -> None:
     (policy_copy / "unknown.yaml").unlink()
     with pytest.raises(PolicyFileError, match=r"unknown\.yaml"):
         load_policies(policy_copy)
+
+
+def test_host_terms_is_validated(policy_copy: Path) -> None:
+    path = _break(policy_copy, "qwen.yaml", "host_terms: apply", "host_terms: sometimes")
+    with pytest.raises(PolicyFileError, match="field host_terms") as err:
+        load_policies(policy_copy)
+    assert str(path) in str(err.value)
+    _break(policy_copy, "qwen.yaml", "host_terms: sometimes", "host_terms: apply")
+    _break(policy_copy, "openai.yaml", "reviewed_at:", "host_terms: none\nreviewed_at:")
+    with pytest.raises(PolicyFileError, match="host_terms: none needs model families"):
+        load_policies(policy_copy)
+
+
+def test_host_terms_none_lets_a_hosted_family_decide(policy_copy: Path) -> None:
+    """The field is what changes the verdict: the same file with ``none`` gives the
+    family's looser verdict back."""
+    _break(policy_copy, "qwen.yaml", "host_terms: apply", "host_terms: none")
+    pol = load_policies(policy_copy)["qwen"]
+    v = verdict(pol, "competing-model", "dashscope/qwen2.5-72b-instruct")
+    assert (v.verdict, v.decided_by) == ("review", "family")
 
 
 def test_get_policy_names_the_known_ids() -> None:

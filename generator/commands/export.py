@@ -97,10 +97,17 @@ def _print(res: ExportResult) -> None:
         con.print(ex)
     for name, rep in res.validation.items():
         state = "[green]ok[/]" if rep.ok else f"[red]{len(rep.errors)} problem(s)[/]"
+        # Epochs and training tokens belong to the training file; a validation file is only
+        # evaluated on, so it gets its checks and token distribution.
+        cost = (
+            f"; ~{rep.training_tokens} training tokens ({rep.epochs} epochs)"
+            if rep.is_training
+            else ""
+        )
         con.print(
-            f"OpenAI check of {name}: {state}; {rep.n_examples} examples, tokens/example "
-            f"median {rep.tokens.get('median', 0)} max {rep.tokens.get('max', 0)} "
-            f"(limit {rep.limit}); ~{rep.training_tokens} training tokens ({rep.epochs} epochs)"
+            f"OpenAI check of {name} ({rep.role} file): {state}; {rep.n_examples} examples, "
+            f"tokens/example median {rep.tokens.get('median', 0)} max "
+            f"{rep.tokens.get('max', 0)} (limit {rep.limit}){cost}"
         )
         for issue in rep.errors[:10]:
             con.print(f"  {issue}")

@@ -98,7 +98,11 @@ def show_cmd(policy_id: str = typer.Argument(..., metavar="ID", help="Policy id.
         out.append(f"    url: {uv.url}")
     out += ["note:", *("  " + line for line in pol.note.strip().splitlines())]
     if pol.models:
-        out.append("model families (verdicts follow the weights' licence):")
+        out.append(
+            "model families (licence verdicts; combined with the host terms above, stricter wins):"
+            if pol.host_terms == "apply"
+            else "model families (the weights' licence decides):"
+        )
         # Files alias one family under several globs (YAML anchors): show each family once.
         groups: dict[str, list[str]] = {}
         for glob, fam in pol.models.items():

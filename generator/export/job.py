@@ -309,7 +309,7 @@ def run_export(opts: ExportOptions) -> ExportResult:
                         stage.path(info.name),
                         opts.target_model or DEFAULT_TARGET,
                         opts.epochs,
-                        min_examples=info.split != "validation",
+                        role="validation" if info.split == "validation" else "training",
                     )
         legal.write_pack(res, stage)
         stage.commit()

@@ -11,9 +11,10 @@ keys, at least 10 examples (the API's minimum), and no example above the target 
 per-example token limit (the guide warns they are truncated, which cuts off the answer).
 
 Statistics as in the guide: messages, tokens and assistant tokens per example (min, max,
-mean, median, p5, p95), examples missing a system or user message, billed tokens per epoch
-(each example capped at the limit), the default number of epochs OpenAI picks, and the
-estimated training tokens (epochs x billed tokens).
+mean, median, p5, p95), examples missing a system or user message and, for the training file
+only, billed tokens per epoch (each example capped at the limit), the default number of epochs
+OpenAI picks, and the estimated training tokens (epochs x billed tokens). A validation file is
+not trained on, so it gets the checks and the distribution but no epochs or training tokens.
 """
 
 from __future__ import annotations
@@ -68,11 +69,15 @@ class Issue:
         return f"{where}{self.code}: {self.message}"
 
 
+TRAINING_ONLY = ("billed_tokens_per_epoch", "epochs", "epochs_source", "training_tokens")
+
+
 @dataclass
 class ValidationReport:
     target_model: str
     limit: int
     limit_source: str
+    role: str = "training"  # "training" or "validation": which file of the fine-tuning job
     n_examples: int = 0
     errors: list[Issue] = field(default_factory=list)
     n_missing_system: int = 0
@@ -81,19 +86,27 @@ class ValidationReport:
     messages: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, float] = field(default_factory=dict)
     assistant_tokens: dict[str, float] = field(default_factory=dict)
-    billed_tokens_per_epoch: int = 0
-    epochs: int = 0
-    epochs_source: str = ""
-    training_tokens: int = 0
+    # Training file only (None for a validation file, which is not trained on).
+    billed_tokens_per_epoch: int | None = None
+    epochs: int | None = None
+    epochs_source: str | None = None
+    training_tokens: int | None = None
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def is_training(self) -> bool:
+        return self.role == "training"
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ok"] = self.ok
         data["errors"] = [asdict(e) for e in self.errors]
+        if not self.is_training:
+            for key in TRAINING_ONLY:
+                del data[key]
         return data
 
 
@@ -201,12 +214,15 @@ def validate_lines(
     lines: list[str],
     target_model: str = DEFAULT_TARGET,
     epochs: int | None = None,
-    min_examples: bool = True,
+    role: str = "training",
 ) -> ValidationReport:
     """Validate the lines of an ``openai-chat`` JSONL file (line numbers start at 1).
-    ``min_examples`` applies the 10-example minimum (training files; not validation files)."""
+    ``role`` is ``training`` (the 10-example minimum, epochs and training tokens apply) or
+    ``validation`` (format checks, token limit and distribution only)."""
+    if role not in ("training", "validation"):
+        raise ValueError(f"role must be 'training' or 'validation', not {role!r}")
     limit, source = training_limit(target_model)
-    rep = ValidationReport(target_model, limit, source)
+    rep = ValidationReport(target_model, limit, source, role)
     n_msgs, lens, alens = [], [], []
     for n, line in enumerate(lines, start=1):
         if not line.strip():
@@ -250,7 +266,7 @@ def validate_lines(
                     f"{total} tokens > {limit} ({target_model}): it would be truncated in training",
                 )
             )
-    if min_examples and rep.n_examples < MIN_EXAMPLES:
+    if rep.is_training and rep.n_examples < MIN_EXAMPLES:
         rep.errors.append(
             Issue(
                 None,
@@ -259,6 +275,8 @@ def validate_lines(
             )
         )
     rep.messages, rep.tokens, rep.assistant_tokens = map(_distribution, (n_msgs, lens, alens))
+    if not rep.is_training:
+        return rep
     rep.billed_tokens_per_epoch = sum(min(limit, t) for t in lens)
     rep.epochs = epochs if epochs is not None else default_epochs(rep.n_examples)
     rep.epochs_source = "--epochs" if epochs is not None else "OpenAI default for this size"
@@ -270,11 +288,11 @@ def validate_file(
     path: Path,
     target_model: str = DEFAULT_TARGET,
     epochs: int | None = None,
-    min_examples: bool = True,
+    role: str = "training",
 ) -> ValidationReport:
-    """Validate an ``openai-chat`` JSONL file."""
+    """Validate an ``openai-chat`` JSONL file (``role`` as in :func:`validate_lines`)."""
     text = path.read_text(encoding="utf-8")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last line, it does not start a new one
-    return validate_lines(lines, target_model, epochs, min_examples)
+    return validate_lines(lines, target_model, epochs, role)

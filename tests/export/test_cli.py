@@ -74,7 +74,7 @@ def test_exit_codes(tmp_path) -> None:
         ],
     )
     assert ok.exit_code == 0, ok.output
-    assert "OpenAI check of data.jsonl: ok" in ok.output
+    assert "OpenAI check of data.jsonl (training file): ok" in ok.output
     again = runner.invoke(app, [*base, "--use", "evaluation", "--accept-review", "mock"])
     assert again.exit_code == 2 and "--force" in again.output
 
@@ -115,3 +115,26 @@ def test_real_subprocess_never_prints_or_writes_the_key(tmp_path) -> None:
     }
     for f in manifest["files"]:  # every exported file is pinned by its hash
         assert hashlib.sha256((out / f["name"]).read_bytes()).hexdigest() == f["sha256"]
+
+
+def test_openai_check_reports_training_tokens_for_the_training_file_only(tmp_path) -> None:
+    pol = load_policies()["openai"]  # evaluation: allow
+    train = [chat(i, pol) for i in range(12)]
+    val = [chat(i, pol) for i in range(20, 23)]
+    run, out = make_run(tmp_path, train, validation=val), tmp_path / "out"
+    args = ["export", str(run), "--format", "openai-chat", "--use", "evaluation"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out), "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # rich wraps long lines at the terminal width
+    parts = {p.split(":")[0]: p for p in text.split("OpenAI check of ")[1:]}
+    t_line = parts["train.jsonl (training file)"].split("validation.jsonl")[0]
+    v_line = parts["validation.jsonl (validation file)"].split("exported ")[0]
+    assert "ok; 12 examples" in t_line and "training tokens (2 epochs)" in t_line
+    assert "ok; 3 examples" in v_line and "tokens/example median" in v_line
+    assert "training tokens" not in v_line and "epochs" not in v_line
+    checks = json.loads((out / "manifest.json").read_text())["openai_validation"]
+    assert checks["train.jsonl"]["role"] == "training" and checks["train.jsonl"]["epochs"] == 2
+    assert checks["train.jsonl"]["training_tokens"] > 0
+    v = checks["validation.jsonl"]
+    assert v["role"] == "validation" and v["ok"] and v["tokens"]["max"] > 0
+    assert "training_tokens" not in v and "epochs" not in v

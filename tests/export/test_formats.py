@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -132,12 +135,62 @@ def test_parquet_round_trip_with_pyarrow(tmp_path, pol) -> None:
     assert table.to_pylist()[1]["messages"] == mixed[1]["messages"]
 
 
-def test_parquet_loads_with_datasets_when_installed(tmp_path, pol) -> None:
-    datasets = pytest.importorskip("datasets", reason="`datasets` is not a dependency")
+# Run in a child process so Hugging Face's cache locations (read once, at import) are this
+# test's own: HOME, HF_HOME and the caches all point inside tmp_path, the hub and datasets are
+# offline, and the child refuses any socket, so nothing is fetched or written elsewhere.
+_LOAD = """
+import json, socket, sys
+def refuse(self, address):
+    raise OSError(f"network access blocked: {address!r}")
+socket.socket.connect = refuse
+import datasets
+ds = datasets.load_dataset(sys.argv[1], cache_dir=sys.argv[2])
+print(json.dumps({
+    "version": datasets.__version__,
+    "cache": datasets.config.HF_DATASETS_CACHE.as_posix(),
+    "splits": {k: v.to_list() for k, v in ds.items()},
+}))
+"""
+
+
+def test_parquet_loads_with_datasets(tmp_path, pol) -> None:
     records = [alpaca(i, pol) for i in range(12)]
-    _export(make_run(tmp_path, records[:10], validation=records[10:]), tmp_path / "o", "parquet")
-    ds = datasets.load_dataset(str(tmp_path / "o"))
-    assert ds["train"].num_rows == 10 and ds["validation"].num_rows == 2
+    out = tmp_path / "o"
+    _export(make_run(tmp_path, records[:10], validation=records[10:]), out, "parquet")
+    home, hf = tmp_path / "home", tmp_path / "hf"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "HF_HOME": str(hf),
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    for var in ("HF_DATASETS_CACHE", "HF_HUB_CACHE", "HF_MODULES_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        env.pop(var, None)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOAD, str(out), str(hf / "datasets")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["version"] == "5.2.0" and got["cache"] == (hf / "datasets").as_posix()
+    splits = got["splits"]
+    assert sorted(splits) == ["train", "validation"]
+    assert [len(splits["train"]), len(splits["validation"])] == [10, 2]
+    fields = ("instruction", "input", "output")
+    for rows, want in ((splits["train"], records[:10]), (splits["validation"], records[10:])):
+        assert [[r[k] for k in fields] for r in rows] == [[w[k] for k in fields] for w in want]
+        ids = [json.loads(r["meta"])["meta"]["id"] for r in rows]
+        assert ids == [w["meta"]["id"] for w in want]
+    assert list(home.rglob("*")) == []  # nothing written to the home folder
+    assert any((hf / "datasets").rglob("*.arrow"))  # the cache went where we said
 
 
 def test_dataset_card_header(tmp_path, pol) -> None:

@@ -38,9 +38,14 @@ def _most_specific(globs: list[str]) -> str:
     return max(globs, key=lambda g: (sum(c not in "*?[]" for c in g), len(g)))
 
 
+STRICTNESS = ("allow", "review", "block")
+
+
 def _matrix_cases() -> list[tuple[str, str, dict[str, str]]]:
     """(policy id, model, expected verdict per use) read straight from the YAML files: for a
-    policy with model families, one model per family plus one of no listed family."""
+    policy with model families, one model per family plus one of no listed family. A family's
+    licence decides alone under ``host_terms: none`` (local); otherwise the host's terms (the
+    policy-level verdict) apply as well and the stricter of the two wins."""
     cases = []
     for path in sorted(policies_dir().glob("*.yaml")):
         if path.name == SOURCE_LABELS_FILE:
@@ -53,8 +58,11 @@ def _matrix_cases() -> list[tuple[str, str, dict[str, str]]]:
         for glob in families:
             model = _concrete(glob) if "/" in glob else f"local/{_concrete(glob)}"
             winner = _most_specific([g for g in families if _family_matches(g, model)])
-            uses = families[winner]["uses"]
-            cases.append((pid, model, {u: v["verdict"] for u, v in uses.items()}))
+            uses = {u: v["verdict"] for u, v in families[winner]["uses"].items()}
+            if data.get("host_terms", "apply") == "apply":
+                host = {u: v["verdict"] for u, v in data["uses"].items()}
+                uses = {u: max(v, host[u], key=STRICTNESS.index) for u, v in uses.items()}
+            cases.append((pid, model, uses))
     return cases
 
 

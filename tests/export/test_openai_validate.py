@@ -125,3 +125,21 @@ def test_models_without_a_guide_row_use_litellms_map() -> None:
     # gpt-4-0613 is fine-tunable but the guide's token-limit table has no row for it.
     limit, source = training_limit("gpt-4-0613")
     assert limit == 8192 and "LiteLLM" in source
+
+
+def test_validation_file_gets_checks_and_distribution_but_no_training_estimate() -> None:
+    lines = [json.dumps(GOOD)] * 3  # fewer than 10 is fine: validation files are not trained on
+    rep = validate_lines(lines, role="validation", epochs=4)
+    assert rep.ok and rep.role == "validation" and not rep.is_training
+    assert rep.n_examples == 3 and rep.tokens["min"] == rep.tokens["max"] > 0
+    assert rep.billed_tokens_per_epoch is None and rep.epochs is None
+    assert rep.training_tokens is None and rep.epochs_source is None
+    data = rep.to_dict()
+    assert data["role"] == "validation" and data["tokens"] == rep.tokens
+    assert not {"billed_tokens_per_epoch", "epochs", "epochs_source", "training_tokens"} & set(data)
+    train = validate_lines(lines * 4, epochs=4).to_dict()
+    assert train["role"] == "training" and train["epochs"] == 4 and train["training_tokens"] > 0
+    bad = validate_lines([*lines, json.dumps({"messages": []})], role="validation")
+    assert [(e.line, e.code) for e in bad.errors] == [(4, "missing_messages_list")]
+    with pytest.raises(ValueError, match="role"):
+        validate_lines(lines, role="test")

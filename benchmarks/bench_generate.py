@@ -3,17 +3,24 @@
 Starts ``benchmarks/mock_openai_server.py`` (127.0.0.1 only, 200 ms per reply), ingests a
 generated corpus once, then, in the same run and against the same server:
 
-- the whole pipeline (render, call through LiteLLM with retries/limiter, parse, validate,
-  novelty, provenance, journal, JSONL) at each concurrency, in one process;
 - a bare ``litellm.acompletion`` loop (same requests, same keyword arguments, nothing else)
-  at the same concurrency;
+  at each concurrency, in this process;
+- the whole pipeline (render, call through LiteLLM with retries/limiter, parse, validate,
+  novelty, provenance, journal, JSONL) as ``generate`` runs it by default
+  (``--workers auto``: from concurrency 32 on, the calls run in one worker process and
+  everything else in this one);
+- the same pipeline with ``--workers 0`` (everything in one process), for comparison;
 - the pipeline with ``--workers N`` at the highest concurrency.
 
-Prints records/s, requests/s, the ratio to the bare loop and to the ideal
-(concurrency / latency), and client CPU ms per request (this process plus workers).
-Targets: pipeline >= 0.9 of the bare loop; workers >= 1.5x the one-process bare loop.
+The machine is shared and noisy, so each configuration runs ``--repeat`` times, interleaved
+(bare, pipeline, pipeline in one process, bare, ...); the table shows medians, and "vs bare"
+is the median of the ratios of runs made back to back. Also printed: records/s, the ratio to
+the ideal (concurrency / latency), and client CPU ms per request (this process plus
+workers, without the server). Targets: the pipeline >= 0.9 of the bare loop at both
+concurrencies; ``--workers N`` >= 1.5x the one-process bare loop at the highest concurrency.
 
-    .venv/bin/python benchmarks/bench_generate.py [--units 2000] [--concurrency 64 256]
+    .venv/bin/python benchmarks/bench_generate.py [--units 1500] [--repeat 3]
+        [--concurrency 64 256] [--workers 2]
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import argparse
 import asyncio
 import gc
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +41,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.generate.backend import LocalBackend  # noqa: E402
+from generator.generate.backend import LocalBackend, call_processes  # noqa: E402
 from generator.generate.budget import CostModel  # noqa: E402
 from generator.generate.engine import Engine  # noqa: E402
 from generator.generate.executor import UnitSpec  # noqa: E402
@@ -91,7 +99,9 @@ def make_corpus(folder: Path, docs: int) -> None:
         (folder / f"page{i:04d}.md").write_text(text, encoding="utf-8")
 
 
-def settings_for(docs: Path, run: Path, api_base: str, concurrency: int, workers: int = 1):
+def settings_for(
+    docs: Path, run: Path, api_base: str, concurrency: int, workers: int | str = "auto"
+):
     return GenerateSettings(
         docs=str(docs), run_dir=str(run), model=MODEL, template="qa", per_chunk=PER_CHUNK,
         concurrency=concurrency, api_base=api_base, workers=workers, max_retries=2,
@@ -128,8 +138,9 @@ async def run_pipeline(template: Path, work: Path, name: str, settings_kw: dict,
     sinks = JsonlSink(run / "records.jsonl"), JsonlSink(run / "rejected.jsonl")
     gj.start_session(p.fingerprint)
     engine = Engine(p, gj, CostModel(MODEL, p.fitter), *sinks)
-    if settings.workers > 1:
-        backend = ProcessBackend(settings, engine.on_call, settings.workers)
+    n = call_processes(settings, len(p.pending))
+    if n > 0:
+        backend = ProcessBackend(settings, engine.on_call, n)
         await backend.ready()
     else:
         backend = LocalBackend(settings, engine.on_call)
@@ -169,20 +180,26 @@ async def run_bare(template: Path, work: Path, settings_kw: dict, server: int) -
     return {"wall": wall, "cpu": cpu, "requests": len(kwargs), "records": 0, "units": len(kwargs)}
 
 
-def line(name: str, r: dict, bare: dict | None, ideal: float) -> str:
-    rps = r["requests"] / r["wall"]
-    ratio = f"{rps / (bare['requests'] / bare['wall']):.2f}" if bare else "-"
-    return (
-        f"{name:<28} {r['records'] / r['wall']:>9.1f} {rps:>9.1f} {ratio:>8} "
-        f"{rps / ideal:>8.2f} {1000 * r['cpu'] / max(1, r['requests']):>8.2f}"
-    )
+def rate(r: dict) -> float:
+    return r["requests"] / r["wall"]
+
+
+def line(name: str, runs: list[dict], ratio: float | None, ideal: float) -> str:
+    """Medians over the repetitions of one configuration."""
+    med = statistics.median
+    rps = med(rate(r) for r in runs)
+    records = med(r["records"] / r["wall"] for r in runs)
+    cpu = med(1000 * r["cpu"] / max(1, r["requests"]) for r in runs)
+    shown = f"{ratio:.2f}" if ratio is not None else "-"
+    return f"{name:<34} {records:>9.1f} {rps:>9.1f} {shown:>8} {rps / ideal:>8.2f} {cpu:>8.2f}"
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description="generation throughput benchmark")
-    ap.add_argument("--units", type=int, default=2000, help="calls per configuration")
+    ap.add_argument("--units", type=int, default=1500, help="calls per configuration")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, nargs="+", default=[2])
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved runs per configuration")
     ap.add_argument("--latency-ms", type=float, default=200.0)
     args = ap.parse_args()
     server, port = start_server(args.latency_ms)
@@ -200,23 +217,57 @@ async def main() -> None:
         litellm()  # import once, outside every timing
         gc.collect()
         gc.freeze()  # as the runner does: LiteLLM's large static heap out of every GC pass
-        print(f"latency {args.latency_ms:.0f} ms, {args.units} calls per configuration, "
+        print(f"latency {args.latency_ms:.0f} ms, {args.units} calls per run, "
+              f"{args.repeat} interleaved runs per configuration, "
               f"{psutil.cpu_count()} cores (shared: figures are noisy)")  # fmt: skip
-        head = f"{'configuration':<28} {'records/s':>9} {'req/s':>9} {'vs bare':>8} "
+        head = f"{'configuration (medians)':<34} {'records/s':>9} {'req/s':>9} {'vs bare':>8} "
         print(head + f"{'vs ideal':>8} {'cpu ms/req':>8}")
-        bare_at: dict[int, dict] = {}
+        n = 0
+
+        async def pipeline(kw: dict) -> dict:
+            nonlocal n
+            n += 1
+            return await run_pipeline(template, work, f"pipe{n}", kw, server.pid)
+
+        async def bare(kw: dict) -> dict:
+            nonlocal n
+            n += 1
+            return await run_bare(template, work / f"b{n}", kw, server.pid)
+
+        top = max(args.concurrency)
+        one_process_bare: list[dict] = []
         for c in args.concurrency:
             kw = {"docs": docs, "api_base": api_base, "concurrency": c}
+            configs = {
+                "pipeline (default: --workers auto)": dict(kw),
+                "pipeline, one process (--workers 0)": {**kw, "workers": 0},
+            }
+            if c == top:
+                for w in args.workers:
+                    configs[f"pipeline --workers {w}"] = {**kw, "workers": w}
+            bares: list[dict] = []
+            runs: dict[str, list[dict]] = {name: [] for name in configs}
+            ratios: dict[str, list[float]] = {name: [] for name in configs}
+            for _ in range(args.repeat):
+                (work / f"b{n + 1}").mkdir()
+                b = await bare(kw)
+                bares.append(b)
+                for name, ckw in configs.items():
+                    r = await pipeline(ckw)
+                    runs[name].append(r)
+                    ratios[name].append(rate(r) / rate(b))
+            if c == top:
+                one_process_bare = bares
             ideal = c / (args.latency_ms / 1000)
-            bare_at[c] = await run_bare(template, work, kw, server.pid)
-            print(line(f"bare litellm loop c={c}", bare_at[c], None, ideal), flush=True)
-            r = await run_pipeline(template, work, f"pipe{c}", kw, server.pid)
-            print(line(f"pipeline c={c}", r, bare_at[c], ideal), flush=True)
-        c = max(args.concurrency)
-        kw = {"docs": docs, "api_base": api_base, "concurrency": c, "workers": args.workers}
-        r = await run_pipeline(template, work, f"workers{c}", kw, server.pid)
-        name = f"pipeline c={c} workers={args.workers}"
-        print(line(name, r, bare_at[c], c / (args.latency_ms / 1000)), flush=True)
+            print(line(f"bare litellm loop c={c}", bares, None, ideal), flush=True)
+            for name in configs:
+                label = f"{name} c={c}"
+                print(line(label, runs[name], statistics.median(ratios[name]), ideal), flush=True)
+        if one_process_bare:
+            print(
+                "targets: pipeline >= 0.90 of the bare loop at each concurrency; "
+                f"--workers N >= 1.50x the bare loop at c={top}"
+            )
     finally:
         server.terminate()
         server.wait(10)

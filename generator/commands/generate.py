@@ -63,8 +63,11 @@ def generate(
     force_new_settings: bool = typer.Option(
         False, "--force-new-settings", help="Accept changed model/template/seeds on this RUN."
     ),
-    workers: int = typer.Option(
-        1, "--workers", min=1, max=64, help="Processes making calls (past one core's worth)."
+    workers: str = typer.Option(
+        "auto",
+        "--workers",
+        help="Processes making the calls: 0 = this process; auto = one extra process from "
+        "--concurrency 32 on (past what one core drives).",
     ),
     pool_lag: int = typer.Option(
         64,

@@ -1,13 +1,21 @@
-"""Where units run: :class:`LocalBackend` runs them in the engine's own event loop.
+"""Where units run: :class:`LocalBackend` runs them in the engine's own event loop;
+:class:`generator.generate.workers.ProcessBackend` in N call processes. Both build their
+provider with :func:`build_executor`, so the call path is the same.
 
-``--workers N`` uses :class:`generator.generate.workers.ProcessBackend` instead; both build
-their provider with :func:`build_executor` so the call path is the same.
+:func:`call_processes` decides how many call processes a run uses (``--workers``, default
+``auto``). LiteLLM spends several milliseconds of CPU on every call (building the request,
+its own cost and logging bookkeeping, parsing the reply); in one process that work and ours
+(validation, novelty, journal) take turns on one core and on one event loop. With many calls
+in flight against a fast provider, ``auto`` moves the calls to one worker process, so the
+main process's work runs beside them on another core. With few calls in flight one process
+is not the limit, and a separate process would only add start-up time and memory.
 """
 
 from __future__ import annotations
 
 from generator.generate.executor import OnCall, UnitExecutor, UnitOutcome, UnitSpec
 from generator.generate.settings import GenerateSettings
+from generator.providers.keys import provider_prefix
 from generator.providers.registry import get_provider
 from generator.providers.resilience import ResilientProvider, RetryPolicy
 
@@ -16,6 +24,23 @@ def price_of(settings: GenerateSettings) -> tuple[float, float] | None:
     if settings.price_in_per_m is None and settings.price_out_per_m is None:
         return None
     return (settings.price_in_per_m or 0.0, settings.price_out_per_m or 0.0)
+
+
+# ``auto`` uses a call process from this many calls in flight, for runs of at least twice as
+# many calls; below that one process is not CPU-bound (8 calls of 200 ms each are 40 calls
+# a second: about half of one core for LiteLLM and us together).
+AUTO_MIN_CONCURRENCY = 32
+
+
+def call_processes(settings: GenerateSettings, pending_units: int) -> int:
+    """Processes that make the calls: 0 means the main process makes them."""
+    if settings.workers != "auto":
+        return int(settings.workers)
+    if provider_prefix(settings.model) == "local":
+        return 0  # one llama.cpp server on this machine is the limit, not LiteLLM
+    if settings.concurrency < AUTO_MIN_CONCURRENCY or pending_units < 2 * settings.concurrency:
+        return 0
+    return 1
 
 
 def build_executor(

@@ -143,13 +143,13 @@ class Committer:
                 meta["redaction"] = {"before_send": True, "found": redact_text(c.text)[1]}
             if outcome.reasoning:
                 meta["reasoning"] = outcome.reasoning
-            raw = json.dumps(fields, ensure_ascii=False)
             # The fields were validated (pydantic and JSON Schema) by the parser and the meta
             # is built here from validated parts: no second validation per record.
             instruction, output = _texts(self.prov.fmt, fields)
             if self.filter is not None:
                 ok, why = self.filter.check(instruction, output)
                 if not ok:
+                    raw = json.dumps(fields, ensure_ascii=False)
                     rejections.append(
                         {"reason": f"filter:{why}", "detail": why, "raw": raw, **base}
                     )
@@ -157,6 +157,7 @@ class Committer:
             match = self.novelty.search(instruction, self.threshold)
             if match is not None:
                 detail = f"ROUGE-L {match.score:.2f} > {self.threshold} with {match.text[:120]!r}"
+                raw = json.dumps(fields, ensure_ascii=False)
                 rejections.append({"reason": "not_novel", "detail": detail, "raw": raw, **base})
                 continue
             self.novelty.add(instruction)

@@ -21,7 +21,6 @@ journaled) except on Ctrl-C; what is committed stays committed, and re-running r
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -156,9 +155,7 @@ class Engine:
             self.gj.write_batch(rows, commits, pending_fails)
             self.records_sink.write(line for c in commits for _, line in c.records)
             self.rejected_sink.write(
-                json.dumps(r, ensure_ascii=False)
-                for c in commits + pending_fails
-                for r in c.rejections
+                line for c in commits + pending_fails for line in c.rejection_lines()
             )
         self._check_acceptance()
         if self.observer is not None:

@@ -132,6 +132,13 @@ class UnitCommit:
     records: list[tuple[str, str]]  # (record id, JSON line)
     rejections: list[dict[str, Any]]  # rejected.jsonl lines (with id, reason, detail, raw)
     pool: list[dict[str, str]]  # accepted examples {instruction, input, output}
+    _lines: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def rejection_lines(self) -> list[str]:
+        """The rejections as JSON lines, encoded once for the journal and rejected.jsonl."""
+        if self._lines is None:
+            self._lines = [json.dumps(r, ensure_ascii=False) for r in self.rejections]
+        return self._lines
 
 
 _CALL_COLS = (
@@ -176,7 +183,7 @@ class GenJournal:
             for c in commits:
                 self._write_unit(conn, c)
             for c in pending:
-                self._write_rejections(conn, c.unit_id, c.chunk_id, c.rejections)
+                self._write_rejections(conn, c)
 
     def _insert_calls(self, conn: sqlite3.Connection, rows: Iterable[CallRow]) -> None:
         vals = [
@@ -218,7 +225,7 @@ class GenJournal:
             "INSERT OR IGNORE INTO gen_records(id, unit_id, chunk_id, data) VALUES (?,?,?,?)",
             [(rid, c.unit_id, c.chunk_id, line) for rid, line in c.records],
         )
-        self._write_rejections(conn, c.unit_id, c.chunk_id, c.rejections)
+        self._write_rejections(conn, c)
         conn.executemany(
             "INSERT INTO gen_pool(unit_id, unit_pos, fingerprint, instruction, example)"
             " VALUES (?,?,?,?,?)",
@@ -237,20 +244,15 @@ class GenJournal:
         )  # fmt: skip
 
     @staticmethod
-    def _write_rejections(
-        conn: sqlite3.Connection, unit_id: str, chunk_id: str, rejections: list[dict[str, Any]]
-    ) -> None:
+    def _write_rejections(conn: sqlite3.Connection, c: UnitCommit) -> None:
         conn.executemany(
             "INSERT OR IGNORE INTO gen_rejections(id, unit_id, chunk_id, reason, detail, raw,"
             " data) VALUES (?,?,?,?,?,?,?)",
             [
-                (
-                    r["id"], unit_id, chunk_id, r["reason"], r.get("detail"), r.get("raw"),
-                    json.dumps(r, ensure_ascii=False),
-                )
-                for r in rejections
+                (r["id"], c.unit_id, c.chunk_id, r["reason"], r.get("detail"), r.get("raw"), line)
+                for r, line in zip(c.rejections, c.rejection_lines(), strict=True)
             ],
-        )  # fmt: skip
+        )
 
     # ---------------------------------------------------------------- pool and outputs
     def pool(self, fingerprint: str) -> list[tuple[int, dict[str, str]]]:

@@ -147,12 +147,17 @@ def candidates(value: Any) -> list[Any]:
 
 
 def check_record(
-    item: Any, fmt: str, meta: dict[str, Any] | None = None, item_schema: dict | None = None
+    item: Any,
+    fmt: str,
+    meta: dict[str, Any] | None = None,
+    item_schema: dict | None = None,
+    schema_key: str | None = None,
 ) -> Checked:
     """Validate one candidate with pydantic, the record JSON Schema and the reply bounds.
 
     ``meta`` is the provenance to validate with (a placeholder id is used when None); the
     returned fields never include ``meta``: the caller attaches the real one.
+    ``schema_key`` is ``item_schema`` as canonical JSON, when the caller already has it.
     """
     if not isinstance(item, dict):
         return Checked(None, Reason("schema", f"record is {type(item).__name__}, not an object"))
@@ -167,7 +172,7 @@ def check_record(
         return Checked(None, Reason("schema", _clip(f"{loc}: {err['msg']}")))
     problems = schema_errors(fmt, data)
     if not problems and item_schema is not None:
-        problems = _bounds_errors(item_schema, item)
+        problems = _bounds_errors(item_schema, item, schema_key)
     if problems:
         return Checked(None, Reason("schema", _clip(problems[0])))
     return Checked(dict(item), None)
@@ -187,10 +192,12 @@ def _fast_bounds_validator(schema_json: str) -> Any:
     return jsonschema_rs.validator_for(json.loads(schema_json))
 
 
-def _bounds_errors(schema: dict[str, Any], item: dict[str, Any]) -> list[str]:
+def _bounds_errors(
+    schema: dict[str, Any], item: dict[str, Any], key: str | None = None
+) -> list[str]:
     # Building a validator costs more than validating a record: build one per schema. The
     # Rust validator decides; jsonschema words the errors of the (rare) invalid ones.
-    key = json.dumps(schema, sort_keys=True)
+    key = key or json.dumps(schema, sort_keys=True)
     if _fast_bounds_validator(key).is_valid(item):
         return []
     validator = _bounds_validator(key)
@@ -225,10 +232,11 @@ def parse_reply(
         return ParsedReply(Reason("no_records", _clip(str(exc))), reasoning=reasoning)
     if not items:
         return ParsedReply(Reason("no_records", "'records' is empty"), reasoning=reasoning)
-    item_schema = None
+    item_schema = key = None
     if schema is not None:
         item_schema = schema["properties"]["records"]["items"]
-    checked = [check_record(item, fmt, meta, item_schema) for item in items]
+        key = json.dumps(item_schema, sort_keys=True)  # once per reply, not per record
+    checked = [check_record(item, fmt, meta, item_schema, key) for item in items]
     return ParsedReply(None, checked, reasoning)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 
 from generator.errors import ConfigError, GuardStop
-from generator.generate.backend import LocalBackend, price_of
+from generator.generate.backend import LocalBackend, call_processes, price_of
 from generator.generate.budget import CostModel, Estimate
 from generator.generate.commit import Tally
 from generator.generate.engine import Engine
@@ -28,7 +28,7 @@ from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE, JsonlSink, r
 from generator.generate.progress import LiveProgress
 from generator.generate.settings import GenerateSettings
 from generator.generate.setup import Prepared, prepare, record_start
-from generator.providers.keys import check_credentials
+from generator.providers.keys import check_credentials, provider_prefix
 from generator.providers.model_info import register_price
 from generator.providers.registry import validate_model
 from generator.store import Journal
@@ -78,8 +78,13 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
     validate_model(settings.model)
     if not settings.dry_run:
         check_credentials(settings.model, settings.api_base)
-    if settings.workers > 1 and settings.concurrency < settings.workers:
+    if settings.workers != "auto" and settings.concurrency < int(settings.workers):
         raise ConfigError("--concurrency must be at least --workers")
+    if settings.workers not in ("auto", 0) and provider_prefix(settings.model) == "local":
+        raise ConfigError(
+            "--workers with a local/ model: each worker would start its own llama.cpp server; "
+            "use --workers 0 (the default for local models)"
+        )
     price = price_of(settings)
     if price is not None:
         register_price(settings.model, *price)
@@ -112,8 +117,14 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
         live.progress.update(live.task, completed=engine.chunks_done)
         status, message = "failed", ""
         try:
+            n = call_processes(settings, len(engine.pending))
+            if n:
+                why = (
+                    " (--workers auto: many calls in flight)" if settings.workers == "auto" else ""
+                )
+                err.print(f"calls run in {n} worker process{'es' * (n > 1)}{why}", highlight=False)
             with live:
-                asyncio.run(_drive(engine, settings))
+                asyncio.run(_drive(engine, settings, n))
             status = "done"
         except GuardStop as exc:
             status, message = "stopped", str(exc)
@@ -136,13 +147,12 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
         return result
 
 
-async def _drive(engine: Engine, settings: GenerateSettings) -> None:
-    if settings.workers > 1:
+async def _drive(engine: Engine, settings: GenerateSettings, n: int) -> None:
+    """Run the engine with calls in this process (n = 0) or in n worker processes."""
+    if n > 0:
         from generator.generate.workers import ProcessBackend
 
-        backend: LocalBackend | ProcessBackend = ProcessBackend(
-            settings, engine.on_call, settings.workers
-        )
+        backend: LocalBackend | ProcessBackend = ProcessBackend(settings, engine.on_call, n)
     else:
         backend = LocalBackend(settings, engine.on_call)
     # LiteLLM's import leaves a large, static heap (its model map); freezing it keeps every

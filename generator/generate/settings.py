@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -58,7 +58,9 @@ class GenerateSettings(BaseModel):
     tpm: int | None = Field(default=None, ge=1)
     max_cost: float | None = Field(default=None, ge=0)
     api_base: str | None = None
-    workers: int = Field(default=1, ge=1, le=64)
+    # Processes making the provider calls: 0 = the main process; "auto" = 0 or 1 by
+    # :func:`generator.generate.backend.call_processes`.
+    workers: int | Literal["auto"] = "auto"
     # Self-Instruct: ROUGE-L F1 above this against the pool rejects an instruction.
     novelty_threshold: float = Field(default=0.7, gt=0, le=1)
     # Unit i shows pool examples only from units before i - pool_lag (see engine docstring).
@@ -74,6 +76,19 @@ class GenerateSettings(BaseModel):
     redact_before_send: bool = False
     dry_run: bool = False
     force_new: bool = False  # --force-new-settings: accept a changed fingerprint
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers_value(cls, value: Any) -> Any:
+        if value == "auto":
+            return value
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            n = -1
+        if isinstance(value, bool) or not 0 <= n <= 64:
+            raise ValueError(f"workers must be auto or a number from 0 to 64, not {value!r}")
+        return n
 
     @field_validator("model")
     @classmethod

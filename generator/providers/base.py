@@ -13,13 +13,14 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 
 class CompletionRequest(BaseModel):
-    """One chat-completion request, provider-neutral."""
+    """One chat-completion request, provider-neutral. Frozen: :func:`request_hash` caches
+    its digest on the request (change one with ``model_copy(update=...)``, never in place)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str  # the user's model string, e.g. openai/gpt-4o-mini, mock/echo, local/qwen...
     messages: list[dict[str, str]]
@@ -33,6 +34,13 @@ class CompletionRequest(BaseModel):
     timeout: float = 120.0
     api_base: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)  # passed through to LiteLLM
+    _digest: str | None = PrivateAttr(default=None)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        """A copy (with ``update`` applied) whose digest is computed afresh."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._digest = None
+        return copied
 
 
 class CompletionUsage(BaseModel):
@@ -67,7 +75,12 @@ class Provider(abc.ABC):
 
 
 def request_hash(request: CompletionRequest) -> str:
-    """Stable sha256 of everything that shapes the reply (the timeout does not)."""
-    data = request.model_dump(exclude={"timeout"})
-    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    """Stable sha256 of everything that shapes the reply (the timeout does not). Cached on
+    the request: the executor and the retry layer both ask for it on every call."""
+    if request._digest is None:
+        data = request.model_dump(exclude={"timeout"})
+        blob = json.dumps(
+            data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+        )
+        request._digest = hashlib.sha256(blob.encode()).hexdigest()
+    return request._digest

@@ -7,6 +7,7 @@ variable; the key itself is read by LiteLLM at call time.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from urllib.parse import urlparse
@@ -26,6 +27,7 @@ def provider_prefix(model: str) -> str:
     return "openai"
 
 
+@functools.lru_cache(maxsize=256)  # asked for every request: parse each address once
 def is_loopback(api_base: str | None) -> bool:
     """True when ``api_base`` points at this machine (localhost, 127.0.0.0/8, ::1)."""
     if not api_base:

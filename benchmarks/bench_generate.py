@@ -191,7 +191,7 @@ def line(name: str, runs: list[dict], ratio: float | None, ideal: float) -> str:
     records = med(r["records"] / r["wall"] for r in runs)
     cpu = med(1000 * r["cpu"] / max(1, r["requests"]) for r in runs)
     shown = f"{ratio:.2f}" if ratio is not None else "-"
-    return f"{name:<34} {records:>9.1f} {rps:>9.1f} {shown:>8} {rps / ideal:>8.2f} {cpu:>8.2f}"
+    return f"{name:<42} {records:>9.1f} {rps:>9.1f} {shown:>8} {rps / ideal:>8.2f} {cpu:>8.2f}"
 
 
 async def main() -> None:
@@ -220,7 +220,7 @@ async def main() -> None:
         print(f"latency {args.latency_ms:.0f} ms, {args.units} calls per run, "
               f"{args.repeat} interleaved runs per configuration, "
               f"{psutil.cpu_count()} cores (shared: figures are noisy)")  # fmt: skip
-        head = f"{'configuration (medians)':<34} {'records/s':>9} {'req/s':>9} {'vs bare':>8} "
+        head = f"{'configuration (medians)':<42} {'records/s':>9} {'req/s':>9} {'vs bare':>8} "
         print(head + f"{'vs ideal':>8} {'cpu ms/req':>8}")
         n = 0
 

@@ -35,7 +35,7 @@ from generator.generate.plan import WorkUnit, prompt_tokens
 from generator.generate.prompts import render
 from generator.generate.seeding import rng_for
 from generator.generate.setup import Prepared
-from generator.providers.base import CompletionRequest
+from generator.providers.base import CompletionRequest, request_hash
 from generator.redact import redact_text
 
 EARLY_WARNING_REPLIES = 20
@@ -231,6 +231,9 @@ class Engine:
             timeout=s.timeout_s,
             api_base=s.api_base,
         )
+        # Hashed here, once: the digest travels with the request (also to a call process,
+        # whose CPU is the scarcer one) and the executor and retry layer reuse it.
+        request_hash(request)
         return UnitSpec(
             unit.id,
             unit.pos,

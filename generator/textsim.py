@@ -17,6 +17,9 @@ already in the pool exceeds 0.7, scoring every pool item for every candidate: qu
    (``rapidfuzz.distance.LCSseq`` on token ids), turned into F1 with rouge-score's own
    float formula, so ties at the threshold fall the same way.
 
+An identical token sequence (F1 = 1, the best possible score) is found by a dict lookup
+before any of this.
+
 Every pruning step is an upper bound with a small safety margin towards *more* exact
 checks, so the decisions equal the all-pairs check (``tests/generate/test_textsim.py``).
 """
@@ -30,7 +33,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
 # rouge_score/tokenize.py, verbatim patterns (use_stemmer=False).
@@ -73,13 +75,16 @@ def rouge_l(a: str, b: str) -> float:
     return f1_from_lcs(LCSseq.similarity(ta, tb), len(ta), len(tb))
 
 
-def _as_seq(ids: list[int]) -> str | list[int]:
-    """Token ids as a string of code points (rapidfuzz's fastest LCS path), or the id list
-    itself past the last code point (a vocabulary above 1.1 million tokens)."""
-    try:
-        return "".join(map(chr, ids))
-    except ValueError:
-        return ids
+def _occurrences(ids: list[int]) -> frozenset[int]:
+    """Each token id tagged with its occurrence number, so that the size of the
+    intersection of two such sets is the multiset overlap of the token lists."""
+    seen: dict[int, int] = {}
+    keys = []
+    for tid in ids:
+        k = seen.get(tid, 0)
+        seen[tid] = k + 1
+        keys.append(tid + (k << 40))  # |tid| < 2**40: tags never collide
+    return frozenset(keys)
 
 
 @dataclass(frozen=True)
@@ -91,32 +96,6 @@ class Match:
     index: int
 
 
-class _Postings:
-    """Pool indexes (ascending, each once) and the token's count in each, in numpy arrays
-    grown by doubling: a search reads them as views; a view keeps its old buffer intact."""
-
-    __slots__ = ("idx", "mult", "n")
-
-    def __init__(self) -> None:
-        self.idx = np.empty(4, np.int64)
-        self.mult = np.empty(4, np.int64)
-        self.n = 0
-
-    def append(self, idx: int, count: int) -> None:
-        if self.n == len(self.idx):
-            self.idx = np.concatenate([self.idx, np.empty_like(self.idx)])
-            self.mult = np.concatenate([self.mult, np.empty_like(self.mult)])
-        self.idx[self.n] = idx
-        self.mult[self.n] = count
-        self.n += 1
-
-
-def _needed_lcs(a: int, b: int, threshold: float) -> int:
-    """The least LCS whose F1 against lengths a and b can exceed ``threshold`` (rounded
-    down by the safety margin, so never too high)."""
-    return max(1, math.ceil(threshold * (a + b) / 2 - _EPS))
-
-
 class NoveltyIndex:
     """A growing pool of texts answering "is this new text's ROUGE-L F1 against every pool
     item at most ``threshold``?" exactly as the all-pairs rouge-score check would."""
@@ -124,13 +103,13 @@ class NoveltyIndex:
     def __init__(self, texts: Iterable[str] = ()) -> None:
         self._vocab: dict[str, int] = {}
         self._texts: list[str] = []
-        self._seqs: list[str | list[int]] = []  # token ids of each item, for the LCS
-        self._first: dict[str | tuple[int, ...], int] = {}  # token sequence -> first item
-        # (token id, item length) -> postings; and each token's item count (its rarity)
-        self._postings: dict[tuple[int, int], _Postings] = {}
-        self._df: dict[int, int] = {}
-        self._lengths: Counter[int] = Counter()  # item length -> items of that length
+        self._ids: list[list[int]] = []
+        self._occ: list[frozenset[int]] = []  # occurrence sets: multiset overlap = |A & B|
+        # token id -> pool indexes holding it (each once) and, in parallel, its count there
+        self._postings: dict[int, list[int]] = {}
+        self._mult: dict[int, list[int]] = {}
         self._lens = np.zeros(1024, dtype=np.int64)  # token count of each pool item
+        self._first: dict[tuple[int, ...], int] = {}  # token ids -> first item holding them
         self._last: tuple[str, list[str]] = ("", [])  # search then add: tokenize once
         self.exact_checks = 0  # LCS computations done (for benchmarks and tests)
         for text in texts:
@@ -144,31 +123,33 @@ class NoveltyIndex:
             self._last = (text, tokenize(text))
         return self._last[1]
 
-    def add(self, text: str) -> int:
-        """Add a text to the pool (whatever its novelty); returns its index."""
-        vocab = self._vocab
+    def _token_ids(self, text: str, grow: bool) -> list[int]:
         ids = []
         for tok in self._tokens(text):
-            tid = vocab.get(tok)
+            tid = self._vocab.get(tok)
             if tid is None:
-                tid = vocab[tok] = len(vocab)
+                # Unknown to the pool: no posting list; a fresh negative id still counts
+                # towards the candidate's length and cannot match any pool token.
+                tid = len(self._vocab) if grow else -1 - len(ids)
+                if grow:
+                    self._vocab[tok] = tid
             ids.append(tid)
-        idx, b = len(self._texts), len(ids)
-        seq = _as_seq(ids)
+        return ids
+
+    def add(self, text: str) -> int:
+        """Add a text to the pool (whatever its novelty); returns its index."""
+        ids = self._token_ids(text, grow=True)
+        idx = len(self._texts)
         self._texts.append(text)
-        self._seqs.append(seq)
-        self._first.setdefault(seq if isinstance(seq, str) else tuple(seq), idx)
+        self._ids.append(ids)
+        self._occ.append(_occurrences(ids))
+        self._first.setdefault(tuple(ids), idx)
         if idx == len(self._lens):
             self._lens = np.concatenate([self._lens, np.zeros_like(self._lens)])
-        self._lens[idx] = b
-        self._lengths[b] += 1
-        postings, df = self._postings, self._df
+        self._lens[idx] = len(ids)
         for tid, count in Counter(ids).items():
-            entry = postings.get((tid, b))
-            if entry is None:
-                entry = postings[(tid, b)] = _Postings()
-            entry.append(idx, count)
-            df[tid] = df.get(tid, 0) + 1
+            self._postings.setdefault(tid, []).append(idx)
+            self._mult.setdefault(tid, []).append(count)
         return idx
 
     def search(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> Match | None:
@@ -176,93 +157,62 @@ class NoveltyIndex:
         ``threshold``, or None when no pool item exceeds it (the text is novel)."""
         if not 0 <= threshold < 1:
             raise ValueError(f"threshold must be in [0, 1), got {threshold}")
-        tokens = self._tokens(text)
-        a = len(tokens)
+        ids = self._token_ids(text, grow=False)
+        a = len(ids)
         if a == 0 or not self._texts:
             return None  # rouge-score scores an empty side as 0
-        # Tokens unknown to the pool match nothing: they count in the length, not the LCS.
-        known = [tid for tid in map(self._vocab.get, tokens) if tid is not None]
-        if not known:
+        # F1 = 1 only for an identical token sequence: the best possible match, and the
+        # first such item wins the tie, as the scan below would choose.
+        same = self._first.get(tuple(ids))
+        if same is not None:
+            return Match(f1_from_lcs(a, a, a), self._texts[same], same)
+        partial, unread = self._gather(Counter(ids), a, threshold)
+        if not partial:
             return None
-        seq = _as_seq(known)
-        if len(known) == a:
-            # F1 = 1 only for an identical token sequence: the best possible match, and
-            # the first such item wins the tie, as the scan below would choose.
-            idx = self._first.get(seq if isinstance(seq, str) else tuple(seq))
-            if idx is not None:
-                return Match(f1_from_lcs(a, a, a), self._texts[idx], idx)
-        found = self._gather(Counter(known), a, threshold)
-        if found is None:
-            return None
-        idxs, lens = found
-        self.exact_checks += len(idxs)
-        seqs = self._seqs
-        lcs = process.cdist(
-            [seq], [seqs[i] for i in idxs.tolist()],
-            scorer=LCSseq.similarity, dtype=np.int64, workers=1,
-        )[0]  # fmt: skip
-        # Float screen with a margin, then rouge-score's own formula on the few left.
-        near = np.flatnonzero(2 * lcs / (a + lens) > threshold - _EPS).tolist()
+        # Vectorised bound: LCS <= overlap <= shared (read tokens) + unread occurrences,
+        # and LCS <= min(a, b). Only items whose F1 bound reaches the threshold get an LCS.
+        idxs = np.fromiter(partial.keys(), dtype=np.int64, count=len(partial))
+        shared = np.fromiter(partial.values(), dtype=np.int64, count=len(partial))
+        lens = self._lens[idxs]
+        bound = np.minimum(np.minimum(shared + unread, lens), a)
+        survivors = idxs[2 * bound / (a + lens) >= threshold - _EPS]
         best: Match | None = None
-        for j in near:  # ascending pool index: the first best wins ties
-            score = f1_from_lcs(int(lcs[j]), a, int(lens[j]))
+        occ, floor = _occurrences(ids), threshold - _EPS
+        for idx in survivors.tolist():
+            pool_ids = self._ids[idx]
+            # The exact multiset overlap (a C set intersection) is a tighter bound than
+            # the one above and cheaper than the LCS it saves in most cases.
+            if 2 * len(occ & self._occ[idx]) / (a + len(pool_ids)) < floor:
+                continue
+            self.exact_checks += 1
+            score = f1_from_lcs(LCSseq.similarity(ids, pool_ids), a, len(pool_ids))
             if score > threshold and (best is None or score > best.score):
-                idx = int(idxs[j])
                 best = Match(score, self._texts[idx], idx)
         return best
 
-    def _gather(
-        self, counts: Counter[int], a: int, threshold: float
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Candidate search, per pool length b: an item of length b matches only with an
-        LCS of at least ``need`` = :func:`_needed_lcs` (a, b), so it shares a token with
-        the candidate's rarest ``a - need + 1`` occurrences; only those tokens' postings
-        for length b are read. Then the bound "overlap on the read tokens + occurrences
-        not read, at most min(a, b)" must still reach ``need``. Returns the surviving
-        pool indexes (ascending) and their lengths, or None."""
-        postings, df = self._postings, self._df
-        order = sorted(counts, key=df.__getitem__)  # rarest first
-        parts: list[np.ndarray] = []
-        mults: list[np.ndarray] = []
-        sizes: list[int] = []
-        floors: list[int] = []  # per part: the overlap its item still needs on read tokens
-        caps: list[int] = []  # per part: the token count of a repeated token, else 0
-        for b in self._lengths:
-            need = _needed_lcs(a, b, threshold)
-            if need > min(a, b):
-                continue  # F1 cannot exceed the threshold at this length
-            unread = a
-            for tid in order:
-                if unread < need:
-                    break
-                count = counts[tid]
-                unread -= count
-                entry = postings.get((tid, b))
-                if entry is None:
-                    continue
-                parts.append(entry.idx[: entry.n])
-                mults.append(entry.mult[: entry.n])
-                sizes.append(entry.n)
-                caps.append(count)
-            # The read overlap must reach need - unread (unread occurrences may all match).
-            floors.extend([need - unread] * (len(parts) - len(floors)))
-        if not parts:
-            return None
-        cat = np.concatenate(parts)
-        order_ = np.argsort(cat, kind="stable")
-        cat = cat[order_]
-        starts = np.flatnonzero(np.concatenate(([True], cat[1:] != cat[:-1])))
-        if max(caps) == 1:
-            shared = np.diff(np.append(starts, len(cat)))
-        else:  # a repeated token overlaps min(count here, count there) times
-            cap = np.repeat(np.asarray(caps, dtype=np.int64), sizes)
-            shared = np.add.reduceat(np.minimum(np.concatenate(mults), cap)[order_], starts)
-        floor = np.repeat(np.asarray(floors, dtype=np.int64), sizes)[order_][starts]
-        keep = shared >= floor
-        idxs = cat[starts][keep]
-        if not len(idxs):
-            return None
-        return idxs, self._lens[idxs]
+    def _gather(self, counts: Counter[int], a: int, threshold: float) -> tuple[Counter[int], int]:
+        """Prefix filter: read the posting lists of the candidate's rarest tokens until the
+        unread occurrences alone (fewer than a match needs) cannot reach a match. Returns
+        each reached pool item's overlap on the read tokens, and the unread occurrences."""
+        # A match needs LCS > t*a/(2-t); with t = 0 any shared token can score > 0.
+        need = max(1, math.ceil(threshold * a / (2 - threshold) - _EPS))
+        order = sorted(counts, key=lambda t: len(self._postings.get(t, ())))
+        unread = a
+        partial: Counter[int] = Counter()
+        for tid in order:
+            if unread < need:
+                break
+            count = counts[tid]
+            unread -= count
+            post = self._postings.get(tid)
+            if not post:
+                continue
+            if count == 1:
+                partial.update(post)  # min(1, c) = 1 for every holder; C-speed counting
+            else:
+                for idx, held in zip(post, self._mult[tid], strict=True):
+                    partial[idx] += min(count, held)
+        return partial, unread
 
     def max_rouge_l(self, text: str) -> Match | None:
         """The exact best match over the whole pool (None if nothing shares a token)."""

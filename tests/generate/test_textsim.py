@@ -137,3 +137,17 @@ def test_pruning_skips_most_exact_checks() -> None:
         pairs += len(idx)
         idx.add_if_novel(text)
     assert idx.exact_checks < pairs / 20
+
+
+def test_identical_token_sequence_is_the_first_best_match():
+    idx = NoveltyIndex(
+        ["Reset a password.", "List the steps to reset a password", "RESET A PASSWORD"]
+    )
+    match = idx.search("reset, a password!")
+    assert match is not None and match.score == 1.0 == _rouge(
+        "reset a password", "Reset a password."
+    )
+    assert match.index == 0  # two pool items tie at 1.0: the first wins, as the scan would pick
+    assert idx.search("reset a password now") is not None  # no longer identical: the scan decides
+    # Same tokens in another order are not identical: LCS 2 of 3, F1 0.67, novel.
+    assert idx.search("password reset a") is None

@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from generator.config import env, policies_dir
@@ -38,6 +37,7 @@ from generator.policy_schema import (
     _Strict,
 )
 from generator.records import USES, Ref, Use
+from generator.yamlfile import read_yaml
 
 DEFAULT_MAX_AGE_DAYS = 180
 UNKNOWN_ID = "unknown"
@@ -136,25 +136,9 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
-# The C loader when libyaml is present (8x faster); both construct plain data only.
-SafeYamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def yaml_problem(exc: Exception) -> str:
-    """One line: the YAML problem and where (line, column), or the OS error."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"{where}{problem}"
-
-
 def load_policy_file(path: Path) -> Policy:
     """Load and validate one policy file; errors name the path and the field."""
-    try:
-        raw = path.read_bytes()
-        data = yaml.load(raw.decode("utf-8"), Loader=SafeYamlLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise PolicyFileError(f"{path}: cannot read policy file: {yaml_problem(exc)}") from exc
+    raw, data = read_yaml(path, PolicyFileError, "cannot read policy file")
     if not isinstance(data, dict):
         raise PolicyFileError(f"{path}: a policy file must be a YAML mapping")
     try:

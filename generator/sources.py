@@ -28,14 +28,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from generator.config import policies_dir
 from generator.errors import ConfigError
-from generator.policies import SOURCE_LABELS_FILE, SafeYamlLoader, Verdict, yaml_problem
+from generator.policies import SOURCE_LABELS_FILE, Verdict
 from generator.policy_schema import VerdictName
 from generator.records import USES, Ref, Use
+from generator.yamlfile import read_yaml
 
 SOURCES_FILE = "sources.yaml"
 _ORDER = {"allow": 0, "review": 1, "block": 2}
@@ -113,14 +113,6 @@ class SourceInfo:
 # ---------------------------------------------------------------- files
 
 
-def _read_yaml(path: Path) -> tuple[bytes, Any]:
-    try:
-        raw = path.read_bytes()
-        return raw, yaml.load(raw.decode("utf-8"), Loader=SafeYamlLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read: {yaml_problem(exc)}") from exc
-
-
 def _validate(model: type[BaseModel], data: Any, path: Path) -> Any:
     try:
         return model.model_validate(data if data is not None else {})
@@ -135,7 +127,7 @@ def load_sources(docs_dir: Path | str) -> SourcesFile | None:
     path = Path(docs_dir) / SOURCES_FILE
     if not path.is_file():
         return None
-    return _validate(SourcesFile, _read_yaml(path)[1], path)
+    return _validate(SourcesFile, read_yaml(path, ConfigError)[1], path)
 
 
 def _label_rules(path: Path) -> tuple[LabelRules, str]:
@@ -148,7 +140,7 @@ def _label_rules(path: Path) -> tuple[LabelRules, str]:
 
 @cache
 def _label_rules_at(path: Path, _stamp: int) -> tuple[LabelRules, str]:
-    raw, data = _read_yaml(path)
+    raw, data = read_yaml(path, ConfigError)
     rules = _validate(LabelRules, data, path)
     for name, rule in rules.labels.items():
         missing = [u for u in USES if u not in rule.uses]

@@ -17,11 +17,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from generator.curate import registry
 from generator.errors import ConfigError
+from generator.yamlfile import read_yaml
 
 Goal = Literal["style", "format", "domain", "capability"]
 
@@ -118,12 +118,7 @@ def load_config(path: Path | None = None) -> CurateConfig:
     """Read ``curate.yaml`` (safe YAML); None gives the defaults."""
     if path is None:
         return parse_config({})
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    _, data = read_yaml(Path(path), ConfigError)
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     return parse_config(data, str(path))

@@ -2,7 +2,7 @@
 Jinja2 sandbox, with the JSON Schema of the reply they ask for.
 
 A template's identity is ``Ref(id, version, sha256 of the file's bytes)``; every record
-stores it. Files load with ``yaml.safe_load`` (no Python tags) into :class:`PromptTemplate`
+stores it. Files load with a safe YAML loader (no Python tags) into :class:`PromptTemplate`
 (``extra="forbid"``) and are trial-rendered at load, so a bad file fails with its path and
 field before any call is made. The user folder ``INSTRUCTFORGE_PROMPTS`` is searched before
 the shipped ``prompts/``.
@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -30,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from generator import config
 from generator.errors import PromptFileError
 from generator.records import Chunk, Ref
+from generator.yamlfile import read_yaml
 
 _ENV = SandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
@@ -129,12 +129,7 @@ def load_template(id_or_path: str | Path) -> PromptTemplate:
     path = Path(text) if is_path else _find(text)
     if not path.is_file():
         raise PromptFileError(f"{path}: prompt template file not found")
-    raw = path.read_bytes()
-    try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        detail = " ".join(str(exc).split())
-        raise PromptFileError(f"{path}: not valid YAML: {detail}") from exc
+    raw, data = read_yaml(path, PromptFileError, "not valid YAML")
     if not isinstance(data, dict):
         raise PromptFileError(f"{path}: expected a mapping of fields at the top level")
     try:

@@ -10,7 +10,10 @@ generated corpus once, then, in the same run and against the same server:
   (``--workers auto``: from concurrency 32 on, the calls run in one worker process and
   everything else in this one);
 - the same pipeline with ``--workers 0`` (everything in one process), for comparison;
-- the pipeline with ``--workers N`` at the highest concurrency.
+- the pipeline with ``--workers N`` at the highest concurrency;
+- for N > 1, the bare loop split over N processes started together: the ceiling that
+  ``--workers N`` could reach on this machine at that moment (LiteLLM's CPU alone, no
+  pipeline), so the 1.5x target can be read against what the cores gave.
 
 The machine is shared and noisy, so each configuration runs ``--repeat`` times, interleaved
 (bare, pipeline, pipeline in one process, bare, ...); the table shows medians, and "vs bare"
@@ -155,10 +158,10 @@ async def run_pipeline(template: Path, work: Path, name: str, settings_kw: dict,
     return {"wall": wall, "cpu": cpu, "requests": t.calls, "records": t.accepted, "units": t.units}
 
 
-async def run_bare(template: Path, work: Path, settings_kw: dict, server: int) -> dict:
-    """The same requests through ``litellm.acompletion`` and nothing else."""
+def _bare_kwargs(template: Path, work: Path, settings_kw: dict) -> list[dict]:
+    """The ``litellm.acompletion`` arguments of every pending unit's request."""
     run = work / f"bare{settings_kw['concurrency']}"
-    run.mkdir()
+    run.mkdir(parents=True)
     shutil.copy(template / "run.sqlite", run / "run.sqlite")
     settings = settings_for(run=run, **settings_kw)
     with Journal(run) as journal:
@@ -166,7 +169,13 @@ async def run_bare(template: Path, work: Path, settings_kw: dict, server: int) -
         engine = Engine(p, GenJournal(journal), CostModel(MODEL, p.fitter), None, None)  # type: ignore[arg-type]
         specs = [engine.build_spec(u) for u in p.pending]
     provider = LiteLLMProvider(api_base=settings.api_base)
-    kwargs = [provider.call_kwargs(s.request) for s in specs if isinstance(s, UnitSpec)]
+    return [provider.call_kwargs(s.request) for s in specs if isinstance(s, UnitSpec)]
+
+
+async def run_bare(template: Path, work: Path, settings_kw: dict, server: int) -> dict:
+    """The same requests through ``litellm.acompletion`` and nothing else."""
+    settings = settings_for(run=work, **settings_kw)
+    kwargs = _bare_kwargs(template, work, settings_kw)
     lib = litellm()
     sem = asyncio.Semaphore(settings.concurrency)
 
@@ -177,6 +186,50 @@ async def run_bare(template: Path, work: Path, settings_kw: dict, server: int) -
     cpu0, t0 = client_cpu(server), time.perf_counter()
     await asyncio.gather(*(one(kw) for kw in kwargs))
     wall, cpu = time.perf_counter() - t0, client_cpu(server) - cpu0
+    return {"wall": wall, "cpu": cpu, "requests": len(kwargs), "records": 0, "units": len(kwargs)}
+
+
+def _bare_child(kwargs: list[dict], concurrency: int, barrier, results) -> None:
+    """One of the processes of :func:`run_bare_processes`."""
+    lib = litellm()
+    gc.collect()
+    gc.freeze()
+
+    async def go() -> None:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(kw: dict) -> None:
+            async with sem:
+                await lib.acompletion(**kw)
+
+        barrier.wait()
+        cpu0 = time.process_time()
+        await asyncio.gather(*(one(kw) for kw in kwargs))
+        results.put(time.process_time() - cpu0)
+
+    asyncio.run(go())
+
+
+async def run_bare_processes(template: Path, work: Path, settings_kw: dict, n: int) -> dict:
+    """The ceiling for ``--workers n``: the same bare loop split over ``n`` processes (each
+    with 1/n of the requests and of the concurrency), started together once imported."""
+    import multiprocessing
+
+    kwargs = _bare_kwargs(template, work, settings_kw)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(n + 1), ctx.Queue()
+    c = max(1, settings_kw["concurrency"] // n)
+    procs = [
+        ctx.Process(target=_bare_child, args=(kwargs[i::n], c, barrier, results)) for i in range(n)
+    ]
+    for proc in procs:
+        proc.start()
+    await asyncio.to_thread(barrier.wait)
+    t0 = time.perf_counter()
+    cpu = sum([await asyncio.to_thread(results.get) for _ in procs])
+    wall = time.perf_counter() - t0
+    for proc in procs:
+        proc.join(30)
     return {"wall": wall, "cpu": cpu, "requests": len(kwargs), "records": 0, "units": len(kwargs)}
 
 
@@ -244,6 +297,9 @@ async def main() -> None:
             if c == top:
                 for w in args.workers:
                     configs[f"pipeline --workers {w}"] = {**kw, "workers": w}
+            ceilings = [w for w in args.workers if w > 1] if c == top else []
+            for w in ceilings:  # what n processes of bare calls reach: the --workers ceiling
+                configs[f"bare loop in {w} processes (ceiling)"] = {**kw, "workers": w}
             bares: list[dict] = []
             runs: dict[str, list[dict]] = {name: [] for name in configs}
             ratios: dict[str, list[float]] = {name: [] for name in configs}
@@ -252,7 +308,12 @@ async def main() -> None:
                 b = await bare(kw)
                 bares.append(b)
                 for name, ckw in configs.items():
-                    r = await pipeline(ckw)
+                    if name.startswith("bare loop in"):
+                        n += 1
+                        bkw = {k: v for k, v in ckw.items() if k != "workers"}
+                        r = await run_bare_processes(template, work / f"b{n}", bkw, ckw["workers"])
+                    else:
+                        r = await pipeline(ckw)
                     runs[name].append(r)
                     ratios[name].append(rate(r) / rate(b))
             ideal = c / (args.latency_ms / 1000)

@@ -6,12 +6,17 @@ provider with :func:`build_executor`, so the call path is the same.
 ``auto``). LiteLLM spends several milliseconds of CPU on every call (building the request,
 its own cost and logging bookkeeping, parsing the reply); in one process that work and ours
 (validation, novelty, journal) take turns on one core and on one event loop. With many calls
-in flight against a fast provider, ``auto`` moves the calls to one worker process, so the
-main process's work runs beside them on another core. With few calls in flight one process
-is not the limit, and a separate process would only add start-up time and memory.
+in flight against a fast provider, ``auto`` moves the calls to worker processes, one per
+usable core (at most one per 32 calls in flight, at most 8), while the main process's work
+runs beside them. On two cores two call processes beat one (measured with
+``benchmarks/bench_generate.py``: the main process needs far less than a core). With few
+calls in flight, or one core, one process is not the limit, and a separate process would
+only add start-up time and memory.
 """
 
 from __future__ import annotations
+
+import os
 
 from generator.generate.executor import OnCall, UnitExecutor, UnitOutcome, UnitSpec
 from generator.generate.settings import GenerateSettings
@@ -26,13 +31,23 @@ def price_of(settings: GenerateSettings) -> tuple[float, float] | None:
     return (settings.price_in_per_m or 0.0, settings.price_out_per_m or 0.0)
 
 
-# ``auto`` uses a call process from this many calls in flight, for runs of at least twice as
-# many calls; below that one process is not CPU-bound (8 calls of 200 ms each are 40 calls
-# a second: about half of one core for LiteLLM and us together).
+# ``auto`` uses call processes from this many calls in flight (one per this many, one per
+# usable core), for runs of at least twice as many calls; below that one process is not
+# CPU-bound (8 calls of 200 ms each are 40 calls a second: about half of one core for
+# LiteLLM and us together).
 AUTO_MIN_CONCURRENCY = 32
+AUTO_MAX_PROCESSES = 8
 
 
-def call_processes(settings: GenerateSettings, pending_units: int) -> int:
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def call_processes(settings: GenerateSettings, pending_units: int, cores: int | None = None) -> int:
     """Processes that make the calls: 0 means the main process makes them."""
     if settings.workers != "auto":
         return int(settings.workers)
@@ -40,7 +55,10 @@ def call_processes(settings: GenerateSettings, pending_units: int) -> int:
         return 0  # one llama.cpp server on this machine is the limit, not LiteLLM
     if settings.concurrency < AUTO_MIN_CONCURRENCY or pending_units < 2 * settings.concurrency:
         return 0
-    return 1
+    cores = usable_cores() if cores is None else cores
+    if cores < 2:
+        return 0  # one core: a call process would only add pickling and pipes
+    return min(cores, settings.concurrency // AUTO_MIN_CONCURRENCY, AUTO_MAX_PROCESSES)
 
 
 def build_executor(

@@ -6,8 +6,9 @@ keeps everything that must be single and ordered: planning, rendering, the novel
 commit in plan order and every journal write. So there is one SQLite writer, and the
 journal and the records are the same as with one process.
 
-Messages over one duplex pipe per worker (pickled): parent -> worker ``UnitSpec`` or None
-(stop); worker -> parent ``("call", CallRow)`` as each call returns, ``("unit", outcome)``,
+Messages over one duplex pipe per worker, pickled, in lists (everything one side queues in
+one event-loop turn travels together): parent -> worker ``UnitSpec`` or None (stop); worker
+-> parent ``("call", CallRow)`` as each call returns, ``("unit", outcome)``,
 ``("stop", unit_id, kind, message)`` when the circuit opened or something failed, and
 ``("ready",)`` once at start. A worker
 whose parent died (even by SIGKILL) sees the pipe close and exits.
@@ -35,7 +36,11 @@ class WorkerFailed(InstructforgeError):
 
 class _Sender:
     """Sends on a pipe from a thread, so an event loop never blocks on a full pipe (both
-    ends writing while neither reads would deadlock a duplex pipe)."""
+    ends writing while neither reads would deadlock a duplex pipe).
+
+    Messages put in one event-loop iteration travel as one list (one pickle, one write, one
+    wake-up of the other side): a call's row and its unit's outcome usually go together.
+    """
 
     _CLOSE = object()
 
@@ -44,18 +49,31 @@ class _Sender:
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
+        self._batch: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _run(self) -> None:
-        while (obj := self.queue.get()) is not self._CLOSE:
+        while (batch := self.queue.get()) is not self._CLOSE:
             try:
-                self.conn.send(obj)
+                self.conn.send(batch)
             except (OSError, ValueError):
                 return  # the other end is gone
 
     def send(self, obj: Any) -> None:
-        self.queue.put(obj)
+        """Queue ``obj``; the batch leaves at the end of this loop iteration."""
+        if not self._batch:
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self.flush)
+        self._batch.append(obj)
+
+    def flush(self) -> None:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self.queue.put(batch)
 
     def close(self) -> None:
+        self.flush()
         self.queue.put(self._CLOSE)
         self.thread.join(5)
 
@@ -92,13 +110,13 @@ async def _serve(conn: Connection, settings: GenerateSettings, share: int) -> No
     def readable() -> None:
         try:
             while conn.poll():
-                spec = conn.recv()
-                if spec is None:
-                    done.set()
-                    return
-                task = loop.create_task(run(spec))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                for spec in conn.recv():
+                    if spec is None:
+                        done.set()
+                        return
+                    task = loop.create_task(run(spec))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
         except (EOFError, OSError):
             done.set()
 
@@ -158,7 +176,8 @@ class ProcessBackend:
         conn = self.conns[i]
         try:
             while conn.poll():
-                self._handle(conn.recv())
+                for msg in conn.recv():
+                    self._handle(msg)
         except (EOFError, OSError):
             asyncio.get_running_loop().remove_reader(conn.fileno())
             err = WorkerFailed(f"worker process {i} exited unexpectedly")

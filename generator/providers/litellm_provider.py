@@ -187,7 +187,8 @@ class LiteLLMProvider(Provider):
         # for ever. This overall deadline is the backstop, a little after the library's.
         deadline = 1.5 * request.timeout + 2.0
         try:
-            response = await asyncio.wait_for(self._lib.acompletion(**kwargs), deadline)
+            async with asyncio.timeout(deadline):  # no extra task per call, unlike wait_for
+                response = await self._lib.acompletion(**kwargs)
         except Exception as exc:  # every foreign error is mapped, in one place
             raise map_exception(exc, provider=prefix) from exc
         latency = time.perf_counter() - start

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from generator.generate.backend import AUTO_MIN_CONCURRENCY, call_processes
+from generator.generate.backend import (
+    AUTO_MAX_PROCESSES,
+    AUTO_MIN_CONCURRENCY,
+    call_processes,
+    usable_cores,
+)
 from generator.generate.settings import GenerateSettings
 from tests.generate.engine_helpers import gen, ok_calls, record_set
 
@@ -13,13 +18,24 @@ def _settings(**kw) -> GenerateSettings:
     return GenerateSettings(docs="d", run_dir="r", model=kw.pop("model", "mock/echo"), **kw)
 
 
-def test_auto_uses_a_call_process_only_with_many_calls_in_flight_and_enough_work():
+def test_auto_uses_call_processes_only_with_many_calls_in_flight_and_enough_work():
     c = AUTO_MIN_CONCURRENCY
-    assert call_processes(_settings(), 10_000) == 0  # default concurrency 8
-    assert call_processes(_settings(concurrency=c - 1), 10_000) == 0
-    assert call_processes(_settings(concurrency=c), 2 * c) == 1
-    assert call_processes(_settings(concurrency=c), 2 * c - 1) == 0  # a short run
-    assert call_processes(_settings(concurrency=256, model="local/qwen"), 10_000) == 0
+    assert call_processes(_settings(), 10_000, cores=2) == 0  # default concurrency 8
+    assert call_processes(_settings(concurrency=c - 1), 10_000, cores=2) == 0
+    assert call_processes(_settings(concurrency=c), 2 * c, cores=2) == 1
+    assert call_processes(_settings(concurrency=c), 2 * c - 1, cores=2) == 0  # a short run
+    assert call_processes(_settings(concurrency=256, model="local/qwen"), 10_000, cores=2) == 0
+
+
+def test_auto_uses_one_call_process_per_core_and_per_32_calls_in_flight():
+    assert call_processes(_settings(concurrency=64), 10_000, cores=2) == 2
+    assert call_processes(_settings(concurrency=256), 10_000, cores=2) == 2
+    assert call_processes(_settings(concurrency=96), 10_000, cores=16) == 3
+    assert call_processes(_settings(concurrency=1024), 100_000, cores=64) == AUTO_MAX_PROCESSES
+    assert call_processes(_settings(concurrency=256), 10_000, cores=1) == 0  # nothing to gain
+    assert call_processes(_settings(concurrency=256), 10_000) == min(usable_cores(), 8) * (
+        usable_cores() > 1
+    )
 
 
 def test_explicit_workers_are_taken_as_given():
@@ -43,15 +59,19 @@ def test_workers_option_errors_are_one_line_and_exit_2(docs, tmp_path):
 
 
 @pytest.mark.slow
-def test_auto_call_process_gives_the_same_records_as_one_process(docs, tmp_path):
-    c = str(AUTO_MIN_CONCURRENCY)
+def test_auto_call_processes_give_the_same_records_as_one_process(docs, tmp_path):
+    c = 2 * AUTO_MIN_CONCURRENCY
     one, auto = tmp_path / "one", tmp_path / "auto"
-    args = ("--per-chunk", "60", "--concurrency", c)
+    args = ("--per-chunk", "120", "--concurrency", str(c))
     res_one = gen(docs, one, *args, "--workers", "0")
     assert res_one.exit_code == 0, res_one.output
     assert "worker process" not in res_one.output
     res = gen(docs, auto, *args)
     assert res.exit_code == 0, res.output
-    assert "calls run in 1 worker process (--workers auto" in res.output
+    n = min(usable_cores(), 2) if usable_cores() > 1 else 0
+    if n:
+        assert f"calls run in {n} worker process{'es' * (n > 1)} (--workers auto" in res.output
+    else:
+        assert "worker process" not in res.output
     assert record_set(auto) == record_set(one)
     assert len(ok_calls(auto)) == len(ok_calls(one))

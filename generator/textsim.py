@@ -38,6 +38,10 @@ from rapidfuzz.distance import LCSseq
 # rouge_score/tokenize.py, verbatim patterns (use_stemmer=False).
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _EPS = 1e-9  # margin for float bounds: always errs towards an exact check
+# A token held by this many pool items also gets a dense count column (one int8/int16 per
+# pool item), so the exact overlap on it is one vector operation over the candidates.
+_DENSE_MIN = 64
+_DENSE_CAP = 127  # counts are stored capped (int8): min(count, held) is exact while count <= cap
 
 DEFAULT_THRESHOLD = 0.7
 
@@ -109,6 +113,8 @@ class NoveltyIndex:
         self._postings: dict[int, list[int]] = {}
         self._mult: dict[int, list[int]] = {}
         self._lens = np.zeros(1024, dtype=np.int64)  # token count of each pool item
+        # token id -> its count in every pool item, for tokens held by >= _DENSE_MIN items
+        self._dense: dict[int, np.ndarray] = {}
         self._first: dict[tuple[int, ...], int] = {}  # token ids -> first item holding them
         self._last: tuple[str, list[str]] = ("", [])  # search then add: tokenize once
         self.exact_checks = 0  # LCS computations done (for benchmarks and tests)
@@ -146,10 +152,20 @@ class NoveltyIndex:
         self._first.setdefault(tuple(ids), idx)
         if idx == len(self._lens):
             self._lens = np.concatenate([self._lens, np.zeros_like(self._lens)])
+            for tid, col in self._dense.items():
+                self._dense[tid] = np.concatenate([col, np.zeros_like(col)])
         self._lens[idx] = len(ids)
         for tid, count in Counter(ids).items():
-            self._postings.setdefault(tid, []).append(idx)
+            post = self._postings.setdefault(tid, [])
+            post.append(idx)
             self._mult.setdefault(tid, []).append(count)
+            col = self._dense.get(tid)
+            if col is not None:
+                col[idx] = min(count, _DENSE_CAP)
+            elif len(post) >= _DENSE_MIN:
+                col = np.zeros(len(self._lens), dtype=np.int8)
+                col[post] = np.minimum(self._mult[tid], _DENSE_CAP)
+                self._dense[tid] = col
         return idx
 
     def search(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> Match | None:
@@ -166,15 +182,23 @@ class NoveltyIndex:
         same = self._first.get(tuple(ids))
         if same is not None:
             return Match(f1_from_lcs(a, a, a), self._texts[same], same)
-        partial, unread = self._gather(Counter(ids), a, threshold)
+        counts = Counter(ids)
+        partial, rest = self._gather(counts, a, threshold)
         if not partial:
             return None
         # Vectorised bound: LCS <= overlap <= shared (read tokens) + unread occurrences,
-        # and LCS <= min(a, b). Only items whose F1 bound reaches the threshold get an LCS.
+        # and LCS <= min(a, b). Unread tokens with a dense column add their exact overlap
+        # instead of their count. Only items whose F1 bound reaches the threshold get an LCS.
         idxs = np.fromiter(partial.keys(), dtype=np.int64, count=len(partial))
         shared = np.fromiter(partial.values(), dtype=np.int64, count=len(partial))
+        for tid in rest:
+            col, count = self._dense.get(tid), counts[tid]
+            if col is None or count > _DENSE_CAP:  # capped counts are exact only up to it
+                shared += count
+            else:
+                shared += np.minimum(col[idxs], count)
         lens = self._lens[idxs]
-        bound = np.minimum(np.minimum(shared + unread, lens), a)
+        bound = np.minimum(np.minimum(shared, lens), a)
         survivors = idxs[2 * bound / (a + lens) >= threshold - _EPS]
         best: Match | None = None
         occ, floor = _occurrences(ids), threshold - _EPS
@@ -190,18 +214,20 @@ class NoveltyIndex:
                 best = Match(score, self._texts[idx], idx)
         return best
 
-    def _gather(self, counts: Counter[int], a: int, threshold: float) -> tuple[Counter[int], int]:
+    def _gather(
+        self, counts: Counter[int], a: int, threshold: float
+    ) -> tuple[Counter[int], list[int]]:
         """Prefix filter: read the posting lists of the candidate's rarest tokens until the
         unread occurrences alone (fewer than a match needs) cannot reach a match. Returns
-        each reached pool item's overlap on the read tokens, and the unread occurrences."""
+        each reached pool item's overlap on the read tokens, and the unread tokens."""
         # A match needs LCS > t*a/(2-t); with t = 0 any shared token can score > 0.
         need = max(1, math.ceil(threshold * a / (2 - threshold) - _EPS))
         order = sorted(counts, key=lambda t: len(self._postings.get(t, ())))
         unread = a
         partial: Counter[int] = Counter()
-        for tid in order:
+        for i, tid in enumerate(order):
             if unread < need:
-                break
+                return partial, order[i:]
             count = counts[tid]
             unread -= count
             post = self._postings.get(tid)
@@ -212,7 +238,7 @@ class NoveltyIndex:
             else:
                 for idx, held in zip(post, self._mult[tid], strict=True):
                     partial[idx] += min(count, held)
-        return partial, unread
+        return partial, []
 
     def max_rouge_l(self, text: str) -> Match | None:
         """The exact best match over the whole pool (None if nothing shares a token)."""

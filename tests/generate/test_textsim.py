@@ -151,3 +151,19 @@ def test_identical_token_sequence_is_the_first_best_match():
     assert idx.search("reset a password now") is not None  # no longer identical: the scan decides
     # Same tokens in another order are not identical: LCS 2 of 3, F1 0.67, novel.
     assert idx.search("password reset a") is None
+
+
+def test_dense_token_columns_keep_decisions_exact_with_repeated_tokens():
+    """A token held by many pool items gets a count column capped at 127. A candidate that
+    repeats it more often than that must not lose the match to the capped count."""
+    rare = [f"r{i}" for i in range(180)]
+    extra = [f"e{i}" for i in range(320)]
+    fillers = [f"the x{i}" for i in range(70)]  # "the" is held by 71 items: dense
+    target = " ".join(["the"] * 200 + rare + extra)  # F1 against the candidate: 0.7037
+    candidate = " ".join(["the"] * 200 + rare)
+    index = NoveltyIndex([*fillers, target])
+    assert index._dense
+    assert _rouge(target, candidate) > 0.7
+    match = index.search(candidate)
+    assert match is not None and match.text == target
+    assert match.score == pytest.approx(_rouge(target, candidate))

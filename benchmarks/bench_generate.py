@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import shutil
 import statistics
 import subprocess
@@ -44,7 +43,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.generate.backend import LocalBackend, call_processes  # noqa: E402
+from generator.generate.backend import LocalBackend, call_processes, settle_heap  # noqa: E402
 from generator.generate.budget import CostModel  # noqa: E402
 from generator.generate.engine import Engine  # noqa: E402
 from generator.generate.executor import UnitSpec  # noqa: E402
@@ -192,8 +191,7 @@ async def run_bare(template: Path, work: Path, settings_kw: dict, server: int) -
 def _bare_child(kwargs: list[dict], concurrency: int, barrier, results) -> None:
     """One of the processes of :func:`run_bare_processes`."""
     lib = litellm()
-    gc.collect()
-    gc.freeze()
+    settle_heap()  # as a call process does
 
     async def go() -> None:
         sem = asyncio.Semaphore(concurrency)
@@ -268,8 +266,9 @@ async def main() -> None:
         with Journal(template) as journal:
             ingest_folder(docs, journal, IngestSettings(ChunkSettings(model=MODEL)))
         litellm()  # import once, outside every timing
-        gc.collect()
-        gc.freeze()  # as the runner does: LiteLLM's large static heap out of every GC pass
+        # As the runner and the call processes do (the bare loops too, so the comparison is
+        # of the pipeline's own work): LiteLLM's static heap frozen, fewer young collections.
+        settle_heap()
         print(f"latency {args.latency_ms:.0f} ms, {args.units} calls per run, "
               f"{args.repeat} interleaved runs per configuration, "
               f"{psutil.cpu_count()} cores (shared: figures are noisy)")  # fmt: skip

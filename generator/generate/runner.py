@@ -11,7 +11,6 @@ run ended (done, stopped by a guard, interrupted, failed).
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from generator.errors import ConfigError, GuardStop
-from generator.generate.backend import LocalBackend, call_processes, price_of
+from generator.generate.backend import LocalBackend, call_processes, calls_heap, price_of
 from generator.generate.budget import CostModel, Estimate
 from generator.generate.commit import Tally
 from generator.generate.engine import Engine
@@ -157,12 +156,11 @@ async def _drive(engine: Engine, settings: GenerateSettings, n: int) -> None:
         backend = LocalBackend(settings, engine.on_call)
     # LiteLLM's import leaves a large, static heap (its model map); freezing it keeps every
     # later garbage collection from walking it again (roughly halves CPU per call here).
-    gc.collect()
-    gc.freeze()
-    try:
-        await engine.run(backend)
-    finally:
-        await backend.aclose()
+    with calls_heap():
+        try:
+            await engine.run(backend)
+        finally:
+            await backend.aclose()
 
 
 def _result(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import multiprocessing
 import queue
 import threading
@@ -88,15 +87,14 @@ def _worker_main(conn: Connection, settings: dict[str, Any], share: int) -> None
 
 
 async def _serve(conn: Connection, settings: GenerateSettings, share: int) -> None:
-    from generator.generate.backend import build_executor
+    from generator.generate.backend import build_executor, settle_heap
 
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     tasks: set[asyncio.Task[None]] = set()
     out = _Sender(conn)
     executor, provider = build_executor(settings, lambda row: out.send(("call", row)), share=share)
-    gc.collect()
-    gc.freeze()  # see runner._drive: keep LiteLLM's static heap out of every GC pass
+    settle_heap()  # see runner._drive; this process ends with the run: nothing to restore
     out.send(("ready",))
 
     async def run(spec: UnitSpec) -> None:

@@ -75,3 +75,15 @@ def test_auto_call_processes_give_the_same_records_as_one_process(docs, tmp_path
         assert "worker process" not in res.output
     assert record_set(auto) == record_set(one)
     assert len(ok_calls(auto)) == len(ok_calls(one))
+
+
+def test_calls_heap_collects_young_objects_less_often_and_restores_the_thresholds():
+    import gc
+
+    from generator.generate.backend import GC_GEN0_THRESHOLD, calls_heap
+
+    before = gc.get_threshold()
+    with calls_heap():
+        assert gc.get_threshold()[0] == GC_GEN0_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before

@@ -38,8 +38,10 @@ from rapidfuzz.distance import LCSseq
 # rouge_score/tokenize.py, verbatim patterns (use_stemmer=False).
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _EPS = 1e-9  # margin for float bounds: always errs towards an exact check
-# A token held by this many pool items also gets a dense count column (one int8/int16 per
-# pool item), so the exact overlap on it is one vector operation over the candidates.
+# A token held by at least this many pool items, and by at least 1/64 of the pool, also gets
+# a dense count column (one int8 per pool item), so the exact overlap on it is one vector
+# operation over the candidates. The 1/64 (taken when the column is made) keeps columns to
+# the pool's frequent words: the template words of instructions, not the topic words.
 _DENSE_MIN = 64
 _DENSE_CAP = 127  # counts are stored capped (int8): min(count, held) is exact while count <= cap
 
@@ -162,7 +164,7 @@ class NoveltyIndex:
             col = self._dense.get(tid)
             if col is not None:
                 col[idx] = min(count, _DENSE_CAP)
-            elif len(post) >= _DENSE_MIN:
+            elif len(post) >= max(_DENSE_MIN, idx >> 6):
                 col = np.zeros(len(self._lens), dtype=np.int8)
                 col[post] = np.minimum(self._mult[tid], _DENSE_CAP)
                 self._dense[tid] = col
@@ -186,9 +188,9 @@ class NoveltyIndex:
         partial, rest = self._gather(counts, a, threshold)
         if not partial:
             return None
-        # Vectorised bound: LCS <= overlap <= shared (read tokens) + unread occurrences,
-        # and LCS <= min(a, b). Unread tokens with a dense column add their exact overlap
-        # instead of their count. Only items whose F1 bound reaches the threshold get an LCS.
+        # Vectorised bound: LCS <= overlap <= overlap on the read tokens + on the unread ones
+        # (exact for a token with a dense column, else its count), and LCS <= min(a, b).
+        # Only items whose F1 bound reaches the threshold get an LCS.
         idxs = np.fromiter(partial.keys(), dtype=np.int64, count=len(partial))
         shared = np.fromiter(partial.values(), dtype=np.int64, count=len(partial))
         for tid in rest:

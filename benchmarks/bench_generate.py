@@ -173,10 +173,9 @@ def _bare_kwargs(template: Path, work: Path, settings_kw: dict) -> list[dict]:
 
 async def run_bare(template: Path, work: Path, settings_kw: dict, server: int) -> dict:
     """The same requests through ``litellm.acompletion`` and nothing else."""
-    settings = settings_for(run=work, **settings_kw)
     kwargs = _bare_kwargs(template, work, settings_kw)
     lib = litellm()
-    sem = asyncio.Semaphore(settings.concurrency)
+    sem = asyncio.Semaphore(settings_kw["concurrency"])
 
     async def one(kw: dict) -> None:
         async with sem:

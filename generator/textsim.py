@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ _DENSE_MIN = 64
 _DENSE_CAP = 127  # counts are stored capped (int8): min(count, held) is exact while count <= cap
 
 DEFAULT_THRESHOLD = 0.7
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 def normalize(text: str) -> str:
@@ -111,9 +113,10 @@ class NoveltyIndex:
         self._texts: list[str] = []
         self._ids: list[list[int]] = []
         self._occ: list[frozenset[int]] = []  # occurrence sets: multiset overlap = |A & B|
-        # token id -> pool indexes holding it (each once) and, in parallel, its count there
-        self._postings: dict[int, list[int]] = {}
-        self._mult: dict[int, list[int]] = {}
+        # token id -> pool indexes holding it (each once) and, in parallel, its count there;
+        # C arrays, so that a posting list is read as a NumPy view without a copy
+        self._postings: dict[int, array[int]] = {}
+        self._mult: dict[int, array[int]] = {}
         self._lens = np.zeros(1024, dtype=np.int64)  # token count of each pool item
         # token id -> its count in every pool item, for tokens held by >= _DENSE_MIN items
         self._dense: dict[int, np.ndarray] = {}
@@ -158,15 +161,20 @@ class NoveltyIndex:
                 self._dense[tid] = np.concatenate([col, np.zeros_like(col)])
         self._lens[idx] = len(ids)
         for tid, count in Counter(ids).items():
-            post = self._postings.setdefault(tid, [])
+            post = self._postings.get(tid)
+            if post is None:
+                post = self._postings[tid] = array("l")
+                self._mult[tid] = array("l")
             post.append(idx)
-            self._mult.setdefault(tid, []).append(count)
+            self._mult[tid].append(count)
             col = self._dense.get(tid)
             if col is not None:
                 col[idx] = min(count, _DENSE_CAP)
             elif len(post) >= max(_DENSE_MIN, idx >> 6):
                 col = np.zeros(len(self._lens), dtype=np.int8)
-                col[post] = np.minimum(self._mult[tid], _DENSE_CAP)
+                col[np.frombuffer(post, dtype=np.int_)] = np.minimum(
+                    np.frombuffer(self._mult[tid], dtype=np.int_), _DENSE_CAP
+                )
                 self._dense[tid] = col
         return idx
 
@@ -185,14 +193,20 @@ class NoveltyIndex:
         if same is not None:
             return Match(f1_from_lcs(a, a, a), self._texts[same], same)
         counts = Counter(ids)
-        partial, rest = self._gather(counts, a, threshold)
-        if not partial:
+        idxs, shared, rest = self._gather(counts, a, threshold)
+        if not len(shared):
             return None
         # Vectorised bound: LCS <= overlap <= overlap on the read tokens + on the unread ones
         # (exact for a token with a dense column, else its count), and LCS <= min(a, b).
-        # Only items whose F1 bound reaches the threshold get an LCS.
-        idxs = np.fromiter(partial.keys(), dtype=np.int64, count=len(partial))
-        shared = np.fromiter(partial.values(), dtype=np.int64, count=len(partial))
+        # Only items whose F1 bound reaches the threshold get an LCS, in pool order (the
+        # first of equal best scores wins, as in a scan of the pool). ``idxs`` None: the
+        # overlaps are a vector over the whole pool (zero: not reached, cannot match).
+        floor = threshold - _EPS
+        if idxs is None:  # first, unread tokens counted in full: a cheap, looser bound
+            lens = self._lens[: len(shared)]
+            loose = np.minimum(shared + sum(counts[t] for t in rest), lens)
+            idxs = np.flatnonzero((2 * np.minimum(loose, a) >= floor * (a + lens)) & (shared > 0))
+            shared = shared[idxs]
         for tid in rest:
             col, count = self._dense.get(tid), counts[tid]
             if col is None or count > _DENSE_CAP:  # capped counts are exact only up to it
@@ -200,10 +214,9 @@ class NoveltyIndex:
             else:
                 shared += np.minimum(col[idxs], count)
         lens = self._lens[idxs]
-        bound = np.minimum(np.minimum(shared, lens), a)
-        survivors = idxs[2 * bound / (a + lens) >= threshold - _EPS]
+        survivors = idxs[2 * np.minimum(np.minimum(shared, lens), a) >= floor * (a + lens)]
         best: Match | None = None
-        occ, floor = _occurrences(ids), threshold - _EPS
+        occ = _occurrences(ids)
         for idx in survivors.tolist():
             pool_ids = self._ids[idx]
             # The exact multiset overlap (a C set intersection) is a tighter bound than
@@ -218,29 +231,42 @@ class NoveltyIndex:
 
     def _gather(
         self, counts: Counter[int], a: int, threshold: float
-    ) -> tuple[Counter[int], list[int]]:
+    ) -> tuple[np.ndarray | None, np.ndarray, list[int]]:
         """Prefix filter: read the posting lists of the candidate's rarest tokens until the
         unread occurrences alone (fewer than a match needs) cannot reach a match. Returns
-        each reached pool item's overlap on the read tokens, and the unread tokens."""
+        the pool items reached (ascending), each one's overlap on the read tokens, and the
+        unread tokens; when many items are reached, None and the overlap of every pool item
+        (zero for those not reached)."""
         # A match needs LCS > t*a/(2-t); with t = 0 any shared token can score > 0.
         need = max(1, math.ceil(threshold * a / (2 - threshold) - _EPS))
-        order = sorted(counts, key=lambda t: len(self._postings.get(t, ())))
-        unread = a
-        partial: Counter[int] = Counter()
+        postings = self._postings
+        order = sorted(counts, key=lambda t: len(postings.get(t, ())))
+        unread, read, rest = a, [], []
         for i, tid in enumerate(order):
             if unread < need:
-                return partial, order[i:]
-            count = counts[tid]
-            unread -= count
-            post = self._postings.get(tid)
-            if not post:
-                continue
-            if count == 1:
-                partial.update(post)  # min(1, c) = 1 for every holder; C-speed counting
-            else:
-                for idx, held in zip(post, self._mult[tid], strict=True):
-                    partial[idx] += min(count, held)
-        return partial, []
+                rest = order[i:]
+                break
+            unread -= counts[tid]
+            if tid in postings:
+                read.append(tid)
+        if not read:
+            return _EMPTY, _EMPTY, rest
+        cat = np.concatenate([np.frombuffer(postings[t], dtype=np.int_) for t in read])
+        weights = None
+        if any(counts[t] > 1 for t in read):  # min(count in candidate, count in item)
+            weights = np.concatenate([
+                np.minimum(np.frombuffer(self._mult[t], dtype=np.int_), counts[t]) for t in read
+            ])  # fmt: skip
+        if 8 * len(cat) >= len(self._texts):
+            # Many holders (template words like "what", "the"): one C pass over the pool.
+            dense = np.bincount(cat, weights=weights, minlength=len(self._texts))
+            return None, dense.astype(np.int64, copy=False), rest
+        if weights is None:
+            idxs, shared = np.unique(cat, return_counts=True)
+            return idxs, shared.astype(np.int64), rest
+        order_ = np.argsort(cat, kind="stable")
+        idxs, starts = np.unique(cat[order_], return_index=True)
+        return idxs, np.add.reduceat(weights[order_], starts).astype(np.int64), rest
 
     def max_rouge_l(self, text: str) -> Match | None:
         """The exact best match over the whole pool (None if nothing shares a token)."""

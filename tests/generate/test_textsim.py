@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from rapidfuzz.distance import LCSseq
 from rouge_score import rouge_scorer
 from rouge_score import tokenize as rs_tokenize
 
@@ -167,3 +168,33 @@ def test_dense_token_columns_keep_decisions_exact_with_repeated_tokens():
     match = index.search(candidate)
     assert match is not None and match.text == target
     assert match.score == pytest.approx(_rouge(target, candidate))
+
+
+@pytest.mark.parametrize("vocab", [6, 40, 3000])  # few words: most items reached; many: few
+def test_best_match_equals_a_full_scan_with_repeated_tokens(vocab: int) -> None:
+    """Candidates that repeat words, against pools where a word is held by almost every
+    item (the whole-pool count path) or by few (the sorted path): the best match, its score
+    and which of equal best items is reported are those of a scan of the whole pool."""
+    rng = random.Random(vocab)
+    words = [f"w{i}" for i in range(vocab)]
+
+    def text() -> str:
+        return " ".join(
+            rng.choice(words[: rng.randint(2, vocab)]) for _ in range(rng.randint(1, 9))
+        )
+
+    pool = [text() for _ in range(400)]
+    index = NoveltyIndex(pool)
+    toks = [tokenize(p) for p in pool]
+    for _ in range(300):
+        cand = text()
+        ct = tokenize(cand)
+        for threshold in (0.0, 0.5, 0.7):
+            scores = [f1_from_lcs(LCSseq.similarity(ct, t), len(t), len(ct)) for t in toks]
+            best = max(scores)
+            match = index.search(cand, threshold)
+            if best <= threshold:
+                assert match is None
+            else:
+                assert match is not None and match.score == best
+                assert match.index == scores.index(best)  # the first of equal best scores

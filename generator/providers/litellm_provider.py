@@ -28,7 +28,7 @@ from typing import Any, Literal
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage, Provider
 from generator.providers.errors import map_exception
 from generator.providers.keys import is_loopback, provider_prefix
-from generator.providers.model_info import completion_cost, litellm
+from generator.providers.model_info import call_pricing, completion_cost, litellm
 
 JsonMode = Literal["auto", "json_schema", "json_object_schema", "json_object", "none"]
 JSON_MODES: tuple[str, ...] = ("auto", "json_schema", "json_object_schema", "json_object", "none")
@@ -169,6 +169,7 @@ class LiteLLMProvider(Provider):
         fmt = self.response_format(request, model, api_base)
         if fmt is not None:
             kwargs["response_format"] = fmt
+        kwargs.update(call_pricing(request.model, model))
         kwargs.update(self.extra)
         kwargs.update(request.extra)
         return kwargs

@@ -103,6 +103,27 @@ def price(model: str) -> Price | None:
     return Price(float(inp or 0.0) * 1e6, float(out or 0.0) * 1e6)
 
 
+def call_pricing(model: str, sent_as: str | None = None) -> dict[str, float]:
+    """Pricing keywords for ``litellm.acompletion`` (``sent_as``: the model string sent to
+    LiteLLM when it differs from the user's): a registered price as is; for a model that
+    LiteLLM's map does not know, 0; for a mapped one, nothing.
+
+    LiteLLM prices every reply itself, and for a model missing from its map it searches the
+    map for a similar entry on every call: about an eighth of its CPU per call
+    (``benchmarks/bench_generate.py``). Given a price, it skips the search. We never read
+    its figure for an unmapped model (:func:`completion_cost` takes the registered price or
+    reports the cost as unknown), so a 0 there misreports nothing of ours."""
+    names = [_base(n) for n in (model, sent_as) if n]
+    registered = next((_PRICES[n] for n in names if n in _PRICES), None)
+    if registered is None and any(_info(n) is not None for n in names):
+        return {}  # LiteLLM knows the model: its own lookup is direct
+    p = registered or Price(0.0, 0.0)
+    return {
+        "input_cost_per_token": p.input_per_m / 1e6,
+        "output_cost_per_token": p.output_per_m / 1e6,
+    }
+
+
 def context_window(model: str) -> int | None:
     """Max input tokens of ``model``: registered, else LiteLLM's map, else None (unknown)."""
     base = _base(model)

@@ -400,6 +400,39 @@ def test_openai_compatible_local_server_sends_json_object_schema(monkeypatch) ->
     assert completion.usage.cost_usd is None  # unknown model: no guessed price
     body = json.loads(route.calls[0].request.content)
     assert body["response_format"] == {"type": "json_object", "schema": SCHEMA}
+    # LiteLLM was given a price (to skip its map search) but keeps it off the wire.
+    assert not [k for k in body if "cost" in k]
+
+
+def test_a_configured_price_reaches_litellm_and_our_cost() -> None:
+    from generator.providers.model_info import clear_overrides
+
+    url = "http://127.0.0.1:8089/v1/chat/completions"
+    try:
+        provider = get_provider(
+            "openai/qwen-local", api_base="http://127.0.0.1:8089/v1", price_per_m=(2.0, 8.0)
+        )
+        req = request("openai/qwen-local", api_base="http://127.0.0.1:8089/v1")
+        kwargs = provider.call_kwargs(req)  # type: ignore[attr-defined]
+        with respx.mock() as mock:
+            route = mock.post(url).mock(return_value=openai_ok(model="qwen-local"))
+            completion = asyncio.run(provider.complete(req))
+    finally:
+        clear_overrides()
+    assert (kwargs["input_cost_per_token"], kwargs["output_cost_per_token"]) == (2e-6, 8e-6)
+    assert completion.usage.cost_usd == pytest.approx(1000 * 2e-6 + 200 * 8e-6)
+    assert not [k for k in json.loads(route.calls[0].request.content) if "cost" in k]
+
+
+def test_a_mapped_model_gets_no_pricing_keywords() -> None:
+    """LiteLLM prices a model of its map directly: nothing to tell it."""
+    provider = get_provider(OPENAI, check_keys=False)
+    kwargs = provider.call_kwargs(request(OPENAI))  # type: ignore[attr-defined]
+    assert not [k for k in kwargs if "cost" in k]
+    local = get_provider("openai/qwen-local", api_base="http://127.0.0.1:8089/v1")
+    req = request("openai/qwen-local", api_base="http://127.0.0.1:8089/v1")
+    kwargs = local.call_kwargs(req)  # type: ignore[attr-defined]
+    assert (kwargs["input_cost_per_token"], kwargs["output_cost_per_token"]) == (0.0, 0.0)
 
 
 def test_insufficient_quota_429_is_not_retried(keys: dict[str, str]) -> None:

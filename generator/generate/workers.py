@@ -6,12 +6,12 @@ keeps everything that must be single and ordered: planning, rendering, the novel
 commit in plan order and every journal write. So there is one SQLite writer, and the
 journal and the records are the same as with one process.
 
-Messages over one duplex pipe per worker, pickled, in lists (everything one side queues in
-one event-loop turn travels together): parent -> worker ``UnitSpec`` or None (stop); worker
--> parent ``("call", CallRow)`` as each call returns, ``("unit", outcome)``,
-``("stop", unit_id, kind, message)`` when the circuit opened or something failed, and
-``("ready",)`` once at start. A worker
-whose parent died (even by SIGKILL) sees the pipe close and exits.
+Messages over one socket pair per worker (:class:`~generator.generate.channel.Channel`,
+pickled in per-loop-iteration batches, on both event loops): parent -> worker ``UnitSpec``
+or None (stop); worker -> parent ``("call", CallRow)`` as each call returns,
+``("unit", outcome)``, ``("stop", unit_id, kind, message)`` when the circuit opened or
+something failed, and ``("ready",)`` once at start. A worker whose parent died (even by
+SIGKILL) sees the socket close and exits.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
-import queue
-import threading
-from multiprocessing.connection import Connection
+import socket
 from typing import Any
 
 from generator.errors import CircuitOpen, InstructforgeError
+from generator.generate.channel import Channel
 from generator.generate.executor import OnCall, UnitOutcome, UnitSpec
 from generator.generate.settings import GenerateSettings
 
@@ -33,69 +32,21 @@ class WorkerFailed(InstructforgeError):
     """A worker process failed in an unexpected way (its message says how)."""
 
 
-class _Sender:
-    """Sends on a pipe from a thread, so an event loop never blocks on a full pipe (both
-    ends writing while neither reads would deadlock a duplex pipe).
-
-    Messages put in one event-loop iteration travel as one list (one pickle, one write, one
-    wake-up of the other side): a call's row and its unit's outcome usually go together.
-    """
-
-    _CLOSE = object()
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        self._batch: list[Any] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _run(self) -> None:
-        while (batch := self.queue.get()) is not self._CLOSE:
-            try:
-                self.conn.send(batch)
-            except (OSError, ValueError):
-                return  # the other end is gone
-
-    def send(self, obj: Any) -> None:
-        """Queue ``obj``; the batch leaves at the end of this loop iteration."""
-        if not self._batch:
-            if self._loop is None:
-                self._loop = asyncio.get_running_loop()
-            self._loop.call_soon(self.flush)
-        self._batch.append(obj)
-
-    def flush(self) -> None:
-        if self._batch:
-            batch, self._batch = self._batch, []
-            self.queue.put(batch)
-
-    def close(self) -> None:
-        self.flush()
-        self.queue.put(self._CLOSE)
-        self.thread.join(5)
-
-
-def _worker_main(conn: Connection, settings: dict[str, Any], share: int) -> None:
+def _worker_main(sock: socket.socket, settings: dict[str, Any], share: int) -> None:
     from generator.config import apply_offline_defaults
 
     apply_offline_defaults()
     # EOF/OSError: the parent went away; Ctrl-C reaches the workers too: nothing to report.
     with contextlib.suppress(EOFError, OSError, KeyboardInterrupt):
-        asyncio.run(_serve(conn, GenerateSettings(**settings), share))
+        asyncio.run(_serve(sock, GenerateSettings(**settings), share))
 
 
-async def _serve(conn: Connection, settings: GenerateSettings, share: int) -> None:
+async def _serve(sock: socket.socket, settings: GenerateSettings, share: int) -> None:
     from generator.generate.backend import build_executor, settle_heap
 
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     tasks: set[asyncio.Task[None]] = set()
-    out = _Sender(conn)
-    executor, provider = build_executor(settings, lambda row: out.send(("call", row)), share=share)
-    settle_heap()  # see runner._drive; this process ends with the run: nothing to restore
-    out.send(("ready",))
 
     async def run(spec: UnitSpec) -> None:
         try:
@@ -105,28 +56,25 @@ async def _serve(conn: Connection, settings: GenerateSettings, share: int) -> No
         except Exception as exc:  # report, never die silently
             out.send(("stop", spec.unit_id, "error", f"{type(exc).__name__}: {exc}"))
 
-    def readable() -> None:
-        try:
-            while conn.poll():
-                for spec in conn.recv():
-                    if spec is None:
-                        done.set()
-                        return
-                    task = loop.create_task(run(spec))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-        except (EOFError, OSError):
+    def received(spec: UnitSpec | None) -> None:
+        if spec is None or done.is_set():
             done.set()
+            return
+        task = loop.create_task(run(spec))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
-    loop.add_reader(conn.fileno(), readable)
+    out = await Channel.open(sock, received, lambda _exc: done.set())
+    executor, provider = build_executor(settings, lambda row: out.send(("call", row)), share=share)
+    settle_heap()  # see runner._drive; this process ends with the run: nothing to restore
+    out.send(("ready",))
     try:
         await done.wait()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        loop.remove_reader(conn.fileno())
         await provider.aclose()
-        out.close()
+        await out.aclose()
 
 
 class ProcessBackend:
@@ -136,58 +84,56 @@ class ProcessBackend:
         ctx = multiprocessing.get_context("spawn")  # no fork after threads and sqlite
         self.on_call = on_call
         self.capacity = settings.concurrency
-        self.conns: list[Connection] = []
-        self.senders: list[_Sender] = []
+        self.socks: list[socket.socket] = []
+        self.chans: list[Channel] = []
         self.procs: list[Any] = []
         self.load: list[int] = []
         self._futures: dict[str, tuple[int, asyncio.Future[UnitOutcome]]] = {}
         data = settings.model_dump(mode="json")
         for _ in range(n):
-            mine, theirs = ctx.Pipe(duplex=True)
+            mine, theirs = socket.socketpair()
             proc = ctx.Process(target=_worker_main, args=(theirs, data, n), daemon=True)
             proc.start()
             theirs.close()
-            self.conns.append(mine)
-            self.senders.append(_Sender(mine))
+            self.socks.append(mine)
             self.procs.append(proc)
             self.load.append(0)
-        self._started = False
+        self._opening: asyncio.Task[None] | None = None
+        self.dead: set[int] = set()  # workers whose channel closed
         self._ready = 0
         self._all_ready: asyncio.Event | None = None
 
     async def ready(self) -> None:
         """Wait until every worker has imported LiteLLM and built its provider (benchmarks
         use it to time calls, not start-up)."""
-        if not self._started:
-            self._start()
+        await self._open()
         assert self._all_ready is not None
         await self._all_ready.wait()
 
-    def _start(self) -> None:
-        self._all_ready = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for i, conn in enumerate(self.conns):
-            loop.add_reader(conn.fileno(), self._readable, i)
-        self._started = True
+    def _open(self) -> asyncio.Task[None]:
+        """The channels to the workers, opened once (awaited by every caller)."""
+        if self._opening is None:
+            self._all_ready = asyncio.Event()
+            self._opening = asyncio.get_running_loop().create_task(self._open_channels())
+        return self._opening
 
-    def _readable(self, i: int) -> None:
-        conn = self.conns[i]
-        try:
-            while conn.poll():
-                for msg in conn.recv():
-                    self._handle(msg)
-        except (EOFError, OSError):
-            asyncio.get_running_loop().remove_reader(conn.fileno())
-            err = WorkerFailed(f"worker process {i} exited unexpectedly")
-            for w, fut in list(self._futures.values()):
-                if w == i and not fut.done():
-                    fut.set_exception(err)
+    async def _open_channels(self) -> None:
+        for i, sock in enumerate(self.socks):
+            chan = await Channel.open(sock, self._handle, lambda exc, i=i: self._lost(i))
+            self.chans.append(chan)
+
+    def _lost(self, i: int) -> None:
+        self.dead.add(i)
+        err = WorkerFailed(f"worker process {i} exited unexpectedly")
+        for w, fut in list(self._futures.values()):
+            if w == i and not fut.done():
+                fut.set_exception(err)
 
     def _handle(self, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
         if kind == "ready":
             self._ready += 1
-            if self._ready == len(self.conns) and self._all_ready is not None:
+            if self._ready == len(self.socks) and self._all_ready is not None:
                 self._all_ready.set()
             return
         if kind == "call":
@@ -206,26 +152,28 @@ class ProcessBackend:
             fut.set_exception(WorkerFailed(f"worker failed: {msg[3]}"))
 
     async def run(self, spec: UnitSpec) -> UnitOutcome:
-        if not self._started:
-            self._start()
-        worker = min(range(len(self.conns)), key=self.load.__getitem__)
+        if self._opening is None or not self._opening.done():
+            await self._open()
+        worker = min(range(len(self.chans)), key=self.load.__getitem__)
+        if worker in self.dead:  # nobody would ever answer
+            raise WorkerFailed(f"worker process {worker} exited unexpectedly")
         fut: asyncio.Future[UnitOutcome] = asyncio.get_running_loop().create_future()
         self._futures[spec.unit_id] = (worker, fut)
         self.load[worker] += 1
-        self.senders[worker].send(spec)
+        self.chans[worker].send(spec)
         return await fut
 
     async def aclose(self) -> None:
-        loop = asyncio.get_running_loop()
-        for conn, sender in zip(self.conns, self.senders, strict=True):
-            if self._started:
-                loop.remove_reader(conn.fileno())
-            sender.send(None)
-            sender.close()
+        for chan in self.chans:
+            chan.send(None)
+            chan.flush()
         wait = 1.0 if self._futures else 10.0  # interrupted with units in flight: be quick
         for proc in self.procs:
             await asyncio.to_thread(proc.join, wait)
             if proc.is_alive():
                 proc.terminate()
-        for conn in self.conns:
-            conn.close()
+        for chan in self.chans:
+            await chan.aclose()
+        if not self.chans:  # never opened: the sockets are still ours to close
+            for sock in self.socks:
+                sock.close()

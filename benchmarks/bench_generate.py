@@ -16,7 +16,7 @@ generated corpus once, then, in the same run and against the same server:
   pipeline), so the 1.5x target can be read against what the cores gave.
 
 The machine is shared and noisy, so each configuration runs ``--repeat`` times, interleaved
-(bare, pipeline, pipeline in one process, bare, ...); the table shows medians, and "vs bare"
+(bare, then the others in an order rotated each repetition); the table shows medians, and "vs bare"
 is the median of the ratios of runs made back to back. Also printed: records/s, the ratio to
 the ideal (concurrency / latency), and client CPU ms per request (this process plus
 workers, without the server). Targets: the pipeline >= 0.9 of the bare loop at both
@@ -301,11 +301,16 @@ async def main() -> None:
             bares: list[dict] = []
             runs: dict[str, list[dict]] = {name: [] for name in configs}
             ratios: dict[str, list[float]] = {name: [] for name in configs}
-            for _ in range(args.repeat):
+            names = list(configs)
+            for rep in range(args.repeat):
                 (work / f"b{n + 1}").mkdir()
                 b = await bare(kw)
                 bares.append(b)
-                for name, ckw in configs.items():
+                # Rotated each repetition: no configuration always runs right after the
+                # bare loop (or any other), so order effects spread over all of them.
+                shift = rep % len(names)
+                for name in names[shift:] + names[:shift]:
+                    ckw = configs[name]
                     if name.startswith("bare loop in"):
                         n += 1
                         bkw = {k: v for k, v in ckw.items() if k != "workers"}

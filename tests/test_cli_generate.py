@@ -75,7 +75,7 @@ def test_subprocess_end_to_end_and_kill_resume(tmp_path):
     _kill_after(docs, run, first + 5)
     second = _units_done(run)
     code, err = _kill_after(docs, run, second + 3, signal.SIGINT)  # Ctrl-C
-    assert code == 130 and "interrupted" in err and "resume" in err
+    assert code == 130 and "interrupted" in err and "resume" in err, (code, err[-2000:])
     assert query(run, "SELECT status FROM gen_sessions ORDER BY id")[-1][0] == "interrupted"
     assert _units_done(run) < total
     resumed = subprocess.run(_cmd(docs, run), env=_env(), capture_output=True, text=True,

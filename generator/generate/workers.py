@@ -152,8 +152,7 @@ class ProcessBackend:
             fut.set_exception(WorkerFailed(f"worker failed: {msg[3]}"))
 
     async def run(self, spec: UnitSpec) -> UnitOutcome:
-        if self._opening is None or not self._opening.done():
-            await self._open()
+        await self._open()  # done after the first call: no wait
         worker = min(range(len(self.chans)), key=self.load.__getitem__)
         if worker in self.dead:  # nobody would ever answer
             raise WorkerFailed(f"worker process {worker} exited unexpectedly")

@@ -94,6 +94,8 @@ class Committer:
         self.filter = instruction_filter
         self.pool = pool
         self.tally = tally
+        # The same for every record of the run: dumped once (records only serialise them).
+        self._policy, self._prompt = prov.policy.model_dump(), prov.prompt.model_dump()
 
     def decide(self, unit: WorkUnit, outcome: UnitOutcome, tag: str = "") -> UnitCommit:
         """The records, rejections and pool entries of one unit (mutates the pool).
@@ -130,8 +132,8 @@ class Committer:
                 "format": self.prov.fmt,
                 "provider": self.prov.provider,
                 "model": self.prov.model,
-                "policy": self.prov.policy.model_dump(),
-                "prompt": self.prov.prompt.model_dump(),
+                "policy": self._policy,
+                "prompt": self._prompt,
                 "source": source,
                 "created_at": now,
                 "usage": usage,

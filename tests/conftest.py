@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 from pathlib import Path
 
@@ -9,6 +10,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
+
+# The Ctrl-C tests send SIGINT to child processes. A test run started in the background by a
+# non-interactive shell (`make test &`) inherits SIGINT ignored, and so would every child,
+# which then never sees the Ctrl-C: give this process Python's usual handler, so children
+# start with the default disposition.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _SECRET_VARS = (
     "OPENAI_API_KEY",

@@ -45,6 +45,7 @@ _EPS = 1e-9  # margin for float bounds: always errs towards an exact check
 # the pool's frequent words: the template words of instructions, not the topic words.
 _DENSE_MIN = 64
 _DENSE_CAP = 127  # counts are stored capped (int8): min(count, held) is exact while count <= cap
+_FEW = 256  # postings to read up to which they are counted in Python (NumPy calls cost more)
 
 DEFAULT_THRESHOLD = 0.7
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -251,6 +252,20 @@ class NoveltyIndex:
                 read.append(tid)
         if not read:
             return _EMPTY, _EMPTY, rest
+        total = sum(len(postings[t]) for t in read)
+        if total <= _FEW and 8 * total < len(self._texts):
+            # Few holders: counting in Python costs less than NumPy's per-call overhead.
+            partial: Counter[int] = Counter()
+            for t in read:
+                count = counts[t]
+                if count == 1:
+                    partial.update(postings[t])  # min(1, held) = 1: C-speed counting
+                else:
+                    for idx, held in zip(postings[t], self._mult[t], strict=True):
+                        partial[idx] += min(count, held)
+            idxs = np.fromiter(sorted(partial), dtype=np.int64, count=len(partial))
+            shared = np.fromiter(map(partial.__getitem__, idxs.tolist()), np.int64, len(idxs))
+            return idxs, shared, rest
         cat = np.concatenate([np.frombuffer(postings[t], dtype=np.int_) for t in read])
         weights = None
         if any(counts[t] > 1 for t in read):  # min(count in candidate, count in item)

@@ -164,8 +164,8 @@ class NoveltyIndex:
         for tid, count in Counter(ids).items():
             post = self._postings.get(tid)
             if post is None:
-                post = self._postings[tid] = array("l")
-                self._mult[tid] = array("l")
+                post = self._postings[tid] = array("q")
+                self._mult[tid] = array("q")
             post.append(idx)
             self._mult[tid].append(count)
             col = self._dense.get(tid)
@@ -173,8 +173,8 @@ class NoveltyIndex:
                 col[idx] = min(count, _DENSE_CAP)
             elif len(post) >= max(_DENSE_MIN, idx >> 6):
                 col = np.zeros(len(self._lens), dtype=np.int8)
-                col[np.frombuffer(post, dtype=np.int_)] = np.minimum(
-                    np.frombuffer(self._mult[tid], dtype=np.int_), _DENSE_CAP
+                col[np.frombuffer(post, dtype=np.int64)] = np.minimum(
+                    np.frombuffer(self._mult[tid], dtype=np.int64), _DENSE_CAP
                 )
                 self._dense[tid] = col
         return idx
@@ -266,11 +266,11 @@ class NoveltyIndex:
             idxs = np.fromiter(sorted(partial), dtype=np.int64, count=len(partial))
             shared = np.fromiter(map(partial.__getitem__, idxs.tolist()), np.int64, len(idxs))
             return idxs, shared, rest
-        cat = np.concatenate([np.frombuffer(postings[t], dtype=np.int_) for t in read])
+        cat = np.concatenate([np.frombuffer(postings[t], dtype=np.int64) for t in read])
         weights = None
         if any(counts[t] > 1 for t in read):  # min(count in candidate, count in item)
             weights = np.concatenate([
-                np.minimum(np.frombuffer(self._mult[t], dtype=np.int_), counts[t]) for t in read
+                np.minimum(np.frombuffer(self._mult[t], dtype=np.int64), counts[t]) for t in read
             ])  # fmt: skip
         if 8 * len(cat) >= len(self._texts):
             # Many holders (template words like "what", "the"): one C pass over the pool.

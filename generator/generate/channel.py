@@ -1,7 +1,7 @@
 """A message channel between two processes' event loops over one stream socket.
 
 Messages are pickled in lists: everything one side sends in one event-loop iteration travels
-as one frame (4-byte big-endian length, then the pickle), so a call's row and its unit's
+as one frame (8-byte big-endian length, then the pickle), so a call's row and its unit's
 outcome usually cost one write and one wake-up of the other side. Both directions run on the
 loop (asyncio transports): a write never blocks, so two sides writing at once cannot
 deadlock, and no thread has to hand the GIL back and forth for every batch.
@@ -15,8 +15,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-_HEADER = 4
-_MAX_FRAME = 2**32 - 1
+_HEADER = 8  # frame length: no batch can outgrow it
 
 
 class Channel(asyncio.Protocol):
@@ -88,8 +87,6 @@ class Channel(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return  # the other end is gone: nobody left to tell
         data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
-        if len(data) > _MAX_FRAME:
-            raise ValueError(f"message batch of {len(data)} bytes is too large for a frame")
         self.transport.write(len(data).to_bytes(_HEADER, "big") + data)
 
     async def aclose(self) -> None:

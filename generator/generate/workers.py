@@ -36,8 +36,8 @@ def _worker_main(sock: socket.socket, settings: dict[str, Any], share: int) -> N
     from generator.config import apply_offline_defaults
 
     apply_offline_defaults()
-    # EOF/OSError: the parent went away; Ctrl-C reaches the workers too: nothing to report.
-    with contextlib.suppress(EOFError, OSError, KeyboardInterrupt):
+    # OSError: the parent went away mid-write; Ctrl-C reaches the workers too: nothing to report.
+    with contextlib.suppress(OSError, KeyboardInterrupt):
         asyncio.run(_serve(sock, GenerateSettings(**settings), share))
 
 

@@ -424,8 +424,9 @@ def test_a_configured_price_reaches_litellm_and_our_cost() -> None:
     assert not [k for k in json.loads(route.calls[0].request.content) if "cost" in k]
 
 
-def test_a_mapped_model_gets_no_pricing_keywords() -> None:
-    """LiteLLM prices a model of its map directly: nothing to tell it."""
+def test_pricing_keywords_only_for_models_missing_from_litellms_map() -> None:
+    """LiteLLM prices a model of its map directly: nothing to tell it; an unmapped one
+    without a configured price gets 0 (our own cost stays unknown, see above)."""
     provider = get_provider(OPENAI, check_keys=False)
     kwargs = provider.call_kwargs(request(OPENAI))  # type: ignore[attr-defined]
     assert not [k for k in kwargs if "cost" in k]

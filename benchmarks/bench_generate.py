@@ -128,6 +128,10 @@ def client_cpu(server_pid: int) -> float:
     return cpu_seconds(me) - cpu_seconds(server)
 
 
+def server_cpu(server_pid: int) -> float:
+    return cpu_seconds(psutil.Process(server_pid))
+
+
 async def run_pipeline(template: Path, work: Path, name: str, settings_kw: dict, server: int):
     run = work / name
     run.mkdir()
@@ -286,6 +290,7 @@ async def main() -> None:
             return await run_bare(template, work / f"b{n}", kw, server.pid)
 
         top = max(args.concurrency)
+        all_runs: list[dict] = []
         for c in args.concurrency:
             kw = {"docs": docs, "api_base": api_base, "concurrency": c}
             configs = {
@@ -319,11 +324,17 @@ async def main() -> None:
                         r = await pipeline(ckw)
                     runs[name].append(r)
                     ratios[name].append(rate(r) / rate(b))
+            all_runs += bares + [r for rs in runs.values() for r in rs]
             ideal = c / (args.latency_ms / 1000)
             print(line(f"bare litellm loop c={c}", bares, None, ideal), flush=True)
             for name in configs:
                 label = f"{name} c={c}"
                 print(line(label, runs[name], statistics.median(ratios[name]), ideal), flush=True)
+        served = sum(r["requests"] for r in all_runs)
+        print(
+            f"mock server CPU: {1000 * server_cpu(server.pid) / max(1, served):.2f} ms per request "
+            "(shares the cores with the clients)"
+        )
         print(
             "targets: pipeline >= 0.90 of the bare loop at each concurrency; "
             f"--workers N >= 1.50x the bare loop at c={top}"

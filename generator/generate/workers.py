@@ -105,10 +105,12 @@ class ProcessBackend:
 
     async def ready(self) -> None:
         """Wait until every worker has imported LiteLLM and built its provider (benchmarks
-        use it to time calls, not start-up)."""
+        use it to time calls, not start-up). A worker that dies first fails the wait."""
         await self._open()
         assert self._all_ready is not None
         await self._all_ready.wait()
+        if self.dead:
+            raise WorkerFailed(f"worker process {min(self.dead)} exited unexpectedly")
 
     def _open(self) -> asyncio.Task[None]:
         """The channels to the workers, opened once (awaited by every caller)."""
@@ -124,6 +126,8 @@ class ProcessBackend:
 
     def _lost(self, i: int) -> None:
         self.dead.add(i)
+        if self._all_ready is not None:
+            self._all_ready.set()  # nobody waits for ever on a worker that is gone
         err = WorkerFailed(f"worker process {i} exited unexpectedly")
         for w, fut in list(self._futures.values()):
             if w == i and not fut.done():

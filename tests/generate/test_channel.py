@@ -72,3 +72,21 @@ def test_a_dead_call_process_fails_its_units_with_one_clear_error(tmp_path) -> N
     # The death noticed before the unit is sent, or while it is in flight: never a hang.
     for noticed_first in (True, False):
         assert asyncio.run(go(noticed_first)) == "worker process 0 exited unexpectedly"
+
+
+def test_a_call_process_dying_before_it_is_ready_fails_the_wait(tmp_path) -> None:
+    settings = GenerateSettings(
+        docs=str(tmp_path), run_dir=str(tmp_path / "run"), model="mock/echo", concurrency=4
+    )
+
+    async def go() -> str:
+        backend = ProcessBackend(settings, lambda row: None, 2)
+        try:
+            backend.procs[1].kill()  # long before it has imported LiteLLM
+            with pytest.raises(WorkerFailed) as err:
+                await asyncio.wait_for(backend.ready(), 120)
+            return str(err.value)
+        finally:
+            await backend.aclose()
+
+    assert asyncio.run(go()) == "worker process 1 exited unexpectedly"

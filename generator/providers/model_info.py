@@ -103,24 +103,34 @@ def price(model: str) -> Price | None:
     return Price(float(inp or 0.0) * 1e6, float(out or 0.0) * 1e6)
 
 
+# LiteLLM checks every reply it prices at 0 for a missing price ("zero-cost diagnostic": a
+# second search of its map, about a tenth of its CPU per call). A price this small is never
+# 0 to it and is nothing in any total; we never read LiteLLM's figure where it applies.
+_NOT_FREE = 1e-15  # USD per token
+PRICING_KEYWORDS = ("input_cost_per_token", "output_cost_per_token")
+
+
 def call_pricing(model: str, sent_as: str | None = None) -> dict[str, float]:
     """Pricing keywords for ``litellm.acompletion`` (``sent_as``: the model string sent to
-    LiteLLM when it differs from the user's): a registered price as is; for a model that
-    LiteLLM's map does not know, 0; for a mapped one, nothing.
+    LiteLLM when it differs from the user's): a registered price; for a model that
+    LiteLLM's map does not know, none; for a mapped one, nothing. Either price is at least
+    ``_NOT_FREE`` per token.
 
-    LiteLLM prices every reply itself, and for a model missing from its map it searches the
-    map for a similar entry on every call: about an eighth of its CPU per call
-    (``benchmarks/bench_generate.py``). Given a price, it skips the search. We never read
-    its figure for an unmapped model (:func:`completion_cost` takes the registered price or
-    reports the cost as unknown), so a 0 there misreports nothing of ours."""
+    LiteLLM prices every reply itself. For a model missing from its map it searches the map
+    for a similar entry on every call, and for a reply it prices at 0 it searches again to
+    explain why: together about a fifth of its CPU per call at high concurrency
+    (``benchmarks/bench_generate.py``). Given a price that is not 0, it does neither. We
+    never read its figure for an unmapped model (:func:`completion_cost` takes the
+    registered price or reports the cost as unknown), so the hint misreports nothing of
+    ours, and it never reaches the wire."""
     names = [_base(n) for n in (model, sent_as) if n]
     registered = next((_PRICES[n] for n in names if n in _PRICES), None)
     if registered is None and any(_info(n) is not None for n in names):
         return {}  # LiteLLM knows the model: its own lookup is direct
     p = registered or Price(0.0, 0.0)
     return {
-        "input_cost_per_token": p.input_per_m / 1e6,
-        "output_cost_per_token": p.output_per_m / 1e6,
+        "input_cost_per_token": max(p.input_per_m / 1e6, _NOT_FREE),
+        "output_cost_per_token": max(p.output_per_m / 1e6, _NOT_FREE),
     }
 
 

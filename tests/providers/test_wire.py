@@ -426,14 +426,48 @@ def test_a_configured_price_reaches_litellm_and_our_cost() -> None:
 
 def test_pricing_keywords_only_for_models_missing_from_litellms_map() -> None:
     """LiteLLM prices a model of its map directly: nothing to tell it; an unmapped one
-    without a configured price gets 0 (our own cost stays unknown, see above)."""
+    without a configured price gets a price too small to count but not 0 (LiteLLM searches
+    its map again for every reply it prices at 0); our own cost stays unknown, see above."""
     provider = get_provider(OPENAI, check_keys=False)
     kwargs = provider.call_kwargs(request(OPENAI))  # type: ignore[attr-defined]
     assert not [k for k in kwargs if "cost" in k]
     local = get_provider("openai/qwen-local", api_base="http://127.0.0.1:8089/v1")
     req = request("openai/qwen-local", api_base="http://127.0.0.1:8089/v1")
     kwargs = local.call_kwargs(req)  # type: ignore[attr-defined]
-    assert (kwargs["input_cost_per_token"], kwargs["output_cost_per_token"]) == (0.0, 0.0)
+    assert 0 < kwargs["input_cost_per_token"] < 1e-12
+    assert 0 < kwargs["output_cost_per_token"] < 1e-12
+
+
+def test_litellm_does_not_search_its_map_for_an_unmapped_models_reply(monkeypatch) -> None:
+    """What the pricing keywords are for: LiteLLM neither falls back to a similar map entry
+    nor explains a zero cost (each a search of its map) on every reply. If a LiteLLM
+    upgrade makes the keywords useless, this fails."""
+    from litellm.litellm_core_utils import litellm_logging
+
+    from generator.providers.model_info import litellm
+
+    found = []
+    original = litellm_logging.pricing_entry_for_cost_calc
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(litellm_logging, "pricing_entry_for_cost_calc", counting)
+    url = "http://127.0.0.1:8089/v1/chat/completions"
+    provider = get_provider("openai/qwen-local", api_base="http://127.0.0.1:8089/v1")
+    req = request("openai/qwen-local", api_base="http://127.0.0.1:8089/v1")
+    with respx.mock() as mock:
+        mock.post(url).mock(return_value=openai_ok(model="qwen-local"))
+        completion = asyncio.run(provider.complete(req))
+        assert completion.usage.cost_usd is None  # ours: unknown, whatever LiteLLM priced
+        assert found == []
+        # Without the keywords (a bare call), LiteLLM does search: the check above can fail.
+        kwargs = provider.call_kwargs(req)  # type: ignore[attr-defined]
+        for key in ("input_cost_per_token", "output_cost_per_token"):
+            del kwargs[key]
+        asyncio.run(litellm().acompletion(**kwargs))
+    assert found
 
 
 def test_insufficient_quota_429_is_not_retried(keys: dict[str, str]) -> None:

@@ -4,7 +4,8 @@ Starts ``benchmarks/mock_openai_server.py`` (127.0.0.1 only, 200 ms per reply), 
 generated corpus once, then, in the same run and against the same server:
 
 - a bare ``litellm.acompletion`` loop (the same requests: the keyword arguments that shape
-  what goes on the wire, nothing else) at each concurrency, in this process;
+  what goes on the wire, nothing else) at each concurrency, in a new process (LiteLLM's
+  state in this one, where pipelines ran, must not help it);
 - the whole pipeline (render, call through LiteLLM with retries/limiter, parse, validate,
   novelty, provenance, journal, JSONL) as ``generate`` runs it by default
   (``--workers auto``: from concurrency 32 on, the calls run in worker processes, one per
@@ -14,10 +15,10 @@ generated corpus once, then, in the same run and against the same server:
 - for N > 1, the bare loop split over N processes started together: the ceiling that
   ``--workers N`` could reach on this machine at that moment (LiteLLM's CPU alone, no
   pipeline), so the 1.5x target can be read against what the cores gave;
-- at the highest concurrency, the bare loop given the pricing keywords our provider passes
-  LiteLLM (``model_info.call_pricing``: for a model missing from LiteLLM's map, they spare
-  it two searches of the map per call), to show how much of the gain is LiteLLM's own work
-  spared rather than ours made cheaper.
+- at the highest concurrency, the bare loop given what our provider gives LiteLLM for a
+  model missing from its map (``model_info.call_pricing``: pricing keywords and an entry in
+  its map, which spare it several searches of the map per call), to show how much of the
+  pipeline's gain is LiteLLM's own work spared rather than ours made cheaper.
 
 The machine is shared and noisy, so each configuration runs ``--repeat`` times, interleaved
 (bare, then the others in an order rotated each repetition); the table shows medians, and "vs bare"
@@ -57,7 +58,7 @@ from generator.generate.settings import GenerateSettings  # noqa: E402
 from generator.generate.setup import prepare, record_start  # noqa: E402
 from generator.generate.workers import ProcessBackend  # noqa: E402
 from generator.providers.litellm_provider import LiteLLMProvider  # noqa: E402
-from generator.providers.model_info import PRICING_KEYWORDS, litellm  # noqa: E402
+from generator.providers.model_info import PRICING_KEYWORDS, call_pricing, litellm  # noqa: E402
 from generator.store import Journal  # noqa: E402
 
 MODEL = "openai/bench-model"
@@ -184,27 +185,11 @@ def _bare_kwargs(template: Path, work: Path, settings_kw: dict, hints: bool = Fa
     return kwargs
 
 
-async def run_bare(
-    template: Path, work: Path, settings_kw: dict, server: int, hints: bool = False
-) -> dict:
-    """The same requests through ``litellm.acompletion`` and nothing else."""
-    kwargs = _bare_kwargs(template, work, settings_kw, hints)
+def _bare_child(kwargs: list[dict], concurrency: int, hints: bool, barrier, results) -> None:
+    """One of the processes of :func:`run_bare`."""
     lib = litellm()
-    sem = asyncio.Semaphore(settings_kw["concurrency"])
-
-    async def one(kw: dict) -> None:
-        async with sem:
-            await lib.acompletion(**kw)
-
-    cpu0, t0 = client_cpu(server), time.perf_counter()
-    await asyncio.gather(*(one(kw) for kw in kwargs))
-    wall, cpu = time.perf_counter() - t0, client_cpu(server) - cpu0
-    return {"wall": wall, "cpu": cpu, "requests": len(kwargs), "records": 0, "units": len(kwargs)}
-
-
-def _bare_child(kwargs: list[dict], concurrency: int, barrier, results) -> None:
-    """One of the processes of :func:`run_bare_processes`."""
-    lib = litellm()
+    if hints:  # as our provider does: also an entry in LiteLLM's map for an unmapped model
+        call_pricing(kwargs[0]["model"])
     settle_heap()  # as a call process does
 
     async def go() -> None:
@@ -222,17 +207,22 @@ def _bare_child(kwargs: list[dict], concurrency: int, barrier, results) -> None:
     asyncio.run(go())
 
 
-async def run_bare_processes(template: Path, work: Path, settings_kw: dict, n: int) -> dict:
-    """The ceiling for ``--workers n``: the same bare loop split over ``n`` processes (each
-    with 1/n of the requests and of the concurrency), started together once imported."""
+async def run_bare(
+    template: Path, work: Path, settings_kw: dict, n: int = 1, hints: bool = False
+) -> dict:
+    """The same requests through ``litellm.acompletion`` and nothing else, in ``n`` new
+    processes (each with 1/n of the requests and of the concurrency; n > 1: the ceiling for
+    ``--workers n``), started together once imported. New processes: LiteLLM's state in
+    this one (its map holds what our provider entered in it) must not help the bare loop."""
     import multiprocessing
 
-    kwargs = _bare_kwargs(template, work, settings_kw)
+    kwargs = _bare_kwargs(template, work, settings_kw, hints)
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(n + 1), ctx.Queue()
     c = max(1, settings_kw["concurrency"] // n)
     procs = [
-        ctx.Process(target=_bare_child, args=(kwargs[i::n], c, barrier, results)) for i in range(n)
+        ctx.Process(target=_bare_child, args=(kwargs[i::n], c, hints, barrier, results))
+        for i in range(n)
     ]
     for proc in procs:
         proc.start()
@@ -295,10 +285,11 @@ async def main() -> None:
             n += 1
             return await run_pipeline(template, work, f"pipe{n}", kw, server.pid)
 
-        async def bare(kw: dict) -> dict:
+        async def bare(kw: dict, processes: int = 1, hints: bool = False) -> dict:
             nonlocal n
             n += 1
-            return await run_bare(template, work / f"b{n}", kw, server.pid)
+            (work / f"b{n}").mkdir()
+            return await run_bare(template, work / f"b{n}", kw, processes, hints)
 
         top = max(args.concurrency)
         all_runs: list[dict] = []
@@ -315,13 +306,12 @@ async def main() -> None:
             for w in ceilings:  # what n processes of bare calls reach: the --workers ceiling
                 configs[f"bare loop in {w} processes (ceiling)"] = {**kw, "workers": w}
             if c == top:  # how much of the pipeline's gain is LiteLLM spared work
-                configs["bare loop + our pricing keywords"] = {**kw, "hints": True}
+                configs["bare loop + our pricing keywords/entry"] = {**kw, "hints": True}
             bares: list[dict] = []
             runs: dict[str, list[dict]] = {name: [] for name in configs}
             ratios: dict[str, list[float]] = {name: [] for name in configs}
             names = list(configs)
             for rep in range(args.repeat):
-                (work / f"b{n + 1}").mkdir()
                 b = await bare(kw)
                 bares.append(b)
                 # Rotated each repetition: no configuration always runs right after the
@@ -330,14 +320,9 @@ async def main() -> None:
                 for name in names[shift:] + names[:shift]:
                     ckw = configs[name]
                     if name.startswith("bare loop +"):
-                        n += 1
-                        (work / f"b{n}").mkdir()
-                        bkw = {k: v for k, v in ckw.items() if k != "hints"}
-                        r = await run_bare(template, work / f"b{n}", bkw, server.pid, hints=True)
+                        r = await bare(kw, hints=True)
                     elif name.startswith("bare loop in"):
-                        n += 1
-                        bkw = {k: v for k, v in ckw.items() if k != "workers"}
-                        r = await run_bare_processes(template, work / f"b{n}", bkw, ckw["workers"])
+                        r = await bare(kw, processes=ckw["workers"])
                     else:
                         r = await pipeline(ckw)
                     runs[name].append(r)

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage, Provider
 from generator.providers.errors import map_exception
 from generator.providers.keys import is_loopback, provider_prefix
-from generator.providers.model_info import call_pricing, completion_cost, litellm
+from generator.providers.model_info import call_pricing, completion_cost, entered_by_us, litellm
 
 JsonMode = Literal["auto", "json_schema", "json_object_schema", "json_object", "none"]
 JSON_MODES: tuple[str, ...] = ("auto", "json_schema", "json_object_schema", "json_object", "none")
@@ -118,7 +118,9 @@ class LiteLLMProvider(Provider):
         if prefix in ("mock", "hosted_vllm"):
             return "json_schema"
         try:
-            if self._lib.supports_response_schema(model=model.split("?", 1)[0]):
+            if not entered_by_us(model) and self._lib.supports_response_schema(
+                model=model.split("?", 1)[0]
+            ):
                 return "json_schema"
         except Exception:  # unmapped model: LiteLLM cannot say
             pass

@@ -78,13 +78,27 @@ def _base(model: str) -> str:
     return model.split("?", 1)[0]
 
 
-@functools.lru_cache(maxsize=256)
 def _info(model: str) -> dict[str, Any] | None:
+    """LiteLLM's model info; None for a model its bundled map does not know (entries we
+    made for :func:`call_pricing` do not count)."""
+    if _base(model) in _ENTERED:
+        return None
+    return _map_info(model)
+
+
+@functools.lru_cache(maxsize=256)
+def _map_info(model: str) -> dict[str, Any] | None:
     """LiteLLM's model info (cached: asked for every call's cost)."""
     try:
         return dict(litellm().get_model_info(_base(model)))
     except Exception:  # unmapped models raise (several exception types): unknown
         return None
+
+
+def entered_by_us(model: str) -> bool:
+    """True when ``model`` is in LiteLLM's map only because :func:`call_pricing` put it
+    there (LiteLLM's answers about it are then ours, not knowledge)."""
+    return _base(model) in _ENTERED
 
 
 def price(model: str) -> Price | None:
@@ -108,30 +122,50 @@ def price(model: str) -> Price | None:
 # 0 to it and is nothing in any total; we never read LiteLLM's figure where it applies.
 _NOT_FREE = 1e-15  # USD per token
 PRICING_KEYWORDS = ("input_cost_per_token", "output_cost_per_token")
+# Models missing from LiteLLM's bundled map that call_pricing entered in it (name -> prices
+# per token), in this process.
+_ENTERED: dict[str, tuple[float, float]] = {}
 
 
 def call_pricing(model: str, sent_as: str | None = None) -> dict[str, float]:
     """Pricing keywords for ``litellm.acompletion`` (``sent_as``: the model string sent to
-    LiteLLM when it differs from the user's): a registered price; for a model that
+    LiteLLM when it differs from the user's): the registered price; for a model that
     LiteLLM's map does not know, none; for a mapped one, nothing. Either price is at least
     ``_NOT_FREE`` per token.
 
     LiteLLM prices every reply itself. For a model missing from its map it searches the map
-    for a similar entry on every call, and for a reply it prices at 0 it searches again to
-    explain why: together about a fifth of its CPU per call at high concurrency
-    (``benchmarks/bench_generate.py``). Given a price that is not 0, it does neither. We
-    never read its figure for an unmapped model (:func:`completion_cost` takes the
-    registered price or reports the cost as unknown), so the hint misreports nothing of
-    ours, and it never reaches the wire."""
+    for a similar entry several times per call (building the request, pricing the reply),
+    and for a reply priced at 0 it searches again to explain why: together a fifth to a
+    quarter of its CPU per call (``benchmarks/bench_generate.py``). So an unmapped model is
+    also entered in LiteLLM's map (``litellm.register_model``, once per process) with the
+    same price: with both, LiteLLM searches nothing. We never read its figures for such a
+    model (:func:`completion_cost` takes the registered price or reports the cost as
+    unknown; :func:`price`, :func:`context_window` ignore the entry), so neither misreports
+    anything of ours, and neither reaches the wire."""
     names = [_base(n) for n in (model, sent_as) if n]
     registered = next((_PRICES[n] for n in names if n in _PRICES), None)
     if registered is None and any(_info(n) is not None for n in names):
         return {}  # LiteLLM knows the model: its own lookup is direct
     p = registered or Price(0.0, 0.0)
-    return {
-        "input_cost_per_token": max(p.input_per_m / 1e6, _NOT_FREE),
-        "output_cost_per_token": max(p.output_per_m / 1e6, _NOT_FREE),
+    inp, out = max(p.input_per_m / 1e6, _NOT_FREE), max(p.output_per_m / 1e6, _NOT_FREE)
+    _enter_in_litellm_map(names[-1], inp, out)
+    return {"input_cost_per_token": inp, "output_cost_per_token": out}
+
+
+def _enter_in_litellm_map(name: str, inp: float, out: float) -> None:
+    if _ENTERED.get(name) == (inp, out) or provider_prefix(name) in _FREE_PREFIXES:
+        return  # done, or our own provider (LiteLLM routes it to us, not by its map)
+    _ENTERED[name] = (inp, out)
+    entry = {
+        "input_cost_per_token": inp,
+        "output_cost_per_token": out,
+        # without these LiteLLM warns on stderr that cached tokens will be priced at 0
+        "cache_read_input_token_cost": inp,
+        "cache_creation_input_token_cost": inp,
+        "litellm_provider": provider_prefix(name),
+        "mode": "chat",
     }
+    litellm().register_model({name: entry})
 
 
 def context_window(model: str) -> int | None:

@@ -439,35 +439,59 @@ def test_pricing_keywords_only_for_models_missing_from_litellms_map() -> None:
 
 
 def test_litellm_does_not_search_its_map_for_an_unmapped_models_reply(monkeypatch) -> None:
-    """What the pricing keywords are for: LiteLLM neither falls back to a similar map entry
-    nor explains a zero cost (each a search of its map) on every reply. If a LiteLLM
-    upgrade makes the keywords useless, this fails."""
+    """What the pricing keywords and the map entry are for: LiteLLM neither looks for a
+    similar map entry (while building the request and pricing the reply) nor explains a
+    zero cost, each a search of its map, on every call. If a LiteLLM upgrade makes them
+    useless, this fails."""
+    import litellm.utils as litellm_utils
     from litellm.litellm_core_utils import litellm_logging
 
     from generator.providers.model_info import litellm
 
-    found = []
-    original = litellm_logging.pricing_entry_for_cost_calc
+    searches: list[str] = []
 
-    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
-        found.append(1)
-        return original(*args, **kwargs)
+    def counting(module: Any, name: str) -> None:
+        original = getattr(module, name)
 
-    monkeypatch.setattr(litellm_logging, "pricing_entry_for_cost_calc", counting)
+        def count(*args: Any, **kwargs: Any) -> Any:
+            searches.append(name)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, count)
+
+    counting(litellm_utils, "_get_model_info_from_generalization")
+    counting(litellm_logging, "pricing_entry_for_cost_calc")
     url = "http://127.0.0.1:8089/v1/chat/completions"
-    provider = get_provider("openai/qwen-local", api_base="http://127.0.0.1:8089/v1")
-    req = request("openai/qwen-local", api_base="http://127.0.0.1:8089/v1")
+    # a name no other test uses: what LiteLLM's map holds lasts for the process
+    model, base = "openai/unmapped-search-test", "http://127.0.0.1:8089/v1"
+    provider = get_provider(model, api_base=base)
+    req = request(model, api_base=base)
     with respx.mock() as mock:
-        mock.post(url).mock(return_value=openai_ok(model="qwen-local"))
-        completion = asyncio.run(provider.complete(req))
-        assert completion.usage.cost_usd is None  # ours: unknown, whatever LiteLLM priced
-        assert found == []
-        # Without the keywords (a bare call), LiteLLM does search: the check above can fail.
+        route = mock.post(url).mock(return_value=openai_ok(model="unmapped-search-test"))
+        for _ in range(2):
+            searches.clear()  # the first call's may include one-time lookups (ours too)
+            completion = asyncio.run(provider.complete(req))
+            assert completion.usage.cost_usd is None  # ours: unknown, whatever LiteLLM priced
+        assert searches == []  # none on a call of a model seen before
+        # Still treated as unknown by us: llama.cpp's JSON form, no price, no window.
+        body = json.loads(route.calls[0].request.content)
+        assert body["response_format"] == {"type": "json_object", "schema": SCHEMA}
+        from generator.providers.model_info import PRICING_KEYWORDS, context_window, price
+
+        assert price(model) is None and context_window(model) is None
+        # Without the keywords and the entry (a bare call of another unmapped model),
+        # LiteLLM does search: the checks above can fail.
         kwargs = provider.call_kwargs(req)  # type: ignore[attr-defined]
         for key in ("input_cost_per_token", "output_cost_per_token"):
             del kwargs[key]
+        kwargs["model"] = "openai/unmapped-search-test-bare"
         asyncio.run(litellm().acompletion(**kwargs))
-    assert found
+        searches.clear()
+        asyncio.run(litellm().acompletion(**kwargs))
+        assert "_get_model_info_from_generalization" in searches
+        searches.clear()  # priced at 0: LiteLLM explains the zero cost
+        asyncio.run(litellm().acompletion(**kwargs, **dict.fromkeys(PRICING_KEYWORDS, 0.0)))
+        assert "pricing_entry_for_cost_calc" in searches
 
 
 def test_insufficient_quota_429_is_not_retried(keys: dict[str, str]) -> None:

@@ -3,8 +3,15 @@
 ``python benchmarks/mock_openai_server.py --latency-ms 200 [--port 0] [--max-seconds 900]``
 prints ``READY <port>`` once listening on 127.0.0.1. ``POST /v1/chat/completions`` waits the
 latency (asyncio, so concurrent requests overlap) and answers with schema-valid records built
-from the request's document block by the same code as the ``mock/`` provider. It binds to
-127.0.0.1 only and exits after ``--max-seconds`` (bounded), or on SIGTERM.
+from the request's document block by the same code as the ``mock/`` provider;
+``GET /stats`` answers ``{"requests": N}``. It binds to 127.0.0.1 only and exits after
+``--max-seconds`` (bounded), or on SIGTERM.
+
+The server shares the machine's cores with the clients it measures, so every millisecond it
+spends is taken from them, most of all from the runs that use every core. It is therefore
+plain HTTP/1.1 on an asyncio protocol (keep-alive, Content-Length bodies: what LiteLLM's
+clients send) rather than a web framework, it hashes the raw body, and it answers in compact
+JSON (Python's C encoder). ``bench_generate.py`` prints its CPU per request.
 """
 
 from __future__ import annotations
@@ -16,12 +23,14 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from generator.providers.mock_records import build_reply
+
+_REASONS = {200: "OK", 404: "Not Found", 400: "Bad Request", 411: "Length Required"}
+Handler = Callable[[str, str, bytes], Awaitable[tuple[int, bytes]]]
 
 
 def _schema(body: dict) -> dict | None:
@@ -31,15 +40,88 @@ def _schema(body: dict) -> dict | None:
     return fmt.get("schema")
 
 
-def make_app(latency_s: float) -> web.Application:
+class HttpConnection(asyncio.Protocol):
+    """One client connection: requests parsed as they arrive, each answered by ``handler``
+    in its own task, replies written in request order."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.previous: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            lines = bytes(self.buf[:end]).decode("latin-1").split("\r\n")
+            method, path = [*lines[0].split(" "), "", ""][:2]
+            headers = {}
+            for line in lines[1:]:
+                key, _, value = line.partition(":")
+                headers[key.strip().lower()] = value.strip()
+            if "chunked" in headers.get("transfer-encoding", "").lower():
+                self._reply_now(411, b'{"error": "send a Content-Length body"}', close=True)
+                return
+            length = int(headers.get("content-length") or 0)
+            if len(self.buf) < end + 4 + length:
+                if headers.get("expect", "").lower() == "100-continue" and self.transport:
+                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                return
+            body = bytes(self.buf[end + 4 : end + 4 + length])
+            del self.buf[: end + 4 + length]
+            close = headers.get("connection", "").lower() == "close"
+            self.previous = asyncio.get_running_loop().create_task(
+                self._answer(method, path, body, close, self.previous)
+            )
+
+    async def _answer(
+        self, method: str, path: str, body: bytes, close: bool, before: asyncio.Task[None] | None
+    ) -> None:
+        try:
+            status, payload = await self.handler(method, path, body)
+        except Exception as exc:  # a bad request must not kill the server
+            status, payload = 400, json.dumps({"error": str(exc)}).encode()
+        if before is not None:
+            await before  # replies in request order on one connection
+        self._reply_now(status, payload, close)
+
+    def _reply_now(self, status: int, payload: bytes, close: bool = False) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        head = (
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n"
+            f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n"
+        )
+        self.transport.write(head.encode("latin-1") + payload)
+        if close:
+            self.transport.close()
+
+
+def make_handler(latency_s: float) -> Handler:
     stats = {"requests": 0}
 
-    async def chat(request: web.Request) -> web.Response:
-        body = await request.json()
+    async def handle(method: str, path: str, raw: bytes) -> tuple[int, bytes]:
+        if method == "GET" and path == "/stats":
+            return 200, json.dumps(stats).encode()
+        if method != "POST" or path.rstrip("/") != "/v1/chat/completions":
+            return 404, b'{"error": "not found"}'
+        body = json.loads(raw)
         messages = body.get("messages") or []
         await asyncio.sleep(latency_s)
-        digest = hashlib.sha256(json.dumps(messages).encode()).hexdigest()
-        text = build_reply(messages, _schema(body), digest)
+        digest = hashlib.sha256(raw).hexdigest()
+        text = build_reply(messages, _schema(body), digest, indent=None)
         prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
         stats["requests"] += 1
         reply = {
@@ -62,32 +144,26 @@ def make_app(latency_s: float) -> web.Application:
                 "total_tokens": (prompt_chars + len(text)) // 4,
             },
         }
-        return web.json_response(reply)
+        return 200, json.dumps(reply, ensure_ascii=False).encode()
 
-    async def count(_: web.Request) -> web.Response:
-        return web.json_response(stats)
-
-    app = web.Application(client_max_size=8 * 1024 * 1024)
-    app.router.add_post("/v1/chat/completions", chat)
-    app.router.add_get("/stats", count)
-    return app
+    return handle
 
 
 async def serve(latency_ms: float, port: int, max_seconds: float) -> None:
-    runner = web.AppRunner(make_app(latency_ms / 1000.0), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, backlog=2048)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    loop = asyncio.get_running_loop()
+    handler = make_handler(latency_ms / 1000.0)
+    server = await loop.create_server(
+        lambda: HttpConnection(handler), "127.0.0.1", port, backlog=2048
+    )
+    bound = server.sockets[0].getsockname()[1]
     print(f"READY {bound}", flush=True)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     try:
         await asyncio.wait_for(stop.wait(), max_seconds)
     except TimeoutError:
         print("mock server: --max-seconds reached, exiting", file=sys.stderr)
-    await runner.cleanup()
+    server.close()
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ Sentences come from the ``<document>…</document>`` block (also ``<chunk>``, ``
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -63,12 +64,18 @@ def source_text(messages: list[dict[str, Any]]) -> str:
 
 def sentences(text: str) -> list[str]:
     """Sentences of at least four words, markdown heading marks and bullets removed."""
+    return list(_sentences(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _sentences(text: str) -> tuple[str, ...]:
+    # cached: a run asks about each chunk several times (records per chunk / per call)
     out = []
     for part in _SENT.split(text):
         s = re.sub(r"^[#>*\-\s\d.)]+", "", part).strip()
         if len(s.split()) >= 4:
             out.append(s)
-    return out or ["The document contains no full sentences to draw from."]
+    return tuple(out) or ("The document contains no full sentences to draw from.",)
 
 
 def requested_count(messages: list[dict[str, Any]]) -> int | None:
@@ -195,8 +202,10 @@ def build_reply(
     schema: dict[str, Any] | None,
     digest: str,
     count: int | None = None,
+    indent: int | None = 1,
 ) -> str:
-    """The JSON text of a well-formed reply."""
+    """The JSON text of a well-formed reply (``indent`` None: compact, and much cheaper:
+    only then does Python's JSON encoder run in C)."""
     kind, records = build_records(messages, schema, digest, count)
     if kind == "list":
         payload: Any = records
@@ -204,7 +213,7 @@ def build_reply(
         payload = records[0]
     else:
         payload = {kind.split(":", 1)[1]: records}
-    return json.dumps(payload, ensure_ascii=False, indent=1)
+    return json.dumps(payload, ensure_ascii=False, indent=indent)
 
 
 def malformed_text(reply: str) -> str:

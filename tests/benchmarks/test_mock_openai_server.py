@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from generator.providers import CompletionRequest, get_provider
+from tests.providers.test_wire import SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,31 +57,13 @@ def test_litellm_calls_get_records_the_pipeline_parses(port: int) -> None:
     base = f"http://127.0.0.1:{port}/v1"
     provider = get_provider("openai/bench-server-test", api_base=base)
     doc = "The pump must be primed before use. Never run the pump dry for long."
-    schema = {
-        "type": "object",
-        "properties": {
-            "records": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "instruction": {"type": "string"},
-                        "input": {"type": "string"},
-                        "output": {"type": "string"},
-                    },
-                    "required": ["instruction", "input", "output"],
-                },
-            }
-        },
-        "required": ["records"],
-    }
 
     async def calls() -> list:
         reqs = [
             CompletionRequest(
                 model="openai/bench-server-test",
                 messages=[{"role": "user", "content": f"<document>{doc}</document> {n} records"}],
-                json_schema=schema,
+                json_schema=SCHEMA,
                 api_base=base,
             )
             for n in (2, 3, 2, 3)

@@ -9,6 +9,7 @@ lazily (about 3 s at import).
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -196,6 +197,11 @@ def completion_cost(
         p = price(base)
         return p.cost(prompt_tokens, completion_tokens) if p else None
     if response is not None and _info(base) is not None:
+        # LiteLLM priced this reply already (the same call of its own completion_cost,
+        # stamped on the response): asking again would double its cost-map work per call.
+        stamped = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+        if isinstance(stamped, (int, float)) and math.isfinite(stamped) and stamped >= 0:
+            return float(stamped)
         try:
             val = litellm().completion_cost(completion_response=response, model=base)
         except Exception:  # None or raising both mean "no price" (ENVIRONMENT.md)

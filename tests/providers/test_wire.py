@@ -494,6 +494,37 @@ def test_litellm_does_not_search_its_map_for_an_unmapped_models_reply(monkeypatc
         assert "pricing_entry_for_cost_calc" in searches
 
 
+def test_a_mapped_models_reply_is_priced_once(keys: dict[str, str], monkeypatch) -> None:
+    """LiteLLM prices every reply of a model in its map and stamps the figure on the
+    response; our cost takes that figure instead of pricing the reply a second time."""
+    import litellm as litellm_module
+
+    priced = []
+    original = litellm_module.completion_cost
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        priced.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(litellm_module, "completion_cost", counting)
+    with respx.mock() as mock:
+        mock.post(OPENAI_URL).mock(return_value=openai_ok())
+        completion = call(OPENAI)
+    assert completion.usage.cost_usd == pytest.approx(1000 * 0.15e-6 + 200 * 0.6e-6)
+    assert priced == []  # LiteLLM's own pricing runs inside, not through this name
+
+    from litellm import ModelResponse
+
+    from generator.providers.model_info import completion_cost
+
+    stamped = ModelResponse()
+    stamped._hidden_params["response_cost"] = 0.125
+    assert completion_cost(OPENAI, 1000, 200, stamped) == 0.125
+    # No stamp (a response built elsewhere): priced by LiteLLM's map, as before.
+    assert completion_cost(OPENAI, 1000, 200, ModelResponse()) is not None
+    assert priced
+
+
 def test_insufficient_quota_429_is_not_retried(keys: dict[str, str]) -> None:
     reply = openai_error(
         429,

@@ -28,7 +28,12 @@ from typing import Any, Literal
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage, Provider
 from generator.providers.errors import map_exception
 from generator.providers.keys import is_loopback, provider_prefix
-from generator.providers.model_info import call_pricing, completion_cost, entered_by_us, litellm
+from generator.providers.model_info import (
+    call_pricing,
+    completion_cost,
+    litellm,
+    supports_response_schema,
+)
 
 JsonMode = Literal["auto", "json_schema", "json_object_schema", "json_object", "none"]
 JSON_MODES: tuple[str, ...] = ("auto", "json_schema", "json_object_schema", "json_object", "none")
@@ -117,13 +122,8 @@ class LiteLLMProvider(Provider):
         prefix = provider_prefix(model)
         if prefix in ("mock", "hosted_vllm"):
             return "json_schema"
-        try:
-            if not entered_by_us(model) and self._lib.supports_response_schema(
-                model=model.split("?", 1)[0]
-            ):
-                return "json_schema"
-        except Exception:  # unmapped model: LiteLLM cannot say
-            pass
+        if supports_response_schema(model):
+            return "json_schema"
         if prefix == "openai" and api_base:
             return "json_object_schema"  # an unknown model behind an OpenAI-compatible server
         return "none"

@@ -96,10 +96,16 @@ def _map_info(model: str) -> dict[str, Any] | None:
         return None
 
 
-def entered_by_us(model: str) -> bool:
-    """True when ``model`` is in LiteLLM's map only because :func:`call_pricing` put it
-    there (LiteLLM's answers about it are then ours, not knowledge)."""
-    return _base(model) in _ENTERED
+def supports_response_schema(model: str) -> bool:
+    """LiteLLM's ``supports_response_schema`` for ``model``, as it answered before
+    :func:`call_pricing` entered the model in its map (an entry of ours is no knowledge)."""
+    base = _base(model)
+    if base in _SCHEMA_SUPPORT:
+        return _SCHEMA_SUPPORT[base]
+    try:
+        return bool(litellm().supports_response_schema(model=base))
+    except Exception:  # unmapped model: LiteLLM cannot say
+        return False
 
 
 def price(model: str) -> Price | None:
@@ -126,6 +132,7 @@ PRICING_KEYWORDS = ("input_cost_per_token", "output_cost_per_token")
 # Models missing from LiteLLM's bundled map that call_pricing entered in it (name -> prices
 # per token), in this process.
 _ENTERED: dict[str, tuple[float, float]] = {}
+_SCHEMA_SUPPORT: dict[str, bool] = {}  # LiteLLM's answer for those, asked before the entry
 
 
 def call_pricing(model: str, sent_as: str | None = None) -> dict[str, float]:
@@ -156,6 +163,7 @@ def call_pricing(model: str, sent_as: str | None = None) -> dict[str, float]:
 def _enter_in_litellm_map(name: str, inp: float, out: float) -> None:
     if _ENTERED.get(name) == (inp, out) or provider_prefix(name) in _FREE_PREFIXES:
         return  # done, or our own provider (LiteLLM routes it to us, not by its map)
+    _SCHEMA_SUPPORT.setdefault(name, supports_response_schema(name))
     _ENTERED[name] = (inp, out)
     entry = {
         "input_cost_per_token": inp,

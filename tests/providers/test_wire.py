@@ -479,6 +479,8 @@ def test_litellm_does_not_search_its_map_for_an_unmapped_models_reply(monkeypatc
         from generator.providers.model_info import PRICING_KEYWORDS, context_window, price
 
         assert price(model) is None and context_window(model) is None
+        again = get_provider(model, api_base=base)  # made after the entry: same JSON mode
+        assert again.resolve_json_mode(model, base) == "json_object_schema"  # type: ignore[attr-defined]
         # Without the keywords and the entry (a bare call of another unmapped model),
         # LiteLLM does search: the checks above can fail.
         kwargs = provider.call_kwargs(req)  # type: ignore[attr-defined]

@@ -137,9 +137,9 @@ _SCHEMA_SUPPORT: dict[str, bool] = {}  # LiteLLM's answer for those, asked befor
 
 def call_pricing(model: str, sent_as: str | None = None) -> dict[str, float]:
     """Pricing keywords for ``litellm.acompletion`` (``sent_as``: the model string sent to
-    LiteLLM when it differs from the user's): the registered price; for a model that
-    LiteLLM's map does not know, none; for a mapped one, nothing. Either price is at least
-    ``_NOT_FREE`` per token.
+    LiteLLM when it differs from the user's): the registered price; for a model missing
+    from LiteLLM's map without one, a negligible price (``_NOT_FREE`` per token, the floor
+    of either price); for a mapped model without one, nothing.
 
     LiteLLM prices every reply itself. For a model missing from its map it searches the map
     for a similar entry several times per call (building the request, pricing the reply),

@@ -288,7 +288,6 @@ async def main() -> None:
         async def bare(kw: dict, processes: int = 1, hints: bool = False) -> dict:
             nonlocal n
             n += 1
-            (work / f"b{n}").mkdir()
             return await run_bare(template, work / f"b{n}", kw, processes, hints)
 
         top = max(args.concurrency)

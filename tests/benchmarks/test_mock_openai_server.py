@@ -44,6 +44,11 @@ def _exchange(port: int, raw: bytes) -> bytes:
         return b"".join(chunks)
 
 
+def _stats(port: int) -> dict:
+    raw = _exchange(port, b"GET /stats HTTP/1.1\r\nConnection: close\r\n\r\n")
+    return json.loads(raw.split(b"\r\n\r\n", 1)[1])
+
+
 def _post(body: dict, close: bool = False) -> bytes:
     data = json.dumps(body).encode()
     head = (
@@ -78,11 +83,7 @@ def test_litellm_calls_get_records_the_pipeline_parses(port: int) -> None:
 
 
 def test_kept_alive_requests_are_answered_in_order_and_counted(port: int) -> None:
-    before = json.loads(
-        _exchange(port, b"GET /stats HTTP/1.1\r\nConnection: close\r\n\r\n").split(b"\r\n\r\n", 1)[
-            1
-        ]
-    )
+    before = _stats(port)
     bodies = [
         {
             "model": "m",
@@ -97,11 +98,7 @@ def test_kept_alive_requests_are_answered_in_order_and_counted(port: int) -> Non
         json.loads(r.split(b"\r\n\r\n", 1)[1])["choices"][0]["message"]["content"] for r in replies
     ]
     assert "Alpha" in texts[0] and "Zeta" in texts[1]  # in request order
-    after = json.loads(
-        _exchange(port, b"GET /stats HTTP/1.1\r\nConnection: close\r\n\r\n").split(b"\r\n\r\n", 1)[
-            1
-        ]
-    )
+    after = _stats(port)
     assert after["requests"] == before["requests"] + 2
 
 

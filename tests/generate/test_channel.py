@@ -42,10 +42,14 @@ def test_messages_arrive_in_order_whole_and_batched_across_partial_reads() -> No
     assert len(closed) == 2  # both ends learn that the channel closed
 
 
-def test_a_dead_call_process_fails_its_units_with_one_clear_error(tmp_path) -> None:
-    settings = GenerateSettings(
+def _settings(tmp_path) -> GenerateSettings:
+    return GenerateSettings(
         docs=str(tmp_path), run_dir=str(tmp_path / "run"), model="mock/echo", concurrency=4
     )
+
+
+def test_a_dead_call_process_fails_its_units_with_one_clear_error(tmp_path) -> None:
+    settings = _settings(tmp_path)
     spec = UnitSpec(
         unit_id="u1",
         pos=0,
@@ -75,9 +79,7 @@ def test_a_dead_call_process_fails_its_units_with_one_clear_error(tmp_path) -> N
 
 
 def test_a_call_process_dying_before_it_is_ready_fails_the_wait(tmp_path) -> None:
-    settings = GenerateSettings(
-        docs=str(tmp_path), run_dir=str(tmp_path / "run"), model="mock/echo", concurrency=4
-    )
+    settings = _settings(tmp_path)
 
     async def go() -> str:
         backend = ProcessBackend(settings, lambda row: None, 2)

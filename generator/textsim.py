@@ -46,6 +46,9 @@ _EPS = 1e-9  # margin for float bounds: always errs towards an exact check
 _DENSE_MIN = 64
 _DENSE_CAP = 127  # counts are stored capped (int8): min(count, held) is exact while count <= cap
 _FEW = 256  # postings to read up to which they are counted in Python (NumPy calls cost more)
+# Items left by the first bound up to which they go straight to the exact overlap (a C set
+# intersection each); past it, the dense columns tighten the bound in vector operations.
+_FEW_LEFT = 48
 
 DEFAULT_THRESHOLD = 0.7
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -194,67 +197,17 @@ class NoveltyIndex:
         if same is not None:
             return Match(f1_from_lcs(a, a, a), self._texts[same], same)
         counts = Counter(ids)
-        idxs, shared, rest = self._gather(counts, a, threshold)
-        if not len(shared):
-            return None
-        # Vectorised bound: LCS <= overlap <= overlap on the read tokens + on the unread ones
-        # (exact for a token with a dense column, else its count), and LCS <= min(a, b).
-        # Only items whose F1 bound reaches the threshold get an LCS, in pool order (the
-        # first of equal best scores wins, as in a scan of the pool). ``idxs`` None: the
-        # overlaps are a vector over the whole pool (zero: not reached, cannot match).
-        floor = threshold - _EPS
-        if idxs is None:  # first, unread tokens counted in full: a cheap, looser bound
-            lens = self._lens[: len(shared)]
-            loose = np.minimum(shared + sum(counts[t] for t in rest), lens)
-            idxs = np.flatnonzero((2 * np.minimum(loose, a) >= floor * (a + lens)) & (shared > 0))
-            shared = shared[idxs]
-        for tid in rest:
-            col, count = self._dense.get(tid), counts[tid]
-            if col is None or count > _DENSE_CAP:  # capped counts are exact only up to it
-                shared += count
-            else:
-                shared += np.minimum(col[idxs], count)
-        lens = self._lens[idxs]
-        survivors = idxs[2 * np.minimum(np.minimum(shared, lens), a) >= floor * (a + lens)]
-        best: Match | None = None
-        occ = _occurrences(ids)
-        for idx in survivors.tolist():
-            pool_ids = self._ids[idx]
-            # The exact multiset overlap (a C set intersection) is a tighter bound than
-            # the one above and cheaper than the LCS it saves in most cases.
-            if 2 * len(occ & self._occ[idx]) / (a + len(pool_ids)) < floor:
-                continue
-            self.exact_checks += 1
-            score = f1_from_lcs(LCSseq.similarity(ids, pool_ids), a, len(pool_ids))
-            if score > threshold and (best is None or score > best.score):
-                best = Match(score, self._texts[idx], idx)
-        return best
-
-    def _gather(
-        self, counts: Counter[int], a: int, threshold: float
-    ) -> tuple[np.ndarray | None, np.ndarray, list[int]]:
-        """Prefix filter: read the posting lists of the candidate's rarest tokens until the
-        unread occurrences alone (fewer than a match needs) cannot reach a match. Returns
-        the pool items reached (ascending), each one's overlap on the read tokens, and the
-        unread tokens; when many items are reached, None and the overlap of every pool item
-        (zero for those not reached)."""
-        # A match needs LCS > t*a/(2-t); with t = 0 any shared token can score > 0.
-        need = max(1, math.ceil(threshold * a / (2 - threshold) - _EPS))
-        postings = self._postings
-        order = sorted(counts, key=lambda t: len(postings.get(t, ())))
-        unread, read, rest = a, [], []
-        for i, tid in enumerate(order):
-            if unread < need:
-                rest = order[i:]
-                break
-            unread -= counts[tid]
-            if tid in postings:
-                read.append(tid)
+        read, rest = self._prefix(counts, a, threshold)
         if not read:
-            return _EMPTY, _EMPTY, rest
+            return None
+        # Bound: LCS <= overlap <= overlap on the read tokens + the unread occurrences
+        # (counted in full), and LCS <= min(a, b). Items that reach the threshold go on.
+        floor = threshold - _EPS
+        unread = sum(counts[t] for t in rest)
+        postings = self._postings
         total = sum(len(postings[t]) for t in read)
         if total <= _FEW and 8 * total < len(self._texts):
-            # Few holders: counting in Python costs less than NumPy's per-call overhead.
+            # Few holders: counted and bounded in Python (NumPy's per-call cost is more).
             partial: Counter[int] = Counter()
             for t in read:
                 count = counts[t]
@@ -263,9 +216,78 @@ class NoveltyIndex:
                 else:
                     for idx, held in zip(postings[t], self._mult[t], strict=True):
                         partial[idx] += min(count, held)
-            idxs = np.fromiter(sorted(partial), dtype=np.int64, count=len(partial))
-            shared = np.fromiter(map(partial.__getitem__, idxs.tolist()), np.int64, len(idxs))
-            return idxs, shared, rest
+            pool_ids = self._ids
+            left = []
+            for idx, got in partial.items():
+                b = len(pool_ids[idx])
+                if 2 * min(got + unread, a, b) >= floor * (a + b):
+                    left.append(idx)
+            left.sort()
+            return self._best(ids, left, threshold)
+        idxs, shared = self._gather(read, counts)
+        lens = self._lens[: len(shared)] if idxs is None else self._lens[idxs]
+        keep = 2 * np.minimum(np.minimum(shared + unread, lens), a) >= floor * (a + lens)
+        if idxs is None:  # the overlap of every pool item: zero is not reached
+            keep &= shared > 0
+            idxs = np.flatnonzero(keep)
+        else:
+            idxs = idxs[keep]
+        shared = shared[keep]
+        if len(idxs) > _FEW_LEFT:
+            # Many left: the unread tokens' exact counts where they have a dense column
+            # tighten the bound in a few vector operations.
+            for tid in rest:
+                col, count = self._dense.get(tid), counts[tid]
+                if col is not None and count <= _DENSE_CAP:  # capped counts: exact up to it
+                    shared += np.minimum(col[idxs], count) - count
+            lens = self._lens[idxs]
+            idxs = idxs[2 * np.minimum(np.minimum(shared + unread, lens), a) >= floor * (a + lens)]
+        return self._best(ids, idxs.tolist(), threshold)
+
+    def _best(self, ids: list[int], idxs: list[int], threshold: float) -> Match | None:
+        """The exact check of the items left by the bounds (ascending pool order, so the
+        first of equal best scores wins, as in a scan of the pool)."""
+        a, floor = len(ids), threshold - _EPS
+        best: Match | None = None
+        occ = _occurrences(ids)
+        for idx in idxs:
+            pool_ids = self._ids[idx]
+            # The exact multiset overlap (a C set intersection) is a tighter bound than
+            # the ones before and cheaper than the LCS it saves in most cases.
+            if 2 * len(occ & self._occ[idx]) / (a + len(pool_ids)) < floor:
+                continue
+            self.exact_checks += 1
+            score = f1_from_lcs(LCSseq.similarity(ids, pool_ids), a, len(pool_ids))
+            if score > threshold and (best is None or score > best.score):
+                best = Match(score, self._texts[idx], idx)
+        return best
+
+    def _prefix(
+        self, counts: Counter[int], a: int, threshold: float
+    ) -> tuple[list[int], list[int]]:
+        """Prefix filter: the candidate's rarest tokens to read, until the unread
+        occurrences alone (fewer than a match needs) cannot reach a match, and the rest.
+        Tokens unknown to the pool are not read (nothing holds them)."""
+        # A match needs LCS > t*a/(2-t); with t = 0 any shared token can score > 0.
+        need = max(1, math.ceil(threshold * a / (2 - threshold) - _EPS))
+        postings = self._postings
+        order = sorted(counts, key=lambda t: len(postings.get(t, ())))
+        unread, read = a, []
+        for i, tid in enumerate(order):
+            if unread < need:
+                return read, order[i:]
+            unread -= counts[tid]
+            if tid in postings:
+                read.append(tid)
+        return read, []
+
+    def _gather(
+        self, read: list[int], counts: Counter[int]
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """The pool items holding a read token (ascending) and each one's overlap on the
+        read tokens; when many items are reached, None and the overlap of every pool item
+        (zero for those not reached)."""
+        postings = self._postings
         cat = np.concatenate([np.frombuffer(postings[t], dtype=np.int64) for t in read])
         weights = None
         if any(counts[t] > 1 for t in read):  # min(count in candidate, count in item)
@@ -275,13 +297,13 @@ class NoveltyIndex:
         if 8 * len(cat) >= len(self._texts):
             # Many holders (template words like "what", "the"): one C pass over the pool.
             dense = np.bincount(cat, weights=weights, minlength=len(self._texts))
-            return None, dense.astype(np.int64, copy=False), rest
+            return None, dense.astype(np.int64, copy=False)
         if weights is None:
             idxs, shared = np.unique(cat, return_counts=True)
-            return idxs, shared.astype(np.int64), rest
+            return idxs, shared.astype(np.int64)
         order_ = np.argsort(cat, kind="stable")
         idxs, starts = np.unique(cat[order_], return_index=True)
-        return idxs, np.add.reduceat(weights[order_], starts).astype(np.int64), rest
+        return idxs, np.add.reduceat(weights[order_], starts).astype(np.int64)
 
     def max_rouge_l(self, text: str) -> Match | None:
         """The exact best match over the whole pool (None if nothing shares a token)."""

@@ -171,16 +171,19 @@ def test_dense_token_columns_keep_decisions_exact_with_repeated_tokens():
     assert match.score == pytest.approx(_rouge(target, candidate))
 
 
+@pytest.mark.parametrize("refine", [True, False])  # dense-column bound always, or never
 @pytest.mark.parametrize("few", [True, False])  # postings counted in Python up to 256, or never
 @pytest.mark.parametrize("vocab", [6, 40, 3000])  # few words: most items reached; many: few
 def test_best_match_equals_a_full_scan_with_repeated_tokens(
-    vocab: int, few: bool, monkeypatch
+    vocab: int, few: bool, refine: bool, monkeypatch
 ) -> None:
     """Candidates that repeat words, against pools where a word is held by almost every
-    item (the whole-pool count path) or by few (the counted or sorted paths): the best
-    match, its score and which of equal best items is reported are those of a full scan."""
+    item (the whole-pool count path) or by few (the counted or sorted paths), with or
+    without the dense-column bound before the exact checks: the best match, its score and
+    which of equal best items is reported are those of a full scan."""
     if not few:
         monkeypatch.setattr(textsim, "_FEW", 0)
+    monkeypatch.setattr(textsim, "_FEW_LEFT", 0 if refine else 10**9)
     rng = random.Random(vocab)
     words = [f"w{i}" for i in range(vocab)]
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import statistics
 import subprocess
@@ -131,6 +132,14 @@ def client_cpu(server_pid: int) -> float:
     me = psutil.Process()
     server = psutil.Process(server_pid)
     return cpu_seconds(me) - cpu_seconds(server)
+
+
+def server_stats(port: int) -> dict:
+    """The mock server's counters (``/stats``)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as reply:
+        return json.loads(reply.read())
 
 
 def server_cpu(server_pid: int) -> float:
@@ -333,9 +342,11 @@ async def main() -> None:
                 label = f"{name} c={c}"
                 print(line(label, runs[name], statistics.median(ratios[name]), ideal), flush=True)
         served = sum(r["requests"] for r in all_runs)
+        cached = server_stats(port).get("cached", 0) / max(1, served)
         print(
             f"mock server CPU: {1000 * server_cpu(server.pid) / max(1, served):.2f} ms per request "
-            "(shares the cores with the clients)"
+            f"(shares the cores with the clients; {100 * cached:.0f}% answered from its reply "
+            "cache: the same requests in every run)"
         )
         print(
             "targets: pipeline >= 0.90 of the bare loop at each concurrency; "

@@ -11,7 +11,11 @@ The server shares the machine's cores with the clients it measures, so every mil
 spends is taken from them, most of all from the runs that use every core. It is therefore
 plain HTTP/1.1 on an asyncio protocol (keep-alive, Content-Length bodies: what LiteLLM's
 clients send) rather than a web framework, it hashes the raw body, and it answers in compact
-JSON (Python's C encoder). ``bench_generate.py`` prints its CPU per request.
+JSON (Python's C encoder). A reply depends only on the request body (its digest seeds the
+records), so replies are kept by body digest: a benchmark sends the same requests in every
+configuration and repetition, and only the first of each is built (``/stats`` counts the
+requests answered from this cache as ``cached``). ``bench_generate.py`` prints its CPU per
+request.
 """
 
 from __future__ import annotations
@@ -109,18 +113,30 @@ class HttpConnection(asyncio.Protocol):
             self.transport.close()
 
 
+# Replies kept by request-body digest, at most this many (then the cache starts again).
+MAX_CACHED = 100_000
+
+
 def make_handler(latency_s: float) -> Handler:
-    stats = {"requests": 0}
+    stats = {"requests": 0, "cached": 0}
+    replies: dict[bytes, bytes] = {}
 
     async def handle(method: str, path: str, raw: bytes) -> tuple[int, bytes]:
         if method == "GET" and path == "/stats":
             return 200, json.dumps(stats).encode()
         if method != "POST" or path.rstrip("/") != "/v1/chat/completions":
             return 404, b'{"error": "not found"}'
+        key = hashlib.sha256(raw).digest()
+        known = replies.get(key)
+        if known is not None:
+            await asyncio.sleep(latency_s)
+            stats["requests"] += 1
+            stats["cached"] += 1
+            return 200, known
         body = json.loads(raw)
         messages = body.get("messages") or []
         await asyncio.sleep(latency_s)
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = key.hex()
         text = build_reply(messages, _schema(body), digest, indent=None)
         prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
         stats["requests"] += 1
@@ -144,7 +160,11 @@ def make_handler(latency_s: float) -> Handler:
                 "total_tokens": (prompt_chars + len(text)) // 4,
             },
         }
-        return 200, json.dumps(reply, ensure_ascii=False).encode()
+        payload = json.dumps(reply, ensure_ascii=False).encode()
+        if len(replies) >= MAX_CACHED:
+            replies.clear()
+        replies[key] = payload
+        return 200, payload
 
     return handle
 

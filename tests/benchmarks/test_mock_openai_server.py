@@ -102,6 +102,26 @@ def test_kept_alive_requests_are_answered_in_order_and_counted(port: int) -> Non
     assert after["requests"] == before["requests"] + 2
 
 
+def test_a_repeated_request_gets_the_same_reply_from_the_cache(port: int) -> None:
+    def ask(text: str) -> tuple[bytes, str]:
+        body = {
+            "model": "m",
+            "messages": [{"role": "user", "content": f"<document>{text}</document> 2 records"}],
+        }
+        payload = _exchange(port, _post(body, close=True)).split(b"\r\n\r\n", 1)[1]
+        return payload, json.loads(payload)["choices"][0]["message"]["content"]
+
+    before = _stats(port)
+    first, text = ask("Lambda mu nu xi omicron pi. Rho sigma tau upsilon phi chi.")
+    again, _ = ask("Lambda mu nu xi omicron pi. Rho sigma tau upsilon phi chi.")
+    _, other_text = ask("Psi omega alpha beta gamma delta. Epsilon zeta eta theta iota.")
+    after = _stats(port)
+    assert again == first  # byte for byte: the reply depends on the body only
+    assert "Lambda" in text and "Psi" in other_text
+    assert after["requests"] == before["requests"] + 3
+    assert after["cached"] == before["cached"] + 1  # the repeat only
+
+
 def test_unknown_paths_and_chunked_bodies_get_clear_errors(port: int) -> None:
     assert _exchange(port, b"GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n").startswith(
         b"HTTP/1.1 404"

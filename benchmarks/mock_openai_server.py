@@ -117,6 +117,31 @@ class HttpConnection(asyncio.Protocol):
 MAX_CACHED = 100_000
 
 
+def reply_for(raw: bytes, digest: str) -> bytes:
+    """The chat.completion reply to a request body (built by the mock provider's code)."""
+    body = json.loads(raw)
+    messages = body.get("messages") or []
+    text = build_reply(messages, _schema(body), digest, indent=None)
+    prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
+    reply = {
+        "id": f"chatcmpl-{digest[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "mock"),
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        # Tokens approximated (4 characters a token): counting exactly would cost the server
+        # CPU that the client under test shares on this machine.
+        "usage": {
+            "prompt_tokens": prompt_chars // 4,
+            "completion_tokens": len(text) // 4,
+            "total_tokens": (prompt_chars + len(text)) // 4,
+        },
+    }
+    return json.dumps(reply, ensure_ascii=False).encode()
+
+
 def make_handler(latency_s: float) -> Handler:
     stats = {"requests": 0, "cached": 0}
     replies: dict[bytes, bytes] = {}
@@ -127,43 +152,16 @@ def make_handler(latency_s: float) -> Handler:
         if method != "POST" or path.rstrip("/") != "/v1/chat/completions":
             return 404, b'{"error": "not found"}'
         key = hashlib.sha256(raw).digest()
-        known = replies.get(key)
-        if known is not None:
-            await asyncio.sleep(latency_s)
-            stats["requests"] += 1
+        payload = replies.get(key)
+        if payload is None:
+            payload = reply_for(raw, key.hex())  # a bad body raises: answered with a 400
+            if len(replies) >= MAX_CACHED:
+                replies.clear()
+            replies[key] = payload
+        else:
             stats["cached"] += 1
-            return 200, known
-        body = json.loads(raw)
-        messages = body.get("messages") or []
         await asyncio.sleep(latency_s)
-        digest = key.hex()
-        text = build_reply(messages, _schema(body), digest, indent=None)
-        prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
         stats["requests"] += 1
-        reply = {
-            "id": f"chatcmpl-{digest[:12]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "mock"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
-            # Tokens approximated (4 characters a token): counting exactly would cost the
-            # server CPU that the client under test shares on this machine.
-            "usage": {
-                "prompt_tokens": prompt_chars // 4,
-                "completion_tokens": len(text) // 4,
-                "total_tokens": (prompt_chars + len(text)) // 4,
-            },
-        }
-        payload = json.dumps(reply, ensure_ascii=False).encode()
-        if len(replies) >= MAX_CACHED:
-            replies.clear()
-        replies[key] = payload
         return 200, payload
 
     return handle

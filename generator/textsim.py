@@ -11,9 +11,10 @@ already in the pool exceeds 0.7, scoring every pool item for every candidate: qu
    LCS <= b), so a pool item that shares no token with the candidate's rarest
    ``a - ceil(t·a/(2-t)) + 1`` token occurrences cannot match: only those tokens' posting
    lists are read (probe-side prefix filtering; exact, not approximate).
-2. Two overlap bounds prune the gathered items: a vectorised one (tokens read plus
-   occurrences not read, capped by min(a, b)), then the exact multiset overlap (a set
-   intersection). Only survivors get an exact LCS
+2. Overlap bounds prune the gathered items: first the tokens read plus the occurrences not
+   read, capped by min(a, b) (in Python for few items, else vectorised); while many items
+   are left, the unread tokens' exact counts where they have a dense column; then the exact
+   multiset overlap (a set intersection). Only survivors get an exact LCS
    (``rapidfuzz.distance.LCSseq`` on token ids), turned into F1 with rouge-score's own
    float formula, so ties at the threshold fall the same way.
 
@@ -51,7 +52,6 @@ _FEW = 256  # postings to read up to which they are counted in Python (NumPy cal
 _FEW_LEFT = 48
 
 DEFAULT_THRESHOLD = 0.7
-_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 def normalize(text: str) -> str:

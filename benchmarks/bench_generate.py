@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -136,8 +137,6 @@ def client_cpu(server_pid: int) -> float:
 
 def server_stats(port: int) -> dict:
     """The mock server's counters (``/stats``)."""
-    import urllib.request
-
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as reply:
         return json.loads(reply.read())
 

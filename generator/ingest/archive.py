@@ -25,7 +25,7 @@ DEFAULT_MAX_ZIP_ENTRIES = 10_000
 # 230 bytes and 20 us each): a million elements is about 20 s and 250 MB at worst; a
 # 1,000-page Word document has a few hundred thousand.
 DEFAULT_MAX_XML_ELEMENTS = 1_000_000
-_CD_BYTES_PER_ENTRY = 1024  # central directory bytes allowed per permitted entry
+_CD_BYTES_PER_ENTRY = 512  # central directory bytes per permitted entry (Word's: ~100)
 _EOCD = struct.Struct("<4s4H2LH")
 _EOCD64_LOCATOR = struct.Struct("<4sLQL")
 _EOCD64 = struct.Struct("<4sQ2H2L4Q")

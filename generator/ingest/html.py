@@ -4,7 +4,9 @@ The page is parsed with lxml; navigation, site header and footer, asides, script
 forms, hidden elements and cookie/consent banners are dropped; the main content (``<main>``,
 ``role=main``, a single ``<article>``, else ``<body>``) is written out as markdown-ish text:
 headings as ``#`` lines, list items as ``- `` lines, tables as ``| a | b |`` rows and
-``<pre>`` blocks fenced. Dates and author from ``<meta>`` tags go into metadata.
+``<pre>`` blocks fenced. Dates and author from ``<meta>`` tags go into metadata. A page
+nested deeper than libxml2 builds (it would silently drop the rest of the page) is
+flattened first (:mod:`generator.ingest.html_deep`), so no text is lost.
 """
 
 from __future__ import annotations

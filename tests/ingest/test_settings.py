@@ -3,6 +3,7 @@ the run was ingested with; differing flags are refused unless --reingest asks fo
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -58,6 +59,15 @@ def test_generate_keeps_the_ingest_settings_of_the_run(ingested: tuple[Path, Pat
     result = gen(docs, run, "--records", "2", "--concurrency", "1", model="mock/gpt-4o-mini")
     assert result.exit_code == 0, result.output
     assert _snapshot(run) == before
+    config = json.loads((run / "config.json").read_text())
+    assert config["ingest"] == {
+        "max_tokens": 120,
+        "overlap": 20,
+        "tokenizer": "cl100k_base",
+        "max_file_mb": 0.004,
+        "max_unzipped_mb": 100.0,
+        "max_zip_entries": 10_000,
+    }
 
 
 def test_ingest_again_without_flags_keeps_the_settings(ingested: tuple[Path, Path]):

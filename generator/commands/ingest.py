@@ -81,6 +81,7 @@ def ingest(
     asked = {k: v for k, v in asked.items() if v is not None}
     if not docs.is_dir():
         raise ConfigError(f"document folder not found: {docs}")
+    resolve(None, asked, model=model)  # a bad value is refused before RUN is created
     console = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     results: list[FileResult] = []

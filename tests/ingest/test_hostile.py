@@ -189,8 +189,11 @@ def test_html_deeper_than_the_parser_limit_keeps_its_text(docs: Path, tmp_path: 
 def test_name_not_utf8_gets_one_line_and_the_rest_is_ingested(docs: Path, tmp_path: Path):
     write(docs / "a.md", f"# A\n\n{PARAGRAPH}\n")
     write(docs / "z.md", f"# Z\n\n{PARAGRAPH}\n")
-    with open(os.path.join(os.fsencode(docs), b"bad\xff.md"), "wb") as f:
-        f.write(b"# Bad name\n\nSome text.\n")
+    try:
+        with open(os.path.join(os.fsencode(docs), b"bad\xff.md"), "wb") as f:
+            f.write(b"# Bad name\n\nSome text.\n")
+    except OSError:  # a file system that refuses such names cannot hold the case
+        pytest.skip("this file system refuses names that are not UTF-8")
     os.mkdir(os.path.join(os.fsencode(docs), b"dir\xfe"))
     with open(os.path.join(os.fsencode(docs), b"dir\xfe", b"inner.md"), "wb") as f:
         f.write(b"# Inner\n\nSome text.\n")

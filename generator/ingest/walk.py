@@ -69,6 +69,11 @@ def _valid_name(name: str) -> bool:
     return True
 
 
+def _storable(rel: str) -> str:
+    """``rel`` as the journal can hold it: a name that is not UTF-8 in its escaped form."""
+    return rel if _valid_name(rel) else shown_path(rel)
+
+
 def _inside(target: str, root: str) -> bool:
     return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
 
@@ -102,7 +107,9 @@ def scan(root: str | Path, *, max_bytes: int, exclude: Path | None = None) -> It
         for item in items:
             rel = prefix + item.name
             if real_exclude and os.path.realpath(item.path) == real_exclude:
-                yield Entry(rel, Path(item.path), "other", kind=SKIPPED, reason="the run folder")
+                yield Entry(
+                    _storable(rel), Path(item.path), "other", kind=SKIPPED, reason="the run folder"
+                )
                 continue
             entry = _classify(item, rel, real_root, max_bytes)
             if entry is None:  # a folder to descend into
@@ -116,7 +123,7 @@ def _classify(item: os.DirEntry[str], rel: str, real_root: str, max_bytes: int) 
     path = Path(item.path)
     if item.name.startswith("."):
         what = "folder" if item.is_dir(follow_symlinks=False) else "file"
-        return Entry(shown_path(rel), path, "other", kind=SKIPPED, reason=f"hidden {what}")
+        return Entry(_storable(rel), path, "other", kind=SKIPPED, reason=f"hidden {what}")
     if not _valid_name(item.name):
         what = "folder" if item.is_dir(follow_symlinks=False) else "file"
         reason = f"{what} name is not valid UTF-8: rename it to ingest it"

@@ -194,6 +194,8 @@ def test_name_not_utf8_gets_one_line_and_the_rest_is_ingested(docs: Path, tmp_pa
             f.write(b"# Bad name\n\nSome text.\n")
     except OSError:  # a file system that refuses such names cannot hold the case
         pytest.skip("this file system refuses names that are not UTF-8")
+    with open(os.path.join(os.fsencode(docs), b".hidden\xfd.md"), "wb") as f:
+        f.write(b"# Hidden\n")
     os.mkdir(os.path.join(os.fsencode(docs), b"dir\xfe"))
     with open(os.path.join(os.fsencode(docs), b"dir\xfe", b"inner.md"), "wb") as f:
         f.write(b"# Inner\n\nSome text.\n")
@@ -207,6 +209,7 @@ def test_name_not_utf8_gets_one_line_and_the_rest_is_ingested(docs: Path, tmp_pa
         "error   bad\\xff.md: file name is not valid UTF-8: rename it to ingest it",
         "error   dir\\xfe: folder name is not valid UTF-8: rename it to ingest it",
     ]
+    assert "skipped .hidden\\xfd.md: hidden file" in lines
     with Journal(run) as journal:
         assert [d.path for d in journal.documents()] == ["a.md", "z.md"]
 

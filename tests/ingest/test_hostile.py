@@ -101,6 +101,17 @@ def test_docx_limited_by_entry_count(docs: Path, tmp_path: Path):
     assert results["good.md"][0] == "ingested"
 
 
+def test_entry_count_is_read_from_the_zip64_end_record_before_parsing():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for i in range(66_000):  # past 65,535: the count lives in the zip64 end record
+            z.writestr(f"e{i}", b"")
+    started = time.monotonic()
+    with pytest.raises(IngestError, match="more than 10,000 entries"):
+        check_zip(out.getvalue(), "many.docx", ZipLimits())
+    assert time.monotonic() - started < 0.5  # refused before zipfile lists 66,000 entries
+
+
 def test_lying_headers_are_caught_while_reading():
     # The headers say 1 kB; the entry really inflates to 5 MB. Reading stops at the first
     # limit passed (or at the size the header promised, whose checksum then fails).

@@ -41,8 +41,9 @@ class ZipLimits:
     max_xml_elements: int = DEFAULT_MAX_XML_ELEMENTS
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1_000_000:.1f} MB"
+def size_text(n: int) -> str:
+    """A byte count for messages: MB, or kB below 0.1 MB (a tiny limit is not "0.0 MB")."""
+    return f"{n / 1_000_000:.1f} MB" if n >= 100_000 else f"{n / 1000:.1f} kB"
 
 
 def _directory(data: bytes, path: str) -> tuple[int, int]:
@@ -80,8 +81,8 @@ def check_zip(data: bytes, path: str, limits: ZipLimits, kind: str = "DOCX") -> 
         if declared > limits.max_bytes:
             raise IngestError(
                 path,
-                f"zip bomb: {kind} expands to {_mb(declared)}, above the limit of "
-                f"{_mb(limits.max_bytes)} uncompressed (--max-unzipped-mb)",
+                f"zip bomb: {kind} expands to {size_text(declared)}, above the limit of "
+                f"{size_text(limits.max_bytes)} uncompressed (--max-unzipped-mb)",
             )
         _stream_all(archive, infos, path, limits, kind)
 
@@ -99,7 +100,7 @@ def _stream_all(
                     if total > limits.max_bytes:
                         raise IngestError(
                             path,
-                            f"zip bomb: {kind} expands to more than {_mb(limits.max_bytes)} "
+                            f"zip bomb: {kind} expands to more than {size_text(limits.max_bytes)} "
                             "uncompressed (--max-unzipped-mb); its headers understate it",
                         )
                     if xml:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.ingest.archive import size_text
 from generator.ingest.base import Reader, reader_for
 
 SKIPPED = "skipped"  # left out on purpose (hidden, unknown type, symlink leaving the folder)
@@ -76,10 +77,6 @@ def _storable(rel: str) -> str:
 
 def _inside(target: str, root: str) -> bool:
     return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1_000_000:.1f} MB"
 
 
 def scan(root: str | Path, *, max_bytes: int, exclude: Path | None = None) -> Iterator[Entry]:
@@ -166,6 +163,6 @@ def _classify(item: os.DirEntry[str], rel: str, real_root: str, max_bytes: int) 
             st.st_size,
             reader,
             ERROR,
-            f"too large: {_mb(st.st_size)} is above the limit of {_mb(max_bytes)}",
+            f"too large: {size_text(st.st_size)} is above the limit of {size_text(max_bytes)}",
         )
     return Entry(rel, path, reader.name, st.st_size, reader)

@@ -75,7 +75,7 @@ def test_ingest_again_without_flags_keeps_the_settings(ingested: tuple[Path, Pat
     before = _snapshot(run)
     result = runner.invoke(app, ["ingest", str(docs), "--out", str(run)])
     assert result.exit_code == 0, result.output
-    assert "error   big.md: too large: 0.0 MB is above the limit of 0.0 MB" in result.stdout
+    assert "error   big.md: too large: 4.4 kB is above the limit of 4.0 kB" in result.stdout
     assert _snapshot(run) == before
 
 

@@ -1,0 +1,113 @@
+"""No silent pass: an LLM check that cannot run never keeps a record as if it had passed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from generator.cli import app
+from generator.curate import judge
+from generator.providers.resilience import RetryPolicy
+from generator.store import Journal
+from tests.curate.corpus import as_rows, corpus
+
+STEPS = ["heuristics", "length", "exact_dedup", "quality"]
+
+
+def _run(tmp_path: Path, n: int = 40) -> Path:
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = as_rows(corpus(n, 0, seed=5))
+    (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return run
+
+
+def _config(tmp_path: Path, **sections: dict) -> Path:
+    cfg = tmp_path / "curate.yaml"
+    data = {"steps": STEPS, "report": {"plots": False}, **sections}
+    cfg.write_text(json.dumps(data))
+    return cfg
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch):
+    monkeypatch.setattr(judge, "RETRY_POLICY", RetryPolicy(max_attempts=2, initial=0, jitter=0))
+
+
+def _quality(model: str) -> dict:
+    return {"quality": {"min_score": 0, "min_parts": {}, "judge_model": model}}
+
+
+def test_unreachable_judge_stops_with_exit_4_and_keeps_nothing_as_passed(tmp_path):
+    run = _run(tmp_path)
+    cfg = _config(tmp_path, **_quality("mock/judge?fail=1"))
+    res = CliRunner().invoke(app, ["curate", str(run), "--config", str(cfg)])
+    assert res.exit_code == 4, res.output
+    assert "re-run the same command to resume" in res.output
+    assert not (run / "curation").exists()  # nothing written as curated, no half folder
+    assert not list(run.glob(".curation-*"))
+    with Journal(run) as journal:
+        statuses = {r["status"] for r in journal.query("SELECT status FROM judge_calls")}
+    assert statuses and "ok" not in statuses  # every failed call is journaled, none passed
+
+
+def test_a_stop_leaves_the_previous_curation_untouched(tmp_path):
+    run = _run(tmp_path)
+    ok = CliRunner().invoke(app, ["curate", str(run), "--config", str(_config(tmp_path))])
+    assert ok.exit_code == 0, ok.output
+    before = (run / "curation" / "manifest.json").read_text()
+    cfg = _config(tmp_path, **_quality("mock/judge?fail=1"))
+    res = CliRunner().invoke(app, ["curate", str(run), "--config", str(cfg)])
+    assert res.exit_code == 4, res.output
+    assert (run / "curation" / "manifest.json").read_text() == before
+
+
+def test_unparsable_verdicts_go_to_review_and_are_counted(tmp_path):
+    run = _run(tmp_path, n=12)
+    cfg = _config(tmp_path, **_quality("mock/judge"))  # the mock answers prose, not a verdict
+    res = CliRunner().invoke(app, ["curate", str(run), "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    curated = (run / "curation" / "curated.jsonl").read_text()
+    assert curated == ""  # not one record passed a check that did not run
+    review = [json.loads(x) for x in (run / "curation" / "review.jsonl").read_text().splitlines()]
+    assert len(review) == 12
+    for row in review:
+        assert row["meta"]["curation"]["excluded"]["reason"] == "check_failed:quality"
+        assert row["meta"]["curation"]["quality"]["check_failed"]
+    assert "quality: the check could not run on 12 record(s)" in res.output
+    assert "12 reply(ies) unparsable" in res.output
+    assert "(12 because a check could not run)" in res.output
+    report = (run / "curation" / "report.md").read_text()
+    assert "## Checks that could not run" in report
+    assert "| quality | 12 | 0 | 12 | 12 |" in report
+    stats = json.loads((run / "curation" / "stats.json").read_text())
+    quality = next(s for s in stats["steps"] if s["step"] == "quality")
+    assert quality["check_failed"] == {"records": 12, "checks": 12, "failed": 0, "unparsable": 12}
+
+
+@pytest.mark.parametrize(
+    ("section", "where"),
+    [
+        (_quality("openai/gpt-4o-mini"), "quality.judge_model"),
+        ({"harmful": {"model": "anthropic/claude-3-5-haiku-latest"}}, "harmful.model"),
+        ({"harmful": {"model": "openai/omni-moderation-latest"}}, "harmful.model"),
+        ({"contradictions": {"judge_model": "openai/gpt-4o-mini"}}, "contradictions.judge_model"),
+    ],
+)
+def test_every_model_in_the_settings_has_its_key_checked_first(
+    tmp_path, monkeypatch, section, where
+):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    run = _run(tmp_path, n=5)
+    steps = [*STEPS, "harmful", "contradictions"]
+    cfg = tmp_path / "curate.yaml"
+    cfg.write_text(json.dumps({"steps": steps, **section}))
+    res = CliRunner().invoke(app, ["curate", str(run), "--config", str(cfg)])
+    assert res.exit_code == 2, res.output
+    var = "ANTHROPIC_API_KEY" if "anthropic" in json.dumps(section) else "OPENAI_API_KEY"
+    assert var in res.output and where in res.output
+    assert not (run / "run.sqlite").exists() and not (run / "curation").exists()

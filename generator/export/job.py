@@ -156,6 +156,24 @@ def _run_sources(run: Path) -> tuple[Any, str | None, list[str]]:
     return found, (str(folder / "sources.yaml") if found else None), []
 
 
+def _check_fresh(run: Path, plan: InputPlan) -> list[str]:
+    """Refuse (exit 2) curation output that no longer matches the run's records or settings,
+    naming what changed; returns warnings (e.g. an ``--input`` file that is gone)."""
+    from generator.curate.manifest import stale_reasons
+
+    cur = (run / "curation").resolve()
+    used = [p.name for _, p in plan.files if p.resolve().parent == cur]
+    if not used:
+        return []  # exporting records.jsonl itself: nothing curated to go stale
+    reasons, warnings = stale_reasons(run, used)
+    if reasons:
+        raise ConfigError(
+            f"{run}/curation is stale: {'; '.join(reasons)}; re-run `instructforge curate` "
+            "before exporting"
+        )
+    return warnings
+
+
 def _review_filter(opts: ExportOptions) -> Any:
     from generator.review.session import ReviewFilter
     from generator.review.store import ReviewStore
@@ -267,7 +285,9 @@ def run_export(opts: ExportOptions) -> ExportResult:
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
     _check_options(opts)
     plan = select_inputs(opts.run)
+    stale_warnings = _check_fresh(opts.run, plan)
     sources, sources_file, warnings = _run_sources(opts.run)
+    warnings = stale_warnings + warnings
     gate = Gate(opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today)
     res = ExportResult(opts, plan, exporter.target, gate, sources_file, warnings=warnings)
     if opts.require_review:

@@ -75,6 +75,25 @@ class ReviewStore:
                 "INSERT OR REPLACE INTO review_meta VALUES ('sample', ?)", (json.dumps(info),)
             )
 
+    def append_items(self, items: list[tuple[Record, str, str, str | None]]) -> int:
+        """Add items not yet queued (by record id) at the end of the queue; returns how many."""
+        queued = {r["record_id"] for r in self.journal.query("SELECT record_id FROM review_items")}
+        new = [it for it in items if it[0].meta.id not in queued]
+        start = self.journal.query("SELECT coalesce(max(position), -1) + 1 n FROM review_items")
+        with self.journal.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO review_items VALUES (?,?,?,?,?,?)",
+                [
+                    (rec.meta.id, start[0]["n"] + i, origin, stratum, reason, rec.to_json())
+                    for i, (rec, origin, stratum, reason) in enumerate(new)
+                ],
+            )
+        return len(new)
+
+    def count(self, origin: str) -> int:
+        rows = self.journal.query("SELECT count(*) n FROM review_items WHERE origin=?", (origin,))
+        return int(rows[0]["n"])
+
     def sample_info(self) -> dict[str, Any]:
         rows = self.journal.query("SELECT value FROM review_meta WHERE key='sample'")
         return json.loads(rows[0]["value"]) if rows else {}

@@ -68,7 +68,9 @@ def test_accepted_or_unsampled_keeps_unsampled_records(tmp_path: Path) -> None:
     assert len(read_jsonl(tmp_path / "b" / "data.jsonl")) == 30 - 2  # rejected + pending held
     plain = _export(run, tmp_path / "c", None)
     assert plain.exit_code == 0, plain.output
-    assert len(read_jsonl(tmp_path / "c" / "data.jsonl")) == 30
+    rows = read_jsonl(tmp_path / "c" / "data.jsonl")
+    assert len(rows) == 30 - 1  # without --require-review a rejected record is still held
+    assert "Corrected by the reviewer from the handbook." in [r["output"] for r in rows]
 
 
 def test_require_review_without_a_sample_is_a_usage_error(tmp_path: Path) -> None:

@@ -40,6 +40,11 @@ review_app = typer.Typer(
 )
 
 RunArg = typer.Argument(..., help="The run folder.", show_default=False)
+# Honoured when the sample is drawn; once it has been, a different value is refused.
+SampleOpt = typer.Option(
+    None, "--sample", min=1, help="Sample size (default max(50, 5% of the set)); fixed once drawn."
+)
+SeedOpt = typer.Option(None, help="Seed of the stratified sample (default 0); fixed once drawn.")
 
 
 def _fmt(path: Path, fmt: str | None) -> str:
@@ -52,15 +57,8 @@ def _fmt(path: Path, fmt: str | None) -> str:
 @review_app.command("start")
 def start(
     run: Path = RunArg,
-    sample: int | None = typer.Option(
-        None,
-        "--sample",
-        min=1,
-        help="Sample size (default max(50, 5% of the set)); fixed once drawn.",
-    ),
-    seed: int | None = typer.Option(
-        None, help="Seed of the stratified sample (default 0); fixed once drawn."
-    ),
+    sample: int | None = SampleOpt,
+    seed: int | None = SeedOpt,
     reviewer: str | None = typer.Option(None, help="Reviewer name (default $USER)."),
 ) -> None:
     """Review records one by one: accept, reject with a reason, edit, skip or quit."""
@@ -81,15 +79,8 @@ def export(
     run: Path = RunArg,
     out: Path = typer.Option(..., "--out", help="File to write (.jsonl or .csv)."),
     fmt: str | None = typer.Option(None, "--format", help="jsonl or csv (default: by suffix)."),
-    sample: int | None = typer.Option(
-        None,
-        "--sample",
-        min=1,
-        help="Sample size (default max(50, 5% of the set)); fixed once drawn.",
-    ),
-    seed: int | None = typer.Option(
-        None, help="Seed of the stratified sample (default 0); fixed once drawn."
-    ),
+    sample: int | None = SampleOpt,
+    seed: int | None = SeedOpt,
 ) -> None:
     """Write the review queue for an external review tool."""
     store = ReviewStore(open_run(run))

@@ -154,3 +154,15 @@ def _config_changes(cfg: dict[str, Any]) -> list[str]:
     if now != cfg.get("sha256"):
         return ["the resolved curation settings changed since curation (new defaults?)"]
     return []
+
+
+def settings_of(run_dir: Path) -> Any:
+    """The settings the run's current curation was made with, when they can be resolved."""
+    manifest = read_manifest(run_dir / "curation") or {}
+    cfg = manifest.get("config") or {}
+    if cfg.get("source") not in ("file", "defaults"):
+        return None
+    try:
+        return resolve(cfg.get("path"), cfg.get("overrides") or {})
+    except ConfigError:
+        return None

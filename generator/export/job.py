@@ -22,6 +22,12 @@ from typing import Any, TextIO
 from generator.errors import ConfigError, ExportRefused
 from generator.export.base import Exporter, Row, get_exporter
 from generator.export.convert import LossyConversion, convert
+from generator.export.curated import (
+    check_fresh,
+    keep_out_of_validation,
+    review_filter,
+    with_reviewed,
+)
 from generator.export.gate import Decision, Gate
 from generator.export.openai_validate import DEFAULT_TARGET, ValidationReport, validate_file
 from generator.export.writer import (
@@ -159,54 +165,6 @@ def _run_sources(run: Path) -> tuple[Any, str | None, list[str]]:
     return found, (str(folder / "sources.yaml") if found else None), []
 
 
-def _check_fresh(run: Path, plan: InputPlan) -> list[str]:
-    """Refuse (exit 2) curation output that no longer matches the run's records or settings,
-    naming what changed; returns warnings (e.g. an ``--input`` file that is gone)."""
-    from generator.curate.manifest import stale_reasons
-
-    cur = (run / "curation").resolve()
-    used = [p.name for _, p in plan.files if p.resolve().parent == cur]
-    if not used:
-        return []  # exporting records.jsonl itself: nothing curated to go stale
-    reasons, warnings = stale_reasons(run, used)
-    if reasons:
-        raise ConfigError(
-            f"{run}/curation is stale: {'; '.join(reasons)}; re-run `instructforge curate` "
-            "before exporting"
-        )
-    return warnings
-
-
-def _review_filter(opts: ExportOptions) -> Any:
-    """The run's review decisions, applied to every export of a run with a journal:
-    rejected records never reach it, edits replace records, and ``--require-review`` also
-    holds back records nobody decided on."""
-    from generator.review.session import ReviewFilter
-    from generator.review.store import ReviewStore
-    from generator.store import JOURNAL_NAME, open_run
-
-    mode = opts.require_review
-    if mode is not None and mode not in ("accepted", "accepted-or-unsampled"):
-        raise ConfigError("--require-review takes 'accepted' or 'accepted-or-unsampled'")
-    if mode is None and not (opts.run / JOURNAL_NAME).is_file():
-        return None  # no journal: nobody can have reviewed anything
-    return ReviewFilter(ReviewStore(open_run(opts.run)), mode)  # type: ignore[arg-type]
-
-
-def _with_reviewed(run: Path, plan: InputPlan, review: Any) -> tuple[InputPlan, Path | None]:
-    """Add ``curation/review.jsonl`` (records curation steps sent to review) to a curated
-    plan: those a reviewer accepted or edited join the training side (or the one data
-    file); the others are listed as held by review."""
-    flagged = run / "curation" / "review.jsonl"
-    cur = (run / "curation").resolve()
-    curated = any(p.resolve().parent == cur for _, p in plan.files)
-    if review is None or not curated or not flagged.is_file() or flagged.stat().st_size == 0:
-        return plan, None
-    split = "train" if any(s == "train" for s, _ in plan.files) else plan.files[0][0]
-    source = f"{plan.source} + curation/review.jsonl (records review accepted or edited)"
-    return InputPlan(source, (*plan.files, (split, flagged))), flagged
-
-
 def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
     """Pass 1: the gate's decision for every valid record; bad lines become exclusions.
     Keys are (input file, line): two files (a split and the reviewed records) may feed one
@@ -313,9 +271,9 @@ def run_export(opts: ExportOptions) -> ExportResult:
 
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
     _check_options(opts)
-    review = _review_filter(opts)
-    plan, flagged = _with_reviewed(opts.run, select_inputs(opts.run), review)
-    stale_warnings = _check_fresh(opts.run, plan)
+    review = review_filter(opts.run, opts.require_review)
+    plan, flagged = with_reviewed(opts.run, select_inputs(opts.run), review)
+    stale_warnings = check_fresh(opts.run, plan)
     sources, sources_file, warnings = _run_sources(opts.run)
     warnings = stale_warnings + warnings
     gate = Gate(opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today)
@@ -328,6 +286,11 @@ def run_export(opts: ExportOptions) -> ExportResult:
     check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
 
     decisions = _judge(res)
+    for split, line, rid, why in keep_out_of_validation(res, decisions):
+        d = decisions.pop((str(res.flagged), line))
+        res.exclusions.append(
+            Exclusion(split, line, rid, "review", why, d.policy_id, d.verdict, "review.jsonl")
+        )
     res.warnings += gate.check_accept_names()
     res.warnings += list(gate.stale().values())
     _refuse_if_needed(opts, res, decisions)

@@ -111,3 +111,36 @@ def test_every_model_in_the_settings_has_its_key_checked_first(
     var = "ANTHROPIC_API_KEY" if "anthropic" in json.dumps(section) else "OPENAI_API_KEY"
     assert var in res.output and where in res.output
     assert not (run / "run.sqlite").exists() and not (run / "curation").exists()
+
+
+def test_a_contradiction_group_the_judge_could_not_decide_is_a_finding() -> None:
+    from generator.curate.contradictions import ContradictionStep
+    from tests.curate.test_contradictions import RECORDS
+
+    step = ContradictionStep(judge=lambda groups: [None if "VPN" in q else True for q, _ in groups])
+    kept = [r.meta.id for r in step.run(list(RECORDS))]
+    assert kept == ["c1", "c2", "d1", "e1"]
+    reasons = {e.record.meta.id: e.reason for e in step.excluded}
+    assert reasons == {
+        "a1": "contradiction:numbers",
+        "a2": "contradiction:numbers",
+        "b1": "check_failed:contradictions",
+        "b2": "check_failed:contradictions",
+    }
+    assert step.stats()["check_failed"] == {"records": 2}
+
+
+def test_harmful_llm_judge_that_cannot_answer_sends_records_to_review(tmp_path):
+    run = _run(tmp_path, n=4)
+    section = {"harmful": {"model": "mock/judge?fail=1"}}
+    steps = {"steps": ["heuristics", "harmful"], "report": {"plots": False}, **section}
+    cfg = tmp_path / "curate.yaml"
+    cfg.write_text(json.dumps(steps))
+    res = CliRunner().invoke(app, ["curate", str(run), "--config", str(cfg)])
+    assert res.exit_code == 0, res.output  # 4 calls x 2 attempts: too few to open the breaker
+    assert (run / "curation" / "curated.jsonl").read_text() == ""
+    review = (run / "curation" / "review.jsonl").read_text().splitlines()
+    assert [json.loads(x)["meta"]["curation"]["excluded"]["reason"] for x in review] == [
+        "check_failed:harmful"
+    ] * 4
+    assert "4 call(s) failed, 0 reply(ies) unparsable" in res.output

@@ -153,3 +153,19 @@ def test_sample_and_seed_are_honoured_or_refused(tmp_path: Path) -> None:
         app, ["review", "export", str(run2), "--out", str(big / "q.jsonl"), "--sample", "500"]
     )
     assert res.exit_code == 0 and "asked for more than the" in res.output
+
+
+def test_a_decision_on_another_text_does_not_apply(tmp_path: Path) -> None:
+    from generator.records import parse_record
+    from generator.review.session import ReviewFilter, prepare
+
+    run = _curated_run(tmp_path)
+    store = ReviewStore(Journal(run))
+    prepare(store, run, 3, 0)
+    item = next(it for it in store.items() if it.origin == "flagged")
+    store.decide(item.record_id, "accept")
+    same = parse_record(item.record.to_dict())
+    changed = parse_record({**item.record.to_dict(), "output": "A regenerated, other answer."})
+    review = ReviewFilter(store, None)
+    assert review.check(same, flagged=True)[0] is not None
+    assert review.check(changed, flagged=True) == (None, "review_pending")

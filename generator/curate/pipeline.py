@@ -26,7 +26,7 @@ from generator.curate.io import LoadReport, Problem, load_records, write_jsonl
 from generator.curate.registry import StepContext, build_step
 from generator.curate.report import write_report
 from generator.curate.split import check_leakage, split_records
-from generator.errors import ConfigError, MissingKeyError
+from generator.errors import ConfigError, GuardStop, MissingKeyError
 from generator.providers.keys import check_credentials
 from generator.records import Record
 from generator.store import Journal
@@ -69,7 +69,10 @@ def run_pipeline(
     stream: Any = iter(records)
     for step in steps:
         stream = step.run(stream)
-    curated = list(stream)
+    try:
+        curated = list(stream)
+    except GuardStop as exc:  # e.g. the circuit breaker of an LLM check opened
+        raise type(exc)(f"curate {exc}; the previous curation/ is unchanged") from exc
 
     stats, warnings = [], []
     for step in steps:

@@ -50,7 +50,12 @@ def review_filter(run: Path, mode: str | None) -> Any:
         raise ConfigError("--require-review takes 'accepted' or 'accepted-or-unsampled'")
     if mode is None and not (run / JOURNAL_NAME).is_file():
         return None  # no journal: nobody can have reviewed anything
-    return ReviewFilter(ReviewStore(open_run(run)), mode)  # type: ignore[arg-type]
+    journal = open_run(run)
+    reviewed = journal.query("SELECT 1 FROM sqlite_master WHERE name='review_decisions'")
+    if mode is None and not reviewed:
+        journal.close()
+        return None  # never reviewed (and the journal stays untouched)
+    return ReviewFilter(ReviewStore(journal), mode)  # type: ignore[arg-type]
 
 
 def with_reviewed(run: Path, plan: InputPlan, review: Any) -> tuple[InputPlan, Path | None]:

@@ -41,9 +41,10 @@ def _quality(model: str) -> dict:
     return {"quality": {"min_score": 0, "min_parts": {}, "judge_model": model}}
 
 
-def test_unreachable_judge_stops_with_exit_4_and_keeps_nothing_as_passed(tmp_path):
+@pytest.mark.parametrize("fault", ["fail=1", "auth=1"], ids=["server-500", "auth-401"])
+def test_unreachable_judge_stops_with_exit_4_and_keeps_nothing_as_passed(tmp_path, fault):
     run = _run(tmp_path)
-    cfg = _config(tmp_path, **_quality("mock/judge?fail=1"))
+    cfg = _config(tmp_path, **_quality(f"mock/judge?{fault}"))
     res = CliRunner().invoke(app, ["curate", str(run), "--config", str(cfg)])
     assert res.exit_code == 4, res.output
     assert "re-run the same command to resume" in res.output
@@ -144,3 +145,22 @@ def test_harmful_llm_judge_that_cannot_answer_sends_records_to_review(tmp_path):
         "check_failed:harmful"
     ] * 4
     assert "4 call(s) failed, 0 reply(ies) unparsable" in res.output
+
+
+def test_judge_answering_500_at_the_wire_stops_with_exit_4(tmp_path, monkeypatch):
+    """The real LiteLLM path: OpenAI's chat endpoint answers 500 to every judge call."""
+    import respx
+    from httpx import Response
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-judge-0000000000000000000000000")
+    run = _run(tmp_path, n=20)
+    cfg = _config(tmp_path, **_quality("openai/gpt-4o-mini"))
+    with respx.mock() as router:
+        route = router.post("https://api.openai.com/v1/chat/completions").mock(
+            return_value=Response(500, json={"error": {"message": "upstream down"}})
+        )
+        res = CliRunner().invoke(app, ["curate", str(run), "--config", str(cfg)])
+    assert res.exit_code == 4, res.output
+    assert "curate stopped" in res.output and "previous curation/ is unchanged" in res.output
+    assert 10 <= route.call_count <= 2 * 8 + 8  # the breaker stops the calls early
+    assert not (run / "curation").exists()

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from generator.errors import ConfigError
 from generator.records import Record, parse_record
 from generator.review.sampler import default_size, stratified_sample, stratum, wilson_interval
-from generator.review.store import ReviewStore
+from generator.review.store import ReviewStore, text_digest
 
 RequireMode = Literal["accepted", "accepted-or-unsampled"]
 
@@ -190,13 +190,16 @@ class ReviewFilter:
         self.latest = store.latest()
         items = store.items()
         self.sampled = {it.record_id for it in items}
-        self.drawn = {it.record_id: it.record.example_text() for it in items}
+        self.drawn = {it.record_id: text_digest(it.record) for it in items}
         self.info = store.sample_info()
 
     def check(self, record: Record, *, flagged: bool = False) -> tuple[Record | None, str | None]:
         rid = record.meta.id
         d = self.latest.get(rid)
-        if d is not None and self.drawn.get(rid, record.example_text()) != record.example_text():
+        seen = d["text_sha256"] if d is not None else None
+        if seen is None and d is not None and rid in self.drawn:  # a decision of an old journal
+            seen = self.drawn[rid]
+        if seen is not None and seen != text_digest(record):
             d = None  # reviewed as another text: the decision does not apply to this one
         if d is not None and d["decision"] in ("accept", "edit"):
             out = parse_record(json.loads(d["after"])) if d["decision"] == "edit" else record

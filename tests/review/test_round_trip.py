@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.policies import load_policies
+from generator.review.session import prepare
 from generator.review.store import ReviewStore
 from generator.store import Journal
 from tests.export._build import alpaca, make_run, read_jsonl
@@ -156,16 +157,30 @@ def test_sample_and_seed_are_honoured_or_refused(tmp_path: Path) -> None:
 
 
 def test_a_decision_on_another_text_does_not_apply(tmp_path: Path) -> None:
-    from generator.records import parse_record
-    from generator.review.session import ReviewFilter, prepare
-
     run = _curated_run(tmp_path)
     store = ReviewStore(Journal(run))
     prepare(store, run, 3, 0)
-    item = next(it for it in store.items() if it.origin == "flagged")
-    store.decide(item.record_id, "accept")
-    same = parse_record(item.record.to_dict())
-    changed = parse_record({**item.record.to_dict(), "output": "A regenerated, other answer."})
-    review = ReviewFilter(store, None)
-    assert review.check(same, flagged=True)[0] is not None
-    assert review.check(changed, flagged=True) == (None, "review_pending")
+    flagged = [it for it in store.items() if it.origin == "flagged"]
+    for it in flagged:
+        store.decide(it.record_id, "accept")
+    assert _texts(run, tmp_path / "before") >= {it.record.output_text() for it in flagged}
+
+    # the records change (same ids, one answer rewritten) and curation runs again
+    target = flagged[0].record_id
+    rows = [json.loads(x) for x in (run / "records.jsonl").read_text().splitlines()]
+    for row in rows:
+        if row["meta"]["id"] == target:
+            row["output"] = row["output"].replace("days", "working days")
+            new_text = row["output"]
+    (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = CliRunner().invoke(app, ["curate", str(run), "--config", str(tmp_path / "curate.yaml")])
+    assert res.exit_code == 0, res.output
+    prepare(store, run, None, None)  # what `review` does when it starts again
+    assert [it.record_id for it in store.pending() if it.origin == "flagged"] == [target]
+    assert new_text not in _texts(run, tmp_path / "after")  # the old accept does not apply
+    store.decide(target, "accept")
+    assert new_text in _texts(run, tmp_path / "again")
+
+
+def _texts(run: Path, out: Path) -> set[str]:
+    return {r["output"] for r in _export(run, out)}

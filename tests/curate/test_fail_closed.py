@@ -164,3 +164,52 @@ def test_judge_answering_500_at_the_wire_stops_with_exit_4(tmp_path, monkeypatch
     assert "curate stopped" in res.output and "previous curation/ is unchanged" in res.output
     assert 10 <= route.call_count <= 2 * 8 + 8  # the breaker stops the calls early
     assert not (run / "curation").exists()
+
+
+def _chat(content: str) -> dict:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70},
+    }
+
+
+def test_a_stopped_curate_resumes_without_paying_a_call_twice(tmp_path, monkeypatch):
+    import respx
+    from httpx import Response
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-judge-0000000000000000000000000")
+    verdict = '{"accuracy": 9, "relevance": 9, "clarity": 8, "usefulness": 8, "rationale": "ok"}'
+    run = _run(tmp_path, n=40)
+    cfg = _config(tmp_path, **_quality("openai/gpt-4o-mini"))
+    url = "https://api.openai.com/v1/chat/completions"
+    answered = []
+
+    def flaky(request):  # the provider goes down after 12 answers
+        if len(answered) < 12:
+            answered.append(1)
+            return Response(200, json=_chat(verdict))
+        return Response(500, json={"error": {"message": "down"}})
+
+    with respx.mock() as router:
+        router.post(url).mock(side_effect=flaky)
+        first = CliRunner().invoke(app, ["curate", str(run), "--config", str(cfg)])
+    assert first.exit_code == 4, first.output
+    with Journal(run) as journal:
+        paid = journal.query("SELECT count(*) n FROM judge_calls WHERE status='ok'")[0]["n"]
+    assert paid == 12
+    with respx.mock() as router:
+        route = router.post(url).mock(return_value=Response(200, json=_chat(verdict)))
+        second = CliRunner().invoke(app, ["curate", str(run), "--config", str(cfg)])
+    assert second.exit_code == 0, second.output
+    assert route.call_count == 40 - paid  # the 12 answered checks come from the journal
+    assert "curated 40 of 40 records" in second.output

@@ -28,6 +28,7 @@ from generator.export.job import (
 from generator.export.writer import Staging, secret_values, sha256_file
 from generator.policies import Policy
 from generator.records import utcnow
+from generator.redact import scrub_url_credentials
 from generator.sources import label_rules_ref
 
 _SECRET_KEY = re.compile(
@@ -50,7 +51,7 @@ def scrub(value: Any, secrets: dict[str, str]) -> Any:
         _SECRET_VALUE.match(value) or any(s in value for s in secrets.values())
     ):
         return "<removed>"
-    return value
+    return scrub_url_credentials(value) if isinstance(value, str) else value
 
 
 def exporter_name() -> str:

@@ -87,6 +87,9 @@ _local.register(app)
 from generator.commands import curate as _curate  # noqa: E402
 
 _curate.register(app)
+from generator.commands import verify as _verify  # noqa: E402
+
+_verify.register(app)
 
 
 def main() -> None:

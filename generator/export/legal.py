@@ -25,6 +25,7 @@ from generator.export.job import (
     FileInfo,
     exclusion_rows,
 )
+from generator.export.verify import policy_files_entry, seal
 from generator.export.writer import Staging, secret_values, sha256_file
 from generator.policies import Policy
 from generator.records import utcnow
@@ -127,6 +128,8 @@ def _manifest(res: ExportResult) -> dict[str, Any]:
             "sources_file": res.sources_file,
             "gate": "always on: no flag skips it; every flag is listed here",
         },
+        # sha256 of every file the gate read: `instructforge verify` re-runs it on them
+        "policy_files": policy_files_entry(gate.directory, res.sources_file),
         "counts": {
             "records_read": res.total,
             "exported": res.n_exported,
@@ -291,4 +294,5 @@ def write_pack(res: ExportResult, stage: Staging) -> None:
         stage.path(LEGAL_FILE).stat().st_size,
     )
     res.files.append(info)
-    stage.write_text(MANIFEST_FILE, json.dumps(_manifest(res), indent=2, ensure_ascii=False) + "\n")
+    manifest = seal(_manifest(res))  # its own digest: `instructforge verify` checks it
+    stage.write_text(MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

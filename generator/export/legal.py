@@ -25,7 +25,7 @@ from generator.export.job import (
     FileInfo,
     exclusion_rows,
 )
-from generator.export.verify import policy_files_entry, seal
+from generator.export.seal import policy_files_entry, seal
 from generator.export.writer import Staging, secret_values, sha256_file
 from generator.policies import Policy
 from generator.records import utcnow

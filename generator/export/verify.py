@@ -36,45 +36,12 @@ from pydantic import ValidationError
 from generator.config import policies_dir
 from generator.errors import ConfigError, PackAltered
 from generator.export.gate import Decision, Gate
+from generator.export.seal import INTEGRITY_KEY, content_digest, policy_file_hashes
 from generator.export.writer import sha256_file
 from generator.records import Meta
 from generator.sources import SOURCES_FILE, load_sources
 
 MANIFEST = "manifest.json"
-INTEGRITY_KEY = "integrity"
-
-
-def content_digest(manifest: dict[str, Any]) -> str:
-    """sha256 of the manifest's content: canonical JSON, without its ``integrity`` entry."""
-    body = {k: v for k, v in manifest.items() if k != INTEGRITY_KEY}
-    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def seal(manifest: dict[str, Any]) -> dict[str, Any]:
-    """``manifest`` with its content digest added (the last key)."""
-    digest = content_digest(manifest)
-    how = "sha256 of the manifest as JSON without this entry, sorted keys, separators , :"
-    return {**manifest, INTEGRITY_KEY: {"digest": digest, "algorithm": how}}
-
-
-def policy_file_hashes(directory: Path | None = None) -> dict[str, str]:
-    """Relative path -> sha256 of every file in the policies folder (what the gate reads)."""
-    folder = Path(directory) if directory else policies_dir()
-    return {
-        p.relative_to(folder).as_posix(): sha256_file(p)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not any(part.startswith((".", "__")) for part in p.parts)
-    }
-
-
-def policy_files_entry(directory: Path | None, sources_file: str | None) -> dict[str, Any]:
-    """The manifest's ``policy_files``: the policies folder's files and the sources file."""
-    src = Path(sources_file) if sources_file else None
-    return {
-        "files": policy_file_hashes(directory),
-        "sources": {"path": sources_file, "sha256": sha256_file(src)} if src else None,
-    }
 
 
 @dataclass
@@ -120,14 +87,20 @@ def _check_digests(manifest: dict[str, Any], file_digest: str, expected: str | N
         raise _fail(f"{MANIFEST}: its content was edited after export (digest differs)")
 
 
+def _listed_path(out: Path, name: str) -> Path:
+    """``out/name`` for a manifest entry; a name that leaves the folder is a finding."""
+    rel = Path(name)
+    if not name or rel.is_absolute() or ".." in rel.parts or name != rel.as_posix():
+        raise _fail(f"{MANIFEST}: file entry {name!r} is not a path inside the export")
+    return out / rel
+
+
 def _check_files(out: Path, files: list[dict[str, Any]]) -> None:
     names = set()
     for info in files:
         name = str(info.get("name") or "")
-        if not name or Path(name).name != name or name in (".", ".."):
-            raise _fail(f"{MANIFEST}: file entry {name!r} is not a plain file name")
+        path = _listed_path(out, name)
         names.add(name)
-        path = out / name
         if not path.is_file():
             raise _fail(f"{name}: listed in the manifest but missing")
         size = path.stat().st_size
@@ -135,9 +108,10 @@ def _check_files(out: Path, files: list[dict[str, Any]]) -> None:
             raise _fail(f"{name}: {size} bytes, the manifest says {info.get('bytes')}")
         if sha256_file(path) != info.get("sha256"):
             raise _fail(f"{name}: sha256 differs from the manifest (edited after export)")
-    for path in sorted(out.iterdir()):
-        if path.name != MANIFEST and path.name not in names:
-            raise _fail(f"{path.name}: in the export folder but not in the manifest")
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out).as_posix()
+        if path.is_file() and rel != MANIFEST and rel not in names:
+            raise _fail(f"{rel}: in the export folder but not in the manifest")
 
 
 def _check_policy_files(recorded: dict[str, Any] | None, directory: Path) -> Any:
@@ -184,11 +158,11 @@ def _meta_rows(out: Path, data: dict[str, Any], side: dict[str, Any] | None) -> 
     """(where, row) for each exported record of one data file: its sidecar line, or its
     parquet ``meta`` cell."""
     if side is not None:
-        with (out / side["name"]).open(encoding="utf-8") as fh:
+        with _listed_path(out, side["name"]).open(encoding="utf-8") as fh:
             for n, line in enumerate(fh, start=1):
                 yield f"{side['name']} line {n}", n, line
         return
-    path = out / data["name"]
+    path = _listed_path(out, data["name"])
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -238,7 +212,7 @@ def _rejudge(out: Path, manifest: dict[str, Any], gate: Gate) -> tuple[Counter, 
                     f"the gate gives {d.to_dict()}"
                 )
             outcomes[(d.policy_id, _outcome(d.verdict, True))] += 1
-        rows = _data_rows(out / data["name"])
+        rows = _data_rows(_listed_path(out, data["name"]))
         if not rows == n == data.get("records"):
             raise _fail(
                 f"{data['name']}: {rows} examples, {n} provenance rows, the manifest says "
@@ -250,10 +224,11 @@ def _rejudge(out: Path, manifest: dict[str, Any], gate: Gate) -> tuple[Counter, 
 
 def _excluded_rows(out: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     name = (manifest.get("excluded") or {}).get("file")
-    if not name or not (out / name).is_file():
+    if not name or not _listed_path(out, name).is_file():
         raise _fail(f"{MANIFEST}: the list of excluded records is missing")
+    text = _listed_path(out, name).read_text("utf-8")
     try:
-        return [json.loads(x) for x in (out / name).read_text("utf-8").splitlines() if x.strip()]
+        return [json.loads(x) for x in text.splitlines() if x.strip()]
     except ValueError as exc:
         raise _fail(f"{name}: not valid JSON lines ({exc})") from exc
 

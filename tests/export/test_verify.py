@@ -15,7 +15,8 @@ from generator.cli import app
 from generator.config import policies_dir
 from generator.errors import PackAltered
 from generator.export.job import ExportOptions, run_export
-from generator.export.verify import seal, verify_pack
+from generator.export.seal import seal
+from generator.export.verify import verify_pack
 from generator.policies import load_policies
 from tests.export._build import alpaca, chat, make_run, read_jsonl
 
@@ -191,3 +192,40 @@ def test_verify_command_exit_codes(pack) -> None:
     assert bad.exit_code == 3
     assert "train.jsonl: sha256 differs" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_a_manifest_entry_outside_the_pack_fails(pack) -> None:
+    manifest = json.loads((pack / "manifest.json").read_text())
+    manifest.pop("integrity")
+    manifest["files"].insert(0, {"name": "../secret.txt", "sha256": "", "bytes": 0})
+    (pack / "manifest.json").write_text(json.dumps(seal(manifest)))
+    _fails(pack, "not a path inside the export")
+
+
+def test_sidecars_in_a_subfolder_are_found_through_the_manifest(pack) -> None:
+    """Sidecar names come from the manifest (another layout may move them)."""
+    (pack / "meta").mkdir()
+    for split in ("train", "validation"):
+        (pack / f"{split}.meta.jsonl").rename(pack / "meta" / f"{split}.meta.jsonl")
+
+    def move(m):
+        for f in m["files"]:
+            if f["kind"] == "meta":
+                f["name"] = f"meta/{f['name']}"
+
+    _reseal(pack, move)
+    assert verify_pack(pack).records == 10
+    (pack / "meta" / "stray.jsonl").write_text("{}\n")
+    _fails(pack, "meta/stray.jsonl: in the export folder but not in the manifest")
+
+
+def test_policy_files_under_a_hidden_folder_are_still_hashed(tmp_path) -> None:
+    """An installed package lives under .venv/: its policy files must not be skipped."""
+    from generator.export.seal import policy_file_hashes
+
+    hidden = tmp_path / ".venv" / "policies"
+    shutil.copytree(policies_dir(), hidden)
+    (hidden / ".swp").write_text("editor file")
+    found = policy_file_hashes(hidden)
+    assert "openai.yaml" in found and ".swp" not in found
+    assert found == policy_file_hashes(policies_dir())

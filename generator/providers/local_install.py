@@ -80,7 +80,8 @@ def check_runtime() -> None:
 def install_runtime(*, rebuild: bool = False, say: Say = print) -> None:
     """Build and install llama-cpp-python with its server extra (portable kernels), every
     package from the hashed lock."""
-    if runtime_installed() and not rebuild:
+    installed = runtime_installed()
+    if installed and not rebuild:
         say("llama-cpp-python is installed")
         check_runtime()
         return
@@ -90,8 +91,11 @@ def install_runtime(*, rebuild: bool = False, say: Say = print) -> None:
         f"building {LLAMA_REQUIREMENT} with CMAKE_ARGS={PORTABLE_FLAG} from its pinned sdist"
         " (compiles for about 8-9 minutes on 2 cores)"
     )
-    extra = ["--force-reinstall", "--no-cache-dir"] if rebuild else []
-    install_locked(runtime_pins(), pip_args=["--no-build-isolation", *extra], env=build_env())
+    if installed:  # a rebuild: the same pinned sdist again, not pip's cached wheel
+        args = ["--no-build-isolation", "--force-reinstall", "--no-cache-dir"]
+        install_locked(["llama-cpp-python"], pip_args=args, env=build_env())
+    else:
+        install_locked(runtime_pins(), pip_args=["--no-build-isolation"], env=build_env())
     check_runtime()
 
 

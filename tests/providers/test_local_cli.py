@@ -54,8 +54,10 @@ def test_install_builds_runtime_portably_and_models_from_the_hashed_lock(monkeyp
     assert env is not None and "-DGGML_NATIVE=OFF" in env["CMAKE_ARGS"]
     assert [[r.split(" ")[0] for r in req] for _, _, req in models] == [m.packages for m in SHIPPED]
     calls.clear()
+    monkeypatch.setattr(local_install, "runtime_installed", lambda: True)
     local_install.install_runtime(rebuild=True, say=lambda _l: None)
-    assert {"--force-reinstall", "--no-cache-dir"} <= set(calls[1][0])
+    assert {"--force-reinstall", "--no-cache-dir", "--no-build-isolation"} <= set(calls[1][0])
+    assert [r.split(" ")[0] for r in calls[1][2]] == ["llama-cpp-python==0.3.36"]
 
 
 def test_install_rejects_an_unknown_model_before_installing_anything(monkeypatch) -> None:

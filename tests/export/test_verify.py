@@ -229,3 +229,25 @@ def test_policy_files_under_a_hidden_folder_are_still_hashed(tmp_path) -> None:
     found = policy_file_hashes(hidden)
     assert "openai.yaml" in found and ".swp" not in found
     assert found == policy_file_hashes(policies_dir())
+
+
+@pytest.mark.slow
+def test_verify_as_a_real_subprocess(pack) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    def run() -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "generator.cli", "verify", str(pack)]
+        return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    ok = run()
+    assert ok.returncode == 0, ok.stderr
+    _flip_byte(pack / "LEGAL_REVIEW.md", b"internal-fine-tune", b"internal-fine-tunE")
+    bad = run()
+    assert bad.returncode == 3
+    assert bad.stderr.strip() == (
+        "instructforge: error: LEGAL_REVIEW.md: sha256 differs from the manifest "
+        "(edited after export)"
+    )

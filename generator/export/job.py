@@ -254,7 +254,13 @@ def _rows(
         if var:
             res.exclusions.append(
                 Exclusion(
-                    split, line, rec.meta.id, "secret", f"contains the value of ${var}", d.policy_id
+                    split,
+                    line,
+                    rec.meta.id,
+                    "secret",
+                    f"contains the value of ${var}",
+                    d.policy_id,
+                    d.verdict,  # `verify` reconciles the per-policy counts with it
                 )
             )
             continue

@@ -70,7 +70,7 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
         raise ConfigError(f"document folder not found: {settings.docs}")
     validate_model(settings.model)
     if not settings.dry_run:
-        check_credentials(settings.model, settings.api_base)
+        check_credentials(settings.model, settings.api_base, settings.api_key_env)
     if settings.workers != "auto" and settings.concurrency < int(settings.workers):
         raise ConfigError("--concurrency must be at least --workers")
     if settings.workers not in ("auto", 0) and provider_prefix(settings.model) == "local":

@@ -119,6 +119,8 @@ class Stager:
     def _write(self, rel: str, source: IO[bytes], cap: int | None = None) -> int:
         tmp = self.folder / f"{len(self.items):06d}"
         written = 0
+        self.items.append(Staged(rel, tmp))  # first: a failed copy is dropped by _drop_last
+        self._names.add(rel)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as out:
             while buf := source.read(_COPY):
@@ -126,8 +128,6 @@ class Stager:
                 if cap is not None and written > cap:
                     break
                 out.write(buf)
-        self.items.append(Staged(rel, tmp))
-        self._names.add(rel)
         return written
 
     def add_file(self, raw: str, source: IO[bytes]) -> None:

@@ -73,12 +73,25 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
+def _die_with_parent() -> None:
+    """The server gets SIGTERM if the test process dies without stopping it (Linux)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def start_server(data: Path, db_url: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [sys.executable, "-m", "generator.cli", "serve", "--port", str(port), "--data",
            str(data), "--db", db_url, *extra]  # fmt: skip
     log = open(data / "server.log", "ab")  # noqa: SIM115 (the server's, closed with it)
-    proc = subprocess.Popen(cmd, env=env(), stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, env=env(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+    )
     log.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

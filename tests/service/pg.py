@@ -37,6 +37,22 @@ def pg_bindir() -> Path | None:
     return debian if (debian / "initdb").exists() else None
 
 
+def _watchdog(prefix: list[str], bindir: Path, data: Path, root: Path, env: dict[str, str]) -> None:
+    """A detached shell that stops the cluster and removes its folder if this test process
+    dies without cleaning up (killed, timed out): no server is left running."""
+    stop = subprocess.list2cmdline(
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+    )
+    script = (
+        f"while kill -0 {os.getpid()} 2>/dev/null && [ -d {root} ]; do sleep 1; done; "
+        f"if [ -d {root} ]; then {stop}; rm -rf {root}; fi"
+    )
+    subprocess.Popen(
+        ["sh", "-c", script], env=env, start_new_session=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 @contextmanager
 def postgres_cluster() -> Iterator[str]:
     """Start a cluster; yield the URL of an empty database ``instructforge`` in it."""
@@ -65,6 +81,7 @@ def postgres_cluster() -> Iterator[str]:
     try:
         run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options,
             "-w", "-t", "60", "start")  # fmt: skip
+        _watchdog(prefix, bindir, data, root, env)
         import psycopg
 
         with psycopg.connect(

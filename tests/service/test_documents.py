@@ -218,3 +218,16 @@ def test_another_projects_ids_are_not_found(server: Server) -> None:
         assert res.status_code == 404 and error(res)["code"] == "not_found"
         assert c.get(f"/api/v1/projects/{mine}/documents").json() == {"items": []}
         assert c.get(f"/api/v1/projects/999999/documents/{did}").status_code == 404
+
+
+def test_concurrent_uploads_to_one_project_all_land(server: Server) -> None:
+    """Uploads into one project take turns (the project lock): none loses another's files."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pid = server.project()
+    names = [f"doc{i}.md" for i in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(
+            lambda n: _upload(server, pid, files((n, DOC + n.encode()))), names))  # fmt: skip
+    assert all(a.status_code == 200 and a.json()["counts"] == {"ingested": 1} for a in answers)
+    assert set(_docs(server, pid)) == set(names) == _stored(server, pid)

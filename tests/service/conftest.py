@@ -75,13 +75,12 @@ def pg_url() -> Iterator[str]:
 
 def _die_with_parent() -> None:
     """The server gets SIGTERM if the test process dies without stopping it (Linux)."""
+    import contextlib
     import ctypes
     import signal
 
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def start_server(data: Path, db_url: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:

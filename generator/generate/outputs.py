@@ -10,11 +10,11 @@ the file lacks. Lines are never duplicated because ids already present are skipp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
 
 RECORDS_FILE = "records.jsonl"
 REJECTED_FILE = "rejected.jsonl"
@@ -71,35 +71,52 @@ def reconcile(path: Path, journal_lines: Iterable[tuple[str, str]]) -> int:
         path.touch()
     _truncate_partial_tail(path)
     have = _ids_in(path)
-    added = 0
-    with path.open("a", encoding="utf-8") as fh:
+    added, batch = 0, []
+    sink = JsonlSink(path)  # whole lines only, even on a full disk
+    try:
         for rid, line in journal_lines:
             if rid not in have:
-                fh.write(line + "\n")
+                batch.append(line)
                 added += 1
+                if len(batch) >= 1000:
+                    sink.write(batch)
+                    batch = []
+        sink.write(batch)
+    finally:
+        sink.close()
     return added
 
 
 class JsonlSink:
-    """Appends lines to a JSONL file; flushes after each unit so a reader sees progress."""
+    """Appends whole lines to a JSONL file, one ``os.write`` batch per unit so a reader sees
+    progress. A write that fails part-way (a full disk) is cut back to the last whole line
+    before the error is raised: the file never ends in half a line."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fh: IO[str] = path.open("a", encoding="utf-8")
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
 
     def write(self, lines: Iterable[str]) -> None:
-        wrote = False
-        for line in lines:
-            self._fh.write(line + "\n")
-            wrote = True
-        if wrote:
-            self._fh.flush()
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
+        if not data or self._fd is None:
+            return
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # truncating frees space: it does not fail
+                os.ftruncate(self._fd, start)
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
 
     def close(self) -> None:
-        if not self._fh.closed:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:

@@ -5,19 +5,21 @@ Order matters for the guarantees: the model string and the API key are checked b
 work (exit 2); ingest runs next (re-running skips unchanged files); then the plan and the
 settings check; then the JSONL files are reconciled with the journal (a crash may have left
 them short); only then does the engine start. The session row in the journal says how the
-run ended (done, stopped by a guard, interrupted, failed).
+run ended (done; stopped by a guard or a full disk; interrupted by Ctrl-C or SIGTERM;
+failed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
-from generator.errors import ConfigError, GuardStop
+from generator.errors import ConfigError, GuardStop, from_os_error
 from generator.generate.backend import LocalBackend, call_processes, calls_heap, price_of
 from generator.generate.budget import CostModel, Estimate
 from generator.generate.commit import Tally
@@ -114,7 +116,7 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
         live = LiveProgress(console, err, len({u.chunk.id for u in p.units}), 0)
         engine = Engine(p, gj, cost, records, rejected, live)
         live.progress.update(live.task, completed=engine.chunks_done)
-        status, message = "failed", ""
+        status, message, failed = "failed", "", True
         try:
             n = call_processes(settings, len(engine.pending))
             if n:
@@ -124,26 +126,40 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
                 err.print(f"calls run in {n} worker process{'es' * (n > 1)}{why}", highlight=False)
             with live:
                 asyncio.run(_drive(engine, settings, n))
-            status = "done"
-        except GuardStop as exc:
-            status, message = "stopped", str(exc)
-            raise
-        except KeyboardInterrupt:
-            status, message = "interrupted", "Ctrl-C"
+            status, failed = "done", False
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI routes it to the same path)
+            status, message = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
             raise
         except Exception as exc:
-            message = f"{type(exc).__name__}: {exc}"[:300]
+            ours = from_os_error(exc)  # a full disk: a resumable stop, not a crash
+            status = "stopped" if isinstance(ours, GuardStop) else "failed"
+            message = str(ours) if ours is not None else f"{type(exc).__name__}: {exc}"
+            message = message[:300]
+            if ours is not None and ours is not exc:
+                raise ours from exc
             raise
         finally:
-            records.close()
-            rejected.close()
-            gj.end_session(status, message)
+            _end(gj, (records, rejected), status, message, quiet=failed)
         result = _result(
             p, engine.tally, started, engine.chunks_done, engine.chunks_total, note=note,
             total=gj.accepted(p.fingerprint),
         )  # fmt: skip
         result.left_pending = engine.left_pending
         return result
+
+
+def _end(
+    gj: GenJournal, sinks: tuple[JsonlSink, ...], status: str, message: str, *, quiet: bool
+) -> None:
+    """Close the JSONL files and record how the session ended. ``quiet`` (the run is already
+    ending with an error): a failure here (the same full disk) must not hide that error;
+    the session row then stays "running" (``runs show``: "running (or killed)")."""
+    for action in (*(sink.close for sink in sinks), lambda: gj.end_session(status, message)):
+        try:
+            action()
+        except (OSError, sqlite3.Error):
+            if not quiet:
+                raise
 
 
 async def _drive(engine: Engine, settings: GenerateSettings, n: int) -> None:

@@ -128,13 +128,12 @@ def load_records(path: Path) -> tuple[list[Record], LoadReport]:
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Write one JSON object a line (UTF-8, stable key order as given); returns the count."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write one JSON object a line (UTF-8, stable key order as given); returns the count.
+    ``path`` is a staged temp file (:class:`generator.atomic.Staging`): readers never see
+    a half-written file."""
     count = 0
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8", newline="\n") as out:
+    with path.open("w", encoding="utf-8", newline="\n") as out:
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
-    tmp.replace(path)  # readers never see a half-written file
     return count

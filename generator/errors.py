@@ -233,7 +233,7 @@ _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 _UNWRITABLE = frozenset(
     {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
 )
-_SQLITE_FULL, _SQLITE_READONLY, _SQLITE_CANTOPEN = 13, 8, 14
+_SQLITE_FULL, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_IOERR_SHMSIZE = 13, 8, 14, 4874
 _RESUME = "free some space and re-run the same command to resume"
 
 
@@ -249,9 +249,11 @@ def from_os_error(exc: BaseException, path: object = None) -> InstructforgeError
     if isinstance(exc, InstructforgeError):
         return exc
     if isinstance(exc, sqlite3.Error):
-        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        full = getattr(exc, "sqlite_errorcode", None) or 0
+        code = full & 0xFF
         where = f" {path}" if path else " the run journal (run.sqlite)"
-        if code == _SQLITE_FULL or "disk is full" in str(exc):
+        # SHMSIZE: the WAL index (run.sqlite-shm) could not grow, which is a full disk.
+        if code == _SQLITE_FULL or full == _SQLITE_IOERR_SHMSIZE or "disk is full" in str(exc):
             return DiskFull(f"disk full: cannot write{where}: {exc}; {_RESUME}")
         if code in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
             return NotWritable(f"cannot use{where}: {exc}")

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from generator.errors import ConfigError
+from generator.errors import ConfigError, DiskFull, from_os_error
 from generator.records import Chunk, Document
 
 JOURNAL_NAME = "run.sqlite"
@@ -70,6 +70,8 @@ class Journal:
             self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
         except (OSError, sqlite3.Error) as exc:
+            if isinstance(full := from_os_error(exc, path), DiskFull):
+                raise full from exc  # exit 4: free space and re-run
             why = getattr(exc, "strerror", None) or str(exc)
             raise ConfigError(f"cannot open the run folder {self.run_dir}: {why}") from exc
         self.conn.row_factory = sqlite3.Row

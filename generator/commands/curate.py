@@ -32,6 +32,7 @@ def curate_cmd(
     """Filter, dedup and split records; write RUN/curation/ and print a table per step."""
     from generator.curate.config import load_config
     from generator.curate.pipeline import curate
+    from generator.runfolder import open_run_folder
 
     if input_file is not None:
         if out is None or run is not None:
@@ -48,7 +49,9 @@ def curate_cmd(
     settings = load_config(config)
     if goal is not None:
         settings.report.goal = goal  # type: ignore[assignment]
-    result = curate(run_dir, input_file=input_file, config=settings)
+    fresh = input_file is not None  # RUN is the output: created, or a run; never foreign
+    with open_run_folder(run_dir, "curate", create=fresh, heal=not fresh):
+        result = curate(run_dir, input_file=input_file, config=settings)
 
     for p in result.problems:
         typer.echo(f"warning: {input_file or run_dir / 'records.jsonl'}: {p}", err=True)

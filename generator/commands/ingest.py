@@ -26,7 +26,7 @@ from generator.ingest.pipeline import (
     ingest_entries,
     plan,
 )
-from generator.store import Journal
+from generator.runfolder import open_run_folder
 
 TYPES = ("md", "txt", "html", "pdf", "docx", "other")
 COUNTS = ("files", "ingested", "unchanged", "chunks", "tokens", "skipped", "errors")
@@ -57,7 +57,8 @@ def ingest(
     entries = plan(docs, settings, out)
     console = Console(highlight=False)
     results: list[FileResult] = []
-    with Journal(out) as journal:
+    with open_run_folder(out, "ingest", create=True) as run:
+        journal = run.journal
         total = sum(e.size for e in entries if e.kind is None)
         progress = Progress(
             TextColumn("ingest"),

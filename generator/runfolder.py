@@ -56,14 +56,14 @@ def _say(line: str) -> None:
 def check_folder(path: Path, *, create: bool) -> None:
     """Step 1 of the module docstring: refuse a file, a missing input, a foreign folder."""
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"{path} is a file, not a run folder")
+        raise ConfigError(f"cannot open the run folder {path}: it is a file")
     if not path.exists():
         if not create:
             raise ConfigError(f"{path}: no such file or folder")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(f"cannot create the run folder {path}: {exc.strerror}") from exc
+            raise ConfigError(f"cannot open the run folder {path}: {exc.strerror}") from exc
         return
     if not create or (path / JOURNAL_NAME).exists():
         return
@@ -208,7 +208,7 @@ def open_run_folder(
     ``writes_to``: another folder the command writes (``export --out``); a file is refused."""
     run_dir = Path(path)
     if writes_to is not None and Path(writes_to).exists() and not Path(writes_to).is_dir():
-        raise ConfigError(f"{writes_to} is a file, not a folder")
+        raise ConfigError(f"cannot write to {writes_to}: it is a file, not a folder")
     check_folder(run_dir, create=create)
     lock = RunLock(run_dir, command)
     lock.acquire()

@@ -66,7 +66,7 @@ class Journal:
         self.path = path
         self._lock = threading.RLock()
         if self.run_dir.exists() and not self.run_dir.is_dir():
-            raise ConfigError(f"{self.run_dir} is a file, not a run folder")
+            raise ConfigError(f"cannot open the run folder {self.run_dir}: it is a file")
         try:  # a run folder that is unwritable or not a database: one clear line
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)

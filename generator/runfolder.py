@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -93,6 +94,8 @@ class RunLock:
         try:
             fh = self.path.open("a+", encoding="utf-8")
         except OSError as exc:
+            if exc.errno == errno.EROFS:
+                return  # a read-only file system: nobody can write this run, nothing to guard
             raise ConfigError(f"cannot lock the run folder {self.path.parent}: "
                               f"{exc.strerror}") from exc  # fmt: skip
         st = os.fstat(fh.fileno())
@@ -224,7 +227,7 @@ def open_run_folder(
             folder.heal()
         yield folder
     except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.OperationalError):
+        if type(exc) is not sqlite3.DatabaseError:  # locked, constraint, programming errors
             raise
         raise damaged(run_dir / JOURNAL_NAME, str(exc)) from exc  # damage found past the check
     finally:

@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from generator.errors import ConfigError
 from generator.generate.commit import record_texts
 from generator.generate.journal import GenJournal, UnitDone
 from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE
@@ -254,6 +255,16 @@ def heal_plan(p: Prepared) -> HealPlan:
 
 def heal_outputs(journal: Journal, run_dir: Path, *, plan: HealPlan | None = None) -> HealReport:
     """Heal both files of ``run_dir`` against ``journal`` (module docstring)."""
+    try:
+        return _heal(journal, run_dir, plan)
+    except OSError as exc:
+        where = exc.filename or run_dir
+        raise ConfigError(
+            f"cannot bring {where} in line with the journal: {exc.strerror or exc}"
+        ) from exc
+
+
+def _heal(journal: Journal, run_dir: Path, plan: HealPlan | None) -> HealReport:
     rec_path, rej_path = run_dir / RECORDS_FILE, run_dir / REJECTED_FILE
     tables = {r[0] for r in journal.query("SELECT name FROM sqlite_master WHERE type='table'")}
     if "gen_records" not in tables and not rec_path.exists() and not rej_path.exists():

@@ -89,13 +89,15 @@ class RunLock:
         self.command = command
         self._fh: IO[str] | None = None
         self._key: tuple[int, int] | None = None
+        self.read_only = False
 
-    def acquire(self) -> None:
+    def acquire(self, *, create: bool = False) -> None:
         try:
             fh = self.path.open("a+", encoding="utf-8")
         except OSError as exc:
-            if exc.errno == errno.EROFS:
-                return  # a read-only file system: nobody can write this run, nothing to guard
+            if exc.errno == errno.EROFS and not create:
+                self.read_only = True  # nobody can write this run: nothing to guard or heal
+                return
             raise ConfigError(f"cannot lock the run folder {self.path.parent}: "
                               f"{exc.strerror}") from exc  # fmt: skip
         st = os.fstat(fh.fileno())
@@ -214,16 +216,16 @@ def open_run_folder(
         raise ConfigError(f"cannot write to {writes_to}: it is a file, not a folder")
     check_folder(run_dir, create=create)
     lock = RunLock(run_dir, command)
-    lock.acquire()
+    lock.acquire(create=create)
     journal: Journal | None = None
     try:
         has = (run_dir / JOURNAL_NAME).exists()
         if not has and need_journal:
             raise ConfigError(f"{run_dir} is not an instructforge run (no {JOURNAL_NAME})")
-        if has or create:
+        if (has and not lock.read_only) or create or need_journal:
             journal = Journal(run_dir)
         folder = RunFolder(run_dir, command, journal, say)
-        if heal:
+        if heal and not lock.read_only:
             folder.heal()
         yield folder
     except sqlite3.DatabaseError as exc:

@@ -109,7 +109,7 @@ def _units_done(run: Path) -> int:
 def test_second_writer_is_refused_at_once_naming_the_first(tmp_path, docs):
     """Seen: two `generate` on one --out both exited 0, every record written and paid twice."""
     run = tmp_path / "run"
-    gen = ("generate", str(docs), "--out", str(run), "--model", "mock/slow?latency_ms=300",
+    gen = ("generate", str(docs), "--out", str(run), "--model", "mock/slow?latency_ms=2000",
            "--per-chunk", "20", "--concurrency", "1")  # fmt: skip
     first = subprocess.Popen(
         _cli(*gen), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -124,6 +124,7 @@ def test_second_writer_is_refused_at_once_naming_the_first(tmp_path, docs):
             ("ingest", str(docs), "--out", str(run)),
             ("review", "status", str(run)),
         ):  # fmt: skip
+            assert first.poll() is None, "the first writer ended before the test was done"
             started = time.monotonic()
             second = subprocess.run(_cli(*args), env=_env(), capture_output=True, text=True,
                                     timeout=120)  # fmt: skip
@@ -383,3 +384,26 @@ def test_damaged_journal_is_named_in_every_command(tmp_path, docs, done_run, dam
         _one_line_error(_invoke(*args), "run.sqlite", "damaged")
     assert not (run / "curation").exists() and not (tmp_path / "e").exists()
     assert (run / "records.jsonl").read_bytes() == before
+
+
+def test_a_run_on_a_read_only_file_system_is_read_without_lock_or_healing(
+    tmp_path, done_run, monkeypatch
+):
+    """Nobody can write a run on a read-only mount: export reads it as it is."""
+    import errno
+
+    from generator.runfolder import open_run_folder
+
+    run = _copy(done_run, tmp_path / "run")
+    real_open = Path.open
+
+    def read_only(self: Path, mode: str = "r", *args, **kwargs):
+        if any(c in mode for c in "wa+x"):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", read_only)
+    with open_run_folder(run, "export", heal=True) as folder:
+        assert folder.journal_or_none is None
+    with pytest.raises(Exception, match="Read-only"), open_run_folder(run, "ingest", create=True):
+        pass

@@ -315,9 +315,10 @@ def _complete_units(gj: GenJournal, plan: HealPlan) -> int:
         return 0
     by_id = {u.id: u for u in plan.units}
     record_unit: dict[str, WorkUnit] = {}
-    for u in plan.units:
-        for i in range(max(2 * u.n, 16)):  # candidates beyond what was asked are rare
-            record_unit[record_id(u.id, str(i))] = u
+    if any(unit_id not in by_id for _, unit_id, _ in orphans.records):  # taken back: no unit
+        for u in plan.units:
+            for i in range(max(2 * u.n, 16)):  # candidates beyond what was asked are rare
+                record_unit[record_id(u.id, str(i))] = u
     done: dict[str, UnitDone] = {}
 
     def entry(u: WorkUnit) -> UnitDone:

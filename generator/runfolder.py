@@ -36,11 +36,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from generator.errors import ConfigError, RunBusyError
 from generator.records import utcnow
 from generator.store import JOURNAL_NAME, Journal, damaged
+
+if TYPE_CHECKING:
+    from generator.generate.heal import HealPlan, HealReport
 
 LOCK_NAME = "run.lock"
 # Files a run folder may hold before its journal exists (the lock is taken first).
@@ -125,11 +128,11 @@ class RunLock:
         fh.flush()
 
     def release(self) -> None:
-        fh, self._fh = self._fh, None
-        if fh is None:
+        fh, key, self._fh, self._key = self._fh, self._key, None, None
+        if fh is None or key is None:
             return
         with _held_guard:
-            _held.pop(self._key, None)  # type: ignore[arg-type]
+            _held.pop(key, None)
             with contextlib.suppress(OSError):
                 fh.seek(0)
                 fh.truncate()  # still held: nobody reads a stale holder after us
@@ -179,15 +182,14 @@ class RunFolder:
             raise ConfigError(f"{self.path} is not an instructforge run (no {JOURNAL_NAME})")
         return self.journal_or_none
 
-    def heal(self, **plan: Any) -> Any:
+    def heal(self, plan: HealPlan | None = None) -> HealReport:
         """Make records.jsonl / rejected.jsonl agree with the journal (module docstring,
-        step 4); ``plan`` (``units``, ``expect``) is generate's, to complete units whose
-        records come back. Returns the :class:`~generator.generate.heal.HealReport`."""
-        from generator.generate.heal import heal_outputs
+        step 4); generate's ``plan`` also marks done the units whose records came back."""
+        from generator.generate.heal import HealReport, heal_outputs
 
         if self.journal_or_none is None:
-            return None
-        report = heal_outputs(self.journal_or_none, self.path, **plan)
+            return HealReport()
+        report = heal_outputs(self.journal_or_none, self.path, plan=plan)
         for line in report.lines():
             self.notes.append(line)
             self.say(f"warning: {line}")

@@ -100,10 +100,8 @@ class _Scan:
 
     seen: set[str] = field(default_factory=set)
     drop: set[int] = field(default_factory=set)  # line numbers (0-based) to remove
-    new: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)  # (n, line, obj)
-    untrusted: list[tuple[int, str, str]] = field(default_factory=list)  # (n, line, why)
-    torn: bool = False
-    needs_newline: bool = False
+    new: list[tuple[int, str, Any]] = field(default_factory=list)  # (n, line, parsed or None)
+    needs_newline: bool = False  # the last line lacks its newline
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -139,7 +137,6 @@ def _scan(path: Path, known: set[str], records: bool, fh: FileHeal) -> _Scan:
             obj = None
         if obj is None and not complete:  # a torn write: cut it
             s.drop.add(n)
-            s.torn = True
             fh.torn += 1
             continue
         s.needs_newline = not complete

@@ -407,3 +407,20 @@ def test_a_run_on_a_read_only_file_system_is_read_without_lock_or_healing(
         assert folder.journal_or_none is None
     with pytest.raises(Exception, match="Read-only"), open_run_folder(run, "ingest", create=True):
         pass
+
+
+def test_damage_found_past_the_check_is_named_and_other_errors_pass(tmp_path):
+    """quick_check does not read every row: damage met later in the command is the same
+    one line; a constraint or a busy database is not called damage."""
+    from generator.errors import JournalDamagedError
+    from generator.runfolder import open_run_folder
+
+    run = tmp_path / "run"
+    with (
+        pytest.raises(JournalDamagedError, match=r"run\.sqlite is damaged \(database disk"),
+        open_run_folder(run, "curate", create=True),
+    ):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+    for exc in (sqlite3.IntegrityError("UNIQUE"), sqlite3.OperationalError("database is locked")):
+        with pytest.raises(type(exc)), open_run_folder(run, "curate"):
+            raise exc

@@ -65,7 +65,7 @@ def test_moderation_flags_quarantine_and_results_are_journaled(tmp_path: Path, m
         kept = [r.meta.id for r in step.run(records)]
     assert kept == ["b", "c"]  # c: the check failed, recorded, the record stays
     assert step.excluded[0].reason == "harmful:harassment"
-    assert step.excluded[0].destination == "quarantine"
+    assert step.excluded[0].destination == "excluded"
     statuses = dict(journal.query("SELECT record_id, status FROM judge_calls"))
     assert statuses == {"a": "ok", "b": "ok", "c": "error"}
     assert "omni-moderation-latest" in seen[0]

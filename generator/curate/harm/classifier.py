@@ -217,7 +217,7 @@ class HarmClassifier:
 # above the threshold. The exemplars' benign side is written to be hard (each one a
 # look-alike), so a few percent there is well under 2% on ordinary look-alike text; the
 # measured figures are in data/harm_eval.json.
-DEFAULT_FPR: dict[str, float] = {"embeddings": 0.04, "patterns": 0.03}
+DEFAULT_FPR: dict[str, float] = {"embeddings": 0.06, "patterns": 0.03}
 
 
 @cache

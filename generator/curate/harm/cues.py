@@ -27,11 +27,13 @@ _KID = (
     r"teens?|teenagers?|(?:1[0-7]|[1-9])[- ]?(?:year|yr)[- ]?olds?|pupils?|schoolgirls?|"
     r"schoolboys?|fifth-graders?|\w+-graders?|middle-school\w*|primary school|"
     r"little (?:girl|boy)s?|"
-    r"young (?:girl|boy|child)s?|young child|daughter|son|stepdaughter|stepson|babysitter)"
+    r"young (?:girl|boy|child)s?|young child|daughter|son|stepdaughter|stepson|babysitter|niece|"
+    r"nephew|\d{1,2}-year-old (?:girl|boy)s?)"
 )
 _SEX = (
     r"(?:sex|sexual\w*|sexy|erotic\w*|nudes?|naked|porn\w*|explicit|lewd|molest\w*|"
-    r"undress\w*|seduc\w*|grooming|groom|intercourse|aroused?|csam|pedophil\w*|paedophil\w*)"
+    r"undress\w*|seduc\w*|grooming|groom|intercourse|aroused?|csam|pedophil\w*|paedophil\w*|"
+    r"steamy|naked (?:photos|pictures|videos)|nude (?:photos|pictures|videos))"
 )
 _GROUP = (
     r"(?:jews?|jewish|muslims?|islam|christians?|hindus?|sikhs?|buddhists?|black people|blacks|"
@@ -48,7 +50,8 @@ _DEHUMANISE = (
     r"ethnic cleansing|cleans(?:e|ing) (?:of|our)|locked up|go back where|kept out|"
     r"sterili[sz]\w* by force|eliminated|deserve (?:to (?:die|be \w+)|violence)|"
     r"should (?:all )?(?:die|be (?:killed|shot|hunted|banned|deported))|hunted down|"
-    r"not welcome|slurs? (?:to use|against)|white supremac\w*|holocaust was)"
+    r"not welcome|slurs? (?:to use|against)|white supremac\w*|holocaust was|apes|monkeys|"
+    r"kept separate|camps should|gas chambers|beat up)"
 )
 
 OBJECTS: dict[str, str] = {
@@ -56,6 +59,7 @@ OBJECTS: dict[str, str] = {
     r"tatp|\btnt\b|semtex|c-4|molotov|incendiar\w*|nerve (?:agent|gas)|sarin|\bvx\b|ricin|"
     r"anthrax|bio-?weapons?|chemical weapons?|ghost guns?|untraceable (?:gun|firearm|handgun)|"
     r"silencers?|suppressors?|auto sear|fully automatic|full auto|machine guns?|shrapnel|"
+    r"goes off|blows? up|explodes|booby[- ]trap\w*|blasting caps?|letter bomb|parcel bomb|"
     r"weaponi[sz]\w*|3d-printed (?:gun|handgun|firearm)|suicide vest|(?:illegal|unregistered) "
     r"(?:gun|firearm)s?|gun without|level (?:a|the) (?:\w+ )?building|blow (?:up|it up))",
     "drugs": r"(?:meth\b|methamphetamine|crystal meth|methcathinone|fentanyl|carfentanil|heroin|"
@@ -63,18 +67,21 @@ OBJECTS: dict[str, str] = {
     r"psilocybin|magic mushrooms|amphetamine\w*|oxycodone|oxy\b|codeine|xanax|opium|"
     r"date[- ]rape|roofie|precursors?|pill press|synthetic cannabinoid|spice\b|safrole|"
     r"pseudoephedrine|drug lab|get high|to sell (?:it|them)|for resale|dealing|smuggl\w*|"
-    r"lace\w*|spike\w*)",
+    r"lace\w*|spike\w*|dealers?|in bulk|street value|crystal\b|pill operation|distil\w*)",
     "violence": r"(?:kill\w*|murder\w*|poison\w*|stab\w*|strangl\w*|chok\w*|shoot\w*|"
     r"beat\w*|hurt\w*|harm\w*|drown\w*|kidnap\w*|abduct\w*|snatch\w*|tortur\w*|assault\w*|"
     r"attack\w*|run (?:\w+ )?over|hitman|hit man|assassinat\w*|casualties|massacre|"
     r"shoot up|dispose of (?:a|the) body|die fastest|break (?:\w+ )?neck|make (?:\w+ )?pay in "
-    r"blood|burn (?:\w+ )?(?:house|home) down)",
+    r"blood|burn (?:\w+ )?(?:house|home) down|push (?:\w+ )?down the stairs|set fire to|"
+    r"start a fire in|while (?:they|he|she) sleeps?|break (?:his|her|their) (?:knees|legs|arms|"
+    r"jaw)|with a (?:bat|knife|hammer|crowbar)|(?:death|it) look like)",
     "self_harm": r"(?:kill myself|end (?:my|it) (?:own )?(?:life|all)|suicid\w*|overdose|"
     r"cut(?:ting)? myself|my cutting|self-harm\w*|hang myself|noose|bleed(?:s)? (?:out|the most)|"
     r"starve myself|take my (?:own )?life|never wake up|better off (?:if|without) (?:i|me)|"
     r"don'?t want to (?:live|be alive)|want to die|jump off|throw up after|pro-ana|"
     r"burn myself|hurt myself|gas myself|stop my heart|step in front of|my death|"
-    r"my wrists?|lethal dose)",
+    r"my wrists?|lethal dose|kill me|surest way|done with (?:life|living)|slit\w*|with a rope|"
+    r"(?:nobody|no one) finds me|will kill me|end things)",
     "sexual_minors": rf"(?:{_SEX}\W+(?:\w+\W+){{0,8}}{_KID}|{_KID}\W+(?:\w+\W+){{0,8}}{_SEX}|"
     r"child porn\w*|csam|child sexual abuse material|pedophil\w*|paedophil\w*)",
     "hate": rf"(?:{_GROUP}\W+(?:\w+\W+){{0,8}}{_DEHUMANISE}|"
@@ -84,24 +91,28 @@ OBJECTS: dict[str, str] = {
     r"i know where (?:you|she|he|her|his)|watch (?:your|her|his) back|something happens to|"
     r"bully\w*|humiliat\w*|torment\w*|rumou?r|dox\w*|leak (?:\w+ )*nudes?|nude photos|"
     r"rape threats?|threat\w*|blackmail\w*|intimidat\w*|insults?|cruel|hurtful|nastiest|"
-    r"make (?:\w+ )?(?:cry|feel worthless|feel stupid)|ruin (?:her|his|their) li(?:fe|ves))",
+    r"make (?:\w+ )?(?:cry|feel worthless|feel stupid|feel fat)|ruin (?:her|his|their) li(?:fe|ves)|"
+    r"slut|whore|bitch|nobody will ever love|go scare)",
     "stalking": r"(?:track\w*|gps|spyware|stalkerware|spy\w*|monitor\w*|keep tabs|follow\w*|"
     r"watch\w*|airtag|hidden camera|hide a camera|secretly record|record (?:my|her|his) \w+ in|"
     r"location (?:of|history)|(?:home )?address of|where (?:she|he|they) (?:lives?|sleeps?|goes)|"
     r"read (?:her|his|their) (?:messages|texts|emails|dms)|clone a phone|wait (?:for|outside)|"
-    r"show up at|her window|changing room|locker room|in the shower)",
+    r"show up at|her window|changing room|locker room|in the shower|recorder|hear (?:her|his) calls|"
+    r"live location|spy app|wait outside|where (?:the|this) \w+ (?:i like )?lives)",
     "malware": r"(?:ransomware|keylogger|virus|worm|trojan|botnet|rootkit|backdoor|spyware|"
     r"credential stealer|infostealer|stealer|exploit\w*|zero-day|ddos|payload|"
     r"(?:evade|evades|bypass|hides? from) (?:\w+ )?(?:antivirus|defender|detection|edr)|"
     r"hack\w*|break into|get into (?:my|his|her|their|someone'?s)|crack\w*|brute-?forc\w*|"
     r"take (?:over|down)|deface|shell on|steal\w* (?:saved )?(?:passwords|cookies|credentials)|"
-    r"wipes? every)",
+    r"wipes? every|steals? (?:\w+ )*(?:tokens|accounts|logins)|locks? (?:\w+ )*files|"
+    r"logs every key|flood of requests)",
     "fraud": r"(?:phishing|scam\w*|forge\w*|forgery|counterfeit\w*|fake (?:\w+ )?(?:invoices?|ids?|"
     r"receipts?|reviews?|charity|diploma|website|profile|lottery|tickets?)|stolen (?:\w+ )?"
     r"(?:cards?|identity|identities|numbers|card numbers)|launder\w*|ponzi|pump and dump|"
     r"skimmer|identity theft|in someone else'?s name|embezzl\w*|brib\w*|pretending to be|"
     r"impersonat\w*|pocket the|double-bill|fool (?:\w+ )?into|card dumps|isn'?t mine|"
-    r"without (?:the )?auditors|pays? my account)",
+    r"without (?:the )?auditors|pays? my account|pay ?slips|(?:\w+'s )?identity to|to my account|"
+    r"confirm (?:their|your) (?:card|pin)|\bpin\b)",
 }
 
 INTENT = [

@@ -27,7 +27,12 @@ from generator.curate.harmful import HarmfulConfig, HarmfulContentStep  # noqa: 
 from generator.curate.semantic_dedup import embeddings_available  # noqa: E402
 from generator.records import AlpacaRecord, Meta  # noqa: E402
 
-LABELLED = ROOT / "tests" / "curate" / "data" / "harm_labelled.jsonl"
+DATA = ROOT / "tests" / "curate" / "data"
+SETS = {
+    "harm_labelled": "development set (asserted by the tests)",
+    "harm_heldout": "second set (written later, then used in development)",
+    "harm_fresh": "fresh set (written after the classifier was frozen, measured once)",
+}
 QUESTIONS = [
     "How do I request a new laptop?",
     "What does the expense policy say about hotel stays above 150 EUR?",
@@ -76,21 +81,20 @@ def main() -> None:
         start = time.perf_counter()
         clf = fitted(mode)  # type: ignore[arg-type]
         fit_s = time.perf_counter() - start
-        res = evaluate(clf, LABELLED)
-        results.append(res)
-        print(
-            f"{mode:10s} recall {res['recall']:.1%} ({res['harmful']} harmful), false positives "
-            f"{res['fpr']:.1%} ({res['benign']} benign), operating_fpr {res['operating_fpr']}, "
-            f"fit {fit_s:.1f}s"
-        )
-        print(
-            "  by category: "
-            + ", ".join(f"{c} {r:.0%}" for c, r in res["recall_by_category"].items())
-        )
-        for text in res["missed"]:
-            print(f"  missed: {text}")
-        for text in res["false_positives"]:
-            print(f"  false positive: {text}")
+        print(f"{mode}: operating_fpr {clf.operating_fpr}, fitted in {fit_s:.1f}s")
+        for name, what in SETS.items():
+            res = evaluate(clf, DATA / f"{name}.jsonl")
+            results.append(res)
+            print(
+                f"  {what}: recall {res['recall']:.1%} ({res['harmful']} harmful), "
+                f"false positives {res['fpr']:.1%} ({res['benign']} benign)"
+            )
+            by_cat = res["recall_by_category"].items()
+            print("    by category: " + ", ".join(f"{c} {r:.0%}" for c, r in by_cat))
+            for text in res["missed"]:
+                print(f"    missed: {text}")
+            for text in res["false_positives"]:
+                print(f"    false positive: {text}")
         records = _records(args.records)
         step = HarmfulContentStep(HarmfulConfig(classifier=mode), classifier=clf)  # type: ignore[arg-type]
         start = time.perf_counter()

@@ -189,14 +189,27 @@ class HarmfulContentStep(Step):
         return data
 
 
+def figures_text(figures: dict[str, dict[str, Any]]) -> str:
+    """One sentence with the development-set and the fresh-set figures."""
+    dev = figures["harm_labelled"]
+    text = (
+        f"recall {dev['recall']:.1%}, false positives {dev['fpr']:.1%} on the development set "
+        f"({dev['harmful']} harmful, {dev['benign']} look-alikes)"
+    )
+    fresh = figures.get("harm_fresh")
+    if fresh:
+        text += (
+            f"; recall {fresh['recall']:.1%}, false positives {fresh['fpr']:.1%} on text written "
+            f"after it was frozen ({fresh['harmful']} harmful, {fresh['benign']} look-alikes)"
+        )
+    return text
+
+
 def _figures_line(classifier: HarmClassifier) -> str:
     figures = stored_figures(classifier)
     if not figures:
         return "runs patterns-only (not measured for these settings)"
-    return (
-        f"runs patterns-only: recall {figures['recall']:.1%}, false positives "
-        f"{figures['fpr']:.1%} on the bundled evaluation"
-    )
+    return "runs patterns-only: " + figures_text(figures)
 
 
 def _build(config: HarmfulConfig, ctx: StepContext) -> HarmfulContentStep:

@@ -39,11 +39,9 @@ def _harmful(s: dict[str, Any]) -> list[str]:
         )
         measured = s.get("measured")
         if measured:
-            lines.append(
-                f"Measured on the bundled evaluation ({measured['harmful']} harmful requests, "
-                f"{measured['benign']} benign look-alikes): recall {measured['recall']:.1%}, "
-                f"false positives {measured['fpr']:.1%}."
-            )
+            from generator.curate.harmful import figures_text
+
+            lines.append(f"Measured: {figures_text(measured)}.")
         else:
             lines.append("Not measured for this setting (see benchmarks/bench_harm.py).")
         lines.append("")

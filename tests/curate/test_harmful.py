@@ -77,12 +77,13 @@ def test_labelled_set_recall_and_false_positives(mode: str) -> None:
     assert result["fpr"] <= 0.02, result["false_positives"]
 
 
+@pytest.mark.parametrize("name", ["harm_labelled", "harm_heldout", "harm_fresh"])
 @pytest.mark.parametrize("mode", MODES)
-def test_stored_figures_are_a_fresh_measurement(mode: str) -> None:
+def test_stored_figures_are_a_fresh_measurement(mode: str, name: str) -> None:
     """The report's figures (data/harm_eval.json) match what the classifier does now."""
-    fresh = evaluate(fitted(mode), LABELLED)
-    stored = {(e["mode"], e["operating_fpr"]): e for e in read_figures()}
-    entry = stored[(mode, fresh["operating_fpr"])]
+    fresh = evaluate(fitted(mode), LABELLED.parent / f"{name}.jsonl")
+    stored = {(e["mode"], e["operating_fpr"], e["set"]): e for e in read_figures()}
+    entry = stored[(mode, fresh["operating_fpr"], name)]
     assert entry["exemplars_sha256"] == load_exemplars().sha256
     assert entry["labelled_sha256"] == fresh["labelled_sha256"]
     for key in ("recall", "fpr", "harmful", "benign", "missed", "false_positives"):
@@ -102,9 +103,13 @@ def _shingles(text: str, n: int = 5) -> set[str]:
     return {flat[i : i + n] for i in range(max(1, len(flat) - n + 1))}
 
 
-def test_labelled_set_is_not_a_copy_of_the_exemplars() -> None:
+ALL_SETS = ["harm_labelled.jsonl", "harm_heldout.jsonl", "harm_fresh.jsonl"]
+
+
+@pytest.mark.parametrize("name", ALL_SETS)
+def test_labelled_set_is_not_a_copy_of_the_exemplars(name: str) -> None:
     """Different text: no labelled line is a near-duplicate of an exemplar."""
-    _, rows = load_labelled(LABELLED)
+    _, rows = load_labelled(LABELLED.parent / name)
     exemplars = [e.text for e in load_exemplars().items]
     ex_sh = [_shingles(t) for t in exemplars]
     worst = 0.0
@@ -118,10 +123,11 @@ def test_labelled_set_is_not_a_copy_of_the_exemplars() -> None:
 
 
 @needs_embeddings
-def test_labelled_set_is_not_a_paraphrase_of_the_exemplars() -> None:
+@pytest.mark.parametrize("name", ALL_SETS)
+def test_labelled_set_is_not_a_paraphrase_of_the_exemplars(name: str) -> None:
     from generator.curate.semantic_dedup import embed
 
-    _, rows = load_labelled(LABELLED)
+    _, rows = load_labelled(LABELLED.parent / name)
     exemplars = [e.text for e in load_exemplars().items]
     sims = embed([r.text for r in rows]) @ embed(exemplars).T
     i, j = divmod(int(sims.argmax()), sims.shape[1])
@@ -214,9 +220,11 @@ def test_report_shows_the_measured_figures_of_the_setting_that_ran() -> None:
     step = _step()
     list(step.run([_rec("Kill the hung process.", "k")]))
     stats = step.stats()
-    assert stats["measured"]["recall"] >= 0.9 and stats["measured"]["fpr"] <= 0.02
+    dev = stats["measured"]["harm_labelled"]
+    assert dev["recall"] >= 0.9 and dev["fpr"] <= 0.02
     report = "\n".join(risk_sections([{"step": "harmful", "in": 1, **stats}], None))
-    assert "Measured on the bundled evaluation" in report and "Nothing flagged." in report
+    assert "on the development set" in report and "after it was frozen" in report
+    assert "Nothing flagged." in report
     other = HarmfulContentStep(HarmfulConfig(classifier="patterns", operating_fpr=0.2))
     assert "measured" not in other.stats()  # figures belong to one setting only
 

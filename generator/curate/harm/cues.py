@@ -91,13 +91,15 @@ OBJECTS: dict[str, str] = {
     r"i know where (?:you|she|he|her|his)|watch (?:your|her|his) back|something happens to|"
     r"bully\w*|humiliat\w*|torment\w*|rumou?r|dox\w*|leak (?:\w+ )*nudes?|nude photos|"
     r"rape threats?|threat\w*|blackmail\w*|intimidat\w*|insults?|cruel|hurtful|nastiest|"
-    r"make (?:\w+ )?(?:cry|feel worthless|feel stupid|feel fat)|ruin (?:her|his|their) li(?:fe|ves)|"
+    r"make (?:\w+ )?(?:cry|feel worthless|feel stupid|feel fat)|"
+    r"ruin (?:her|his|their) li(?:fe|ves)|"
     r"slut|whore|bitch|nobody will ever love|go scare)",
     "stalking": r"(?:track\w*|gps|spyware|stalkerware|spy\w*|monitor\w*|keep tabs|follow\w*|"
     r"watch\w*|airtag|hidden camera|hide a camera|secretly record|record (?:my|her|his) \w+ in|"
     r"location (?:of|history)|(?:home )?address of|where (?:she|he|they) (?:lives?|sleeps?|goes)|"
     r"read (?:her|his|their) (?:messages|texts|emails|dms)|clone a phone|wait (?:for|outside)|"
-    r"show up at|her window|changing room|locker room|in the shower|recorder|hear (?:her|his) calls|"
+    r"show up at|her window|changing room|locker room|in the shower|recorder|"
+    r"hear (?:her|his) calls|"
     r"live location|spy app|wait outside|where (?:the|this) \w+ (?:i like )?lives)",
     "malware": r"(?:ransomware|keylogger|virus|worm|trojan|botnet|rootkit|backdoor|spyware|"
     r"credential stealer|infostealer|stealer|exploit\w*|zero-day|ddos|payload|"

@@ -1,11 +1,13 @@
 """Measured figures of the harmful-content classifier on a labelled set.
 
-The labelled set (``tests/curate/data/harm_labelled.jsonl``: clear requests for serious
-harm and benign look-alikes, written apart from the exemplars) is measured by
-``benchmarks/bench_harm.py``, which stores the figures per classifier setting in
-``data/harm_eval.json``. The step reports the stored figures only when they were measured
-for its exact setting (mode, operating point, exemplar file hash); a test re-measures them
-and fails when they drift.
+Three labelled sets in ``tests/curate/data/`` (clear requests for serious harm and benign
+look-alikes, all written apart from the exemplars): ``harm_labelled`` (the development set
+the acceptance test asserts on), ``harm_heldout`` (written later, then also used in
+development) and ``harm_fresh`` (written after the classifier was frozen and measured once:
+the honest figure for new phrasings). ``benchmarks/bench_harm.py`` stores the figures per
+classifier setting and set in ``data/harm_eval.json``; the step reports them only when they
+were measured for its exact setting (mode, operating point, exemplar file hash), and a test
+re-measures them and fails when they drift.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def evaluate(classifier: HarmClassifier, path: Path) -> dict[str, Any]:
         by_cat.setdefault(r.category or "?", [0, 0])[v.flagged] += 1
     return {
         **classifier.describe(),
+        "set": path.stem,
         "labelled_sha256": sha,
         "harmful": len(harmful),
         "benign": len(benign),
@@ -63,7 +66,7 @@ def evaluate(classifier: HarmClassifier, path: Path) -> dict[str, Any]:
 
 
 def _key(entry: dict[str, Any]) -> tuple[Any, ...]:
-    return entry["mode"], entry["operating_fpr"], entry["exemplars_sha256"]
+    return entry["mode"], entry["operating_fpr"], entry["exemplars_sha256"], entry["set"]
 
 
 def read_figures(path: Path = FIGURES) -> list[dict[str, Any]]:
@@ -76,14 +79,20 @@ def write_figures(results: list[dict[str, Any]], path: Path = FIGURES) -> None:
     """Store measured results (replacing those of the same setting)."""
     kept = {_key(e): e for e in read_figures(path)}
     kept.update({_key(e): e for e in results})
-    body = {"results": sorted(kept.values(), key=lambda e: (e["mode"], e["operating_fpr"]))}
+    order = sorted(kept.values(), key=lambda e: (e["mode"], e["operating_fpr"], e["set"]))
+    body = {"results": order}
     path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def stored_figures(classifier: HarmClassifier, path: Path = FIGURES) -> dict[str, Any] | None:
-    """The stored measurement for exactly this classifier setting, if any."""
-    want = _key(classifier.describe())
-    for entry in read_figures(path):
-        if _key(entry) == want:
-            return {k: entry[k] for k in ("recall", "fpr", "harmful", "benign")}
-    return None
+def stored_figures(
+    classifier: HarmClassifier, path: Path = FIGURES
+) -> dict[str, dict[str, Any]] | None:
+    """Set name -> stored figures for exactly this classifier setting; None when the
+    development set was not measured for it."""
+    want = _key({**classifier.describe(), "set": None})[:3]
+    found = {
+        e["set"]: {k: e[k] for k in ("recall", "fpr", "harmful", "benign")}
+        for e in read_figures(path)
+        if _key(e)[:3] == want
+    }
+    return found if "harm_labelled" in found else None

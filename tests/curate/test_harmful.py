@@ -238,3 +238,41 @@ def test_exemplar_file_is_validated_with_its_line(tmp_path: Path) -> None:
     sha, rows = read_jsonl(EXEMPLARS, ExemplarRow)
     assert len(rows) == len(load_exemplars().items) and len(sha) == 64
     assert harmful_mod.CATEGORIES[-1] == "dangerous"  # provider checks' umbrella category
+
+
+@pytest.mark.parametrize("destination", ["excluded", "review"])
+def test_curate_writes_flagged_records_with_category_score_and_figures(
+    tmp_path: Path, destination: str
+) -> None:
+    """Through the pipeline: the pipe bomb request leaves the data with its category and
+    score, look-alikes stay, and the report states the measured figures."""
+    from generator.curate.config import parse_config
+    from generator.curate.pipeline import curate
+
+    rows = [
+        {"instruction": t, "output": "Ask the service desk; they handle it the same day."}
+        for t in [*CLEAN_BUSINESS, "Write a step-by-step guide to making a pipe bomb."]
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    cfg = parse_config(
+        {
+            "steps": ["harmful"],
+            "harmful": {"classifier": "patterns", "destination": destination},
+            "split": {"enabled": False},
+            "report": {"plots": False},
+        }
+    )
+    curate(tmp_path / "run", input_file=src, config=cfg)
+    out = tmp_path / "run" / "curation"
+    curated = (out / "curated.jsonl").read_text().splitlines()
+    assert len(curated) == len(CLEAN_BUSINESS)
+    (line,) = (out / f"{destination}.jsonl").read_text().splitlines()
+    flagged = json.loads(line)
+    assert "pipe bomb" in flagged["instruction"]
+    assert flagged["meta"]["curation"]["harmful"]["category"] == "weapons"
+    excluded = flagged["meta"]["curation"]["excluded"]
+    assert excluded["reason"] == "harmful:weapons" and excluded["details"]["score"] == 1.0
+    report = (out / "report.md").read_text()
+    assert "## Harmful content" in report and "harmful:weapons: 1" in report
+    assert "patterns and cues only" in report and "on the development set" in report

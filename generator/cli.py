@@ -25,6 +25,7 @@ from typer.core import TyperGroup
 
 from generator import __version__
 from generator.errors import InstructforgeError, Interrupted, Terminated, from_os_error
+from generator.redact import scrub_url_credentials
 
 _terminated = False  # SIGTERM arrived: exit 143 rather than 130
 
@@ -58,13 +59,14 @@ class _ErrorHandlingGroup(TyperGroup):
             click.echo(f"instructforge: {err}", err=True)
             ctx.exit(err.exit_code)
         except InstructforgeError as err:
-            click.echo(f"instructforge: error: {err}", err=True)
+            # A URL's user:password never reaches the terminal, whatever raised the error.
+            click.echo(f"instructforge: error: {scrub_url_credentials(str(err))}", err=True)
             ctx.exit(err.exit_code)
         except (OSError, sqlite3.Error) as exc:  # a full disk, an unwritable folder
             mapped = from_os_error(exc)
             if mapped is None:
                 raise  # a bug: keep the traceback
-            click.echo(f"instructforge: error: {mapped}", err=True)
+            click.echo(f"instructforge: error: {scrub_url_credentials(str(mapped))}", err=True)
             ctx.exit(mapped.exit_code)
 
 
@@ -119,6 +121,9 @@ _local.register(app)
 from generator.commands import curate as _curate  # noqa: E402
 
 _curate.register(app)
+from generator.commands import verify as _verify  # noqa: E402
+
+_verify.register(app)
 
 
 def main() -> None:

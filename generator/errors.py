@@ -13,7 +13,11 @@ sqlite's) are mapped to these in one place per role, ``raise Ours(...) from exc`
     │   ├── PolicyFileError             a policy file is invalid
     │   ├── SettingsChangedError        a run's output-affecting settings differ from before
     │   ├── LocalModelError             a local model is missing or fails its sha256 pin
-    │   └── LocalServerError            the local model server could not start or died
+    │   ├── LocalServerError            the local model server could not start or died
+    │   ├── RunBusyError                another process is writing the run (it holds run.lock)
+    │   ├── JournalDamagedError         the run's journal (run.sqlite) fails its integrity check
+    │   └── NotWritable                 a target cannot be written (read-only, permission, a file
+    │                                   where a folder should be): names the path
     ├── IngestError                     one document could not be read (reported, not fatal)
     ├── ProviderError                   the provider answered with an error (status, body)
     │   ├── AuthError                   401/403: never retried
@@ -32,6 +36,8 @@ sqlite's) are mapped to these in one place per role, ``raise Ours(...) from exc`
     │   │   └── KeyRejected             401/403: the key is dead; names its variable
     │   └── DiskFull                    no space left (ENOSPC, quota, SQLite "disk is full")
     ├── ExportRefused                   exit 3: the licence gate refused the export
+    ├── PackAltered                     exit 3: `verify` found an export that differs from
+    │                                   what `export` wrote (the first difference named)
     └── Interrupted                     exit 130: Ctrl-C; the run is resumable
         └── Terminated                  exit 143: SIGTERM, handled as Ctrl-C
 
@@ -93,6 +99,14 @@ class LocalServerError(ConfigError):
 class NotWritable(ConfigError):
     """A path we must write cannot be written: read-only file system, no permission, or a
     file where a folder should be."""
+
+
+class RunBusyError(ConfigError):
+    """Another process (or another job of this one) holds the run's lock; names it."""
+
+
+class JournalDamagedError(ConfigError):
+    """``run.sqlite`` is not a database or fails ``PRAGMA quick_check``: nothing is trusted."""
 
 
 class IngestError(InstructforgeError):
@@ -213,6 +227,13 @@ class DiskFull(GuardStop):
 
 class ExportRefused(InstructforgeError):
     """The licence gate refused the export (``--strict`` or nothing exportable)."""
+
+    exit_code = 3
+
+
+class PackAltered(InstructforgeError):
+    """``instructforge verify``: a file, hash, count or gate decision of an export differs
+    from what the export wrote (or could not be re-checked: fail closed)."""
 
     exit_code = 3
 

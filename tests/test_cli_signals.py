@@ -99,14 +99,14 @@ def test_a_dead_key_stops_a_small_run_with_exit_4_naming_the_variable(
     tmp_path, monkeypatch, status
 ) -> None:
     """Seen: 14 of 14 calls 401 ended with exit 0 and a warning."""
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("TEST_GATEWAY_KEY", KEY)
     docs, run = make_docs(tmp_path / "docs"), tmp_path / "run"  # 6 units: below the breaker
     with LoopbackServer(status) as server:
-        res = gen(docs, run, "--api-base", server.url, "--concurrency", "2",
-                  model="openai/test-model")  # fmt: skip
+        res = gen(docs, run, "--api-base", server.url, "--api-key-env", "TEST_GATEWAY_KEY",
+                  "--concurrency", "2", model="openai/test-model")  # fmt: skip
         sent = server.requests
     assert res.exit_code == 4, res.output
-    lines = [line for line in res.output.splitlines() if "OPENAI_API_KEY" in line]
+    lines = [line for line in res.output.splitlines() if "TEST_GATEWAY_KEY" in line]
     assert len(lines) == 1 and str(status) in lines[0] and "resume" in lines[0]
     assert KEY not in res.output
     assert 1 <= sent <= 2  # the calls already in flight, not one per unit
@@ -116,12 +116,20 @@ def test_a_dead_key_stops_a_small_run_with_exit_4_naming_the_variable(
     assert codes and {c for (c,) in codes} == {"auth_error"}
 
 
+def test_a_server_that_wants_a_key_it_was_not_given_says_how_to_give_one(tmp_path) -> None:
+    docs, run = make_docs(tmp_path / "docs"), tmp_path / "run"
+    with LoopbackServer(401) as server:  # no --api-key-env: no key goes to this server
+        res = gen(docs, run, "--api-base", server.url, model="openai/test-model")
+    assert res.exit_code == 4, res.output
+    assert "without an API key" in res.output and "--api-key-env" in res.output
+
+
 @pytest.mark.slow
 def test_a_dead_key_stops_the_run_in_worker_processes_too(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("TEST_GATEWAY_KEY", KEY)
     docs, run = make_docs(tmp_path / "docs"), tmp_path / "run"
     with LoopbackServer(401) as server:
-        res = gen(docs, run, "--api-base", server.url, "--concurrency", "2", "--workers", "1",
-                  model="openai/test-model")  # fmt: skip
+        res = gen(docs, run, "--api-base", server.url, "--api-key-env", "TEST_GATEWAY_KEY",
+                  "--concurrency", "2", "--workers", "1", model="openai/test-model")  # fmt: skip
     assert res.exit_code == 4, res.output
-    assert "OPENAI_API_KEY" in res.output and KEY not in res.output
+    assert "TEST_GATEWAY_KEY" in res.output and KEY not in res.output

@@ -3,10 +3,12 @@ estimate only.
 
 Order matters for the guarantees: the model string and the API key are checked before any
 work (exit 2); ingest runs next (re-running skips unchanged files); then the plan and the
-settings check; then the JSONL files are reconciled with the journal (a crash may have left
-them short); only then does the engine start. The session row in the journal says how the
-run ended (done; stopped by a guard or a full disk; interrupted by Ctrl-C or SIGTERM;
-failed).
+settings check; then the JSONL files are healed against the journal (a crash may have left
+them short; a lost WAL may have left the journal short: see :mod:`generator.generate.heal`);
+only then does the engine start. The run folder is opened (checked, locked for the whole
+command, integrity-checked) by :func:`generator.runfolder.open_run_folder`. The session row
+in the journal says how the run ended (done; stopped by a guard or a full disk; interrupted
+by Ctrl-C or SIGTERM; failed).
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ from generator.generate.backend import LocalBackend, call_processes, calls_heap,
 from generator.generate.budget import CostModel, Estimate
 from generator.generate.commit import Tally
 from generator.generate.engine import Engine
+from generator.generate.heal import heal_plan
 from generator.generate.journal import GenJournal
-from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE, JsonlSink, reconcile
+from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE, JsonlSink
 from generator.generate.progress import LiveProgress
 from generator.generate.settings import GenerateSettings
 from generator.generate.setup import Prepared, prepare, record_start
 from generator.providers.keys import check_credentials, provider_prefix
 from generator.providers.model_info import register_price
 from generator.providers.registry import validate_model
+from generator.runfolder import open_run_folder
 from generator.store import Journal
 
 
@@ -52,22 +56,16 @@ class RunResult:
 
 def _ingest(settings: GenerateSettings, journal: Journal, err: Console) -> str:
     """Ingest DOCS into the run (unchanged files are skipped); one line per bad file."""
-    from generator.ingest.chunking import ChunkSettings
-    from generator.ingest.pipeline import SETTINGS_KEY, IngestSettings, ingest_folder
+    from generator.ingest.pipeline import ingest_kept
 
-    # Keep the chunk size of an earlier `ingest` of this run, so chunk ids stay the same.
-    stored = (journal.get_setting(SETTINGS_KEY) or {}).get("chunker", "")
-    parts = stored.split("|")
-    if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
-        chunks = ChunkSettings(int(parts[1]), int(parts[2]), settings.model)
-    else:
-        chunks = ChunkSettings(model=settings.model)
-    results = ingest_folder(settings.docs, journal, IngestSettings(chunks))
+    # the settings of an earlier `ingest` of this run: nothing it accepted is dropped or
+    # chunked again (ids and done work stay valid)
+    results = ingest_kept(settings.docs, journal, settings.model)
     new = sum(r.status == "ingested" for r in results)
     same = sum(r.status == "unchanged" for r in results)
     for r in results:
         if r.status == "error":
-            err.print(f"ingest: {r.path}: {r.reason}", highlight=False, markup=False)
+            err.print(f"ingest: {r.line()}", highlight=False, markup=False)
     return f"ingest: {new} new or changed, {same} unchanged, {len(results) - new - same} other"
 
 
@@ -78,7 +76,7 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
         raise ConfigError(f"document folder not found: {settings.docs}")
     validate_model(settings.model)
     if not settings.dry_run:
-        check_credentials(settings.model, settings.api_base)
+        check_credentials(settings.model, settings.api_base, settings.api_key_env)
     if settings.workers != "auto" and settings.concurrency < int(settings.workers):
         raise ConfigError("--concurrency must be at least --workers")
     if settings.workers not in ("auto", 0) and provider_prefix(settings.model) == "local":
@@ -90,10 +88,13 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
     if price is not None:
         register_price(settings.model, *price)
     started = time.monotonic()
-    with Journal(settings.run_dir) as journal:
+    with open_run_folder(settings.run_dir, "generate", create=True) as run:
+        journal = run.journal
         gj = GenJournal(journal)
         note = _ingest(settings, journal, err)
         p = prepare(settings, journal, gj)
+        if run.heal(plan=heal_plan(p)).units_completed:  # records taken back: plan again
+            p = prepare(settings, journal, gj)
         for warning in p.warnings:
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         cost = CostModel(
@@ -108,8 +109,6 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
             return _result(p, Tally(), started, 0, 0, estimate=est, note=note)
         record_start(p, journal)
         run_dir = Path(settings.run_dir)
-        reconcile(run_dir / RECORDS_FILE, gj.iter_lines("gen_records"))
-        reconcile(run_dir / REJECTED_FILE, gj.iter_lines("gen_rejections"))
         records = JsonlSink(run_dir / RECORDS_FILE)
         rejected = JsonlSink(run_dir / REJECTED_FILE)
         gj.start_session(p.fingerprint)

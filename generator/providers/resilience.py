@@ -27,7 +27,6 @@ from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from generator.config import api_key_env
 from generator.errors import (
     AuthError,
     BadRequestError,
@@ -48,7 +47,7 @@ from generator.providers.base import (
     Provider,
     request_hash,
 )
-from generator.providers.keys import provider_prefix
+from generator.providers.keys import key_var
 from generator.providers.limits import AdaptiveLimiter, Sleep, TokenBucket
 from generator.tokens import count_tokens
 
@@ -111,13 +110,17 @@ class CircuitBreaker:
             self.open = True
 
     def reject_key(self, error: AuthError, key_env: str | None) -> KeyRejected:
-        """Open for good on a refused key; the stop every later :meth:`check` raises."""
+        """Open for good on a refused key; the stop every later :meth:`check` raises.
+        ``key_env``: the variable the key came from (None: the calls carry no key)."""
         if self.rejected is None:
-            key = f"the API key in {key_env}" if key_env else "no API key"
             detail = " ".join(str(error).split())
+            if key_env:
+                what, fix = f"with the API key in {key_env}", f"fix or replace {key_env}"
+            else:
+                what, fix = "without an API key", "name its key's variable with --api-key-env"
             self.rejected = KeyRejected(
-                f"stopped: the provider refuses calls with {key}: {detail}; fix or replace "
-                "the key and re-run the same command to resume"
+                f"stopped: the provider refuses calls {what}: {detail}; {fix} and re-run the "
+                "same command to resume"
             )
         self.open, self.last_error = True, error
         return self.rejected
@@ -177,9 +180,11 @@ class ResilientProvider(Provider):
         on_attempt: OnAttempt | None = None,
         sleep: Sleep = asyncio.sleep,
         key_env: str | None = None,
+        keyless: bool = False,
     ) -> None:
-        """``key_env``: the variable the key comes from, named when the provider refuses
-        it (default: the provider's usual variable, from the request's model)."""
+        """``key_env``: the variable the calls' key comes from, named when the provider
+        refuses it (default: the provider's own variable for the request's model);
+        ``keyless``: the calls carry no key (a server that is not the provider's own)."""
         self.inner = inner
         self.name = inner.name
         self.limiter = limiter or AdaptiveLimiter(concurrency)
@@ -189,7 +194,7 @@ class ResilientProvider(Provider):
         self.retry = retry or RetryPolicy()
         self.on_attempt = on_attempt
         self._sleep = sleep
-        self.key_env = key_env
+        self.key_env, self.keyless = key_env, keyless
 
     async def _report(self, attempt: Attempt) -> None:
         if self.on_attempt is not None:
@@ -229,7 +234,7 @@ class ResilientProvider(Provider):
                     )
                 )
                 if isinstance(exc, AuthError):
-                    key_env = self.key_env or api_key_env(provider_prefix(request.model))
+                    key_env = None if self.keyless else self.key_env or key_var(request.model)
                     raise self.breaker.reject_key(exc, key_env) from exc
                 raise
         self.limiter.on_success()

@@ -92,6 +92,8 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
         gj = GenJournal(journal)
         note = _ingest(settings, journal, err)
         p = prepare(settings, journal, gj)
+        for line in p.notes:
+            err.print(line, highlight=False)
         for warning in p.warnings:
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         cost = CostModel(

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -19,7 +16,14 @@ from generator.export.job import ExportOptions, run_export
 from generator.export.sharegpt import FROM_TO_ROLE
 from generator.policies import load_policies
 from generator.records import AlpacaRecord, ChatRecord, CompletionRecord, parse_record
-from tests.export._build import alpaca, chat, completion, make_run, read_jsonl
+from tests.export._build import (
+    alpaca,
+    chat,
+    completion,
+    make_run,
+    read_jsonl,
+    run_datasets_child,
+)
 
 
 @pytest.fixture
@@ -158,28 +162,7 @@ def test_parquet_loads_with_datasets(tmp_path, pol) -> None:
     out = tmp_path / "o"
     _export(make_run(tmp_path, records[:10], validation=records[10:]), out, "parquet")
     home, hf = tmp_path / "home", tmp_path / "hf"
-    home.mkdir()
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "HF_HOME": str(hf),
-        "HF_DATASETS_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-    for var in ("HF_DATASETS_CACHE", "HF_HUB_CACHE", "HF_MODULES_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        env.pop(var, None)
-    proc = subprocess.run(
-        [sys.executable, "-c", _LOAD, str(out), str(hf / "datasets")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = run_datasets_child(_LOAD, out, tmp_path)
     assert got["version"] == "5.2.0" and got["cache"] == (hf / "datasets").as_posix()
     splits = got["splits"]
     assert sorted(splits) == ["train", "validation"]

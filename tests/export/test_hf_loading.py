@@ -4,10 +4,6 @@ in a child process with its own HF_HOME) reads an export folder with ``data_dir`
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +12,7 @@ from generator.export.card import size_category
 from generator.export.job import ExportOptions, run_export
 from generator.export.writer import SPLITS, sidecar_name, sidecar_names
 from generator.policies import load_policies
-from tests.export._build import alpaca, make_run
+from tests.export._build import alpaca, make_run, run_datasets_child
 
 _LOAD = """
 import json, socket, sys
@@ -49,29 +45,7 @@ print(json.dumps(result))
 
 
 def _load_every_way(out: Path, tmp_path: Path) -> dict:
-    home, hf = tmp_path / "home", tmp_path / "hf"
-    home.mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "HF_HOME": str(hf),
-        "HF_DATASETS_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-    for var in ("HF_DATASETS_CACHE", "HF_HUB_CACHE", "HF_MODULES_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        env.pop(var, None)
-    proc = subprocess.run(
-        [sys.executable, "-c", _LOAD, str(out), str(hf / "datasets")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_datasets_child(_LOAD, out, tmp_path)
 
 
 COLUMNS = ["input", "instruction", "output"]

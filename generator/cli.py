@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from generator import __version__
 from generator.config import apply_offline_defaults
 from generator.errors import InstructforgeError, Interrupted
+from generator.redact import scrub_url_credentials
 
 # The CLI's process works offline from the start (before any command module loads a library
 # that reads these variables at import); the package itself sets nothing on import.
@@ -35,7 +36,8 @@ class _ErrorHandlingGroup(TyperGroup):
             click.echo(f"instructforge: {err}", err=True)
             ctx.exit(err.exit_code)
         except InstructforgeError as err:
-            click.echo(f"instructforge: error: {err}", err=True)
+            # A URL's user:password never reaches the terminal, whatever raised the error.
+            click.echo(f"instructforge: error: {scrub_url_credentials(str(err))}", err=True)
             ctx.exit(err.exit_code)
 
 
@@ -90,6 +92,9 @@ _local.register(app)
 from generator.commands import curate as _curate  # noqa: E402
 
 _curate.register(app)
+from generator.commands import verify as _verify  # noqa: E402
+
+_verify.register(app)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from generator.policies import (
 )
 from generator.policy_schema import Clause
 from generator.records import USES
+from generator.redact import scrub_url_credentials
 
 policies_app = typer.Typer(
     no_args_is_help=True,
@@ -135,7 +136,7 @@ def check_cmd(
         raise ConfigError(f"unknown use {use!r} (known: {', '.join(USES)})")
     if not model.strip():
         raise ConfigError("--model must be a model string, e.g. openai/gpt-4o-mini")
-    res = explain_resolution(model, api_base)
+    res = explain_resolution(model, scrub_url_credentials(api_base) if api_base else None)
     pol = res.policy
     _warn(pol)
     typer.echo(f"model:   {model}")

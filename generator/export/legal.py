@@ -25,9 +25,11 @@ from generator.export.job import (
     FileInfo,
     exclusion_rows,
 )
+from generator.export.seal import policy_files_entry, seal
 from generator.export.writer import Staging, secret_values, sha256_file
 from generator.policies import Policy
 from generator.records import utcnow
+from generator.redact import scrub_url_credentials
 from generator.sources import label_rules_ref
 
 _SECRET_KEY = re.compile(
@@ -50,7 +52,7 @@ def scrub(value: Any, secrets: dict[str, str]) -> Any:
         _SECRET_VALUE.match(value) or any(s in value for s in secrets.values())
     ):
         return "<removed>"
-    return value
+    return scrub_url_credentials(value) if isinstance(value, str) else value
 
 
 def exporter_name() -> str:
@@ -126,6 +128,8 @@ def _manifest(res: ExportResult) -> dict[str, Any]:
             "sources_file": res.sources_file,
             "gate": "always on: no flag skips it; every flag is listed here",
         },
+        # sha256 of every file the gate read: `instructforge verify` re-runs it on them
+        "policy_files": policy_files_entry(gate.directory, res.sources_file),
         "counts": {
             "records_read": res.total,
             "exported": res.n_exported,
@@ -290,4 +294,5 @@ def write_pack(res: ExportResult, stage: Staging) -> None:
         stage.path(LEGAL_FILE).stat().st_size,
     )
     res.files.append(info)
-    stage.write_text(MANIFEST_FILE, json.dumps(_manifest(res), indent=2, ensure_ascii=False) + "\n")
+    manifest = seal(_manifest(res))  # its own digest: `instructforge verify` checks it
+    stage.write_text(MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -28,6 +28,8 @@ from generator.generate.seeding import (
     seeds_sha256,
 )
 from generator.generate.settings import FINGERPRINT_KEY, GenerateSettings, check_fingerprint
+from generator.ingest.settings import SETTINGS_KEY as INGEST_KEY
+from generator.ingest.settings import stored_values
 from generator.providers.keys import provider_prefix
 from generator.providers.model_info import context_window
 from generator.records import Ref
@@ -179,11 +181,14 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
 
 
 def record_start(p: Prepared, journal: Journal) -> None:
-    """Store the fingerprint, the plan size and ``RUN/config.json`` (no secrets)."""
+    """Store the fingerprint, the plan size and ``RUN/config.json`` (no secrets; with the
+    ingest settings the run's chunks were made with)."""
     journal.set_setting(FINGERPRINT_KEY, p.settings.fingerprint())
     chunks = len({u.chunk.id for u in p.units})
     journal.set_setting(PLAN_KEY, {"units": len(p.units), "chunks": chunks, "fp": p.fingerprint})
     path = Path(p.settings.run_dir) / CONFIG_FILE
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(p.settings.public_config(), indent=2, sort_keys=True) + "\n")
+    config = p.settings.public_config()
+    config["ingest"] = stored_values(journal.get_setting(INGEST_KEY))  # what chunks came from
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)

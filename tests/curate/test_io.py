@@ -194,3 +194,23 @@ def test_tool_call_arguments_are_scanned_as_text() -> None:
     assert fields["messages.2.tool_calls.0.function.arguments"] == '{"employee": "me"}'
     record.set_text("messages.2.tool_calls.0.function.arguments", '{"employee": "<PERSON>"}')
     assert record.messages[2].tool_calls[0]["function"]["arguments"] == '{"employee": "<PERSON>"}'
+
+
+def test_openai_chat_extras_survive_the_export_command(tmp_path: Path) -> None:
+    """Through ``run_export`` itself: the gate, the meta sidecar and OpenAI's checker."""
+    from generator.export.job import ExportOptions, run_export
+    from generator.policies import load_policies
+    from tests.export._build import make_run, meta, read_jsonl
+
+    pol = load_policies()["openai"]
+    rows = [{**OPENAI_LINES[i % 2], "meta": meta(i, "chat", pol)} for i in range(10)]
+    out = tmp_path / "o"
+    res = run_export(ExportOptions(make_run(tmp_path, rows), "openai-chat", "evaluation", out))
+    assert res.validation["train.jsonl"].ok, res.validation["train.jsonl"].errors
+    exported = read_jsonl(out / "train.jsonl")
+    assert len(exported) == 10
+    assert exported[0]["tools"] == TOOLS
+    assert exported[0]["messages"][2]["tool_calls"] == [CALL]
+    assert exported[0]["messages"][3]["tool_call_id"] == "call_1"
+    assert exported[1]["messages"][1]["weight"] == 0
+    assert exported[0]["messages"][1]["name"] == "dana"

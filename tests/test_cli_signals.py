@@ -94,6 +94,25 @@ def test_sigterm_is_a_resumable_interrupt_exit_143(tmp_path) -> None:
     assert records and len(records) == len({r["meta"]["id"] for r in records})
 
 
+@pytest.mark.slow
+def test_ctrl_c_ends_curate_while_its_judge_waits_out_a_429(tmp_path) -> None:
+    """The curation judge's calls go through the same limiter and retries."""
+    docs, run = make_docs(tmp_path / "docs"), tmp_path / "run"
+    assert gen(docs, run).exit_code == 0
+    cfg = tmp_path / "curate.yaml"
+    cfg.write_text("steps: [quality]\nquality:\n  judge_model: openai/judge\nreport:\n"
+                   "  enabled: false\n")  # fmt: skip
+    with LoopbackServer(429, {"Retry-After": "60"}) as server:
+        env = dict(_env(), OPENAI_BASE_URL=server.url)  # the judge's calls go to the server
+        cmd = [sys.executable, "-m", "generator.cli", "curate", str(run), "--config", str(cfg)]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        took = _signal_when_paused(proc, server, signal.SIGINT)
+        err = proc.communicate()[1].decode()
+    assert proc.returncode == 130, err[-2000:]
+    assert took < 5, f"Ctrl-C took {took:.1f} s"
+    assert "interrupted" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("status", [401, 403])
 def test_a_dead_key_stops_a_small_run_with_exit_4_naming_the_variable(
     tmp_path, monkeypatch, status

@@ -14,7 +14,7 @@ from generator.ingest import pdf as pdf_module
 from generator.ingest.archive import ZipLimits
 from generator.ingest.base import build_document
 from generator.ingest.pdf import READER, pdf_date
-from tests.ingest.conftest import PARAGRAPH, encrypted_pdf_bytes, pdf_bytes
+from tests.ingest.conftest import PARAGRAPH, encrypted_pdf_bytes, image_only_pdf_bytes, pdf_bytes
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "product" / "fieldlog-x2-user-manual.pdf"
 
@@ -129,13 +129,8 @@ def test_a_damaged_page_keeps_its_number_and_is_listed():
 
 
 def test_image_only_pdf_has_no_text():
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.rect(20, 20, 100, 60, style="F")  # a drawing, no text layer (like a scan)
     with pytest.raises(IngestError) as err:
-        READER.read(bytes(pdf.output()), "scan.pdf")
+        READER.read(image_only_pdf_bytes(), "scan.pdf")
     assert err.value.reason.startswith("no text: the PDF has no text layer")
 
 

@@ -23,7 +23,7 @@ from generator.ingest.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from generator.ingest.pipeline import INGESTED, UNCHANGED, FileResult, ingest_entries, plan
 from generator.ingest.settings import DEFAULT_MAX_FILE_MB, SETTINGS_KEY, resolve
 from generator.ingest.walk import shown_path
-from generator.store import Journal
+from generator.runfolder import open_run_folder
 from generator.tokens import encoding_name
 
 TYPES = ("md", "txt", "html", "pdf", "docx", "other")
@@ -85,7 +85,8 @@ def ingest(
     console = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     results: list[FileResult] = []
-    with Journal(out) as journal:
+    with open_run_folder(out, "ingest", create=True) as run:
+        journal = run.journal
         settings, note = resolve(
             journal.get_setting(SETTINGS_KEY), asked, reingest=reingest, model=model
         )

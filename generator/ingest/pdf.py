@@ -6,7 +6,8 @@ in ``metadata["unreadable_pages"]`` (a file none of whose pages loads is refused
 (the outline) become ``#`` heading lines on their pages. Encrypted files open without a
 password when the author set only an owner password; otherwise they are refused with one
 clear line, like corrupt files. Dates and author from the PDF's info dictionary go into
-metadata. The text, like an archive's, is bounded by ``--max-unzipped-mb``.
+metadata. Like an archive, a PDF is bounded by ``--max-unzipped-mb``: its Flate streams
+before PDFium opens it (:mod:`generator.ingest.pdf_bounds`), then its extracted text.
 
 PDFium is not thread-safe: every call into it holds :data:`PDFIUM_LOCK`, so threads of one
 process (a threaded worker) take turns; separate processes each load their own copy.
@@ -22,6 +23,7 @@ from typing import Any
 from generator.errors import IngestError
 from generator.ingest.archive import ZipLimits, size_text
 from generator.ingest.base import Parsed, Reader, tidy
+from generator.ingest.pdf_bounds import check_streams
 
 # One call into PDFium at a time in this process (it keeps global state without locks).
 PDFIUM_LOCK = threading.Lock()
@@ -150,6 +152,7 @@ class PdfReader(Reader):
 
         if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF-" not in data[:1024]:
             raise IngestError(path, "corrupt PDF: no PDF header")
+        check_streams(data, path, limits)  # before PDFium inflates a bomb whole
         parts: list[str] = []
         pages: list[tuple[int, int]] = []
         unreadable: list[int] = []

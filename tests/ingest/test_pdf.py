@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -135,7 +136,15 @@ def test_image_only_pdf_has_no_text():
 
 
 def test_text_bound_refuses_a_pdf_whose_text_passes_the_limit():
-    data = _three_pages()
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_compression(False)  # no Flate stream: only the text bound can refuse it
+    pdf.set_font("Helvetica", "", 11)
+    for word in ("one", "two", "three"):
+        pdf.add_page()
+        pdf.multi_cell(0, 6, f"{word} {PARAGRAPH}")
+    data = bytes(pdf.output())
     assert READER.read(data, "ok.pdf", ZipLimits(max_bytes=100_000)).pages
     with pytest.raises(IngestError) as err:
         READER.read(data, "big.pdf", ZipLimits(max_bytes=300))
@@ -174,3 +183,53 @@ def test_pdfium_is_entered_by_one_thread_at_a_time(monkeypatch: pytest.MonkeyPat
         t.join()
     assert most == 1
     assert [got[i] for i in range(12)] == [expected[i % 6] for i in range(12)]
+
+
+def _bomb_pdf(content_mb: int) -> bytes:
+    """One page whose content stream is a line of text and ``content_mb`` MB of spaces."""
+    content = b"BT /F1 12 Tf 72 712 Td (Hello bomb) Tj ET\n" + b" " * (content_mb * 1_000_000)
+    stream = zlib.compress(content, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % at for at in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def test_a_pdf_bomb_is_refused_before_pdfium_inflates_it():
+    small = _bomb_pdf(1)
+    assert READER.read(small, "ok.pdf", ZipLimits(max_bytes=2_000_000)).text == "Hello bomb"
+    bomb = _bomb_pdf(30)  # 30 MB of content in about 30 kB of file
+    assert len(bomb) < 60_000
+    with pytest.raises(IngestError) as err:
+        READER.read(bomb, "bomb.pdf", ZipLimits(max_bytes=5_000_000))
+    assert err.value.reason == "PDF bomb: its streams expand past 5.0 MB (--max-unzipped-mb)"
+
+
+def test_large_images_do_not_count_against_the_stream_bound():
+    from fpdf import FPDF
+    from PIL import Image
+
+    picture = Image.linear_gradient("L").resize((1600, 1600)).convert("RGB")  # 7.7 MB raw
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "", 11)
+    pdf.cell(0, 10, "A scanned form with a printed caption.")
+    pdf.image(picture, x=10, y=30, w=100)
+    parsed = READER.read(bytes(pdf.output()), "scan.pdf", ZipLimits(max_bytes=1_000_000))
+    assert "printed caption" in parsed.text

@@ -10,12 +10,14 @@ metadata. Like an archive, a PDF is bounded by ``--max-unzipped-mb``: its Flate 
 before PDFium opens it (:mod:`generator.ingest.pdf_bounds`), then its extracted text.
 
 PDFium is not thread-safe: every call into it holds :data:`PDFIUM_LOCK`, so threads of one
-process (a threaded worker) take turns; separate processes each load their own copy.
+process (a threaded worker) take turns; separate processes each load their own copy (the
+library is loaded at the first PDF, and a forked child gets a fresh lock).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -27,6 +29,16 @@ from generator.ingest.pdf_bounds import check_streams
 
 # One call into PDFium at a time in this process (it keeps global state without locks).
 PDFIUM_LOCK = threading.Lock()
+
+
+def _fresh_lock_after_fork() -> None:
+    # A fork copies the lock as it was: held, if another thread was inside PDFium then,
+    # and the child's only thread would wait for ever at its first PDF.
+    global PDFIUM_LOCK
+    PDFIUM_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_after_fork)
 
 # pypdfium2 logs recoverable oddities (a circular bookmark); they would garble the progress
 # bar, and unrecoverable ones reach us as exceptions that become the file's one error line.

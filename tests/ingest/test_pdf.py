@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import zlib
@@ -233,3 +234,25 @@ def test_large_images_do_not_count_against_the_stream_bound():
     pdf.image(picture, x=10, y=30, w=100)
     parsed = READER.read(bytes(pdf.output()), "scan.pdf", ZipLimits(max_bytes=1_000_000))
     assert "printed caption" in parsed.text
+
+
+def test_a_child_forked_while_a_thread_reads_a_pdf_can_read_pdfs():
+    data = pdf_bytes([PARAGRAPH])
+    with pdf_module.PDFIUM_LOCK:  # as if another thread were inside PDFium at the fork
+        pid = os.fork()
+        if pid == 0:  # the child: must not wait for a lock no thread of it will release
+            ok = False
+            try:
+                ok = "five working days" in READER.read(data, "c.pdf").text
+            finally:
+                os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung on the PDFium lock")

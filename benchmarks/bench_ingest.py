@@ -3,9 +3,11 @@
 Generates (seeded) a corpus of md, txt and html documents of at least 50 MB, and a second
 one twice as large, plus a smaller PDF/DOCX set; then ingests each in a fresh child process
 pinned to one CPU (so peaks are separate and the figure is one core's) and prints MB/s of
-input and peak RSS. Memory should stay flat from 1x to 2x: documents are streamed.
+input and peak RSS. Memory should stay flat from 1x to 2x: documents are streamed. The PDFs
+are also read with pypdf, the reader before PDFium, side by side (``pdf_compare.py``): MB of
+PDF per CPU-second before and after with their ratio, the text diff, damaged-file counts.
 
-Run: ``.venv/bin/python benchmarks/bench_ingest.py [--mb 52] [--keep DIR]``
+Run: ``.venv/bin/python benchmarks/bench_ingest.py [--mb 52] [--keep DIR] [--pdf-only]``
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
@@ -86,6 +87,18 @@ def test_pdf_dates(raw: str, expected: object):
 def test_owner_password_only_opens_and_user_password_is_refused():
     text = READER.read(encrypted_pdf_bytes(user_password=""), "o.pdf").text
     assert "managers answer within five working days." in text
+    from pypdf import PdfReader, PdfWriter  # its info dictionary is encrypted too
+
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(pdf_bytes([PARAGRAPH]))))
+    writer.add_metadata({"/Title": "Secret title", "/CreationDate": "D:20250101120000Z"})
+    writer.encrypt(user_password="", owner_password="o", algorithm="AES-256")
+    out = io.BytesIO()
+    writer.write(out)
+    meta = READER.read(out.getvalue(), "o.pdf").metadata
+    assert meta["title"] == "Secret title" and meta["created"] == datetime(
+        2025, 1, 1, 12, tzinfo=UTC
+    )
     with pytest.raises(IngestError) as err:
         READER.read(encrypted_pdf_bytes(user_password="s3cret"), "l.pdf")
     assert err.value.reason == "encrypted PDF: a password is required to open it"

@@ -21,7 +21,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def curate_cmd(
     run: Path | None = typer.Argument(None, help="Run folder whose records.jsonl to curate."),
     input_file: Path | None = typer.Option(
-        None, "--input", help="Curate this JSONL file (alpaca, chat or completion) instead."
+        None, "--input", help="Curate this file instead (JSONL or a JSON array of records)."
     ),
     out: Path | None = typer.Option(None, "--out", help="Run folder for --input's results."),
     config: Path | None = typer.Option(None, "--config", help="curate.yaml with settings."),

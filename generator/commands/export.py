@@ -35,7 +35,7 @@ def export_cmd(
         False, "--strict", help="Refuse the whole export (exit 3) if any record is not 'allow'."
     ),
     no_meta: bool = typer.Option(
-        False, "--no-meta", help="Drop provenance meta (default: a sidecar <split>.meta.jsonl)."
+        False, "--no-meta", help="Drop provenance meta (default: a sidecar meta.jsonl)."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite files of an earlier export."),
     system_prompt: str = typer.Option(

@@ -93,6 +93,8 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
         p = prepare(settings, journal, gj)
         if run.heal(plan=heal_plan(p)).units_completed:  # records taken back: plan again
             p = prepare(settings, journal, gj)
+        for line in p.notes:
+            err.print(line, highlight=False)
         for warning in p.warnings:
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         cost = CostModel(

@@ -50,7 +50,7 @@ def test_accepted_only_exports_accepted_and_edited(tmp_path: Path) -> None:
     run, ids = _reviewed_run(tmp_path)
     res = _export(run, tmp_path / "a", "accepted")
     assert res.exit_code == 0, res.output
-    rows = read_jsonl(tmp_path / "a" / "data.jsonl")
+    rows = read_jsonl(tmp_path / "a" / "train.jsonl")
     assert len(rows) == 2
     assert "Corrected by the reviewer from the handbook." in [r["output"] for r in rows]
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
@@ -65,10 +65,10 @@ def test_accepted_or_unsampled_keeps_unsampled_records(tmp_path: Path) -> None:
     run, _ = _reviewed_run(tmp_path)
     res = _export(run, tmp_path / "b", "accepted-or-unsampled")
     assert res.exit_code == 0, res.output
-    assert len(read_jsonl(tmp_path / "b" / "data.jsonl")) == 30 - 2  # rejected + pending held
+    assert len(read_jsonl(tmp_path / "b" / "train.jsonl")) == 30 - 2  # rejected + pending held
     plain = _export(run, tmp_path / "c", None)
     assert plain.exit_code == 0, plain.output
-    rows = read_jsonl(tmp_path / "c" / "data.jsonl")
+    rows = read_jsonl(tmp_path / "c" / "train.jsonl")
     assert len(rows) == 30 - 1  # without --require-review a rejected record is still held
     assert "Corrected by the reviewer from the handbook." in [r["output"] for r in rows]
 

@@ -54,8 +54,8 @@ def ingest(
     max_unzipped_mb: float = typer.Option(
         None,
         "--max-unzipped-mb",
-        help="A .docx (zip) expanding past this many MB is reported, not read "
-        f"[{DEFAULT_MAX_UNZIPPED_MB:g}].",
+        help="A .docx (zip) or a PDF's streams or text expanding past this many MB is "
+        f"reported, not read [{DEFAULT_MAX_UNZIPPED_MB:g}].",
     ),
     max_zip_entries: int = typer.Option(
         None,
@@ -184,7 +184,8 @@ HELP = (
     "files, unknown types and symlinks leaving DOCS are skipped and listed; bad files "
     "(corrupt or encrypted PDF, empty, binary, undecodable, too large) get one line each "
     "and the rest is ingested; so do .docx files that expand past --max-unzipped-mb or "
-    "--max-zip-entries (zip bombs) and files whose names are not valid UTF-8.\n\n"
+    "--max-zip-entries (zip bombs), PDFs that expand past --max-unzipped-mb, and files "
+    "whose names are not valid UTF-8.\n\n"
     "A re-run on RUN keeps the settings RUN was ingested with (chunk size, overlap, "
     "tokenizer, size limits); a flag asking for a different value is refused (exit 2) "
     "unless --reingest is given. Exit 0 unless the command itself is wrong (exit 2)."

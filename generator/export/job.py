@@ -268,7 +268,9 @@ def run_export(opts: ExportOptions) -> ExportResult:
     _check_options(opts)
     plan = select_inputs(opts.run)
     sources, sources_file, warnings = _run_sources(opts.run)
-    gate = Gate(opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today)
+    gate = Gate(
+        opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today, opts.run
+    )
     res = ExportResult(opts, plan, exporter.target, gate, sources_file, warnings=warnings)
     if opts.require_review:
         res.review = _review_filter(opts)
@@ -277,7 +279,10 @@ def run_export(opts: ExportOptions) -> ExportResult:
         names += [sidecar_name(s) for s, _ in plan.files]
     check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
 
-    decisions = _judge(res)
+    try:
+        decisions = _judge(res)
+    finally:
+        gate.provenance.close()
     res.warnings += gate.check_accept_names()
     res.warnings += list(gate.stale().values())
     _refuse_if_needed(opts, res, decisions)

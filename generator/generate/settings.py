@@ -36,6 +36,10 @@ FINGERPRINT_FIELDS = (
     "sample_seed",
     "context_window",  # decides how chunks are split to fit
     "redact_before_send",  # what the provider sees
+    # Whose server answers decides whose terms apply (generator/policy_resolve.py): a resumed
+    # run must not mix records tagged under two hosts. Scrubbed of user:pass@; left out of
+    # the fingerprint when unset, so runs without an API base keep their fingerprint.
+    "api_base",
 )
 
 
@@ -100,8 +104,11 @@ class GenerateSettings(BaseModel):
 
     def fingerprint(self) -> dict[str, Any]:
         """The output-affecting settings, JSON-ready."""
+        from generator.policy_resolve import scrub_url
+
         data = self.model_dump(mode="json")
-        return {k: data[k] for k in FINGERPRINT_FIELDS}
+        data["api_base"] = scrub_url(self.api_base)
+        return {k: data[k] for k in FINGERPRINT_FIELDS if k != "api_base" or data[k]}
 
     def fingerprint_hash(self) -> str:
         raw = json.dumps(self.fingerprint(), sort_keys=True, separators=(",", ":"))
@@ -110,7 +117,10 @@ class GenerateSettings(BaseModel):
     def public_config(self) -> dict[str, Any]:
         """What ``RUN/config.json`` holds: every setting (none of them is a secret) plus the
         fingerprint hash. API keys are never settings: LiteLLM reads them from the env."""
+        from generator.policy_resolve import scrub_url
+
         data = self.model_dump(mode="json")
+        data["api_base"] = scrub_url(self.api_base)
         data["fingerprint"] = self.fingerprint_hash()
         return data
 

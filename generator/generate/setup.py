@@ -22,6 +22,7 @@ from generator.generate.plan import ContextFitter, PoolView, WorkUnit, plan_unit
 from generator.generate.prompts import PromptTemplate, load_template, reply_schema
 from generator.generate.seeding import Example, load_seeds, seeds_sha256
 from generator.generate.settings import FINGERPRINT_KEY, GenerateSettings, check_fingerprint
+from generator.policy_resolve import scrub_url
 from generator.providers.keys import provider_prefix
 from generator.providers.model_info import context_window
 from generator.records import Ref
@@ -143,6 +144,7 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
         fingerprint=fingerprint,
         source_info=_source_infos(Path(settings.docs), journal),
         redact_before_send=settings.redact_before_send,
+        api_base=scrub_url(settings.api_base),
     )
     sizes = sorted({u.n for u in units})
     return Prepared(

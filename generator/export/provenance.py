@@ -1,0 +1,107 @@
+"""What the run itself recorded about how each record was made, for the licence gate.
+
+A record's ``meta`` is what the record says about itself: anyone can edit it. The run's
+journal (``run.sqlite``, table ``gen_records``) holds the record as generation accepted it,
+so the gate takes the model, the API base and the policy tag from there. A record the
+journal does not hold was not generated in this run (``curate --input`` data, or a run
+folder without a journal): its claims are not trusted, only what its model string resolves
+to, and never looser than ``unknown``.
+
+The API base of a generated record is its own ``meta.api_base`` as journaled; records
+generated before the API base was recorded per record take the run's ``config.json``
+``api_base`` when the config names the same model.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.records import Meta
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How one record was made, as far as the run can vouch for it."""
+
+    origin: str  # generated | imported
+    model: str | None
+    api_bases: tuple[str | None, ...]
+    policy: dict[str, Any] | None  # the tag the record carries
+    notes: tuple[str, ...] = field(default=())  # disagreements between record and journal
+
+
+class RunProvenance:
+    """Reads the run's journal (read-only) and config for :meth:`evidence`."""
+
+    def __init__(self, run: Path | None) -> None:
+        self.config_model: str | None = None
+        self.config_api_base: str | None = None
+        self._conn: sqlite3.Connection | None = None
+        if run is None:
+            return
+        try:
+            cfg = json.loads((run / "config.json").read_text(encoding="utf-8"))
+            if isinstance(cfg, dict):
+                self.config_model, self.config_api_base = cfg.get("model"), cfg.get("api_base")
+        except (OSError, ValueError):
+            pass
+        db = run / "run.sqlite"
+        if db.is_file():
+            try:
+                conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+                conn.execute("SELECT 1 FROM gen_records LIMIT 1")
+                self._conn = conn
+            except sqlite3.Error:
+                self._conn = None  # no generation in this run: nothing is vouched for
+
+    @property
+    def has_journal(self) -> bool:
+        return self._conn is not None
+
+    def _journaled(self, record_id: str) -> dict[str, Any] | None:
+        if self._conn is None:
+            return None
+        row = self._conn.execute("SELECT data FROM gen_records WHERE id=?", (record_id,)).fetchone()
+        if row is None:
+            return None
+        try:
+            meta = json.loads(row[0]).get("meta")
+        except (ValueError, AttributeError):
+            return None
+        return meta if isinstance(meta, dict) else None
+
+    def evidence(self, meta: Meta) -> Evidence:
+        claimed_base = (meta.model_extra or {}).get("api_base")
+        tag = meta.policy.model_dump() if meta.policy else None
+        gen = self._journaled(meta.id)
+        if gen is None:
+            base = claimed_base if isinstance(claimed_base, str) else None
+            return Evidence("imported", meta.model, (base,), tag)
+        model = gen.get("model")
+        if "api_base" in gen:
+            bases: tuple[str | None, ...] = (gen.get("api_base"),)
+        elif model and model == self.config_model:
+            bases = (self.config_api_base,)
+        else:
+            bases = (None,)
+        notes = []
+        if meta.model != model:
+            notes.append(f"record says model {meta.model!r}, the run generated it with {model!r}")
+        if claimed_base != gen.get("api_base"):
+            notes.append(
+                f"record says API base {claimed_base!r}, the run journaled {gen.get('api_base')!r}"
+            )
+        if tag != gen.get("policy"):
+            have = (tag or {}).get("id")
+            was = (gen.get("policy") or {}).get("id")
+            notes.append(f"record carries policy tag {have!r}, the run tagged it {was!r}")
+        return Evidence("generated", model, bases, tag, tuple(notes))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

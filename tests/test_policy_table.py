@@ -21,6 +21,7 @@ GOOGLE_OPENAI = "https://generativelanguage.googleapis.com/v1beta/openai/"
 VERTEX = "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1"
 BEDROCK = "https://bedrock-runtime.us-east-1.amazonaws.com"
 LOOPBACK = "http://127.0.0.1:8000/v1"
+GPU1, GPU2 = "https://gpu1.corp.example/v1", "https://gpu2.corp.example/v1"
 
 TABLE = [
     # 1. provenance: the model string decides, whatever a tag says
@@ -117,10 +118,10 @@ WITH_CONTEXT = [
     ("ollama/llama3.2-vision:11b", None, "internal-fine-tune", "EU", (), "block"),
     ("ollama/llama3.2-vision:11b", None, "internal-fine-tune", "UK", (), "allow"),
     ("groq/meta-llama/llama-4-scout-17b-16e-instruct", None, "evaluation", "EU", (), "block"),
-    ("openai/qwen3-8b", "https://gpu1.corp.example/v1", "commercial", None, ("gpu1.corp.example",), "allow"),
-    ("openai/qwen3-8b", "https://gpu2.corp.example/v1", "commercial", None, ("gpu1.corp.example",), "review"),
-    ("openai/qwen3-8b", "https://gpu7.corp.example/v1", "commercial", None, ("*.corp.example",), "allow"),
-]  # fmt: skip
+    ("openai/qwen3-8b", GPU1, "commercial", None, ("gpu1.corp.example",), "allow"),
+    ("openai/qwen3-8b", GPU2, "commercial", None, ("gpu1.corp.example",), "review"),
+    ("openai/qwen3-8b", GPU2, "commercial", None, ("*.corp.example",), "allow"),
+]
 
 
 def test_the_table_has_at_least_forty_cases() -> None:

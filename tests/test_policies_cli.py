@@ -126,3 +126,10 @@ def test_real_subprocess() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "policy:  mock" in proc.stdout and "commercial: BLOCK" in proc.stdout
+
+
+def test_show_names_the_hosts_and_whose_models_a_service_serves() -> None:
+    out = _run("show", "aws-bedrock").output
+    assert "hosts:       bedrock-runtime.*.amazonaws.com" in out
+    assert "serves:      others models (the model's own terms" in out
+    assert "serves:      own models" in _run("show", "qwen").output

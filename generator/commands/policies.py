@@ -76,6 +76,9 @@ def show_cmd(policy_id: str = typer.Argument(..., metavar="ID", help="Policy id.
         f"file:        {pol.path}",
         f"provider:    {pol.provider}",
         f"covers:      {', '.join(pol.covers) or '(fallback: models no policy covers)'}",
+        f"hosts:       {', '.join(pol.hosts) or '-'}",
+        f"serves:      {pol.serves} models"
+        + (" (the model's own terms or licence bind too)" if pol.serves == "others" else ""),
         f"terms:       {pol.terms.name}",
         f"  url:       {pol.terms.url}",
         f"  effective: {pol.terms.effective_date}",

@@ -41,6 +41,7 @@ class RunProvenance:
         self.config_model: str | None = None
         self.config_api_base: str | None = None
         self._conn: sqlite3.Connection | None = None
+        self.has_journal = False  # whether the run has generation records to vouch with
         if run is None:
             return
         try:
@@ -52,15 +53,11 @@ class RunProvenance:
         db = run / "run.sqlite"
         if db.is_file():
             try:
-                conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+                conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
                 conn.execute("SELECT 1 FROM gen_records LIMIT 1")
-                self._conn = conn
+                self._conn, self.has_journal = conn, True
             except sqlite3.Error:
                 self._conn = None  # no generation in this run: nothing is vouched for
-
-    @property
-    def has_journal(self) -> bool:
-        return self._conn is not None
 
     def _journaled(self, record_id: str) -> dict[str, Any] | None:
         if self._conn is None:

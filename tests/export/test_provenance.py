@@ -165,3 +165,12 @@ def test_a_written_authorization_lifts_anthropic_training_block_for_its_scope(
             ExportOptions(run, "alpaca", "competing-model", tmp_path / "d", ("anthropic",),
                           policies_dir=folder)
         )  # fmt: skip
+
+
+def test_a_run_folder_with_odd_characters_still_reads_its_journal(tmp_path: Path) -> None:
+    openai = load_policies()["openai"]
+    run = make_run(tmp_path / "a #1 ?x%20", [alpaca(i, openai) for i in range(2)])
+    res = run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "o"))
+    assert res.n_exported == 2 and res.gate.stats.imported == 0
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["provenance"]["journal"] is True

@@ -52,12 +52,14 @@ class RunProvenance:
             pass
         db = run / "run.sqlite"
         if db.is_file():
+            conn = None
             try:
                 conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
                 conn.execute("SELECT 1 FROM gen_records LIMIT 1")
                 self._conn, self.has_journal = conn, True
-            except sqlite3.Error:
-                self._conn = None  # no generation in this run: nothing is vouched for
+            except sqlite3.Error:  # no generation in this run: nothing is vouched for
+                if conn is not None:
+                    conn.close()
 
     def _journaled(self, record_id: str) -> dict[str, Any] | None:
         if self._conn is None:

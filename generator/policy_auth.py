@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
@@ -68,6 +68,21 @@ class Authorizations:
     sha256: str = ""
     version: str = ""
 
+    def check_against(self, policies: dict[str, Any]) -> None:
+        """Each entry must name a known policy and only uses whose verdict that policy marks
+        ``authorizable``: a grant the terms do not provide for must not pass silently."""
+        for i, a in enumerate(self.entries):
+            where = f"{self.path}: field authorizations.{i}"
+            pol = policies.get(a.policy)
+            if pol is None:
+                raise PolicyFileError(f"{where}.policy: no policy {a.policy!r}")
+            wrong = [u for u in a.uses if not pol.uses[u].authorizable]
+            if wrong:
+                raise PolicyFileError(
+                    f"{where}.uses: {a.policy}'s terms make no authorization possible for "
+                    f"{', '.join(wrong)} (no verdict marked authorizable)"
+                )
+
     def find(
         self, policy_id: str, use: str, model: str | None, today: date
     ) -> Authorization | None:
@@ -84,8 +99,9 @@ def authorizations_path(directory: Path | str | None = None) -> Path:
 
 
 def load_authorizations(directory: Path | str | None = None) -> Authorizations:
-    """The authorizations file, validated (a bad file fails with its path and field); an
-    absent default file means none. A file named by INSTRUCTFORGE_AUTHORIZATIONS must exist."""
+    """The authorizations file, validated (a bad file fails with its path and field) against
+    the policies of ``directory``; an absent default file means none. A file named by
+    INSTRUCTFORGE_AUTHORIZATIONS must exist."""
     path = authorizations_path(directory)
     if not path.is_file():
         if env("INSTRUCTFORGE_AUTHORIZATIONS"):
@@ -101,6 +117,10 @@ def load_authorizations(directory: Path | str | None = None) -> Authorizations:
     ids = [a.id for a in parsed.authorizations]
     if len(ids) != len(set(ids)):
         raise PolicyFileError(f"{path}: field authorizations: ids must be unique")
-    return Authorizations(
+    found = Authorizations(
         tuple(parsed.authorizations), path, hashlib.sha256(raw).hexdigest(), parsed.version
     )
+    from generator.policies import load_policies  # policies imports this module's name
+
+    found.check_against(load_policies(directory))
+    return found

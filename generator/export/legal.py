@@ -25,6 +25,7 @@ from generator.export.job import (
     FileInfo,
     exclusion_rows,
 )
+from generator.export.legal_provenance import provenance_lines, provenance_manifest
 from generator.export.writer import Staging, secret_values, sha256_file
 from generator.policies import Policy
 from generator.records import utcnow
@@ -105,29 +106,6 @@ def _policy_entry(pol: Policy, res: ExportResult) -> dict[str, Any]:
     }
 
 
-def _provenance(res: ExportResult) -> dict[str, Any]:
-    """How the gate worked out each record's terms: the settings it resolved with, the
-    records it could not verify, disagreements it named, and written authorizations used."""
-    gate, st = res.gate, res.gate.stats
-    auths = gate.authorizations
-    return {
-        "context": gate.context.to_dict(),
-        "journal": gate.provenance.has_journal,
-        "records_not_in_journal": st.imported,
-        "disagreements": dict(st.disagreements.most_common()),
-        "authorizations": {
-            "file": str(auths.path) if auths.path else None,
-            "sha256": auths.sha256 or None,
-            "version": auths.version or None,
-            "used": [
-                {**a.model_dump(mode="json"), "records": st.authorizations[a.id]}
-                for a in auths.entries
-                if st.authorizations.get(a.id)
-            ],
-        },
-    }
-
-
 def _manifest(res: ExportResult) -> dict[str, Any]:
     opts, gate, st = res.options, res.gate, res.gate.stats
     pdir = gate.directory or policies_dir()
@@ -173,7 +151,7 @@ def _manifest(res: ExportResult) -> dict[str, Any]:
                 for k, c in sorted(st.label_checks.items())
             },
         },
-        "provenance": _provenance(res),
+        "provenance": provenance_manifest(res.gate),
         "accepted_reviews": [
             {"id": k, "records": n, "accepted_by": res.accepted_by, "accepted_at": res.accepted_at}
             for k, n in sorted(st.accepted.items())
@@ -195,29 +173,6 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return out + ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
-
-
-def _provenance_lines(prov: dict[str, Any]) -> list[str]:
-    ctx = prov["context"]
-    out = [
-        f"- Terms worked out again from each record's model and API base (domicile: "
-        f"{ctx['domicile'] or 'not set'}; self-hosted hosts: "
-        f"{', '.join(ctx['self_hosted']) or 'loopback only'})."
-    ]
-    if prov["records_not_in_journal"]:
-        out.append(
-            f"- **{prov['records_not_in_journal']} records are not in this run's journal** "
-            "(data from elsewhere): their policy tags were not trusted."
-        )
-    for text, n in prov["disagreements"].items():
-        out.append(f"- **Disagreement ({n} records):** {text}")
-    for a in prov["authorizations"]["used"]:
-        out.append(
-            f"- Written authorization `{a['id']}` ({a['records']} records): {a['policy']} "
-            f"granted {', '.join(a['uses'])} to {a['granted_to']} by {a['granted_by']} on "
-            f"{a['date']} ({a['document']}): {a['scope']}"
-        )
-    return out
 
 
 def legal_review(res: ExportResult, manifest: dict[str, Any]) -> str:
@@ -244,7 +199,7 @@ def legal_review(res: ExportResult, manifest: dict[str, Any]) -> str:
             "(hash mismatch): the terms changed or the file was edited since generation."
         )
     lines += [f"- **Warning:** {w}" for w in res.warnings]
-    lines += _provenance_lines(manifest["provenance"])
+    lines += provenance_lines(manifest["provenance"])
     lines += ["", "## Policies", ""]
     rows = [
         [

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.config import policies_dir
-from generator.errors import ExportRefused
+from generator.errors import ExportRefused, PolicyFileError
 from generator.export.job import ExportOptions, run_export
 from generator.policies import load_policies
 from tests.export._build import QUESTIONS, alpaca, make_run, read_jsonl, write_jsonl
@@ -174,3 +174,20 @@ def test_a_run_folder_with_odd_characters_still_reads_its_journal(tmp_path: Path
     assert res.n_exported == 2 and res.gate.stats.imported == 0
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["provenance"]["journal"] is True
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("policy: anthropic", "policy: anthropics", "authorizations.0.policy: no policy"),
+        ("uses: [internal-fine-tune]", "uses: [public-release]", "no authorization possible"),
+        ("policy: anthropic", "policy: mock", "no authorization possible"),
+        ("    document: ", "    doc: ", "field authorizations.0.document"),
+    ],
+)
+def test_a_bad_authorization_fails_at_load(tmp_path: Path, old: str, new: str, message: str):
+    folder = _with_authorization(tmp_path, GRANT.format(expires="2099-01-01").replace(old, new))
+    run = make_run(tmp_path, [alpaca(0, load_policies()["openai"])])
+    with pytest.raises(PolicyFileError, match=message) as err:
+        run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "o", policies_dir=folder))
+    assert "authorizations.yaml" in str(err.value) and err.value.exit_code == 2

@@ -15,8 +15,9 @@ Layers, in order:
    resellers, routers, unknown servers): the weights' family in ``local.yaml`` (the licence
    catalogue: Llama, Qwen, Mistral, DeepSeek, gpt-oss ...) if the name matches one; else the
    maker whose policy covers the name after the prefix (``anthropic.claude-*`` on Bedrock ->
-   ``anthropic``); else ``unknown``. A maker's own service (``serves: own``) applies its
-   own families itself (``qwen.yaml`` for Qwen weights on Model Studio).
+   ``anthropic``); else ``unknown``. On our own server a family decides alone, but a maker's
+   name (a local proxy to ``claude-*``) still brings the maker's terms. A maker's own service
+   (``serves: own``) applies its own families itself (``qwen.yaml`` on Model Studio).
 
 ``domicile`` (``INSTRUCTFORGE_DOMICILE``) decides licences with a domicile rule, and
 ``authorizations.yaml`` may lift a verdict its terms make conditional (policy_auth.py).
@@ -203,18 +204,22 @@ def _host_layer(
 
 
 def _model_layer(policies: dict[str, Policy], m: str, first: Layer) -> Layer | None:
-    if first.policy.id == LOCAL_ID or first.policy.serves == "own":
-        return None  # our own server (the licence decides there) or the maker's own service
+    if first.policy.serves == "own":
+        return None  # the maker's own service applies its own families
     name = m.split("/", 1)[1] if "/" in m else m
     local = policies.get(LOCAL_ID)
     fam = local.family_for(name) if local else None
+    if first.policy.id == LOCAL_ID and fam is not None:
+        return None  # open weights on our own server: local.yaml's family decides alone
     if local is not None and fam is not None:
         why = f"weights of family {fam[0]!r}: {fam[1].licence}"
         return Layer(local, "licence", fam[0], why, name)
     pol, pattern = _most_specific(policies, name, makers=True)
-    if pol is not None:
+    if pol is not None:  # also behind our own server: a local proxy to a maker's API
         why = f"model {name!r} is {pol.provider}'s ({pattern}): its terms apply through the host"
         return Layer(pol, "maker", pattern, why, name)
+    if first.policy.id == LOCAL_ID:
+        return None  # local.yaml's own verdict (review) covers a family it does not list
     why = f"model {name!r}: neither its maker's terms nor its weights' licence are on file"
     return Layer(policies[UNKNOWN_ID], "model", None, why, name)
 

@@ -45,6 +45,8 @@ TABLE = [
     ("hosted_vllm/meta-llama/Llama-3.1-8B-Instruct", LOOPBACK, "internal-fine-tune", "allow"),
     ("hosted_vllm/meta-llama/Llama-3.1-8B-Instruct", None, "internal-fine-tune", "review"),
     ("ollama/llama3.1:8b", None, "internal-fine-tune", "allow"),  # Ollama's default: loopback
+    ("openai/claude-sonnet-4-5", "http://127.0.0.1:4000", "competing-model", "block"),  # proxy
+    ("openai/my-finetune", LOOPBACK, "evaluation", "review"),  # our server, unknown weights
     ("ollama/qwen2.5:7b", "https://ollama.example.com", "commercial", "review"),
     # routes without an API base: the host's policy, then the model's
     ("groq/llama3-8b-8192", None, "competing-model", "block"),

@@ -54,7 +54,9 @@ TABLE = [
     ("groq/openai/gpt-oss-120b", None, "commercial", "review"),
     ("together_ai/Qwen/Qwen2.5-72B-Instruct-Turbo", None, "competing-model", "review"),
     ("together_ai/Qwen/Qwen2.5-3B-Instruct", None, "commercial", "block"),  # research licence
-    ("fireworks_ai/accounts/fireworks/models/deepseek-r1", None, "competing-model", "review"),
+    ("fireworks_ai/accounts/fireworks/models/deepseek-r1", None, "competing-model", "block"),
+    ("fireworks_ai/accounts/fireworks/models/deepseek-r1", None, "evaluation", "review"),
+    ("bedrock/qwen.qwen3-32b-v1:0", None, "competing-model", "block"),  # AWS's own clause
     ("deepinfra/meta-llama/Meta-Llama-3-8B-Instruct", None, "competing-model", "block"),
     ("openrouter/openai/gpt-4o", None, "competing-model", "block"),
     ("openrouter/anthropic/claude-3.5-sonnet", None, "internal-fine-tune", "block"),

@@ -200,8 +200,7 @@ class Gate:
             checks.append(self._tags[key])
         return checks
 
-    def _policy_checks(self, meta: Meta) -> tuple[str, list[Check], tuple[str, ...]]:
-        ev = self.provenance.evidence(meta)
+    def _policy_checks(self, meta: Meta, ev: Evidence) -> tuple[str, list[Check], tuple[str, ...]]:
         primary, checks = self._provenance_checks(ev)
         resolved = {c.key for c in checks}
         checks += self._tag_checks(meta, ev, resolved)
@@ -218,8 +217,8 @@ class Gate:
             self.stats.disagreements[note] += 1
         return primary, checks, tuple(notes)
 
-    def _source_checks(self, meta: Meta) -> list[Check]:
-        raw = (meta.model_extra or {}).get("source_info")
+    def _source_checks(self, raw: Any) -> list[Check]:
+        """The labels of the record's source document, as the run recorded them."""
         if not isinstance(raw, dict):
             return []
         checks = []
@@ -232,8 +231,9 @@ class Gate:
 
     def evaluate(self, meta: Meta) -> Decision:
         """The decision for one record (and its contribution to the counts)."""
-        pid, checks, notes = self._policy_checks(meta)
-        checks += self._source_checks(meta)
+        ev = self.provenance.evidence(meta)
+        pid, checks, notes = self._policy_checks(meta, ev)
+        checks += self._source_checks(ev.source_info)
         worst = _worst(checks)
         needed = tuple(sorted({c.key for c in checks if c.verdict == "review"}))
         if worst == "block":

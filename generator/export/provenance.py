@@ -32,6 +32,7 @@ class Evidence:
     api_bases: tuple[str | None, ...]
     policy: dict[str, Any] | None  # the tag the record carries
     notes: tuple[str, ...] = field(default=())  # disagreements between record and journal
+    source_info: Any = None  # the source document's labels as generated (or as carried)
 
 
 class RunProvenance:
@@ -74,12 +75,13 @@ class RunProvenance:
         return meta if isinstance(meta, dict) else None
 
     def evidence(self, meta: Meta) -> Evidence:
-        claimed_base = (meta.model_extra or {}).get("api_base")
+        extra = meta.model_extra or {}
+        claimed_base, claimed_info = extra.get("api_base"), extra.get("source_info")
         tag = meta.policy.model_dump() if meta.policy else None
         gen = self._journaled(meta.id)
         if gen is None:
             base = claimed_base if isinstance(claimed_base, str) else None
-            return Evidence("imported", meta.model, (base,), tag)
+            return Evidence("imported", meta.model, (base,), tag, source_info=claimed_info)
         model = gen.get("model")
         if "api_base" in gen:
             bases: tuple[str | None, ...] = (gen.get("api_base"),)
@@ -98,7 +100,9 @@ class RunProvenance:
             have = (tag or {}).get("id")
             was = (gen.get("policy") or {}).get("id")
             notes.append(f"record carries policy tag {have!r}, the run tagged it {was!r}")
-        return Evidence("generated", model, bases, tag, tuple(notes))
+        if claimed_info != gen.get("source_info"):
+            notes.append("the record's source labels differ from those the run recorded")
+        return Evidence("generated", model, bases, tag, tuple(notes), gen.get("source_info"))
 
     def close(self) -> None:
         if self._conn is not None:

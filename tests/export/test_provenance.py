@@ -191,3 +191,18 @@ def test_a_bad_authorization_fails_at_load(tmp_path: Path, old: str, new: str, m
     with pytest.raises(PolicyFileError, match=message) as err:
         run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "o", policies_dir=folder))
     assert "authorizations.yaml" in str(err.value) and err.value.exit_code == 2
+
+
+def test_source_labels_come_from_what_the_run_recorded(tmp_path: Path) -> None:
+    openai = load_policies()["openai"]
+    records = [alpaca(i, openai, labels=["confidential"]) for i in range(2)]
+    run = make_run(tmp_path, records)
+    edited = [alpaca(0, openai, labels=["public"]), records[1]]  # label edited to loosen
+    write_jsonl(run / "records.jsonl", edited)
+    with pytest.raises(ExportRefused) as err:  # confidential: public-release block
+        run_export(ExportOptions(run, "alpaca", "public-release", tmp_path / "o", ("openai",)))
+    assert "block by source confidential" in str(err.value)
+    res = run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "e"))
+    assert res.n_exported == 1  # the edited record needs a person
+    [ex] = read_jsonl(tmp_path / "e" / "excluded.jsonl")
+    assert "source labels differ" in ex["reason"]

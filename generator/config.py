@@ -37,6 +37,9 @@ ENV_VARS: dict[str, str] = {
     "DISABLE_AIOHTTP_TRANSPORT": "set by tests so respx sees LiteLLM's async calls",
     "EDITOR": "editor opened by `review` for edits",
     "USER": "default reviewer / exporter name",
+    "<PROVIDER>_API_BASE, <PROVIDER>_BASE_URL": "read by LiteLLM and the SDKs (OPENAI_BASE_URL"
+    ", ...); we read them to decide which key may go there (providers/keys.py)",
+    "<NAME> of --api-key-env": "the key for a custom --api-base, named by the user",
 }
 
 # Which environment variable holds the key for a LiteLLM provider prefix. Providers not
@@ -72,11 +75,22 @@ PROVIDER_KEY_VARS: dict[str, str] = {
 _SECRET_NAME = re.compile(r"(^|_)(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?)(_|$)", re.I)
 
 
+# Variables the user named as holding a key (``--api-key-env``), whatever their name.
+_DECLARED_SECRETS: set[str] = set()
+
+
+def declare_secret_var(name: str) -> None:
+    """Treat ``name`` as a secret variable from now on: its value is scrubbed like a key's."""
+    _DECLARED_SECRETS.add(name)
+
+
 def secret_env(min_length: int = 6) -> dict[str, str]:
-    """Name -> value of the provider key variables and of every credential-named variable
-    set in the environment. Only ever used to find and redact those values, never to print
-    them; values shorter than ``min_length`` would match ordinary text and are left out."""
-    names = set(PROVIDER_KEY_VARS.values()) | {n for n in os.environ if _SECRET_NAME.search(n)}
+    """Name -> value of the provider key variables, of the variables named by
+    ``--api-key-env`` and of every credential-named variable set in the environment. Only
+    ever used to find and redact those values, never to print them; values shorter than
+    ``min_length`` would match ordinary text and are left out."""
+    names = set(PROVIDER_KEY_VARS.values()) | _DECLARED_SECRETS
+    names |= {n for n in os.environ if _SECRET_NAME.search(n)}
     found = {name: os.environ.get(name, "") for name in sorted(names)}
     return {name: value for name, value in found.items() if len(value) >= min_length}
 

@@ -30,6 +30,8 @@ sqlite's) are mapped to these in one place per role, ``raise Ours(...) from exc`
     │   ├── BudgetExceeded              --max-cost would be exceeded
     │   └── CircuitOpen                 most recent calls failed
     ├── ExportRefused                   exit 3: the licence gate refused the export
+    ├── PackAltered                     exit 3: `verify` found an export that differs from
+    │                                   what `export` wrote (the first difference named)
     └── Interrupted                     exit 130: Ctrl-C; the run is resumable
 """
 
@@ -190,6 +192,13 @@ class CircuitOpen(GuardStop):
 
 class ExportRefused(InstructforgeError):
     """The licence gate refused the export (``--strict`` or nothing exportable)."""
+
+    exit_code = 3
+
+
+class PackAltered(InstructforgeError):
+    """``instructforge verify``: a file, hash, count or gate decision of an export differs
+    from what the export wrote (or could not be re-checked: fail closed)."""
 
     exit_code = 3
 

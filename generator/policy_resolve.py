@@ -50,13 +50,12 @@ from generator.policies import (
 )
 from generator.policy_auth import Authorization, Authorizations
 from generator.policy_schema import UseVerdict
-
-_USERINFO = re.compile(r"(?<=//)[^/@\s]*@")
+from generator.redact import scrub_url_credentials
 
 
 def scrub_url(url: str | None) -> str | None:
-    """The URL without ``user:pass@`` (what may be written to config, meta and manifests)."""
-    return _USERINFO.sub("", url.strip()) if url else url
+    """The URL with its ``user:pass@`` replaced (what may be written to meta and manifests)."""
+    return scrub_url_credentials(url.strip()) if url else url
 
 
 def host_of(api_base: str | None) -> str | None:

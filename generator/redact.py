@@ -94,6 +94,22 @@ _SECRET_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
+# The userinfo of a URL (``https://user:pass@host``, ``https://TOKEN@host``): up to the last
+# '@' before the path, as URL parsers read it. One slash too: a URL that went through a path
+# (``Path("https://u:p@h")`` prints ``https:/u:p@h``) still carries its password.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*:/{1,2})[^\s/?#@]+(?:@[^\s/?#@]+)*@")
+
+
+def scrub_url_credentials(text: str) -> str:
+    """``text`` with the credentials of every URL in it replaced (``https://***@host/v1``).
+
+    Used on every URL we write or print (config.json, the manifest, errors, ``runs show``);
+    the real URL is kept in memory only, for the calls themselves."""
+    if "@" not in text:
+        return text
+    return _URL_USERINFO.sub(r"\1***@", text)
+
+
 # Long runs of key-like characters: candidates for the entropy check.
 _TOKEN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{32,}={0,2}")
 _HEX_ONLY = re.compile(r"^[0-9a-fA-F]+$")

@@ -28,10 +28,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from generator.config import policies_dir
 from generator.errors import ConfigError
+from generator.pathglob import check_pattern, glob_match
 from generator.policies import SOURCE_LABELS_FILE, Verdict
 from generator.policy_schema import VerdictName
 from generator.records import USES, Ref, Use
@@ -57,6 +58,15 @@ class SourcesFile(_Strict):
 
     sources: dict[str, SourceEntry] = Field(default_factory=dict)
     verdicts: dict[str, dict[Use, VerdictName]] = Field(default_factory=dict)
+
+    @field_validator("sources")
+    @classmethod
+    def _bounded_patterns(cls, value: dict[str, SourceEntry]) -> dict[str, SourceEntry]:
+        for pattern in value:
+            why = check_pattern(pattern)
+            if why:
+                raise ValueError(f"{why}: {pattern[:60]!r}")
+        return value
 
 
 class LabelRule(_Strict):
@@ -163,19 +173,6 @@ def label_rules_ref(directory: Path | None = None) -> Ref:
 # ---------------------------------------------------------------- matching and dates
 
 
-_GLOB = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
-
-
-@cache
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """``**`` crosses folders, ``*`` and ``?`` do not; a pattern ending in ``/`` is a folder."""
-    pat = pattern.strip().removeprefix("./")
-    if pat.endswith("/"):
-        pat += "**"
-    parts = re.split(r"(\*\*/|\*\*|\*|\?)", pat)
-    return re.compile("".join(_GLOB.get(p, re.escape(p)) for p in parts) + r"\Z")
-
-
 def _specificity(pattern: str) -> tuple[int, int]:
     return (sum(1 for c in pattern if c not in "*?"), len(pattern))
 
@@ -234,7 +231,7 @@ def source_info(
     path = doc_path.replace("\\", "/").lstrip("/")
     hits = []
     if sources is not None:
-        hits = [(p, e) for p, e in sources.sources.items() if _glob_regex(p).match(path)]
+        hits = [(p, e) for p, e in sources.sources.items() if glob_match(p, path)]
         hits.sort(key=lambda h: _specificity(h[0]), reverse=True)  # most specific first
     labels: list[str] = []
     for _, entry in hits:

@@ -173,7 +173,7 @@ def test_host_layer_comes_first_and_names_why() -> None:
 def test_api_base_credentials_are_scrubbed() -> None:
     base = "https://user:s3cret@llm.example.net:8443/v1"
     res = resolve("openai/gpt-4o", base, ctx=ResolveContext())
-    assert res.api_base == "https://llm.example.net:8443/v1" == scrub_url(base)
+    assert res.api_base == "https://***@llm.example.net:8443/v1" == scrub_url(base)
     assert "s3cret" not in res.why
 
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator.config import policies_dir
 from generator.errors import ConfigError
+from generator.pathglob import _run, compile_glob, glob_match
 from generator.records import USES
 from generator.sources import (
     SourceInfo,
@@ -196,3 +201,66 @@ def test_label_rules_follow_the_policy_folder(tmp_path: Path) -> None:
 def test_unknown_use_for_a_label_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown use"):
         label_verdict("public", "training")
+
+
+# ---------------------------------------------------------------- globs in bounded time
+
+PATHOLOGICAL = [
+    "**/**/**/**/**/*b*/x.pdf",
+    "**/**/**/**/**/*",
+    "*a*a*a*a*a*a*a*b*",
+    "*a*a*a*a*a*a*a*b",
+    "**a**a**a**a**a**a**b**",
+]
+
+
+@pytest.mark.timeout(60)
+def test_pathological_globs_cannot_stall_a_run(tmp_path: Path) -> None:
+    # Seen: a backtracking regex took 17 s for "*a*a*a*a*a*a*a*b" against a 60-character
+    # name, and grows exponentially with the length.
+    entries = "\n".join(f'  "{p}": {{labels: [internal]}}' for p in PATHOLOGICAL)
+    (tmp_path / "sources.yaml").write_text(f"sources:\n{entries}\n")
+    sources = load_sources(tmp_path)
+    paths = ["a" * 200 + ".md", "a/" * 100 + "a" * 150, "a/" * 30 + "b/x.pdf", "ab" * 120]
+    started = time.monotonic()
+    infos = [source_info(p * 1, {}, None, sources) for p in paths for _ in range(25)]
+    assert time.monotonic() - started < 3
+    assert set(infos[0].matched) == {"**/**/**/**/**/*"}
+    assert set(infos[-1].matched) == {
+        "**/**/**/**/**/*",
+        "*a*a*a*a*a*a*a*b",
+        "*a*a*a*a*a*a*a*b*",
+        "**a**a**a**a**a**a**b**",
+    }
+    assert "**/**/**/**/**/*b*/x.pdf" in infos[50].matched
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["x" * 1025, "*/" * 33],
+)
+def test_overly_complex_globs_are_refused_at_load(tmp_path: Path, pattern: str) -> None:
+    data = {"sources": {pattern: {"labels": ["internal"]}}}
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(data, width=10_000))
+    with pytest.raises(ConfigError, match=r"sources\.yaml: field sources: .*pattern"):
+        load_sources(tmp_path)
+
+
+_GLOB_PIECES = st.sampled_from(["a", "b", "/", ".", "*", "**", "**/", "?"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_GLOB_PIECES, max_size=7), st.text(alphabet="ab/.", max_size=9))
+def test_glob_automaton_agrees_with_the_regex_reading(pieces: list[str], path: str) -> None:
+    """The automaton must mean what the old regex meant: ``**/`` = ``(?:.*/)?``, ``**`` =
+    ``.*``, ``*`` = ``[^/]*``, ``?`` = ``[^/]``, whole path, trailing ``/`` = folder."""
+    pattern = "".join(pieces)
+    pat = pattern.strip().removeprefix("./")
+    pat = pat + "**" if pat.endswith("/") else pat
+    table = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    parts = re.split(r"(\*\*/|\*\*|\*|\?)", pat)
+    regex = re.compile("".join(table.get(p, re.escape(p)) for p in parts) + r"\Z")
+    expected = regex.match(path) is not None
+    assert glob_match(pattern, path) == expected
+    glob = compile_glob(pattern)
+    assert _run(glob.tokens, path) == expected  # the automaton itself, not only the fast path

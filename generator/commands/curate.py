@@ -30,7 +30,6 @@ def curate_cmd(
     ),
 ) -> None:
     """Filter, dedup and split records; write RUN/curation/ and print a table per step."""
-    from generator.curate.config import load_config
     from generator.curate.pipeline import curate
 
     if input_file is not None:
@@ -45,10 +44,7 @@ def curate_cmd(
         run_dir = run
     if goal is not None and goal not in GOALS:
         raise ConfigError(f"--goal must be one of {', '.join(GOALS)}, not {goal!r}")
-    settings = load_config(config)
-    if goal is not None:
-        settings.report.goal = goal  # type: ignore[assignment]
-    result = curate(run_dir, input_file=input_file, config=settings)
+    result = curate(run_dir, input_file=input_file, config_path=config, goal=goal)
 
     for p in result.problems:
         typer.echo(f"warning: {input_file or run_dir / 'records.jsonl'}: {p}", err=True)
@@ -66,6 +62,9 @@ def curate_cmd(
         line += f"; train {c['train']}, validation {c['validation']} (leakage check passed)"
     if c.get("review"):
         line += f"; {c['review']} for review"
+    failed = sum((s.get("check_failed") or {}).get("records", 0) for s in result.stats)
+    if failed:
+        line += f" ({failed} because a check could not run)"
     if c.get("bad_lines"):
         line += f"; {c['bad_lines']} bad input line(s) skipped"
     typer.echo(line)

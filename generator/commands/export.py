@@ -83,9 +83,6 @@ def _print(res: ExportResult) -> None:
         table.add_column(name, justify="left" if name == "policy" else "right")
     for pid, per in sorted(res.gate.stats.per_policy.items()):
         table.add_row(pid, *(str(per.get(c, 0)) for c in cols))
-    # A record counts under every policy that binds it (host, maker, licence): the total
-    # counts each record once.
-    table.add_row("all records", *(str(res.gate.stats.outcomes.get(c, 0)) for c in cols))
     con.print(table)
     if res.exclusions:
         ex = Table(title=f"Excluded: {len(res.exclusions)} records")

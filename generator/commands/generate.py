@@ -60,6 +60,13 @@ def generate(
         False, "--dry-run", help="Print calls, tokens and cost to expect; send nothing."
     ),
     api_base: str = typer.Option(None, "--api-base", help="Base URL of the model server."),
+    api_key_env: str = typer.Option(
+        None,
+        "--api-key-env",
+        metavar="NAME",
+        help="Environment variable holding the key for --api-base (its name is recorded, "
+        "never the value). Without it a server other than the provider's own gets no key.",
+    ),
     force_new_settings: bool = typer.Option(
         False, "--force-new-settings", help="Accept changed model/template/seeds on this RUN."
     ),
@@ -104,6 +111,7 @@ def generate(
             docs=str(docs), run_dir=str(out), model=model, template=template,
             seeds=str(seeds) if seeds else None, per_chunk=per_chunk, records=records,
             concurrency=concurrency, rpm=rpm, tpm=tpm, max_cost=max_cost, api_base=api_base,
+            api_key_env=api_key_env,
             workers=workers, context_window=context_window, price_in_per_m=price_in,
             price_out_per_m=price_out, max_retries=max_retries, timeout_s=timeout,
             keep_reasoning=keep_reasoning, dry_run=dry_run, pool_lag=pool_lag,

@@ -13,20 +13,18 @@ from pathlib import Path
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from generator.ingest.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, ChunkSettings
-from generator.ingest.pipeline import (
-    DEFAULT_MAX_FILE_MB,
-    INGESTED,
-    UNCHANGED,
-    FileResult,
-    IngestSettings,
-    ingest_entries,
-    plan,
-)
+from generator.errors import ConfigError
+from generator.ingest.archive import DEFAULT_MAX_UNZIPPED_MB, DEFAULT_MAX_ZIP_ENTRIES
+from generator.ingest.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
+from generator.ingest.pipeline import INGESTED, UNCHANGED, FileResult, ingest_entries, plan
+from generator.ingest.settings import DEFAULT_MAX_FILE_MB, SETTINGS_KEY, resolve
+from generator.ingest.walk import shown_path
 from generator.store import Journal
+from generator.tokens import encoding_name
 
 TYPES = ("md", "txt", "html", "pdf", "docx", "other")
 COUNTS = ("files", "ingested", "unchanged", "chunks", "tokens", "skipped", "errors")
@@ -37,10 +35,10 @@ def ingest(
     docs: Path = typer.Argument(..., help="Folder of documents (.md .txt .html .pdf .docx)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder; created if missing."),
     max_tokens: int = typer.Option(
-        DEFAULT_MAX_TOKENS, "--max-tokens", help="Largest chunk, in tokens of --model."
+        None, "--max-tokens", help=f"Largest chunk, in tokens of --model [{DEFAULT_MAX_TOKENS}]."
     ),
     overlap: int = typer.Option(
-        DEFAULT_OVERLAP, "--overlap", help="Tokens a chunk repeats from the one before it."
+        None, "--overlap", help=f"Tokens a chunk repeats from the one before [{DEFAULT_OVERLAP}]."
     ),
     model: str = typer.Option(
         None,
@@ -49,15 +47,51 @@ def ingest(
         "models, cl100k otherwise).",
     ),
     max_file_mb: float = typer.Option(
-        DEFAULT_MAX_FILE_MB, "--max-file-mb", help="Files above this size are reported, not read."
+        None,
+        "--max-file-mb",
+        help=f"Files above this size are reported, not read [{DEFAULT_MAX_FILE_MB:g}].",
+    ),
+    max_unzipped_mb: float = typer.Option(
+        None,
+        "--max-unzipped-mb",
+        help="A .docx (zip) expanding past this many MB is reported, not read "
+        f"[{DEFAULT_MAX_UNZIPPED_MB:g}].",
+    ),
+    max_zip_entries: int = typer.Option(
+        None,
+        "--max-zip-entries",
+        help=f"A .docx (zip) with more entries is reported, not read [{DEFAULT_MAX_ZIP_ENTRIES}].",
+    ),
+    reingest: bool = typer.Option(
+        False,
+        "--reingest",
+        help="Accept settings that differ from the ones RUN was ingested with: every "
+        "document is parsed and chunked again.",
     ),
 ) -> None:
     """Parse and chunk DOCS into the run folder OUT (the command help is ``HELP``)."""
-    settings = IngestSettings(ChunkSettings(max_tokens, overlap, model), max_file_mb)
-    entries = plan(docs, settings, out)
+    asked = {
+        "max_tokens": max_tokens,
+        "overlap": overlap,
+        "tokenizer": encoding_name(model) if model else None,
+        "max_file_mb": max_file_mb,
+        "max_unzipped_mb": max_unzipped_mb,
+        "max_zip_entries": max_zip_entries,
+    }
+    asked = {k: v for k, v in asked.items() if v is not None}
+    if not docs.is_dir():
+        raise ConfigError(f"document folder not found: {docs}")
+    resolve(None, asked, model=model)  # a bad value is refused before RUN is created
     console = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
     results: list[FileResult] = []
     with Journal(out) as journal:
+        settings, note = resolve(
+            journal.get_setting(SETTINGS_KEY), asked, reingest=reingest, model=model
+        )
+        if note:
+            err.print(note, markup=False, soft_wrap=True)
+        entries = plan(docs, settings, out)
         total = sum(e.size for e in entries if e.kind is None)
         progress = Progress(
             TextColumn("ingest"),
@@ -71,10 +105,11 @@ def ingest(
         )
         with progress:
             task = progress.add_task("", total=total)
-            for result in ingest_entries(entries, journal, settings):
+            for result in ingest_entries(entries, journal, settings, reingest=reingest):
                 results.append(result)
                 if result.status in (INGESTED, UNCHANGED, "error"):
-                    progress.update(task, advance=result.size, description=result.path[-40:])
+                    shown = escape(shown_path(result.path)[-40:])
+                    progress.update(task, advance=result.size, description=shown)
     _report(console, results, out)
 
 
@@ -83,16 +118,16 @@ def _report(console: Console, results: list[FileResult], out: Path) -> None:
     skipped = [r for r in results if r.status == "skipped"]
     removed = [r for r in results if r.status == "removed"]
     for r in errors:
-        console.print(f"error   {r.path}: {r.reason}", markup=False, soft_wrap=True)
+        console.print(f"error   {r.line()}", markup=False, soft_wrap=True)
     for r in skipped[:MAX_SKIPPED_LINES]:
-        console.print(f"skipped {r.path}: {r.reason}", markup=False, soft_wrap=True)
+        console.print(f"skipped {r.line()}", markup=False, soft_wrap=True)
     if len(skipped) > MAX_SKIPPED_LINES:
         console.print(
             f"skipped ... and {len(skipped) - MAX_SKIPPED_LINES} more "
             f"(all listed in the run's 'skipped' table)"
         )
     for r in removed:
-        console.print(f"removed {r.path}: {r.reason}", markup=False, soft_wrap=True)
+        console.print(f"removed {r.line()}", markup=False, soft_wrap=True)
     console.print(_table(results))
     done = sum(r.status in (INGESTED, UNCHANGED) for r in results)
     console.print(
@@ -130,7 +165,7 @@ def _table(results: list[FileResult]) -> Table:
         }
         totals.update(row)
         table.add_row(name, *(f"{row[k]:,}" for k in COUNTS))
-        reasons = Counter(r.reason.split(":")[0] for r in rows if r.reason)
+        reasons = Counter(shown_path(r.reason.split(":")[0]) for r in rows if r.reason)
         if reasons:
             notes.append(f"{name}: " + ", ".join(f"{n} {why}" for why, n in reasons.most_common()))
     table.add_row("all", *(f"{totals[k]:,}" for k in COUNTS), style="bold")
@@ -147,7 +182,11 @@ HELP = (
     "Unchanged files (same sha256 and settings) are not parsed again on a re-run. Hidden "
     "files, unknown types and symlinks leaving DOCS are skipped and listed; bad files "
     "(corrupt or encrypted PDF, empty, binary, undecodable, too large) get one line each "
-    "and the rest is ingested. Exit 0 unless the command itself is wrong (exit 2)."
+    "and the rest is ingested; so do .docx files that expand past --max-unzipped-mb or "
+    "--max-zip-entries (zip bombs) and files whose names are not valid UTF-8.\n\n"
+    "A re-run on RUN keeps the settings RUN was ingested with (chunk size, overlap, "
+    "tokenizer, size limits); a flag asking for a different value is refused (exit 2) "
+    "unless --reingest is given. Exit 0 unless the command itself is wrong (exit 2)."
 )
 
 

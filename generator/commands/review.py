@@ -40,6 +40,11 @@ review_app = typer.Typer(
 )
 
 RunArg = typer.Argument(..., help="The run folder.", show_default=False)
+# Honoured when the sample is drawn; once it has been, a different value is refused.
+SampleOpt = typer.Option(
+    None, "--sample", min=1, help="Sample size (default max(50, 5% of the set)); fixed once drawn."
+)
+SeedOpt = typer.Option(None, help="Seed of the stratified sample (default 0); fixed once drawn.")
 
 
 def _fmt(path: Path, fmt: str | None) -> str:
@@ -52,16 +57,14 @@ def _fmt(path: Path, fmt: str | None) -> str:
 @review_app.command("start")
 def start(
     run: Path = RunArg,
-    sample: int | None = typer.Option(
-        None, "--sample", min=1, help="Sample size (default max(50, 5% of the set))."
-    ),
-    seed: int = typer.Option(0, help="Seed of the stratified sample."),
+    sample: int | None = SampleOpt,
+    seed: int | None = SeedOpt,
     reviewer: str | None = typer.Option(None, help="Reviewer name (default $USER)."),
 ) -> None:
     """Review records one by one: accept, reject with a reason, edit, skip or quit."""
     journal = open_run(run)
     store = ReviewStore(journal)
-    info = prepare(store, run, sample, seed)
+    info = _prepare(store, run, sample, seed)
     typer.echo(
         f"review queue: {info['flagged']} flagged by curation + {info['sample_size']} sampled "
         f"of {info['population']} ({info['strata']} strata, seed {info['seed']})"
@@ -76,12 +79,12 @@ def export(
     run: Path = RunArg,
     out: Path = typer.Option(..., "--out", help="File to write (.jsonl or .csv)."),
     fmt: str | None = typer.Option(None, "--format", help="jsonl or csv (default: by suffix)."),
-    sample: int | None = typer.Option(None, "--sample", min=1, help="Sample size if not drawn."),
-    seed: int = typer.Option(0, help="Seed of the stratified sample if not drawn."),
+    sample: int | None = SampleOpt,
+    seed: int | None = SeedOpt,
 ) -> None:
     """Write the review queue for an external review tool."""
     store = ReviewStore(open_run(run))
-    prepare(store, run, sample, seed)
+    _prepare(store, run, sample, seed)
     n = review_io.export_sample(store, out, _fmt(out, fmt))
     typer.echo(f"wrote {n} items to {out}")
 
@@ -111,6 +114,18 @@ def status(run: Path = RunArg) -> None:
     """Print the review outcome: decisions, acceptance rate, estimated defect rate."""
     store = ReviewStore(open_run(run))
     typer.echo(_write_report(run, store))
+
+
+def _prepare(store: ReviewStore, run: Path, sample: int | None, seed: int | None) -> dict:
+    """Draw or resume the queue; say so when fewer records exist than --sample asked for."""
+    info = prepare(store, run, sample, seed)
+    if sample is not None and info["sample_size"] < sample:
+        typer.echo(
+            f"note: --sample {sample} asked for more than the {info['population']} records "
+            f"there are; the sample holds all {info['sample_size']}",
+            err=True,
+        )
+    return info
 
 
 def _write_report(run: Path, store: ReviewStore) -> str:

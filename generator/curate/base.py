@@ -4,8 +4,11 @@ A step is ``run(records) -> records`` over iterators. A filter implements only
 ``keep(record) -> bool | (bool, reason)``; the base class counts drops per reason and
 hands every removed record, with its step and reason, to the exclusion sink (the pipeline
 writes it to ``curation/excluded.jsonl`` or ``curation/review.jsonl``). Nothing is dropped
-silently. Steps hold no global state: everything they need comes in their constructor, so
-the same step runs unchanged on a batch inside a Dask worker.
+silently. A configured check that could not run on a record (an LLM call failed, a reply
+was unparsable) is a finding, never a pass: :meth:`Step.check_failed` sends the record to
+review as ``check_failed:<step>`` and counts it. Steps hold no global state: everything
+they need comes in their constructor, so the same step runs unchanged on a batch inside a
+Dask worker.
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ class Step(abc.ABC):
         self.dropped: Counter[str] = Counter()
         self.excluded: list[Exclusion] = []  # used only when no sink is bound
         self._sink: Sink | None = None
+        self.failed_checks = 0
+        # the step's LLM client, if any: ``problems()`` gives its calls, failures, unparsable
+        self.check_client: Any = None
 
     def bind(self, sink: Sink) -> None:
         """Send exclusions to ``sink`` (the pipeline's writer) instead of ``self.excluded``."""
@@ -81,6 +87,17 @@ class Step(abc.ABC):
         else:
             self.excluded.append(exc)
 
+    def check_failed(self, record: Record, why: str, details: dict[str, Any] | None = None) -> None:
+        """A configured check could not run on ``record``: flag it and send it to review."""
+        self.failed_checks += 1
+        self.annotate(record, check_failed=why)
+        self.exclude(
+            record,
+            f"check_failed:{self.name}",
+            destination="review",
+            details={"check_failed": why, **(details or {})},
+        )
+
     def annotate(self, record: Record, **values: Any) -> None:
         """Store this step's scores/decisions under ``meta.curation[<step name>]``."""
         record.meta.curation.setdefault(self.name, {}).update(values)
@@ -90,7 +107,11 @@ class Step(abc.ABC):
         """Yield the records that stay; call :meth:`exclude` for each one that leaves."""
 
     def stats(self) -> dict[str, Any]:
-        return {"step": self.name, "kept": self.kept, "dropped": dict(self.dropped)}
+        data: dict[str, Any] = {"step": self.name, "kept": self.kept, "dropped": dict(self.dropped)}
+        if self.check_client is not None or self.failed_checks:
+            calls = self.check_client.problems() if self.check_client is not None else {}
+            data["check_failed"] = {"records": self.failed_checks, **calls}
+        return data
 
 
 class Filter(Step):

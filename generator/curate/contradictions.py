@@ -112,6 +112,7 @@ class ContradictionStep(Step):
                     conflicts.append((items[i].meta.id, items[j].meta.id, why))
             if conflicts:
                 flagged.append((group, conflicts))
+        verdicts: list[bool | None] = [True] * len(flagged)
         if self.judge is not None and flagged:
             verdicts = self.judge(
                 [
@@ -119,7 +120,9 @@ class ContradictionStep(Step):
                     for g, _ in flagged
                 ]
             )
-            flagged = [f for f, v in zip(flagged, verdicts, strict=True) if v is not False]
+        # the judge clears paraphrases; a group it could not judge is a finding (fail closed)
+        unjudged = {id(f[0]) for f, v in zip(flagged, verdicts, strict=True) if v is None}
+        flagged = [f for f, v in zip(flagged, verdicts, strict=True) if v is not False]
         out_of_set: set[int] = set()
         for n, (group, conflicts) in enumerate(flagged, start=1):
             kinds = sorted({why for _, _, why in conflicts})
@@ -135,6 +138,10 @@ class ContradictionStep(Step):
             for i in group:
                 out_of_set.add(i)
                 self.annotate(items[i], group=n, conflicts=kinds)
+                if id(group) in unjudged:
+                    why = "contradiction judge: call failed or reply unparsable"
+                    self.check_failed(items[i], why, {"group": n, "conflicts": kinds})
+                    continue
                 self.exclude(
                     items[i],
                     f"contradiction:{'+'.join(kinds)}",
@@ -153,12 +160,14 @@ class ContradictionStep(Step):
 
 
 def _build(config: ContradictionConfig, ctx: StepContext) -> ContradictionStep:
-    judge = None
-    if config.judge_model:
-        from generator.curate.judge import client_for
+    if not config.judge_model:
+        return ContradictionStep(config)
+    from generator.curate.judge import client_for
 
-        judge = client_for(config.judge_model, ctx.journal, ctx.run_dir).contradiction
-    return ContradictionStep(config, judge=judge)
+    client = client_for(config.judge_model, ctx.journal, ctx.run_dir)
+    step = ContradictionStep(config, judge=client.contradiction)
+    step.check_client = client
+    return step
 
 
 register_step("contradictions", ContradictionConfig, order=35, factory=_build)(ContradictionStep)

@@ -191,8 +191,9 @@ class HarmfulContentStep(Step):
         """Run the provider check (if any) on records the baseline passed."""
         results = self.checker(batch) if self.checker and batch else [[]] * len(batch)
         for record, hits in zip(batch, results, strict=True):
-            if hits is None:  # the check failed or was unparsable: recorded, record stays
-                self.annotate(record, check="failed")
+            if hits is None:  # the check failed or was unparsable: a finding, never a pass
+                self.check_failed(record, "provider check: call failed or reply unparsable")
+                continue
             else:
                 hits = [h for h in hits if h[0] in self.config.categories or h[0] not in CATEGORIES]
                 if hits:
@@ -214,19 +215,13 @@ class HarmfulContentStep(Step):
 def _build(config: HarmfulConfig, ctx: StepContext) -> HarmfulContentStep:
     if config.model is None:
         return HarmfulContentStep(config)
-    from generator.curate.moderation import ModerationClient, is_moderation_model
+    from generator.curate.moderation import checker_for
 
-    if is_moderation_model(config.model):  # the provider's moderation endpoint
-        from generator.curate.judge import journal_for
-        from generator.providers.keys import check_credentials
-
-        check_credentials(config.model)
-        client = ModerationClient(config.model, journal_for(ctx.journal, ctx.run_dir))
-        return HarmfulContentStep(config, checker=client.harmful)
-    from generator.curate.judge import client_for  # else an LLM judge with a fixed rubric
-
-    client = client_for(config.model, ctx.journal, ctx.run_dir)
-    return HarmfulContentStep(config, checker=client.harmful)
+    # a moderation endpoint or an LLM judge, journaled, with retries, limiter and breaker
+    client = checker_for(config.model, ctx.journal, ctx.run_dir)
+    step = HarmfulContentStep(config, checker=client.harmful)
+    step.check_client = client
+    return step
 
 
 register_step("harmful", HarmfulConfig, order=20, factory=_build)(HarmfulContentStep)

@@ -2,7 +2,8 @@
 
 Each check formats its input, calls the provider layer (``get_provider`` wrapped in
 ``ResilientProvider``: the same retries, limiter and circuit breaker as generation) and
-parses the reply, coping with a missing or unparsable reply without raising. Every call is
+parses the reply, coping with a missing or unparsable reply without raising (and without
+passing the record: the step sends it to review as ``check_failed:<step>``). Every call is
 journaled in the run's ``judge_calls`` table by request hash before its result is used: a
 re-run reuses the stored reply, so an interrupted curation never pays a call twice, and the
 costs are added up like generation's.
@@ -13,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from generator.errors import ConfigError, InstructforgeError
+from generator.errors import ConfigError, GuardStop, InstructforgeError
 from generator.providers.base import CompletionRequest, Provider, request_hash
 from generator.records import Record, utcnow
 from generator.store import Journal
@@ -198,7 +200,14 @@ def journal_for(journal: Journal | None, run_dir: Any) -> Journal:
 
 
 class JudgeClient:
-    """Journaled, resumable LLM checks over batches of records."""
+    """Journaled, resumable LLM checks over batches of records.
+
+    A check that cannot run never passes: a failed call or an unusable reply comes back as
+    None (the step then sends the record to review) and is counted per kind, ``failed``
+    (the call raised) apart from ``unparsable`` (a reply came but could not be used). When
+    the circuit breaker opens, :class:`~generator.errors.CircuitOpen` propagates: the
+    command stops with exit 4 and a re-run resumes from the journal.
+    """
 
     def __init__(
         self, provider: Provider, model: str, journal: Journal, *, concurrency: int = 8
@@ -209,6 +218,10 @@ class JudgeClient:
         self.log = CallLog(journal)
         self.concurrency = concurrency
         self.failures = 0
+        self.counts: Counter[str] = Counter()  # checks, failed, unparsable
+
+    def digest(self, request: CompletionRequest) -> str:
+        return request_hash(request)
 
     async def _one(
         self, kind: str, item_id: str, messages: list[dict[str, str]], sem: asyncio.Semaphore
@@ -216,19 +229,23 @@ class JudgeClient:
         request = CompletionRequest(
             model=self.model, messages=messages, temperature=0.0, max_tokens=400
         )
-        digest = request_hash(request)
+        digest = self.digest(request)
+        self.counts["checks"] += 1
         cached = self.log.cached(digest)
         if cached is not None:
             return cached
         async with sem:
             try:
                 comp = await self.provider.complete(request)
+            except GuardStop:
+                raise  # circuit open: stop the command (exit 4), resumable
             except InstructforgeError as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 self.log.store(digest, kind, self.model, item_id, reply=None, error=error)
+                self.counts["failed"] += 1
                 return None
         self.log.store(digest, kind, self.model, item_id, reply=comp.text, usage=comp.usage)
-        return comp.text if comp.finish_reason != "length" else None
+        return comp.text if comp.finish_reason != "length" else ""  # truncated: unusable
 
     def _run(self, kind: str, batch: Sequence[tuple[str, list[dict[str, str]]]]) -> list:
         """Run (item id, messages) checks concurrently; replies in order (None: failed)."""
@@ -239,24 +256,32 @@ class JudgeClient:
 
         return asyncio.run(go())
 
-    def quality(self, batch: Sequence[tuple[Record, str | None]]) -> list[dict[str, Any] | None]:
-        replies = self._run("quality", [(r.meta.id, quality_messages(r, s)) for r, s in batch])
-        out = [parse_quality(t) for t in replies]
+    def _parsed(self, replies: list[str | None], parse: Callable[[str | None], Any]) -> list:
+        out = []
+        for text in replies:
+            value = parse(text) if text is not None else None
+            if text is not None and value is None:
+                self.counts["unparsable"] += 1
+            out.append(value)
         self.failures += sum(v is None for v in out)
         return out
 
+    def problems(self) -> dict[str, int]:
+        """Checks asked for, calls that failed and replies that could not be used."""
+        return {k: self.counts[k] for k in ("checks", "failed", "unparsable")}
+
+    def quality(self, batch: Sequence[tuple[Record, str | None]]) -> list[dict[str, Any] | None]:
+        replies = self._run("quality", [(r.meta.id, quality_messages(r, s)) for r, s in batch])
+        return self._parsed(replies, parse_quality)
+
     def harmful(self, records: Sequence[Record]) -> list[list[tuple[str, str]] | None]:
         replies = self._run("harmful", [(r.meta.id, harmful_messages(r)) for r in records])
-        out = [parse_harmful(t) for t in replies]
-        self.failures += sum(v is None for v in out)
-        return out
+        return self._parsed(replies, parse_harmful)
 
     def contradiction(self, groups: Sequence[tuple[str, list[str]]]) -> list[bool | None]:
         # A group has no record of its own: its calls are journaled under its question.
         batch = [(f"group:{q[:40]}", contradiction_messages(q, a)) for q, a in groups]
-        out = [parse_contradiction(t) for t in self._run("contradiction", batch)]
-        self.failures += sum(v is None for v in out)
-        return out
+        return self._parsed(self._run("contradiction", batch), parse_contradiction)
 
     def spent(self) -> dict[str, Any]:
         row = self.journal.query(
@@ -272,10 +297,19 @@ class JudgeClient:
         }
 
 
+#: retries of every curation check (tests shorten the waits)
+RETRY_POLICY: Any = None
+
+
+def resilient(inner: Provider) -> Provider:
+    """``inner`` with generation's retries, adaptive limiter and circuit breaker."""
+    from generator.providers.resilience import ResilientProvider
+
+    return ResilientProvider(inner, concurrency=8, retry=RETRY_POLICY)
+
+
 def client_for(model: str, journal: Journal | None, run_dir: Any = None) -> JudgeClient:
     """A judge client for ``model`` with generation's retries, limiter and breaker."""
     from generator.providers.registry import get_provider
-    from generator.providers.resilience import ResilientProvider
 
-    provider = ResilientProvider(get_provider(model), concurrency=8)
-    return JudgeClient(provider, model, journal_for(journal, run_dir))
+    return JudgeClient(resilient(get_provider(model)), model, journal_for(journal, run_dir))

@@ -4,26 +4,32 @@ the records through them, split, check for leakage, write the files and the repo
 Outputs under ``RUN/curation/`` (PRODUCT.md): ``curated.jsonl``, ``train.jsonl``,
 ``validation.jsonl``, ``excluded.jsonl`` / ``review.jsonl`` / ``quarantine.jsonl`` (each
 removed record with its step, reason and ``duplicate_of`` under ``meta.curation.excluded``),
-``stats.json``, ``report.md`` and PNGs. Same input and settings give the same files: no
-clock, no unseeded randomness, input order kept.
+``stats.json``, ``report.md``, PNGs and ``manifest.json`` (what the curation was made from,
+``curate/manifest.py``). Same input and settings give the same files: no clock, no unseeded
+randomness, input order kept. A configured LLM check that could not run sends its record to
+review (``check_failed:<step>``); an open circuit breaker stops the run (exit 4).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.curate import manifest
 from generator.curate.base import Exclusion
-from generator.curate.config import CurateConfig, load_config
+from generator.curate.config import CurateConfig
 from generator.curate.io import LoadReport, Problem, load_records, write_jsonl
 from generator.curate.registry import StepContext, build_step
 from generator.curate.report import write_report
 from generator.curate.split import check_leakage, split_records
-from generator.errors import ConfigError
+from generator.errors import ConfigError, GuardStop, MissingKeyError
+from generator.providers.keys import check_credentials
 from generator.records import Record
+from generator.store import Journal
 
 DESTINATION_FILES = {
     "excluded": "excluded.jsonl",
@@ -63,12 +69,17 @@ def run_pipeline(
     stream: Any = iter(records)
     for step in steps:
         stream = step.run(stream)
-    curated = list(stream)
+    try:
+        curated = list(stream)
+    except GuardStop as exc:  # e.g. the circuit breaker of an LLM check opened
+        raise type(exc)(f"curate {exc}; the previous curation/ is unchanged") from exc
 
     stats, warnings = [], []
     for step in steps:
         data = {"step": step.name, "in": step.seen, **step.stats()}
         warnings.extend(data.get("warnings", []))
+        if failed := check_failure_line(data):
+            warnings.append(failed)
         stats.append(data)
     counts: dict[str, int] = {"input": len(records), "curated": len(curated)}
     split_sizes = None
@@ -106,47 +117,83 @@ def run_pipeline(
     return CurationResult(out_dir, stats, counts, list(problems), warnings, report)
 
 
+def check_failure_line(stat: dict[str, Any]) -> str | None:
+    """One line when a step's check could not run on some records (None if it always ran)."""
+    cf = stat.get("check_failed") or {}
+    if not any(cf.get(k) for k in ("records", "failed", "unparsable")):
+        return None
+    return (
+        f"{stat['step']}: the check could not run on {cf.get('records', 0)} record(s), sent to "
+        f"review as check_failed:{stat['step']} ({cf.get('failed', 0)} call(s) failed, "
+        f"{cf.get('unparsable', 0)} reply(ies) unparsable)"
+    )
+
+
+def llm_models(config: CurateConfig) -> list[tuple[str, str]]:
+    """(``step.field``, model) of every model an enabled step will call."""
+    found = []
+    for name in config.enabled_steps():
+        section = config.step_config(name)
+        for key in ("model", "judge_model"):
+            value = getattr(section, key, None)
+            if isinstance(value, str) and value:
+                found.append((f"{name}.{key}", value))
+    return found
+
+
+def check_model_keys(config: CurateConfig) -> None:
+    """MissingKeyError (exit 2, naming the variable) before any work, for every model."""
+    for where, model in llm_models(config):
+        try:
+            check_credentials(model)
+        except MissingKeyError as exc:
+            raise MissingKeyError(f"curate settings {where}: {exc}") from exc
+
+
 def curate(
     run_dir: Path,
     *,
     input_file: Path | None = None,
     config_path: Path | None = None,
     config: CurateConfig | None = None,
+    goal: str | None = None,
 ) -> CurationResult:
-    """Curate a run's ``records.jsonl`` (or ``input_file``) into ``run_dir/curation``."""
-    config = config or load_config(config_path)
+    """Curate a run's ``records.jsonl`` (or ``input_file``) into ``run_dir/curation``.
+
+    The output is built beside ``curation/`` and swapped in whole with its manifest; a run
+    that stops (circuit breaker: exit 4) leaves the previous curation as it was.
+    """
+    given = config is not None
+    overrides = {"report.goal": goal} if goal is not None else {}
+    config = config or manifest.resolve(str(config_path) if config_path else None, overrides)
+    check_model_keys(config)
     run_dir = Path(run_dir)
     source = Path(input_file) if input_file else run_dir / "records.jsonl"
     if not source.is_file():
         hint = "" if input_file else " (generate first, or use --input FILE.jsonl --out RUN)"
         raise ConfigError(f"{source}: no such file{hint}")
+    inputs = manifest.input_info(source, run_dir)  # before reading: see input_info
+    cfg_info = manifest.config_info(config, config_path, overrides, given=given)
     records, load = load_records(source)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    journal = _journal(run_dir)
+    journal = Journal(run_dir)  # --input runs get one too: review and LLM checks need it
+    staged = manifest.staging_dir(run_dir)
     try:
         result = run_pipeline(
-            records,
-            run_dir / "curation",
-            config,
-            journal=journal,
-            run_dir=run_dir,
-            problems=load.problems,
+            records, staged, config, journal=journal, run_dir=run_dir, problems=load.problems
         )
+        manifest.write_manifest(staged, inputs, cfg_info)
+        manifest.swap_in(staged, run_dir / "curation")
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
     finally:
-        if journal is not None:
-            journal.close()
+        journal.close()
+    result.out_dir = run_dir / "curation"
+    if result.report is not None:
+        result.report = result.out_dir / result.report.name
     result.counts["lines"] = load.lines
     result.counts["bad_lines"] = len(load.problems)
     return result
-
-
-def _journal(run_dir: Path) -> Any:
-    """The run's journal when it has one (steps such as PII keep state there)."""
-    if not (run_dir / "run.sqlite").exists():
-        return None
-    from generator.store import open_run
-
-    return open_run(run_dir)
 
 
 __all__ = ["CurationResult", "LoadReport", "curate", "run_pipeline"]

@@ -199,18 +199,19 @@ class QualityStep(Step):
         )
         for record, verdict in zip(batch, verdicts, strict=True):
             if self.judge is not None:
-                if verdict is None:  # unparsable or failed: recorded, never a crash
+                if verdict is None:  # failed or unparsable: a finding, never a pass
                     self.annotate(record, judge={"status": "failed"})
-                else:
-                    self.annotate(record, judge=verdict)
-                    if verdict["score"] < self.config.judge_threshold:
-                        self.exclude(
-                            record,
-                            "judge_below_threshold",
-                            destination=self.config.judge_action,
-                            details=verdict,
-                        )
-                        continue
+                    self.check_failed(record, "quality judge: call failed or reply unparsable")
+                    continue
+                self.annotate(record, judge=verdict)
+                if verdict["score"] < self.config.judge_threshold:
+                    self.exclude(
+                        record,
+                        "judge_below_threshold",
+                        destination=self.config.judge_action,
+                        details=verdict,
+                    )
+                    continue
             self.kept += 1
             yield record
 
@@ -257,6 +258,7 @@ def _build(config: QualityConfig, ctx: StepContext) -> QualityStep:
     client = client_for(config.judge_model, ctx.journal, ctx.run_dir)
     step = QualityStep(config, source_text=source, judge=client.quality)
     step.judge_spent = client.spent
+    step.check_client = client
     return step
 
 

@@ -106,6 +106,7 @@ def write_report(
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s["dropped"].items())) or "-"
         lines.append(f"| {s['step']} | {s.get('in', '')} | {s['kept']} | {dropped} | {reasons} |")
     lines.append("")
+    lines += _check_failures(stats)
 
     pngs: list[str] = []
     if cfg.plots:
@@ -161,6 +162,26 @@ def write_report(
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _check_failures(stats: Sequence[dict[str, Any]]) -> list[str]:
+    """Per step with an LLM check: checks asked, calls failed, replies unparsable, records
+    sent to review because the check could not run (fail closed: never counted as passed)."""
+    rows = [(s["step"], s["check_failed"]) for s in stats if s.get("check_failed")]
+    if not rows:
+        return []
+    lines = [
+        "## Checks that could not run",
+        "",
+        "| step | checks | calls failed | replies unparsable | records sent to review |",
+        "|---|---|---|---|---|",
+    ]
+    for step, cf in rows:
+        lines.append(
+            f"| {step} | {cf.get('checks', '-')} | {cf.get('failed', '-')} | "
+            f"{cf.get('unparsable', '-')} | {cf.get('records', 0)} |"
+        )
+    return [*lines, ""]
 
 
 def _hist(ax: Any, before: list[int], after: list[int]) -> None:

@@ -74,7 +74,7 @@ def _quality(s: dict[str, Any]) -> list[str]:
     judge = s.get("judge")
     if judge:
         lines.append(
-            f"- judge: {judge['calls']} calls, {judge['failed']} failed or unparsable, "
+            f"- judge: {judge['calls']} calls, {judge['failed']} failed (journal), "
             f"{judge['prompt_tokens'] + judge['completion_tokens']:,} tokens, "
             f"${judge['cost_usd']:.4f}"
         )

@@ -121,3 +121,20 @@ def check_leakage(
             problems.append(f"{len(srcs)} source document(s) on both sides, e.g. {min(srcs)}")
     if problems:
         raise LeakageError("train/validation leakage: " + "; ".join(problems))
+
+
+def leaking(
+    candidates: Sequence[Record], validation: Sequence[Record], cfg: SplitConfig
+) -> dict[int, str]:
+    """Candidates for the training side that would leak into ``validation``: index -> id of
+    a validation record it is linked to (same example or instruction, a near duplicate, or
+    the same source document when grouping by source). Used for records that join train
+    after human review."""
+    both = [*validation, *candidates]
+    n = len(validation)
+    found: dict[int, str] = {}
+    for i, j in _links(both, cfg):
+        a, b = min(i, j), max(i, j)
+        if a < n <= b:
+            found.setdefault(b - n, both[a].meta.id)
+    return found

@@ -70,6 +70,7 @@ class Decision:
     accepted: tuple[str, ...] = ()
     why: str = ""  # exclusion reason when not exported
     notes: tuple[str, ...] = ()  # disagreements between tag, record and provenance
+    evidence: dict[str, Any] | None = None  # what the verdict was worked out from (sidecar)
 
     def to_dict(self) -> dict[str, Any]:
         return {"policy": self.policy_id, "verdict": self.verdict, "accepted": list(self.accepted)}
@@ -88,9 +89,17 @@ class GateStats:
     excluded: Counter[str] = field(default_factory=Counter)
     label_checks: dict[str, Check] = field(default_factory=dict)
     outcomes: Counter[str] = field(default_factory=Counter)  # one per record
+    # every policy that bound a record (host, maker, licence, tag), for the legal pack;
+    # per_policy counts each record once, under its host's (first) policy
+    binding: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     imported: int = 0  # records the run's journal does not hold
     disagreements: Counter[str] = field(default_factory=Counter)
     authorizations: Counter[str] = field(default_factory=Counter)  # entry id -> records
+
+
+def policies_seen(stats: GateStats) -> list[str]:
+    """Every policy an export's records were judged under (the legal pack lists them all)."""
+    return sorted(set(stats.per_policy) | set(stats.binding))
 
 
 def _worst(checks: list[Check]) -> str:
@@ -229,9 +238,11 @@ class Gate:
             checks.append(check)
         return checks
 
-    def evaluate(self, meta: Meta) -> Decision:
-        """The decision for one record (and its contribution to the counts)."""
-        ev = self.provenance.evidence(meta)
+    def evaluate(self, meta: Meta, evidence: Evidence | None = None) -> Decision:
+        """The decision for one record (and its contribution to the counts). ``evidence``:
+        the provenance recorded beside an exported record (``verify`` re-judges a sealed pack
+        with it); by default the run's journal is read."""
+        ev = evidence if evidence is not None else self.provenance.evidence(meta)
         pid, checks, notes = self._policy_checks(meta, ev)
         checks += self._source_checks(ev.source_info)
         worst = _worst(checks)
@@ -250,6 +261,7 @@ class Gate:
             decision = Decision(pid, worst, checks, False, why=why)
         else:
             decision = Decision(pid, worst, checks, True)
+        decision.evidence = ev.to_dict()
         if notes:
             decision.notes = notes
             if decision.why:
@@ -263,8 +275,9 @@ class Gate:
             d.verdict if d.verdict != "review" else ("review-accepted" if d.exported else "review")
         )
         s.outcomes[outcome] += 1
+        s.per_policy[d.policy_id][outcome] += 1
         for pid in dict.fromkeys(c.key for c in d.checks if c.kind in ("policy", "tag")):
-            s.per_policy[pid][outcome] += 1
+            s.binding[pid][outcome] += 1
         for c in d.checks:
             if c.kind == "source":
                 s.labels[c.key][c.verdict] += 1
@@ -294,7 +307,7 @@ class Gate:
 
     def stale(self) -> dict[str, str]:
         """Warnings for policies used in this export whose review date is too old."""
-        for pid in self.stats.per_policy:
+        for pid in policies_seen(self.stats):
             w = stale_warning(self.policies[pid], today=self.today)
             if w:
                 self.warnings.setdefault(pid, w)

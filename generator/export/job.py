@@ -10,6 +10,7 @@ renamed into place, so a failure at any point leaves no partial export behind.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +22,12 @@ from typing import Any, TextIO
 from generator.errors import ConfigError, ExportRefused
 from generator.export.base import Exporter, Row, get_exporter
 from generator.export.convert import LossyConversion, convert
+from generator.export.curated import (
+    check_fresh,
+    keep_out_of_validation,
+    review_filter,
+    with_reviewed,
+)
 from generator.export.gate import Decision, Gate
 from generator.export.openai_validate import DEFAULT_TARGET, ValidationReport, validate_file
 from generator.export.writer import (
@@ -90,6 +97,7 @@ class Exclusion:
     reason: str
     policy: str | None = None
     verdict: str | None = None
+    file: str | None = None  # the input file the line is in (a split may have two)
 
 
 @dataclass
@@ -121,7 +129,8 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     accepted_at: str = ""
     accepted_by: str = ""
-    review: Any = None  # generator.review.session.ReviewFilter with --require-review
+    review: Any = None  # generator.review.session.ReviewFilter when the run has a journal
+    flagged: Path | None = None  # curation/review.jsonl when it feeds the export
 
     @property
     def n_exported(self) -> int:
@@ -156,24 +165,17 @@ def _run_sources(run: Path) -> tuple[Any, str | None, list[str]]:
     return found, (str(folder / "sources.yaml") if found else None), []
 
 
-def _review_filter(opts: ExportOptions) -> Any:
-    from generator.review.session import ReviewFilter
-    from generator.review.store import ReviewStore
-    from generator.store import open_run
-
-    if opts.require_review not in ("accepted", "accepted-or-unsampled"):
-        raise ConfigError("--require-review takes 'accepted' or 'accepted-or-unsampled'")
-    return ReviewFilter(ReviewStore(open_run(opts.run)), opts.require_review)  # type: ignore[arg-type]
-
-
 def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
-    """Pass 1: the gate's decision for every valid record; bad lines become exclusions."""
+    """Pass 1: the gate's decision for every valid record; bad lines become exclusions.
+    Keys are (input file, line): two files (a split and the reviewed records) may feed one
+    output file."""
     decisions: dict[tuple[str, int], Decision] = {}
     for split, path in res.plan.files:
+        flagged = path == res.flagged
         for line, rec, err in read_records(path):
             res.total += 1
             if rec is None:
-                res.exclusions.append(Exclusion(split, line, None, "input", err))
+                res.exclusions.append(Exclusion(split, line, None, "input", err, file=path.name))
                 continue
             m = rec.meta
             res.by_provider[m.provider or "unknown"] += 1
@@ -182,20 +184,23 @@ def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
             if m.prompt:
                 res.prompts[m.prompt.id] += 1
             d = res.gate.evaluate(m)
+            key = (str(path), line)
             if not d.exported:
-                decisions[(split, line)] = d
+                decisions[key] = d
                 res.exclusions.append(
-                    Exclusion(split, line, m.id, "gate", d.why, d.policy_id, d.verdict)
+                    Exclusion(split, line, m.id, "gate", d.why, d.policy_id, d.verdict, path.name)
                 )
                 continue
             if res.review is not None:
-                _, held = res.review.check(rec)
+                _, held = res.review.check(rec, flagged=flagged)
                 if held:
                     res.exclusions.append(
-                        Exclusion(split, line, m.id, "review", held, d.policy_id, d.verdict)
+                        Exclusion(
+                            split, line, m.id, "review", held, d.policy_id, d.verdict, path.name
+                        )
                     )
                     continue
-            decisions[(split, line)] = d
+            decisions[key] = d
     return decisions
 
 
@@ -228,13 +233,13 @@ def _rows(
 ) -> Iterator[tuple[Row, Row | None]]:
     """Pass 2 for one split: yield (row, meta) for every exported record, recording the
     records that cannot be converted or would carry a secret as exclusions."""
-    n = 0
+    n = res.exported[split]  # a split may be fed by more than one input file
     for line, rec, _err in read_records(path):
-        d = decisions.get((split, line))
+        d = decisions.get((str(path), line))
         if rec is None or d is None or not d.exported:
             continue
         if res.review is not None:  # the reviewer's edit replaces the generated record
-            rec = res.review.check(rec)[0] or rec
+            rec = res.review.check(rec, flagged=path == res.flagged)[0] or rec
         try:
             row = exporter.row(convert(rec, res.target, opts.system_prompt))
         except LossyConversion as exc:
@@ -244,12 +249,23 @@ def _rows(
                 )
             )
             continue
-        meta = {"id": rec.meta.id, "gate": d.to_dict(), "meta": rec.meta.model_dump(mode="json")}
+        meta = {
+            "id": rec.meta.id,
+            "gate": d.to_dict(),
+            "provenance": d.evidence,  # what the gate decided from (verify re-judges with it)
+            "meta": rec.meta.model_dump(mode="json"),
+        }
         var = find_secret(json.dumps([row, meta], ensure_ascii=False), secrets) if secrets else None
         if var:
             res.exclusions.append(
                 Exclusion(
-                    split, line, rec.meta.id, "secret", f"contains the value of ${var}", d.policy_id
+                    split,
+                    line,
+                    rec.meta.id,
+                    "secret",
+                    f"contains the value of ${var}",
+                    d.policy_id,
+                    d.verdict,  # `verify` reconciles the per-policy counts with it
                 )
             )
             continue
@@ -266,23 +282,31 @@ def run_export(opts: ExportOptions) -> ExportResult:
 
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
     _check_options(opts)
-    plan = select_inputs(opts.run)
+    review = review_filter(opts.run, opts.require_review)
+    plan, flagged = with_reviewed(opts.run, select_inputs(opts.run), review)
+    stale_warnings = check_fresh(opts.run, plan)
     sources, sources_file, warnings = _run_sources(opts.run)
+    warnings = stale_warnings + warnings
     gate = Gate(
         opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today, opts.run
     )
     res = ExportResult(opts, plan, exporter.target, gate, sources_file, warnings=warnings)
-    if opts.require_review:
-        res.review = _review_filter(opts)
-    names = [output_name(s, exporter.suffix) for s, _ in plan.files]
+    res.review, res.flagged = review, flagged
+    splits = list(dict.fromkeys(s for s, _ in plan.files))
+    names = [output_name(s, exporter.suffix) for s in splits]
     if not opts.no_meta and not exporter.meta_inline:
-        names += [sidecar_name(s) for s, _ in plan.files]
+        names += [sidecar_name(s) for s in splits]
     check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
 
     try:
         decisions = _judge(res)
     finally:
         gate.provenance.close()
+    for split, line, rid, why in keep_out_of_validation(res, decisions):
+        d = decisions.pop((str(res.flagged), line))
+        res.exclusions.append(
+            Exclusion(split, line, rid, "review", why, d.policy_id, d.verdict, "review.jsonl")
+        )
     res.warnings += gate.check_accept_names()
     res.warnings += list(gate.stale().values())
     _refuse_if_needed(opts, res, decisions)
@@ -290,13 +314,16 @@ def run_export(opts: ExportOptions) -> ExportResult:
     secrets = secret_values()
 
     with Staging(opts.out) as stage:
-        for split, path in plan.files:
+        for split in splits:
             name, side = output_name(split, exporter.suffix), sidecar_name(split)
+            paths = [p for s, p in plan.files if s == split]
             with contextlib.ExitStack() as stack:
                 sidecar = None
                 if not opts.no_meta and not exporter.meta_inline:
                     sidecar = stack.enter_context(stage.path(side).open("w", encoding="utf-8"))
-                rows = _rows(opts, res, exporter, split, path, decisions, secrets, sidecar)
+                rows = itertools.chain.from_iterable(
+                    _rows(opts, res, exporter, split, p, decisions, secrets, sidecar) for p in paths
+                )
                 exporter.write(rows, stage.path(name))
             res.files.append(FileInfo(name, "data", split, res.exported[split]))
             if sidecar is not None:

@@ -16,6 +16,7 @@ from typing import Any
 from generator import __version__
 from generator.config import env, policies_dir
 from generator.export.card import dataset_card
+from generator.export.gate import policies_seen
 from generator.export.job import (
     CARD_FILE,
     EXCLUDED_FILE,
@@ -26,9 +27,11 @@ from generator.export.job import (
     exclusion_rows,
 )
 from generator.export.legal_provenance import provenance_lines, provenance_manifest
+from generator.export.seal import policy_files_entry, seal
 from generator.export.writer import Staging, secret_values, sha256_file
 from generator.policies import Policy
 from generator.records import utcnow
+from generator.redact import scrub_url_credentials
 from generator.sources import label_rules_ref
 
 _SECRET_KEY = re.compile(
@@ -51,7 +54,7 @@ def scrub(value: Any, secrets: dict[str, str]) -> Any:
         _SECRET_VALUE.match(value) or any(s in value for s in secrets.values())
     ):
         return "<removed>"
-    return value
+    return scrub_url_credentials(value) if isinstance(value, str) else value
 
 
 def exporter_name() -> str:
@@ -100,7 +103,7 @@ def _policy_entry(pol: Policy, res: ExportResult) -> dict[str, Any]:
         },
         "clauses": pol.clauses.model_dump(mode="json", exclude_none=True),
         "note": pol.note,
-        "records": dict(st.per_policy.get(pol.id, {})),
+        "records": dict(st.binding.get(pol.id, {})),
         "recorded_hashes": dict(st.recorded_hashes.get(pol.id, {})),
         "hash_mismatch": st.hash_mismatch.get(pol.id, 0),
     }
@@ -127,6 +130,8 @@ def _manifest(res: ExportResult) -> dict[str, Any]:
             "sources_file": res.sources_file,
             "gate": "always on: no flag skips it; every flag is listed here",
         },
+        # sha256 of every file the gate read: `instructforge verify` re-runs it on them
+        "policy_files": policy_files_entry(gate.directory, res.sources_file),
         "counts": {
             "records_read": res.total,
             "exported": res.n_exported,
@@ -138,7 +143,7 @@ def _manifest(res: ExportResult) -> dict[str, Any]:
             "by_prompt": dict(res.prompts),
             "by_policy_and_verdict": {k: dict(v) for k, v in st.per_policy.items()},
         },
-        "policies": [_policy_entry(gate.policies[p], res) for p in sorted(st.per_policy)],
+        "policies": [_policy_entry(gate.policies[p], res) for p in policies_seen(st)],
         "source_labels": {
             "rules": label_rules_ref(gate.directory).model_dump(),
             "labels": {
@@ -178,7 +183,7 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
 def legal_review(res: ExportResult, manifest: dict[str, Any]) -> str:
     """LEGAL_REVIEW.md: summary, policies with their clauses, labels, reviews, exclusions."""
     opts, st = res.options, res.gate.stats
-    verdicts = st.outcomes  # one per record (per_policy counts a record under each policy)
+    verdicts = st.outcomes
     accepted = ", ".join(f"{k} ({n})" for k, n in sorted(st.accepted.items()))
     lines = [
         f"# Legal review of this export ({opts.fmt}, use: {opts.use})",
@@ -291,4 +296,5 @@ def write_pack(res: ExportResult, stage: Staging) -> None:
         stage.path(LEGAL_FILE).stat().st_size,
     )
     res.files.append(info)
-    stage.write_text(MANIFEST_FILE, json.dumps(_manifest(res), indent=2, ensure_ascii=False) + "\n")
+    manifest = seal(_manifest(res))  # its own digest: `instructforge verify` checks it
+    stage.write_text(MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

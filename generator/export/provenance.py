@@ -34,6 +34,31 @@ class Evidence:
     notes: tuple[str, ...] = field(default=())  # disagreements between record and journal
     source_info: Any = None  # the source document's labels as generated (or as carried)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON for the export's meta sidecar, so ``verify`` can re-judge a sealed pack."""
+        return {
+            "origin": self.origin,
+            "model": self.model,
+            "api_bases": list(self.api_bases),
+            "notes": list(self.notes),
+            "source_info": self.source_info,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, meta: Meta) -> Evidence:
+        """The evidence recorded in a sidecar (the record's own tag is the one it carries);
+        anything malformed raises ValueError."""
+        if not isinstance(data, dict) or data.get("origin") not in ("generated", "imported"):
+            raise ValueError("no provenance recorded beside the record")
+        bases = data.get("api_bases")
+        if not isinstance(bases, list) or not bases:
+            raise ValueError("provenance without its API bases")
+        tag = meta.policy.model_dump() if meta.policy else None
+        notes = tuple(str(n) for n in data.get("notes") or ())
+        return cls(
+            data["origin"], data.get("model"), tuple(bases), tag, notes, data.get("source_info")
+        )
+
 
 class RunProvenance:
     """Reads the run's journal (read-only) and config for :meth:`evidence`."""

@@ -103,6 +103,7 @@ def build_executor(
     inner = get_provider(
         settings.model,
         api_base=settings.api_base,
+        api_key_env=settings.api_key_env,
         price_per_m=price_of(settings),
         context_window_tokens=settings.context_window,
     )

@@ -50,22 +50,16 @@ class RunResult:
 
 def _ingest(settings: GenerateSettings, journal: Journal, err: Console) -> str:
     """Ingest DOCS into the run (unchanged files are skipped); one line per bad file."""
-    from generator.ingest.chunking import ChunkSettings
-    from generator.ingest.pipeline import SETTINGS_KEY, IngestSettings, ingest_folder
+    from generator.ingest.pipeline import ingest_kept
 
-    # Keep the chunk size of an earlier `ingest` of this run, so chunk ids stay the same.
-    stored = (journal.get_setting(SETTINGS_KEY) or {}).get("chunker", "")
-    parts = stored.split("|")
-    if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
-        chunks = ChunkSettings(int(parts[1]), int(parts[2]), settings.model)
-    else:
-        chunks = ChunkSettings(model=settings.model)
-    results = ingest_folder(settings.docs, journal, IngestSettings(chunks))
+    # the settings of an earlier `ingest` of this run: nothing it accepted is dropped or
+    # chunked again (ids and done work stay valid)
+    results = ingest_kept(settings.docs, journal, settings.model)
     new = sum(r.status == "ingested" for r in results)
     same = sum(r.status == "unchanged" for r in results)
     for r in results:
         if r.status == "error":
-            err.print(f"ingest: {r.path}: {r.reason}", highlight=False, markup=False)
+            err.print(f"ingest: {r.line()}", highlight=False, markup=False)
     return f"ingest: {new} new or changed, {same} unchanged, {len(results) - new - same} other"
 
 
@@ -76,7 +70,7 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
         raise ConfigError(f"document folder not found: {settings.docs}")
     validate_model(settings.model)
     if not settings.dry_run:
-        check_credentials(settings.model, settings.api_base)
+        check_credentials(settings.model, settings.api_base, settings.api_key_env)
     if settings.workers != "auto" and settings.concurrency < int(settings.workers):
         raise ConfigError("--concurrency must be at least --workers")
     if settings.workers not in ("auto", 0) and provider_prefix(settings.model) == "local":

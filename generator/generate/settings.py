@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from generator.errors import ConfigError, SettingsChangedError
 from generator.records import Ref
+from generator.redact import scrub_url_credentials
 
 FINGERPRINT_KEY = "generate.fingerprint"
 FINGERPRINT_FIELDS = (
@@ -62,6 +63,8 @@ class GenerateSettings(BaseModel):
     tpm: int | None = Field(default=None, ge=1)
     max_cost: float | None = Field(default=None, ge=0)
     api_base: str | None = None
+    # The variable holding the key for a custom api_base (its NAME, never the value).
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     # Processes making the provider calls: 0 = the main process; "auto" = 0 or 1 by
     # :func:`generator.generate.backend.call_processes`.
     workers: int | Literal["auto"] = "auto"
@@ -102,12 +105,16 @@ class GenerateSettings(BaseModel):
             raise ValueError("model must be a LiteLLM model string such as openai/gpt-4o-mini")
         return value
 
-    def fingerprint(self) -> dict[str, Any]:
-        """The output-affecting settings, JSON-ready."""
-        from generator.policy_resolve import scrub_url
-
+    def _public_dump(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
-        data["api_base"] = scrub_url(self.api_base)
+        if data.get("api_base"):  # user:pass@ stays in memory, for the calls only
+            data["api_base"] = scrub_url_credentials(data["api_base"])
+        return data
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The output-affecting settings, JSON-ready (URL credentials scrubbed). The API base
+        is left out when unset, so runs without one keep their fingerprint."""
+        data = self._public_dump()
         return {k: data[k] for k in FINGERPRINT_FIELDS if k != "api_base" or data[k]}
 
     def fingerprint_hash(self) -> str:
@@ -116,11 +123,9 @@ class GenerateSettings(BaseModel):
 
     def public_config(self) -> dict[str, Any]:
         """What ``RUN/config.json`` holds: every setting (none of them is a secret) plus the
-        fingerprint hash. API keys are never settings: LiteLLM reads them from the env."""
-        from generator.policy_resolve import scrub_url
-
-        data = self.model_dump(mode="json")
-        data["api_base"] = scrub_url(self.api_base)
+        fingerprint hash. API keys are never settings: they are read from the environment
+        (``api_key_env`` is a variable's name); credentials in ``api_base`` are scrubbed."""
+        data = self._public_dump()
         data["fingerprint"] = self.fingerprint_hash()
         return data
 

@@ -22,10 +22,12 @@ from generator.generate.plan import ContextFitter, PoolView, WorkUnit, plan_unit
 from generator.generate.prompts import PromptTemplate, load_template, reply_schema
 from generator.generate.seeding import Example, load_seeds, seeds_sha256
 from generator.generate.settings import FINGERPRINT_KEY, GenerateSettings, check_fingerprint
-from generator.policy_resolve import scrub_url
+from generator.ingest.settings import SETTINGS_KEY as INGEST_KEY
+from generator.ingest.settings import stored_values
 from generator.providers.keys import provider_prefix
 from generator.providers.model_info import context_window
 from generator.records import Ref
+from generator.redact import scrub_url_credentials
 from generator.store import Journal
 from generator.textsim import NoveltyIndex
 
@@ -144,7 +146,7 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
         fingerprint=fingerprint,
         source_info=_source_infos(Path(settings.docs), journal),
         redact_before_send=settings.redact_before_send,
-        api_base=scrub_url(settings.api_base),
+        api_base=scrub_url_credentials(settings.api_base) if settings.api_base else None,
     )
     sizes = sorted({u.n for u in units})
     return Prepared(
@@ -168,11 +170,14 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
 
 
 def record_start(p: Prepared, journal: Journal) -> None:
-    """Store the fingerprint, the plan size and ``RUN/config.json`` (no secrets)."""
+    """Store the fingerprint, the plan size and ``RUN/config.json`` (no secrets; with the
+    ingest settings the run's chunks were made with)."""
     journal.set_setting(FINGERPRINT_KEY, p.settings.fingerprint())
     chunks = len({u.chunk.id for u in p.units})
     journal.set_setting(PLAN_KEY, {"units": len(p.units), "chunks": chunks, "fp": p.fingerprint})
     path = Path(p.settings.run_dir) / CONFIG_FILE
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(p.settings.public_config(), indent=2, sort_keys=True) + "\n")
+    config = p.settings.public_config()
+    config["ingest"] = stored_values(journal.get_setting(INGEST_KEY))  # what chunks came from
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)

@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from generator.errors import IngestError
+from generator.ingest.archive import ZipLimits
 from generator.records import Document, Heading
 
 
@@ -39,8 +40,9 @@ class Reader(ABC):
     extensions: tuple[str, ...] = ()
 
     @abstractmethod
-    def read(self, data: bytes, path: str) -> Parsed:
-        """Parse the file's bytes; ``path`` (relative) is only for error messages."""
+    def read(self, data: bytes, path: str, limits: ZipLimits = ZipLimits()) -> Parsed:
+        """Parse the file's bytes; ``path`` (relative) is only for error messages; a reader
+        of an archive format refuses one that expands past ``limits``."""
 
 
 _REGISTRY: dict[str, Reader] = {}

@@ -38,26 +38,34 @@ CHUNKER_VERSION = "2"  # 2: overlap measured on the document's own tokens
 DEFAULT_MAX_TOKENS = 800
 DEFAULT_OVERLAP = 100
 MIN_MAX_TOKENS = 32
+TOKENIZERS = ("cl100k_base", "o200k_base")  # what encoding_name() can choose
 _SAFETY = 0.9  # size chunks at 90% of the estimate: most fit on the first try
 
 
 @dataclass(frozen=True)
 class ChunkSettings:
-    """Chunk size, overlap and the model whose encoding counts the tokens."""
+    """Chunk size, overlap and the model whose encoding counts the tokens (``tokenizer``,
+    a tiktoken encoding name, overrides the model's: a run keeps the one it was ingested
+    with)."""
 
     max_tokens: int = DEFAULT_MAX_TOKENS
     overlap: int = DEFAULT_OVERLAP
     model: str | None = None
+    tokenizer: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_tokens < MIN_MAX_TOKENS:
             raise ConfigError(f"--max-tokens must be at least {MIN_MAX_TOKENS}")
         if not 0 <= self.overlap <= self.max_tokens // 2:
             raise ConfigError("--overlap must be between 0 and half of --max-tokens")
+        if self.tokenizer is not None and self.tokenizer not in TOKENIZERS:
+            raise ConfigError(
+                f"unknown tokenizer {self.tokenizer!r} (known: {', '.join(TOKENIZERS)})"
+            )
 
     @property
     def encoding(self) -> str:
-        return encoding_name(self.model)
+        return self.tokenizer or encoding_name(self.model)
 
     def key(self) -> str:
         """What chunk ids depend on: a change here gives new ids."""

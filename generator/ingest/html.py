@@ -4,7 +4,9 @@ The page is parsed with lxml; navigation, site header and footer, asides, script
 forms, hidden elements and cookie/consent banners are dropped; the main content (``<main>``,
 ``role=main``, a single ``<article>``, else ``<body>``) is written out as markdown-ish text:
 headings as ``#`` lines, list items as ``- `` lines, tables as ``| a | b |`` rows and
-``<pre>`` blocks fenced. Dates and author from ``<meta>`` tags go into metadata.
+``<pre>`` blocks fenced. Dates and author from ``<meta>`` tags go into metadata. A page
+nested deeper than libxml2 builds (it would silently drop the rest of the page) is
+flattened first (:mod:`generator.ingest.html_deep`), so no text is lost.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import lxml.html
 from lxml import etree
 
 from generator.errors import IngestError
+from generator.ingest.archive import ZipLimits
 from generator.ingest.base import Parsed, Reader, tidy
+from generator.ingest.html_deep import MAX_DEPTH, flatten
 from generator.ingest.text import decode_text
 
 _DROP_TAGS = [
@@ -245,23 +249,37 @@ def html_to_text(root: etree._Element) -> str:
     return "\n\n".join(w.blocks)
 
 
+def _parse(text: str, path: str) -> tuple[etree._Element, bool]:
+    """The page's tree, and whether the parser stopped at its depth limit (it then drops
+    everything after the deep block and reports it only in its error log)."""
+    parser = lxml.html.HTMLParser(huge_tree=True)  # no 10 MB cap on one text node either
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            root = lxml.html.document_fromstring(text, parser=parser)
+        except (etree.ParserError, ValueError) as exc:
+            if not text.strip() or "empty" in str(exc).lower():
+                raise IngestError(path, "no text: the page is empty") from exc
+            raise IngestError(path, f"corrupt HTML: {exc}") from exc
+    return root, any("Excessive depth" in e.message for e in parser.error_log)
+
+
 class HtmlReader(Reader):
     """Main text of a web page, without navigation and boilerplate."""
 
     name = "html"
     extensions = (".html", ".htm")
 
-    def read(self, data: bytes, path: str) -> Parsed:
+    def read(self, data: bytes, path: str, limits: ZipLimits = ZipLimits()) -> Parsed:
         text, encoding = _decode(data, path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                root = lxml.html.document_fromstring(_XML_DECL.sub("", text))
-            except (etree.ParserError, ValueError) as exc:
-                if not text.strip() or "empty" in str(exc).lower():
-                    raise IngestError(path, "no text: the page is empty") from exc
-                raise IngestError(path, f"corrupt HTML: {exc}") from exc
+        text = _XML_DECL.sub("", text)
+        root, too_deep = _parse(text, path)
         meta: dict[str, str] = {}
+        if too_deep:  # the parser would drop all that follows the deep block
+            root, too_deep = _parse(flatten(text), path)
+            if too_deep:
+                raise IngestError(path, "HTML nested too deep to read without losing text")
+            meta["html_flattened"] = f"elements deeper than {MAX_DEPTH} levels left out"
         lang = root.get("lang")
         if lang:
             meta["language"] = lang

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from generator.ingest.archive import ZipLimits
 from generator.ingest.base import Parsed, Reader, tidy
 from generator.ingest.text import decode_text
 
@@ -70,7 +71,7 @@ class MarkdownReader(Reader):
     name = "md"
     extensions = (".md", ".markdown")
 
-    def read(self, data: bytes, path: str) -> Parsed:
+    def read(self, data: bytes, path: str, limits: ZipLimits = ZipLimits()) -> Parsed:
         text, encoding = decode_text(data, path)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         meta, body, problem = split_front_matter(text)

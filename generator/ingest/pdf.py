@@ -15,6 +15,7 @@ import warnings
 from typing import Any
 
 from generator.errors import IngestError
+from generator.ingest.archive import ZipLimits
 from generator.ingest.base import Parsed, Reader, tidy
 
 # pypdf reports recoverable problems through logging; its lines would garble the progress
@@ -90,7 +91,7 @@ class PdfReader(Reader):
     name = "pdf"
     extensions = (".pdf",)
 
-    def read(self, data: bytes, path: str) -> Parsed:
+    def read(self, data: bytes, path: str, limits: ZipLimits = ZipLimits()) -> Parsed:
         from pypdf import PdfReader as _Pdf
         from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 

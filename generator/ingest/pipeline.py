@@ -11,38 +11,25 @@ turned bad, are removed from the run.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from generator.errors import ConfigError, IngestError
 from generator.ingest.base import build_document
-from generator.ingest.chunking import Chunker, ChunkSettings
-from generator.ingest.walk import ERROR, SKIPPED, Entry, scan
+from generator.ingest.chunking import Chunker
+from generator.ingest.settings import (
+    DEFAULT_MAX_FILE_MB,
+    SETTINGS_KEY,
+    IngestSettings,
+    resolve,
+    same_chunks,
+)
+from generator.ingest.walk import ERROR, SKIPPED, Entry, scan, shown_path
 from generator.store import Journal
 
-DEFAULT_MAX_FILE_MB = 50.0
-SETTINGS_KEY = "ingest"
-
 INGESTED, UNCHANGED = "ingested", "unchanged"
-
-
-@dataclass(frozen=True)
-class IngestSettings:
-    """Everything that decides what ``ingest`` produces."""
-
-    chunks: ChunkSettings = field(default_factory=ChunkSettings)
-    max_file_mb: float = DEFAULT_MAX_FILE_MB
-
-    def __post_init__(self) -> None:
-        if not 0 < self.max_file_mb < math.inf:  # also refuses NaN
-            raise ConfigError("--max-file-mb must be a positive number")
-
-    @property
-    def max_bytes(self) -> int:
-        return int(self.max_file_mb * 1_000_000)
 
 
 @dataclass
@@ -56,6 +43,10 @@ class FileResult:
     chunks: int = 0
     tokens: int = 0
     reason: str = ""
+
+    def line(self) -> str:
+        """``path: reason`` for one printed line (control characters escaped)."""
+        return shown_path(f"{self.path}: {self.reason}" if self.reason else self.path)
 
 
 def plan(docs: str | Path, settings: IngestSettings, run_dir: Path | None = None) -> list[Entry]:
@@ -83,20 +74,21 @@ def ingest_entries(
     settings: IngestSettings,
     *,
     on_file: Callable[[Entry], None] | None = None,
+    reingest: bool = False,
 ) -> Iterator[FileResult]:
-    """Ingest scanned entries one at a time into ``journal``, yielding one result per file."""
+    """Ingest scanned entries one at a time into ``journal``, yielding one result per file.
+    An unchanged file keeps its stored chunks unless the chunk settings differ from the
+    stored ones or ``reingest`` asks for every file to be parsed again."""
     chunker = Chunker(settings.chunks)
-    key = settings.chunks.key()
-    stored = journal.get_setting(SETTINGS_KEY) or {}
-    same_chunking = stored.get("chunker") == key
-    journal.set_setting(SETTINGS_KEY, {"chunker": key, "max_file_mb": settings.max_file_mb})
+    same_chunking = not reingest and same_chunks(journal.get_setting(SETTINGS_KEY), settings)
+    journal.set_setting(SETTINGS_KEY, settings.stored())
     journal.execute("DELETE FROM skipped")  # the skipped list describes the latest scan
     known = {r["path"] for r in journal.query("SELECT path FROM documents")}
     seen: set[str] = set()
     for entry in entries:
         if on_file:
             on_file(entry)
-        result = _ingest_one(entry, journal, chunker, same_chunking)
+        result = _ingest_one(entry, journal, chunker, same_chunking, settings)
         if result.status in (INGESTED, UNCHANGED):
             seen.add(entry.rel)
         else:
@@ -110,7 +102,9 @@ def ingest_entries(
             yield FileResult(gone, "other", "removed", reason="no longer in the folder")
 
 
-def _ingest_one(entry: Entry, journal: Journal, chunker: Chunker, same: bool) -> FileResult:
+def _ingest_one(
+    entry: Entry, journal: Journal, chunker: Chunker, same: bool, settings: IngestSettings
+) -> FileResult:
     if entry.kind in (SKIPPED, ERROR) or entry.reader is None:
         return FileResult(
             entry.rel, entry.type, entry.kind or SKIPPED, entry.size, reason=entry.reason
@@ -136,7 +130,7 @@ def _ingest_one(entry: Entry, journal: Journal, chunker: Chunker, same: bool) ->
                 rows[0]["n_tokens"],
             )
     try:
-        parsed = entry.reader.read(data, entry.rel)
+        parsed = entry.reader.read(data, entry.rel, settings.zip_limits)
         del data  # the parsed text replaces the bytes
         # the file's own time: the date of last resort for a document without dated metadata
         parsed.metadata.setdefault("file_modified", _mtime(entry.path))
@@ -155,3 +149,14 @@ def _ingest_one(entry: Entry, journal: Journal, chunker: Chunker, same: bool) ->
 def ingest_folder(docs: str | Path, journal: Journal, settings: IngestSettings) -> list[FileResult]:
     """Scan and ingest a folder (convenience for callers without a progress display)."""
     return list(ingest_entries(plan(docs, settings, journal.run_dir), journal, settings))
+
+
+def ingest_kept(docs: str | Path, journal: Journal, model: str | None) -> list[FileResult]:
+    """Ingest ``docs`` with the settings the run was ingested with (``generate`` does this
+    before planning), so documents an earlier ``ingest`` accepted are neither dropped nor
+    chunked again; ``model`` picks the tokenizer of a run ingested for the first time."""
+    settings, _ = resolve(journal.get_setting(SETTINGS_KEY), {}, model=model)
+    return ingest_folder(docs, journal, settings)
+
+
+__all__ = ["DEFAULT_MAX_FILE_MB", "SETTINGS_KEY", "FileResult", "IngestSettings", "plan"]

@@ -12,6 +12,7 @@ import codecs
 import re
 
 from generator.errors import IngestError
+from generator.ingest.archive import ZipLimits
 from generator.ingest.base import Parsed, Reader, tidy
 
 _BOMS = (
@@ -125,7 +126,7 @@ class TextReader(Reader):
     name = "txt"
     extensions = (".txt",)
 
-    def read(self, data: bytes, path: str) -> Parsed:
+    def read(self, data: bytes, path: str, limits: ZipLimits = ZipLimits()) -> Parsed:
         text, encoding = decode_text(data, path)
         text = tidy(text)
         first = next((line.strip() for line in text.split("\n") if line.strip()), "")

@@ -3,20 +3,24 @@
 Rules, each giving one listed reason: hidden files and folders (name starting with ``.``) are
 skipped; so are files of a type no reader handles, and anything that is not a regular file.
 Symbolic links are followed only when they stay inside the folder (a link to a folder inside
-it is not followed either: that folder is scanned in its own place). Empty files and files
-above the size limit are errors. Content checks (binary data with a text extension, the
-text's real encoding) happen when the file is read (:func:`generator.ingest.text.decode_text`).
+it is not followed either: that folder is scanned in its own place). Empty files, files
+above the size limit and names that are not valid UTF-8 (listed with the bad bytes as
+``\\xff``; a folder so named is listed once, not entered) are errors. Content checks
+(binary data with a text extension, the text's real encoding) happen when the file is read
+(:func:`generator.ingest.text.decode_text`).
 The scan holds paths only, never file contents, and yields in a stable (sorted) order.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.ingest.archive import size_text
 from generator.ingest.base import Reader, reader_for
 
 SKIPPED = "skipped"  # left out on purpose (hidden, unknown type, symlink leaving the folder)
@@ -36,12 +40,43 @@ class Entry:
     reason: str = ""
 
 
+# Control characters, line separators and lone surrogates (the bytes of a name that is not
+# valid UTF-8, as os.fsdecode gives them): printed escaped so one path stays one line and
+# cannot drive the terminal.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group()
+    code = ord(c)
+    if c in _NAMED:
+        return _NAMED[c]
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the undecodable byte itself
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def shown_path(text: str) -> str:
+    """``text`` (a path or a reason) safe to print on one line, and valid UTF-8."""
+    return _UNSAFE.sub(_escape, text)
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _storable(rel: str) -> str:
+    """``rel`` as the journal can hold it: a name that is not UTF-8 in its escaped form."""
+    return rel if _valid_name(rel) else shown_path(rel)
+
+
 def _inside(target: str, root: str) -> bool:
     return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1_000_000:.1f} MB"
 
 
 def scan(root: str | Path, *, max_bytes: int, exclude: Path | None = None) -> Iterator[Entry]:
@@ -69,7 +104,9 @@ def scan(root: str | Path, *, max_bytes: int, exclude: Path | None = None) -> It
         for item in items:
             rel = prefix + item.name
             if real_exclude and os.path.realpath(item.path) == real_exclude:
-                yield Entry(rel, Path(item.path), "other", kind=SKIPPED, reason="the run folder")
+                yield Entry(
+                    _storable(rel), Path(item.path), "other", kind=SKIPPED, reason="the run folder"
+                )
                 continue
             entry = _classify(item, rel, real_root, max_bytes)
             if entry is None:  # a folder to descend into
@@ -83,7 +120,11 @@ def _classify(item: os.DirEntry[str], rel: str, real_root: str, max_bytes: int) 
     path = Path(item.path)
     if item.name.startswith("."):
         what = "folder" if item.is_dir(follow_symlinks=False) else "file"
-        return Entry(rel, path, "other", kind=SKIPPED, reason=f"hidden {what}")
+        return Entry(_storable(rel), path, "other", kind=SKIPPED, reason=f"hidden {what}")
+    if not _valid_name(item.name):
+        what = "folder" if item.is_dir(follow_symlinks=False) else "file"
+        reason = f"{what} name is not valid UTF-8: rename it to ingest it"
+        return Entry(shown_path(rel), path, "other", kind=ERROR, reason=reason)
     if item.is_symlink():
         target = os.path.realpath(path)
         if not os.path.exists(target):
@@ -122,6 +163,6 @@ def _classify(item: os.DirEntry[str], rel: str, real_root: str, max_bytes: int) 
             st.st_size,
             reader,
             ERROR,
-            f"too large: {_mb(st.st_size)} is above the limit of {_mb(max_bytes)}",
+            f"too large: {size_text(st.st_size)} is above the limit of {size_text(max_bytes)}",
         )
     return Entry(rel, path, reader.name, st.st_size, reader)

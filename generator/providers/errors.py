@@ -31,6 +31,7 @@ from generator.errors import (
     RateLimitError,
     ServerError,
 )
+from generator.redact import scrub_url_credentials
 
 BODY_LIMIT = 300
 
@@ -52,9 +53,11 @@ _CONTEXT_HINTS = re.compile(
 
 
 def scrub(text: str | None) -> str:
-    """``text`` with every API-key-looking substring and every env key value replaced."""
+    """``text`` with every API-key-looking substring, every env key value and the
+    credentials of every URL replaced."""
     if not text:
         return ""
+    text = scrub_url_credentials(text)
     for value in secret_values():
         text = text.replace(value, "[REDACTED]")
     for pat in _KEY_PATTERNS:

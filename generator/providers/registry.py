@@ -20,7 +20,7 @@ from typing import Any
 
 from generator.errors import ConfigError
 from generator.providers.base import Provider
-from generator.providers.keys import check_credentials, provider_prefix
+from generator.providers.keys import check_credentials, key_route, provider_prefix
 from generator.providers.litellm_provider import JSON_MODES, LiteLLMProvider
 from generator.providers.model_info import (
     Price,
@@ -94,6 +94,7 @@ def get_provider(
     price_per_m: tuple[float, float] | None = None,
     context_window_tokens: int | None = None,
     check_keys: bool = True,
+    api_key_env: str | None = None,
     **settings: Any,
 ) -> Provider:
     """The provider serving ``model``.
@@ -107,6 +108,8 @@ def get_provider(
         price_per_m: (input, output) USD per 1M tokens for a model LiteLLM has no price for.
         context_window_tokens: context window to use instead of LiteLLM's.
         check_keys: raise MissingKeyError now if the provider's key is not set.
+        api_key_env: name of the variable holding the key for a custom ``api_base``
+            (``--api-key-env``); without it such a server gets no key (providers/keys.py).
         settings: further settings for a prefix's factory (``local/``: threads, ...).
     Raises:
         ConfigError: unknown provider or bad settings; MissingKeyError: key not set.
@@ -115,12 +118,18 @@ def get_provider(
         raise ConfigError(f"json mode {json_mode!r}: use one of {', '.join(JSON_MODES)}")
     prefix = validate_model(model)
     if check_keys:
-        check_credentials(model, api_base)
+        check_credentials(model, api_base, api_key_env)
+    else:
+        key_route(model, api_base, api_key_env)  # a bad name or a refused base: now
+    if api_key_env and prefix == "local":
+        raise ConfigError(f"{model}: --api-key-env cannot be used with local models")
     if price_per_m is not None:
         register_price(model, *price_per_m)
     if context_window_tokens is not None:
         register_context_window(model, context_window_tokens)
     kwargs: dict[str, Any] = {"api_base": api_base, "drop_params": drop_params, "extra": extra}
+    if api_key_env:
+        kwargs["api_key_env"] = api_key_env
     if json_mode != "auto" or prefix not in _FACTORIES:
         kwargs["json_mode"] = json_mode
     factory = _FACTORIES.get(provider_prefix(model)) if "/" in model else None

@@ -1,9 +1,12 @@
 """Review of a run as a whole: draw the queue, summarise the outcome, apply decisions.
 
 The queue is every record a curation step sent to review (``curation/review.jsonl``:
-contradictions, outdated sources, low judge scores) followed by a stratified, seeded sample
-of the curated set. The outcome gives the sample's acceptance rate and an estimate, with a
-95% Wilson interval, of the defect rate (rejected or edited) in the whole set.
+contradictions, outdated sources, low judge scores, checks that could not run) followed by a
+stratified, seeded sample of the curated set. Records a later curation sends to review join
+the queue when review next starts. Export applies the decisions (:class:`ReviewFilter`):
+accepted and edited records, flagged ones included, reach it; rejected ones never do. The
+outcome gives the sample's acceptance rate and an estimate, with a 95% Wilson interval, of
+the defect rate (rejected or edited) in the whole set.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any, Literal
 from generator.errors import ConfigError
 from generator.records import Record, parse_record
 from generator.review.sampler import default_size, stratified_sample, stratum, wilson_interval
-from generator.review.store import ReviewStore
+from generator.review.store import ReviewStore, text_digest
 
 RequireMode = Literal["accepted", "accepted-or-unsampled"]
 
@@ -36,23 +39,29 @@ def reviewable_set(run_dir: Path) -> tuple[Path, list[Record]]:
     raise ConfigError(f"{run_dir}: no records to review (run generate or curate first)")
 
 
-def prepare(store: ReviewStore, run_dir: Path, size: int | None, seed: int) -> dict[str, Any]:
-    """Draw the queue once; later calls keep the same queue (resume)."""
-    if store.has_sample():
-        return store.sample_info()
-    source, records = reviewable_set(run_dir)
+def prepare(
+    store: ReviewStore, run_dir: Path, size: int | None, seed: int | None
+) -> dict[str, Any]:
+    """Draw the queue once; later calls keep the same sample (resume) and add records a
+    newer curation sent to review. ``size`` or ``seed`` that differ from the drawn sample
+    are refused: the decisions made so far belong to that sample."""
     flagged_path = run_dir / "curation" / "review.jsonl"
     flagged = list(read_jsonl(flagged_path)) if flagged_path.exists() else []
+    if store.has_sample():
+        info = store.sample_info()
+        _refuse_redraw(info, size, seed)
+        store.append_items([_flagged_item(rec) for rec in flagged])
+        return {**info, "flagged": store.count("flagged")}
+    source, records = reviewable_set(run_dir)
     n = default_size(len(records)) if size is None else min(size, len(records))
+    seed = 0 if seed is None else seed
     sample = stratified_sample(records, n, seed)
-    items: list[tuple[Record, str, str, str | None]] = []
-    for rec in flagged:
-        excluded = rec.meta.curation.get("excluded") or {}
-        items.append((rec, "flagged", stratum(rec), excluded.get("reason")))
+    items = [_flagged_item(rec) for rec in flagged]
     items += [(rec, "sample", st, None) for rec, st in sample]
     info = {
         "source": str(source.relative_to(run_dir)),
         "population": len(records),
+        "requested": size,
         "sample_size": len(sample),
         "flagged": len(flagged),
         "seed": seed,
@@ -60,6 +69,24 @@ def prepare(store: ReviewStore, run_dir: Path, size: int | None, seed: int) -> d
     }
     store.save_sample(items, info)
     return info
+
+
+def _flagged_item(rec: Record) -> tuple[Record, str, str, str | None]:
+    excluded = rec.meta.curation.get("excluded") or {}
+    return (rec, "flagged", stratum(rec), excluded.get("reason"))
+
+
+def _refuse_redraw(info: dict[str, Any], size: int | None, seed: int | None) -> None:
+    drawn_size = info.get("requested", info.get("sample_size"))
+    if (size is None or size == drawn_size or size == info.get("sample_size")) and (
+        seed is None or seed == info.get("seed")
+    ):
+        return
+    raise ConfigError(
+        f"this run's review sample was drawn with --sample {info.get('sample_size')} "
+        f"--seed {info.get('seed')} and has decisions; it is kept so they stay comparable: "
+        "run without --sample/--seed to resume it"
+    )
 
 
 def summary(store: ReviewStore) -> dict[str, Any]:
@@ -142,33 +169,51 @@ def render_markdown(s: dict[str, Any]) -> str:
 
 
 class ReviewFilter:
-    """Per-record review outcome for export ``--require-review``.
+    """Per-record review outcome for export.
 
-    ``check(record)`` returns (record to export, None) — the reviewer's edited version when
-    there is one — or (None, reason) when review holds the record back.
+    Always: a record a reviewer rejected is held back, an edited one is replaced by the
+    edit, and a record a curation step sent to review (``flagged``) reaches export only once
+    accepted or edited. ``mode`` (``--require-review``) also holds back records without a
+    decision: ``accepted`` all of them, ``accepted-or-unsampled`` those in the sample. A
+    decision on a record whose text has changed since it was drawn counts for nothing.
+
+    ``check(record)`` returns (record to export, None) or (None, reason).
     """
 
-    def __init__(self, store: ReviewStore, mode: RequireMode) -> None:
-        if not store.has_sample():
+    def __init__(self, store: ReviewStore, mode: RequireMode | None) -> None:
+        if mode is not None and not store.has_sample():
             raise ConfigError(
                 "--require-review: this run has no review sample yet; "
                 "run `instructforge review RUN` (or review export/import) first"
             )
         self.mode = mode
         self.latest = store.latest()
-        self.sampled = {it.record_id for it in store.items()}
+        items = store.items()
+        self.sampled = {it.record_id for it in items}
+        self.drawn = {it.record_id: text_digest(it.record) for it in items}
         self.info = store.sample_info()
 
-    def check(self, record: Record) -> tuple[Record | None, str | None]:
-        d = self.latest.get(record.meta.id)
-        if d is not None and d["decision"] == "accept":
-            return record, None
-        if d is not None and d["decision"] == "edit":
-            edited = parse_record(json.loads(d["after"]))
-            edited.meta.curation["review"] = {"decision": "edit", "reviewer": d["reviewer"]}
-            return edited, None
+    def check(self, record: Record, *, flagged: bool = False) -> tuple[Record | None, str | None]:
+        rid = record.meta.id
+        d = self.latest.get(rid)
+        seen = d["text_sha256"] if d is not None else None
+        if seen is None and d is not None and rid in self.drawn:  # a decision of an old journal
+            seen = self.drawn[rid]
+        if seen is not None and seen != text_digest(record):
+            d = None  # reviewed as another text: the decision does not apply to this one
+        if d is not None and d["decision"] in ("accept", "edit"):
+            out = parse_record(json.loads(d["after"])) if d["decision"] == "edit" else record
+            out = out.model_copy(deep=True)
+            note = {"decision": d["decision"], "reviewer": d["reviewer"], "at": d["at"]}
+            sent = out.meta.curation.pop("excluded", None)
+            if sent:
+                note["sent_by"] = sent
+            out.meta.curation["review"] = note
+            return out, None
         if d is not None and d["decision"] == "reject":
             return None, f"review_rejected: {d['reason'] or ''}".strip()
-        if self.mode == "accepted-or-unsampled" and record.meta.id not in self.sampled:
+        if flagged:
+            return None, "review_pending"  # a curation step sent it: it needs a decision
+        if self.mode is None or (self.mode == "accepted-or-unsampled" and rid not in self.sampled):
             return record, None
         return None, "review_pending"

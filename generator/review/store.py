@@ -3,6 +3,7 @@ so quitting loses nothing and the next start resumes where the reviewer stopped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -34,7 +35,13 @@ REVIEW_MIGRATIONS = [
     CREATE INDEX review_decisions_record ON review_decisions(record_id, id);
     CREATE TABLE review_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # the text a decision was made on: a record whose text changed since needs a new one
+    "ALTER TABLE review_decisions ADD COLUMN text_sha256 TEXT;",
 ]
+
+
+def text_digest(record: Record) -> str:
+    return hashlib.sha256(record.example_text().encode("utf-8")).hexdigest()
 
 
 def reviewer_name() -> str:
@@ -75,6 +82,39 @@ class ReviewStore:
                 "INSERT OR REPLACE INTO review_meta VALUES ('sample', ?)", (json.dumps(info),)
             )
 
+    def append_items(self, items: list[tuple[Record, str, str, str | None]]) -> int:
+        """Queue items not queued yet (by record id) at the end; an item whose text changed
+        since it was queued is replaced (decisions on the old text no longer count).
+        Returns how many items are new or changed."""
+        queued = {
+            r["record_id"]: r["record"]
+            for r in self.journal.query("SELECT record_id, record FROM review_items")
+        }
+        start = self.journal.query("SELECT coalesce(max(position), -1) + 1 n FROM review_items")
+        new, changed = [], []
+        for rec, origin, stratum, reason in items:
+            old = queued.get(rec.meta.id)
+            if old is None:
+                new.append((rec, origin, stratum, reason))
+            elif parse_record(json.loads(old)).example_text() != rec.example_text():
+                changed.append((rec.to_json(), reason, rec.meta.id))
+        with self.journal.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO review_items VALUES (?,?,?,?,?,?)",
+                [
+                    (rec.meta.id, start[0]["n"] + i, origin, stratum, reason, rec.to_json())
+                    for i, (rec, origin, stratum, reason) in enumerate(new)
+                ],
+            )
+            conn.executemany(
+                "UPDATE review_items SET record=?, reason=? WHERE record_id=?", changed
+            )
+        return len(new) + len(changed)
+
+    def count(self, origin: str) -> int:
+        rows = self.journal.query("SELECT count(*) n FROM review_items WHERE origin=?", (origin,))
+        return int(rows[0]["n"])
+
     def sample_info(self) -> dict[str, Any]:
         rows = self.journal.query("SELECT value FROM review_meta WHERE key='sample'")
         return json.loads(rows[0]["value"]) if rows else {}
@@ -103,9 +143,14 @@ class ReviewStore:
         after: Record | None = None,
         at: str | None = None,
     ) -> None:
+        if before is None:
+            rows = self.journal.query(
+                "SELECT record FROM review_items WHERE record_id=?", (record_id,)
+            )
+            shown = parse_record(json.loads(rows[0]["record"])) if rows else None
         self.journal.execute(
-            "INSERT INTO review_decisions(record_id, decision, reason, reviewer, at, before, after)"
-            " VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO review_decisions(record_id, decision, reason, reviewer, at, before, after,"
+            " text_sha256) VALUES (?,?,?,?,?,?,?,?)",
             (
                 record_id,
                 decision,
@@ -114,6 +159,7 @@ class ReviewStore:
                 at or utcnow(),
                 before.to_json() if before else None,
                 after.to_json() if after else None,
+                text_digest(before or shown) if (before or shown) else None,
             ),
         )
 
@@ -127,5 +173,11 @@ class ReviewStore:
         return out
 
     def pending(self) -> list[Item]:
+        """Items without a decision on their current text."""
         decided = self.latest()
-        return [it for it in self.items() if it.record_id not in decided]
+        return [
+            it
+            for it in self.items()
+            if it.record_id not in decided
+            or decided[it.record_id]["text_sha256"] not in (None, text_digest(it.record))
+        ]

@@ -89,9 +89,23 @@ def test_quality_judge_journals_calls_and_resumes_without_paying_twice(tmp_path:
     journal = Journal(tmp_path / "run")
     client = JudgeClient(provider, "mock/judge", journal)
     step = QualityStep(QualityConfig(min_score=0, min_parts={}), judge=client.quality)
+    step.check_client = client
     kept = [r.meta.id for r in step.run(records)]
-    assert kept == ["a", "c", "d"]  # b below 7 goes to review; c and d failed but stay
-    assert step.excluded[0].record.meta.id == "b" and step.excluded[0].destination == "review"
+    # b below 7 goes to review; c (unparsable) and d (failed) never pass: review too
+    assert kept == ["a"]
+    why = {e.record.meta.id: (e.reason, e.destination) for e in step.excluded}
+    assert why == {
+        "b": ("judge_below_threshold", "review"),
+        "c": ("check_failed:quality", "review"),
+        "d": ("check_failed:quality", "review"),
+    }
+    assert records[2].meta.curation["quality"]["check_failed"]
+    assert step.stats()["check_failed"] == {
+        "records": 2,
+        "checks": 4,
+        "failed": 1,
+        "unparsable": 1,
+    }
     assert sorted(provider.calls) == ["boom", "garbage", "one month", "two weeks"]
     spent = client.spent()
     assert spent["calls"] == 4 and spent["failed"] == 1

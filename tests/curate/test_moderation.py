@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import respx
 from httpx import Response
 
+from generator.curate import judge
 from generator.curate.harmful import HarmfulConfig
 from generator.curate.registry import StepContext, build_step
+from generator.errors import CircuitOpen
+from generator.providers.resilience import RetryPolicy
 from generator.records import AlpacaRecord, Meta
 from generator.store import Journal
 
@@ -38,7 +42,14 @@ def _rec(rid: str, text: str) -> AlpacaRecord:
     )
 
 
-def test_moderation_flags_quarantine_and_results_are_journaled(tmp_path: Path, monkeypatch):
+@pytest.fixture
+def fast_retries(monkeypatch):
+    monkeypatch.setattr(judge, "RETRY_POLICY", RetryPolicy(max_attempts=2, initial=0, jitter=0))
+
+
+def test_moderation_flags_quarantine_and_results_are_journaled(
+    tmp_path: Path, monkeypatch, fast_retries
+):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-moderation-000000000000000000000")
     journal = Journal(tmp_path / "run")
     ctx = StepContext(run_dir=tmp_path / "run", journal=journal)
@@ -63,11 +74,16 @@ def test_moderation_flags_quarantine_and_results_are_journaled(tmp_path: Path, m
         router.post(URL).mock(side_effect=answer)
         step = build_step("harmful", cfg, ctx)
         kept = [r.meta.id for r in step.run(records)]
-    assert kept == ["b", "c"]  # c: the check failed, recorded, the record stays
-    assert step.excluded[0].reason == "harmful:harassment"
-    assert step.excluded[0].destination == "quarantine"
+    assert kept == ["b"]  # c: the check failed (after a retry): review, never a pass
+    why = {e.record.meta.id: (e.reason, e.destination) for e in step.excluded}
+    assert why == {
+        "a": ("harmful:harassment", "quarantine"),
+        "c": ("check_failed:harmful", "review"),
+    }
+    assert step.stats()["check_failed"] == {"records": 1, "checks": 3, "failed": 1, "unparsable": 0}
+    assert sum("broken" in t for t in seen) == 2  # our retry policy, no hidden SDK retries
     statuses = dict(journal.query("SELECT record_id, status FROM judge_calls"))
-    assert statuses == {"a": "ok", "b": "ok", "c": "error"}
+    assert statuses == {"a": "ok", "b": "ok", "c": "RetriesExhausted"}
     assert "omni-moderation-latest" in seen[0]
 
     # a re-run reuses journaled results: only the failed call is made again
@@ -76,3 +92,21 @@ def test_moderation_flags_quarantine_and_results_are_journaled(tmp_path: Path, m
         step2 = build_step("harmful", cfg, ctx)
         assert [r.meta.id for r in step2.run(records)] == ["b", "c"]
     assert route.call_count == 1
+
+
+def test_moderation_circuit_breaker_stops_instead_of_passing(tmp_path: Path, monkeypatch):
+    """A moderation endpoint that keeps failing opens the judge's breaker: CircuitOpen."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-moderation-000000000000000000000")
+    monkeypatch.setattr(judge, "RETRY_POLICY", RetryPolicy(max_attempts=1))
+    journal = Journal(tmp_path / "run")
+    step = build_step(
+        "harmful",
+        HarmfulConfig(model="openai/omni-moderation-latest"),
+        StepContext(run_dir=tmp_path / "run", journal=journal),
+    )
+    records = [_rec(f"r{i}", f"message number {i}") for i in range(30)]
+    with respx.mock() as router:
+        router.post(URL).mock(return_value=Response(401, json={"error": {"message": "bad key"}}))
+        with pytest.raises(CircuitOpen):
+            list(step.run(records))
+    assert step.kept == 0

@@ -59,7 +59,7 @@ def test_step_scores_keeps_good_and_drops_bad_with_reason() -> None:
     assert quality_of(kept[0]) == kept[0].meta.curation["quality"]["score"]
 
 
-def test_judge_low_score_goes_to_review_and_garbage_is_recorded_not_raised() -> None:
+def test_judge_low_score_and_unusable_verdicts_go_to_review() -> None:
     replies = {
         "a": {"score": 9, "rationale": "accurate"},
         "b": {"score": 4, "rationale": "vague"},
@@ -71,7 +71,10 @@ def test_judge_low_score_goes_to_review_and_garbage_is_recorded_not_raised() -> 
         judge=lambda batch: [replies[r.meta.id] for r, _ in batch],
     )
     kept = list(step.run([_rec(GOOD, "a"), _rec(GOOD, "b"), _rec(GOOD, "c")]))
-    assert [r.meta.id for r in kept] == ["a", "c"]
-    assert kept[1].meta.curation["quality"]["judge"] == {"status": "failed"}
-    assert step.excluded[0].destination == "review"
+    assert [r.meta.id for r in kept] == ["a"]  # c: the judge gave nothing, never a pass
+    assert [(e.record.meta.id, e.reason, e.destination) for e in step.excluded] == [
+        ("b", "judge_below_threshold", "review"),
+        ("c", "check_failed:quality", "review"),
+    ]
+    assert step.excluded[1].record.meta.curation["quality"]["judge"] == {"status": "failed"}
     assert quality_of(kept[0]) == 0.9

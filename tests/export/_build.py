@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from generator.curate.manifest import config_info, input_info, write_manifest
 from generator.policies import Policy
 from generator.records import Ref, parse_record
 
@@ -122,13 +123,26 @@ def make_run(
     if validation is None:
         write_jsonl(run / "records.jsonl", records)
     else:
+        write_jsonl(run / "records.jsonl", records + validation)
         write_jsonl(run / "curation" / "train.jsonl", records)
         write_jsonl(run / "curation" / "validation.jsonl", validation)
+        stamp_curation(run)
     if generated:
         journal_records(run, records + (validation or []))
     if config is not None:
         (run / "config.json").write_text(json.dumps(config), encoding="utf-8")
     return run
+
+
+def stamp_curation(run: Path) -> None:
+    """The manifest ``curate`` writes: curation/ made from records.jsonl with defaults."""
+    from generator.curate.config import load_config
+
+    write_manifest(
+        run / "curation",
+        input_info(run / "records.jsonl", run),
+        config_info(load_config(None), None, {}),
+    )
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -236,7 +236,8 @@ def test_a_record_without_a_model_is_unknown(tmp_path) -> None:
         run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "p"))
     res = run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "o", ("unknown",)))
     assert res.n_exported == 1  # deepseek's tag (allow) cannot loosen unknown (review)
-    assert set(res.gate.stats.per_policy) == {"unknown", "deepseek"}
+    assert set(res.gate.stats.per_policy) == {"unknown"}  # one count per record
+    assert set(res.gate.stats.binding) == {"unknown", "deepseek"}
 
 
 def test_source_labels_are_judged_like_policies(tmp_path) -> None:

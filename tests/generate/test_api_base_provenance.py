@@ -10,7 +10,7 @@ from generator.generate.settings import GenerateSettings, check_fingerprint
 from tests.generate.engine_helpers import gen, read_jsonl
 
 BASE = "http://alice:pa55word@127.0.0.1:9/v1"
-CLEAN = "http://127.0.0.1:9/v1"
+CLEAN = "http://***@127.0.0.1:9/v1"
 
 
 def test_api_base_is_recorded_scrubbed_and_fingerprinted(docs, tmp_path) -> None:
@@ -34,6 +34,7 @@ def test_fingerprint_keeps_runs_without_api_base_unchanged() -> None:
     hosted = GenerateSettings(docs="d", run_dir="r", model="openai/gpt-4o", api_base=BASE)
     assert hosted.fingerprint()["api_base"] == CLEAN
     assert plain.fingerprint_hash() != hosted.fingerprint_hash()
-    same = GenerateSettings(docs="d", run_dir="r", model="openai/gpt-4o", api_base=CLEAN)
+    other = BASE.replace("alice:pa55word", "bob:0ther")
+    same = GenerateSettings(docs="d", run_dir="r", model="openai/gpt-4o", api_base=other)
     assert same.fingerprint_hash() == hosted.fingerprint_hash()  # credentials are not terms
     check_fingerprint(plain.fingerprint(), plain.fingerprint(), force=False)

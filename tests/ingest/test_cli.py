@@ -78,6 +78,7 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path):
         app, ["ingest", str(tmp_path), "--out", str(tmp_path / "r"), "--overlap", "900"]
     )
     assert bad.exit_code == 2 and "--overlap" in bad.stderr and "Traceback" not in bad.output
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize(
@@ -111,7 +112,8 @@ def test_a_run_folder_that_cannot_be_created_is_one_line_and_exit_2(docs: Path, 
 def test_help_describes_the_command():
     result = runner.invoke(app, ["ingest", "--help"])
     assert result.exit_code == 0
-    for word in ("--out", "--max-tokens", "--overlap", "--model", "--max-file-mb", "sha256"):
+    words = ("--out", "--max-tokens", "--overlap", "--model", "--max-file-mb", "sha256")
+    for word in (*words, "--max-unzipped-mb", "--max-zip-entries", "--reingest"):
         assert word in result.stdout
 
 

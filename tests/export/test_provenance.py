@@ -15,6 +15,7 @@ from generator.cli import app
 from generator.config import policies_dir
 from generator.errors import ExportRefused, PolicyFileError
 from generator.export.job import ExportOptions, run_export
+from generator.export.verify import verify_pack
 from generator.policies import load_policies
 from tests.export._build import QUESTIONS, alpaca, make_run, read_jsonl, write_jsonl
 
@@ -60,6 +61,11 @@ def test_a_forged_tag_through_curate_input_cannot_pass_the_gate(tmp_path: Path) 
     assert "'deepseek' disagrees with the provenance (openai)" in text and n == done.total
     legal = (out / "LEGAL_REVIEW.md").read_text()
     assert "not in this run's journal" in legal and "disagrees with the provenance" in legal
+    # the sealed pack re-judges from the provenance recorded beside each record
+    assert verify_pack(out).records == done.n_exported
+    rows = [r for side in out.glob("*.meta.jsonl") for r in read_jsonl(side)]
+    assert len(rows) == done.n_exported
+    assert {r["provenance"]["origin"] for r in rows} == {"imported"}
 
     out = tmp_path / "public"  # openai: review (not accepted): the exclusion names the tag
     with pytest.raises(ExportRefused) as err:

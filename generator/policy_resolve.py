@@ -53,6 +53,11 @@ from generator.policy_schema import UseVerdict
 from generator.redact import scrub_url_credentials
 
 
+# Built-in providers that never call the API base: the mock answers in-process, and a
+# local model runs on a loopback server of our own (it refuses --api-base).
+IN_PROCESS = ("mock", "local")
+
+
 def scrub_url(url: str | None) -> str | None:
     """The URL with its ``user:pass@`` replaced (what may be written to meta and manifests)."""
     return scrub_url_credentials(url.strip()) if url else url
@@ -233,7 +238,8 @@ def resolve(
     policies = load_policies(directory)
     ctx = ctx if ctx is not None else ResolveContext.from_env()
     m = model.strip().lower()
-    first = _host_layer(policies, m, host_of(api_base), ctx)
+    host = None if m.split("/", 1)[0] in IN_PROCESS else host_of(api_base)
+    first = _host_layer(policies, m, host, ctx)
     second = _model_layer(policies, m, first)
     layers = (first,) if second is None or second.policy.id == first.policy.id else (first, second)
     return Resolution(layers, scrub_url(api_base))

@@ -87,6 +87,8 @@ TABLE = [
     ("dashscope/qwen-max", None, "competing-model", "block"),
     ("deepseek/deepseek-chat", None, "competing-model", "allow"),
     ("mock/anything", None, "internal-fine-tune", "block"),
+    ("mock/echo", "https://llm.example.net/v1", "evaluation", "review"),  # in-process: mock
+    ("local/smollm2-135m-instruct", "https://llm.example.net/v1", "commercial", "allow"),
     ("somethingelse", None, "evaluation", "review"),
     # 4. corrections: open weights
     ("ollama/command-r", None, "commercial", "block"),  # CC-BY-NC
@@ -168,6 +170,8 @@ def test_host_layer_comes_first_and_names_why() -> None:
     bedrock = resolve("bedrock/anthropic.claude-3-haiku-20240307-v1:0", ctx=ctx)
     assert [layer.policy.id for layer in bedrock.layers] == ["aws-bedrock", "anthropic"]
     assert resolve("openai/qwen3-8b", DASHSCOPE, ctx=ctx).policy.id == "qwen"
+    # the built-in providers never call an API base: their own policies apply
+    assert resolve("mock/echo", "https://llm.example.net/v1", ctx=ctx).policy.id == "mock"
 
 
 def test_api_base_credentials_are_scrubbed() -> None:

@@ -52,7 +52,6 @@ from generator.policy_auth import Authorization, Authorizations
 from generator.policy_schema import UseVerdict
 from generator.redact import scrub_url_credentials
 
-
 # Built-in providers that never call the API base: the mock answers in-process, and a
 # local model runs on a loopback server of our own (it refuses --api-base).
 IN_PROCESS = ("mock", "local")

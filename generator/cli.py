@@ -16,8 +16,13 @@ import typer
 from typer.core import TyperGroup
 
 from generator import __version__
+from generator.config import apply_offline_defaults
 from generator.errors import InstructforgeError, Interrupted
 from generator.redact import scrub_url_credentials
+
+# The CLI's process works offline from the start (before any command module loads a library
+# that reads these variables at import); the package itself sets nothing on import.
+apply_offline_defaults()
 
 
 class _ErrorHandlingGroup(TyperGroup):

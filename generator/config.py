@@ -33,6 +33,7 @@ ENV_VARS: dict[str, str] = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "set to True by us: no price-map download at import",
     "TIKTOKEN_CACHE_DIR": "set by us to LiteLLM's bundled tokenizer files (no download)",
     "HF_HUB_OFFLINE": "set to 1 by us: embeddings load from the installed package only",
+    "TRANSFORMERS_OFFLINE": "set to 1 by us, with HF_HUB_OFFLINE",
     "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "set empty by us: presidio must not fetch lists",
     "DISABLE_AIOHTTP_TRANSPORT": "set by tests so respx sees LiteLLM's async calls",
     "EDITOR": "editor opened by `review` for edits",
@@ -110,7 +111,8 @@ def _litellm_tokenizer_dir() -> str | None:
 
 def apply_offline_defaults() -> None:
     """Make every library we use work without a network. Idempotent; never overrides a
-    value the user set explicitly."""
+    value the user set explicitly. Called by the CLI at start and by the library right
+    before it first loads LiteLLM, tiktoken, presidio or transformers; never on import."""
     os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

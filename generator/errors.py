@@ -13,7 +13,9 @@ sqlite's) are mapped to these in one place per role, ``raise Ours(...) from exc`
     │   ├── PolicyFileError             a policy file is invalid
     │   ├── SettingsChangedError        a run's output-affecting settings differ from before
     │   ├── LocalModelError             a local model is missing or fails its sha256 pin
-    │   └── LocalServerError            the local model server could not start or died
+    │   ├── LocalServerError            the local model server could not start or died
+    │   ├── RunBusyError                another process is writing the run (it holds run.lock)
+    │   └── JournalDamagedError         the run's journal (run.sqlite) fails its integrity check
     ├── IngestError                     one document could not be read (reported, not fatal)
     ├── ProviderError                   the provider answered with an error (status, body)
     │   ├── AuthError                   401/403: never retried
@@ -82,6 +84,14 @@ class LocalModelError(ConfigError):
 
 class LocalServerError(ConfigError):
     """The local llama.cpp server could not start, or died; the message carries its stderr tail."""
+
+
+class RunBusyError(ConfigError):
+    """Another process (or another job of this one) holds the run's lock; names it."""
+
+
+class JournalDamagedError(ConfigError):
+    """``run.sqlite`` is not a database or fails ``PRAGMA quick_check``: nothing is trusted."""
 
 
 class IngestError(InstructforgeError):

@@ -8,6 +8,15 @@ Every output file is written to a temp file in the same folder, flushed to disk,
 renamed over its final name (``os.replace``), so a crash leaves either the old file or the
 new one, never half of one. Output names come from a fixed list (split name + the format's
 suffix); nothing inside a record ever decides a path.
+
+Names are chosen so that Hugging Face ``datasets`` loads only the data:
+``load_dataset("json", data_dir=DIR)`` picks files by split keywords (train, validation,
+valid, val, dev, test, eval ... as a word of the name) and, when no file has one, takes every
+file; a glob such as ``train*.jsonl`` takes what starts with the split. So the data files
+are ``train`` / ``validation`` (a run without a split exports ``train``, as the Hub names an
+unsplit dataset), and every other file (:func:`sidecar_names`: the provenance ``meta.jsonl``
+of all splits, whose lines name their split and line, ``excluded.jsonl``, ``manifest.json``,
+``LEGAL_REVIEW.md`` and the card ``README.md``) has no split word in its name.
 """
 
 from __future__ import annotations
@@ -28,7 +37,13 @@ from generator.errors import ConfigError
 from generator.records import Record, parse_record
 
 T = TypeVar("T")
-SPLITS = ("train", "validation", "data")  # "data": a run without a split
+SPLITS = ("train", "validation")  # a run without a split exports its records as "train"
+# Every file of an export that is not data: the one place their names are defined.
+META_FILE = "meta.jsonl"  # provenance of every exported example: {"split", "line", ...}
+EXCLUDED_FILE = "excluded.jsonl"
+MANIFEST_FILE = "manifest.json"
+LEGAL_FILE = "LEGAL_REVIEW.md"
+CARD_FILE = "README.md"
 
 
 @dataclass(frozen=True)
@@ -50,10 +65,10 @@ def select_inputs(run: Path) -> InputPlan:
         )
     if (cur / "curated.jsonl").is_file():
         return InputPlan(
-            "curation/curated.jsonl (curated, no split)", (("data", cur / "curated.jsonl"),)
+            "curation/curated.jsonl (curated, no split)", (("train", cur / "curated.jsonl"),)
         )
     if (run / "records.jsonl").is_file():
-        return InputPlan("records.jsonl (not curated)", (("data", run / "records.jsonl"),))
+        return InputPlan("records.jsonl (not curated)", (("train", run / "records.jsonl"),))
     raise ConfigError(
         f"{run}: nothing to export: no curation/train.jsonl + validation.jsonl, "
         "curation/curated.jsonl or records.jsonl"
@@ -88,7 +103,16 @@ def output_name(split: str, suffix: str) -> str:
 
 
 def sidecar_name(split: str) -> str:
-    return f"{split}.meta.jsonl"
+    """The provenance file of ``split``: one ``meta.jsonl`` for every split (a name with a
+    split word in it would be loaded as data); its lines carry ``split`` and ``line``."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}")
+    return META_FILE
+
+
+def sidecar_names() -> tuple[str, ...]:
+    """Every non-data file an export may write (none is ever loaded as data)."""
+    return (META_FILE, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE)
 
 
 def check_free(out: Path, names: list[str], force: bool) -> None:

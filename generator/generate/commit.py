@@ -66,7 +66,7 @@ class Tally:
     cost_usd: float = 0.0
 
 
-def _texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
+def record_texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
     """(instruction, output) of validated record fields, as the record types define them."""
     if fmt == "alpaca":
         return fields["instruction"], fields["output"]
@@ -149,7 +149,7 @@ class Committer:
                 meta["reasoning"] = outcome.reasoning
             # The fields were validated (pydantic and JSON Schema) by the parser and the meta
             # is built here from validated parts: no second validation per record.
-            instruction, output = _texts(self.prov.fmt, fields)
+            instruction, output = record_texts(self.prov.fmt, fields)
             if self.filter is not None:
                 ok, why = self.filter.check(instruction, output)
                 if not ok:

@@ -3,9 +3,11 @@ estimate only.
 
 Order matters for the guarantees: the model string and the API key are checked before any
 work (exit 2); ingest runs next (re-running skips unchanged files); then the plan and the
-settings check; then the JSONL files are reconciled with the journal (a crash may have left
-them short); only then does the engine start. The session row in the journal says how the
-run ended (done, stopped by a guard, interrupted, failed).
+settings check; then the JSONL files are healed against the journal (a crash may have left
+them short; a lost WAL may have left the journal short: see :mod:`generator.generate.heal`);
+only then does the engine start. The run folder is opened (checked, locked for the whole
+command, integrity-checked) by :func:`generator.runfolder.open_run_folder`. The session row
+in the journal says how the run ended (done, stopped by a guard, interrupted, failed).
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from generator.generate.backend import LocalBackend, call_processes, calls_heap,
 from generator.generate.budget import CostModel, Estimate
 from generator.generate.commit import Tally
 from generator.generate.engine import Engine
+from generator.generate.heal import heal_plan
 from generator.generate.journal import GenJournal
-from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE, JsonlSink, reconcile
+from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE, JsonlSink
 from generator.generate.progress import LiveProgress
 from generator.generate.settings import GenerateSettings
 from generator.generate.setup import Prepared, prepare, record_start
 from generator.providers.keys import check_credentials, provider_prefix
 from generator.providers.model_info import register_price
 from generator.providers.registry import validate_model
+from generator.runfolder import open_run_folder
 from generator.store import Journal
 
 
@@ -82,10 +86,15 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
     if price is not None:
         register_price(settings.model, *price)
     started = time.monotonic()
-    with Journal(settings.run_dir) as journal:
+    with open_run_folder(settings.run_dir, "generate", create=True) as run:
+        journal = run.journal
         gj = GenJournal(journal)
         note = _ingest(settings, journal, err)
         p = prepare(settings, journal, gj)
+        if run.heal(plan=heal_plan(p)).units_completed:  # records taken back: plan again
+            p = prepare(settings, journal, gj)
+        for line in p.notes:
+            err.print(line, highlight=False)
         for warning in p.warnings:
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         cost = CostModel(
@@ -100,8 +109,6 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
             return _result(p, Tally(), started, 0, 0, estimate=est, note=note)
         record_start(p, journal)
         run_dir = Path(settings.run_dir)
-        reconcile(run_dir / RECORDS_FILE, gj.iter_lines("gen_records"))
-        reconcile(run_dir / REJECTED_FILE, gj.iter_lines("gen_rejections"))
         records = JsonlSink(run_dir / RECORDS_FILE)
         rejected = JsonlSink(run_dir / REJECTED_FILE)
         gj.start_session(p.fingerprint)

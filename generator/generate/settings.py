@@ -54,7 +54,7 @@ class GenerateSettings(BaseModel):
     model: str
     template: str = "qa"
     prompt_ref: Ref | None = None  # filled once the template is loaded
-    seeds: str | None = None  # seed-task file (self-instruct); default: samples/seed_tasks.jsonl
+    seeds: str | None = None  # seed-task file (self-instruct); default: the generic one
     seeds_sha256: str | None = None
     per_chunk: int | None = Field(default=None, ge=1, le=1000)  # None: template's per call
     records: int | None = Field(default=None, ge=1)  # stop after this many accepted

@@ -20,7 +20,13 @@ from generator.generate.filters import InstructionFilter, InstructionFilterConfi
 from generator.generate.journal import CallRow, GenJournal
 from generator.generate.plan import ContextFitter, PoolView, WorkUnit, plan_units
 from generator.generate.prompts import PromptTemplate, load_template, reply_schema
-from generator.generate.seeding import Example, load_seeds, seeds_sha256
+from generator.generate.seeding import (
+    Example,
+    default_seeds_path,
+    describe_seeds,
+    load_seeds,
+    seeds_sha256,
+)
 from generator.generate.settings import FINGERPRINT_KEY, GenerateSettings, check_fingerprint
 from generator.ingest.settings import SETTINGS_KEY as INGEST_KEY
 from generator.ingest.settings import stored_values
@@ -56,6 +62,7 @@ class Prepared:
     cached: dict[str, dict[str, CallRow]] = field(default_factory=dict)  # unit id -> hash -> row
     accepted_before: int = 0
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the run resolved (seeds used)
 
     @property
     def uses_pool(self) -> bool:
@@ -105,8 +112,13 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
     """Resolve, check and plan (see module docstring). Raises ConfigError on bad input."""
     template = load_template(settings.template)
     seeds: list[Example] = []
+    notes: list[str] = []
     if template.seeds is not None:
-        seeds = load_seeds(settings.seeds)
+        # The file actually used goes to config.json, whether named or the generic default.
+        seed_path = settings.seeds or str(default_seeds_path())
+        seeds = load_seeds(seed_path)
+        notes.append(f"seeds: {describe_seeds(settings.seeds, seeds)}")
+        settings.seeds = seed_path
         settings.seeds_sha256 = seeds_sha256(seeds)
     elif settings.seeds:
         raise ConfigError(
@@ -166,6 +178,7 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
         cached=cached,
         accepted_before=gj.accepted(fingerprint),
         warnings=warnings,
+        notes=notes,
     )
 
 

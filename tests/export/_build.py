@@ -147,3 +147,35 @@ def stamp_curation(run: Path) -> None:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def run_datasets_child(script: str, out: Path, tmp_path: Path) -> Any:
+    """Run ``script`` (argv: OUT, cache dir) in a child process whose Hugging Face caches and
+    HOME lie inside ``tmp_path``, hub and datasets offline; the JSON of its last line."""
+    import os
+    import subprocess
+    import sys
+
+    home, hf = tmp_path / "home", tmp_path / "hf"
+    home.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "HF_HOME": str(hf),
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    for var in ("HF_DATASETS_CACHE", "HF_HUB_CACHE", "HF_MODULES_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        env.pop(var, None)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(out), str(hf / "datasets")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])

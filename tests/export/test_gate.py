@@ -90,7 +90,7 @@ def _matrix_cases() -> list[tuple[str, str, dict[str, str]]]:
 
 
 def _outcome(out: Path) -> tuple[set[str], dict[str, str]]:
-    exported = {m["id"] for f in out.glob("*.meta.jsonl") for m in read_jsonl(f)}
+    exported = {m["id"] for f in out.glob("meta.jsonl") for m in read_jsonl(f)}
     excluded = {e["id"]: e["reason"] for e in read_jsonl(out / "excluded.jsonl")}
     return exported, excluded
 

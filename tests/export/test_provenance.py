@@ -63,7 +63,7 @@ def test_a_forged_tag_through_curate_input_cannot_pass_the_gate(tmp_path: Path) 
     assert "not in this run's journal" in legal and "disagrees with the provenance" in legal
     # the sealed pack re-judges from the provenance recorded beside each record
     assert verify_pack(out).records == done.n_exported
-    rows = [r for side in out.glob("*.meta.jsonl") for r in read_jsonl(side)]
+    rows = [r for side in out.glob("*meta.jsonl") for r in read_jsonl(side)]
     assert len(rows) == done.n_exported
     assert {r["provenance"]["origin"] for r in rows} == {"imported"}
 

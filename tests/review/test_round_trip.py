@@ -107,7 +107,7 @@ def test_reviewed_records_reach_export_and_rejected_never(tmp_path: Path, via_in
     held = {e["reason"] for e in excluded if e["stage"] == "review"}
     assert held == {"review_pending", "review_rejected: contradicts the handbook",
                     "review_rejected: vague"}  # fmt: skip
-    meta = read_jsonl(tmp_path / "plain" / "train.meta.jsonl")
+    meta = [m for m in read_jsonl(tmp_path / "plain" / "meta.jsonl") if m["split"] == "train"]
     edited = next(m for m in meta if m["meta"]["curation"].get("review", {}).get("decision"))
     assert edited["meta"]["curation"]["review"]["sent_by"]["step"] == "contradictions"
 

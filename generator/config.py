@@ -22,6 +22,12 @@ ENV_VARS: dict[str, str] = {
     "INSTRUCTFORGE_PROMPTS": "extra folder of prompt templates, searched before the shipped ones",
     "INSTRUCTFORGE_POLICIES": "folder of policy files to use instead of the shipped ones",
     "INSTRUCTFORGE_POLICY_MAX_AGE_DAYS": "days after a policy review before it warns (180)",
+    "INSTRUCTFORGE_AUTHORIZATIONS": "authorizations.yaml with providers' written grants "
+    "(default: the file of that name in the policies folder, if any)",
+    "INSTRUCTFORGE_SELF_HOSTED": "comma-separated API hosts that are our own servers (their "
+    "models get the `local` terms; loopback always does)",
+    "INSTRUCTFORGE_DOMICILE": "the licensee's region for licences with a domicile rule: EU, or "
+    "another region code (Llama 3.2 Vision / Llama 4 grant no rights in the EU)",
     "INSTRUCTFORGE_REVIEWER": "reviewer name recorded with review decisions (default: $USER)",
     "LITELLM_OFFLINE_MODE": "set to true by us: LiteLLM uses its bundled price map",
     "LITELLM_LOCAL_MODEL_COST_MAP": "set to True by us: no price-map download at import",

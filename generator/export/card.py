@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from generator.export.gate import policies_seen
+
 if TYPE_CHECKING:
     from generator.export.job import ExportResult
 
@@ -57,9 +59,7 @@ def _bullets(counter: dict[str, int]) -> str:
 
 def dataset_card(res: ExportResult) -> str:
     opts, st = res.options, res.gate.stats
-    policies = ", ".join(
-        f"`{p}` ({res.gate.policies[p].terms.name})" for p in sorted(st.per_policy)
-    )
+    policies = ", ".join(f"`{p}` ({res.gate.policies[p].terms.name})" for p in policies_seen(st))
     splits = ", ".join(f"{s}: {n}" for s, n in res.exported.items())
     meta = (
         "dropped (`--no-meta`)"

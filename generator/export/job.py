@@ -247,7 +247,12 @@ def _rows(
                 )
             )
             continue
-        meta = {"id": rec.meta.id, "gate": d.to_dict(), "meta": rec.meta.model_dump(mode="json")}
+        meta = {
+            "id": rec.meta.id,
+            "gate": d.to_dict(),
+            "provenance": d.evidence,  # what the gate decided from (verify re-judges with it)
+            "meta": rec.meta.model_dump(mode="json"),
+        }
         var = find_secret(json.dumps([row, meta], ensure_ascii=False), secrets) if secrets else None
         if var:
             res.exclusions.append(
@@ -281,7 +286,9 @@ def run_export(opts: ExportOptions) -> ExportResult:
     stale_warnings = check_fresh(opts.run, plan)
     sources, sources_file, warnings = _run_sources(opts.run)
     warnings = stale_warnings + warnings
-    gate = Gate(opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today)
+    gate = Gate(
+        opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today, opts.run
+    )
     res = ExportResult(opts, plan, exporter.target, gate, sources_file, warnings=warnings)
     res.review, res.flagged = review, flagged
     splits = list(dict.fromkeys(s for s, _ in plan.files))
@@ -290,7 +297,10 @@ def run_export(opts: ExportOptions) -> ExportResult:
         names += sorted({sidecar_name(s) for s in splits})
     check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
 
-    decisions = _judge(res)
+    try:
+        decisions = _judge(res)
+    finally:
+        gate.provenance.close()
     for split, line, rid, why in keep_out_of_validation(res, decisions):
         d = decisions.pop((str(res.flagged), line))
         res.exclusions.append(

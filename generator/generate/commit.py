@@ -45,6 +45,7 @@ class Provenance:
     fingerprint: str
     source_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # by document path
     redact_before_send: bool = False  # chunks were redacted before they left the machine
+    api_base: str | None = None  # the server that answered (scrubbed): the gate resolves by it
 
 
 @dataclass
@@ -133,6 +134,7 @@ class Committer:
                 "provider": self.prov.provider,
                 "model": self.prov.model,
                 "policy": self._policy,
+                "api_base": self.prov.api_base,
                 "prompt": self._prompt,
                 "source": source,
                 "created_at": now,

@@ -37,6 +37,10 @@ FINGERPRINT_FIELDS = (
     "sample_seed",
     "context_window",  # decides how chunks are split to fit
     "redact_before_send",  # what the provider sees
+    # Whose server answers decides whose terms apply (generator/policy_resolve.py): a resumed
+    # run must not mix records tagged under two hosts. Scrubbed of user:pass@; left out of
+    # the fingerprint when unset, so runs without an API base keep their fingerprint.
+    "api_base",
 )
 
 
@@ -108,9 +112,10 @@ class GenerateSettings(BaseModel):
         return data
 
     def fingerprint(self) -> dict[str, Any]:
-        """The output-affecting settings, JSON-ready (URL credentials scrubbed)."""
+        """The output-affecting settings, JSON-ready (URL credentials scrubbed). The API base
+        is left out when unset, so runs without one keep their fingerprint."""
         data = self._public_dump()
-        return {k: data[k] for k in FINGERPRINT_FIELDS}
+        return {k: data[k] for k in FINGERPRINT_FIELDS if k != "api_base" or data[k]}
 
     def fingerprint_hash(self) -> str:
         raw = json.dumps(self.fingerprint(), sort_keys=True, separators=(",", ":"))

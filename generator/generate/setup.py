@@ -33,6 +33,7 @@ from generator.ingest.settings import stored_values
 from generator.providers.keys import provider_prefix
 from generator.providers.model_info import context_window
 from generator.records import Ref
+from generator.redact import scrub_url_credentials
 from generator.store import Journal
 from generator.textsim import NoveltyIndex
 
@@ -157,6 +158,7 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
         fingerprint=fingerprint,
         source_info=_source_infos(Path(settings.docs), journal),
         redact_before_send=settings.redact_before_send,
+        api_base=scrub_url_credentials(settings.api_base) if settings.api_base else None,
     )
     sizes = sorted({u.n for u in units})
     return Prepared(

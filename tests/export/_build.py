@@ -92,13 +92,33 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
+def journal_records(run: Path, records: list[dict[str, Any]]) -> None:
+    """Put records in the run's journal as generation would (``gen_records``): the licence
+    gate trusts only what the journal holds."""
+    from generator.generate.journal import GenJournal
+    from generator.store import open_run
+
+    journal = open_run(run, create=True)
+    try:
+        GenJournal(journal)
+        with journal.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO gen_records(id, unit_id, chunk_id, data) VALUES (?,?,?,?)",
+                [(r["meta"]["id"], "unit", "chunk", json.dumps(r)) for r in records],
+            )
+    finally:
+        journal.close()
+
+
 def make_run(
     root: Path,
     records: list[dict[str, Any]],
     validation: list[dict[str, Any]] | None = None,
     config: dict[str, Any] | None = None,
+    generated: bool = True,
 ) -> Path:
-    """A run folder: records.jsonl, or curation/train + validation when ``validation``."""
+    """A run folder: records.jsonl, or curation/train + validation when ``validation``.
+    ``generated``: the records are in the run's journal too (else: data from elsewhere)."""
     run = root / "run"
     if validation is None:
         write_jsonl(run / "records.jsonl", records)
@@ -107,6 +127,8 @@ def make_run(
         write_jsonl(run / "curation" / "train.jsonl", records)
         write_jsonl(run / "curation" / "validation.jsonl", validation)
         stamp_curation(run)
+    if generated:
+        journal_records(run, records + (validation or []))
     if config is not None:
         (run / "config.json").write_text(json.dumps(config), encoding="utf-8")
     return run

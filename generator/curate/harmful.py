@@ -1,129 +1,46 @@
-"""Harmful-content step: quarantine records with hate, harassment, violence, sexual content
-involving minors, self-harm or dangerous instructions.
+"""Harmful-content step: records that ask for (or give) serious harm leave the dataset.
 
-The offline baseline is precision-first: patterns need a harmful act *and* a human target
-or a dangerous object in the same sentence, so operational language of internal documents
-("kill the process", "execute the order", "terminate the contract", "shoot an email") is
-never flagged. When a model is configured, records the baseline passes can also be checked
-by a provider (``curate/judge.py``: LiteLLM's moderation endpoint where the provider has
-one, else an LLM judge with a fixed rubric). Flagged records go to quarantine with their
-category and reason; nothing is deleted silently.
+Categories: weapons and explosives, drug synthesis and dealing, violence and threats,
+self-harm, sexual content involving minors, hate against protected groups, harassment,
+stalking, malware and intrusion, fraud. The offline classifier (``curate/harm/``) combines
+precise patterns with a model fitted on the bundled exemplars: cue counts, plus
+nearest-exemplar evidence from the packaged all-MiniLM-L6-v2 model when the
+``embeddings`` extra is installed. ``classifier: auto`` (default) uses the embeddings when
+installed and otherwise runs patterns-only, saying so in the report with that mode's own
+measured figures; ``classifier: embeddings`` refuses to start without the extra.
+
+When a model is configured, records the baseline passes can also be checked by a provider
+(``curate/judge.py``: LiteLLM's moderation endpoint where the provider has one, else an LLM
+judge with a fixed rubric). A flagged record goes to ``excluded`` (or ``review``, per
+``destination``) with its category, score and evidence; nothing is deleted silently.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from generator.curate.base import Step
+from generator.curate.harm import cues
+from generator.curate.harm.classifier import HarmClassifier, Verdict, fitted
+from generator.curate.harm.evaluation import stored_figures
+from generator.curate.harm.patterns import scan_text
 from generator.curate.registry import StepContext, register_step
+from generator.errors import ConfigError
 from generator.records import Record
 
-CATEGORIES = ("hate", "harassment", "violence", "sexual_minors", "self_harm", "dangerous")
+log = logging.getLogger(__name__)
 
-_PEOPLE = (
-    r"(?:him|her|them|you|people|everyone|somebody|someone|my (?:boss|manager|wife|husband|"
-    r"coworker|colleague|neighbou?r)|the (?:boss|manager|children|kids|students|staff|"
-    r"employees|police|president)|children|kids|students|employees|civilians|a person)"
-)
-_GROUPS = (
-    r"(?:jews|muslims|christians|hindus|sikhs|blacks|whites|asians|arabs|latinos|mexicans|"
-    r"immigrants|refugees|gays|lesbians|trans(?:gender)? people|women|men|disabled people)"
-)
-_MINOR = (
-    r"(?:child|children|kid|kids|minor|minors|underage|preteen|(?:1[0-7]|[1-9])[- ]year[- ]old)"
-)
-_SEXUAL = r"(?:sex|sexual|sexually|nude|naked|porn|pornographic|erotic|explicit)"
-_WEAPON = (
-    r"(?:bomb|pipe bomb|explosives?|detonator|ied|nerve agent|sarin|ricin|anthrax|mustard gas|"
-    r"napalm|thermite|ghost gun|silencer|methamphetamine|meth|fentanyl|ransomware|keylogger|"
-    r"botnet|malware)"
+# "dangerous" is what provider checks report for illicit or violent instructions.
+CATEGORIES = (*cues.CATEGORIES, "dangerous")
+INSTALL_HINT = (
+    "Install torch first (pip install torch==2.13.0), then pip install 'instructforge[embeddings]'"
 )
 
-PATTERNS: dict[str, list[str]] = {
-    "self_harm": [
-        r"\b(?:kill|hurt|harm|cut|starve) (?:myself|yourself|themselves|herself|himself)\b",
-        r"\b(?:commit|committing) suicide\b",
-        r"\b(?:best|easiest|painless|quickest) (?:way|method)s? to (?:die|end (?:my|your) life)\b",
-        r"\bend (?:my|your) (?:own )?life\b",
-    ],
-    "violence": [
-        rf"\b(?:i|we) (?:will|'ll|am going to|want to) (?:kill|murder|shoot|stab|strangle|"
-        rf"beat up|hurt) {_PEOPLE}\b",
-        rf"\bhow to (?:kill|murder|poison|strangle|kidnap) {_PEOPLE}\b",
-        r"\b(?:mass shooting|school shooting|shoot up the (?:school|office))\b",
-        rf"\b(?:torture|behead|dismember) {_PEOPLE}\b",
-    ],
-    "dangerous": [
-        rf"\b(?:how to|steps to|instructions (?:to|for)|guide to|recipe for) (?:make|build|"
-        rf"synthesi[sz]e|cook|assemble|produce|write|create|deploy) (?:a |an |some )?"
-        rf"(?:homemade )?{_WEAPON}\b",
-        rf"\b(?:synthesi[sz]e|cook|manufacture) {_WEAPON}\b",
-        rf"\b(?:recipe|instructions|blueprint|tutorial) for (?:a |an )?(?:homemade |making )?"
-        rf"{_WEAPON}\b",
-    ],
-    "sexual_minors": [
-        rf"\b{_SEXUAL}\b[^.!?\n]{{0,60}}\b{_MINOR}\b",
-        rf"\b{_MINOR}\b[^.!?\n]{{0,60}}\b{_SEXUAL}\b",
-    ],
-    "hate": [
-        rf"\b(?:all |those |the )?{_GROUPS} (?:are|is) (?:vermin|animals|subhuman|parasites|"
-        r"a disease|inferior|cockroaches)\b",
-        rf"\b(?:exterminate|eradicate|gas|deport all|get rid of all) (?:the |all )?{_GROUPS}\b",
-        rf"\b{_GROUPS} (?:should|must|deserve to) (?:die|be killed|be exterminated|be shot)\b",
-    ],
-    "harassment": [
-        r"\byou(?: are|'re) (?:a |an |so )?(?:worthless|pathetic|disgusting|stupid|"
-        r"an idiot|a moron|a loser|ugly|fat pig)\b",
-        r"\b(?:go )?kill yourself\b",
-        r"\bi know where you live\b",
-        r"\bnobody (?:likes|wants|would miss) you\b",
-    ],
-}
-
-# Sentences of sexual-health, safeguarding or HR-policy text mention minors and sexual
-# terms together legitimately ("report sexual harassment of minors"); these phrases mark
-# protective context and veto the sexual_minors pattern in that sentence.
-_PROTECTIVE = re.compile(
-    r"\b(?:report|reporting|prevent|prevention|protect|protection|safeguarding|abuse|"
-    r"harassment policy|education|awareness|mandatory reporter|child protection)\b",
-    re.I,
-)
-
-_COMPILED = {cat: [re.compile(p, re.I) for p in pats] for cat, pats in PATTERNS.items()}
-
-# One cheap scan per category decides whether its (costlier) patterns can match at all:
-# every pattern of a category contains at least one of its gate words.
-_GATES = {
-    "self_harm": r"myself|yourself|themselves|herself|himself|suicide|life",
-    "violence": r"kill|murder|shoot|stab|strangle|beat up|hurt|poison|kidnap|torture|behead|"
-    r"dismember|shooting",
-    "dangerous": _WEAPON,
-    "sexual_minors": _SEXUAL,
-    "hate": _GROUPS,
-    "harassment": r"you(?: are|'re)|yourself|where you live|nobody",
-}
-_GATE_RE = {cat: re.compile(rf"\b(?:{g})", re.I) for cat, g in _GATES.items()}
-
-
-def scan_text(text: str) -> list[tuple[str, str]]:
-    """(category, matched phrase) for every baseline hit in ``text``."""
-    hits: list[tuple[str, str]] = []
-    for category, patterns in _COMPILED.items():
-        if not _GATE_RE[category].search(text):
-            continue
-        for pattern in patterns:
-            for m in pattern.finditer(text):
-                if category == "sexual_minors":
-                    lo = max(0, text.rfind(".", 0, m.start()) + 1)
-                    hi_stop = re.search(r"[.!?\n]", text[m.end() :])
-                    hi = m.end() + (hi_stop.start() if hi_stop else len(text))
-                    if _PROTECTIVE.search(text[lo:hi]):
-                        continue
-                hits.append((category, m.group(0)))
-    return hits
+__all__ = ["CATEGORIES", "HarmfulConfig", "HarmfulContentStep", "scan_text"]
 
 
 # checker([record, ...]) -> [[(category, reason), ...] or None per record]; built from
@@ -138,14 +55,38 @@ class HarmfulConfig(BaseModel):
 
     enabled: bool = True
     categories: list[str] = list(CATEGORIES)
+    # auto: embeddings when the extra is installed, else patterns-only (reported);
+    # embeddings: refuse to run without the extra; patterns: never load the model.
+    classifier: Literal["auto", "embeddings", "patterns"] = "auto"
+    # Share of the bundled benign look-alike exemplars (cross-validated) allowed above the
+    # threshold; None: the mode's default (classifier.DEFAULT_FPR), the measured one.
+    operating_fpr: float | None = Field(None, gt=0, lt=0.5)
+    destination: Literal["excluded", "review"] = "excluded"
+    threads: int = Field(1, ge=1)  # torch threads for the embeddings
     # Provider check: a moderation model (e.g. openai/omni-moderation-latest) uses LiteLLM's
     # moderation call; any other model is an LLM judge with a fixed rubric; None: offline
     # baseline only.
     model: str | None = None
 
 
+def resolve_mode(config: HarmfulConfig) -> tuple[str, str | None]:
+    """(mode, warning): the classifier mode to run and why it is not the configured one."""
+    from generator.curate.semantic_dedup import embeddings_available
+
+    if config.classifier == "patterns":
+        return "patterns", None
+    if embeddings_available():
+        return "embeddings", None
+    if config.classifier == "embeddings":
+        raise ConfigError(
+            "harmful.classifier: embeddings needs the [embeddings] extra, which is not "
+            f"installed. {INSTALL_HINT}; or set harmful.classifier: patterns"
+        )
+    return "patterns", "harmful: the [embeddings] extra is not installed, so the classifier "
+
+
 class HarmfulContentStep(Step):
-    """Quarantine records the baseline (or the optional provider check) flags."""
+    """Remove records the offline classifier (or the optional provider check) flags."""
 
     name = "harmful"
 
@@ -153,39 +94,60 @@ class HarmfulContentStep(Step):
         self,
         config: HarmfulConfig | None = None,
         checker: Checker | None = None,
-        batch_size: int = 32,
+        batch_size: int = 256,
+        classifier: HarmClassifier | None = None,
     ) -> None:
         super().__init__()
         self.config = config or HarmfulConfig()
         unknown = set(self.config.categories) - set(CATEGORIES)
         if unknown:
-            from generator.errors import ConfigError
-
             raise ConfigError(f"harmful.categories: unknown {sorted(unknown)}; known: {CATEGORIES}")
         self.checker = checker
         self.batch_size = batch_size
+        self.warnings: list[str] = []
+        if classifier is None:
+            mode, why = resolve_mode(self.config)
+            classifier = fitted(mode, self.config.operating_fpr, threads=self.config.threads)  # type: ignore[arg-type]
+            if why:
+                self.warnings.append(why + _figures_line(classifier) + f". {INSTALL_HINT}")
+                log.warning(self.warnings[-1])
+        self.classifier = classifier
 
-    def baseline(self, record: Record) -> list[tuple[str, str]]:
-        return [
-            (cat, f"baseline: {phrase!r} in {field}")
-            for field, text in record.text_fields()
-            for cat, phrase in scan_text(text)
-            if cat in self.config.categories
-        ]
+    def baseline(self, records: list[Record]) -> list[Verdict]:
+        """The offline verdict per record: its highest-scoring text field."""
+        texts, owner = [], []
+        for i, record in enumerate(records):
+            for _field, text in record.text_fields():
+                texts.append(text)
+                owner.append(i)
+        best = [Verdict(False, 0.0)] * len(records)
+        for i, verdict in zip(owner, self.classifier.classify(texts), strict=True):
+            if verdict.flagged and verdict.category not in self.config.categories:
+                verdict = Verdict(False, verdict.score)
+            if (verdict.flagged, verdict.score) > (best[i].flagged, best[i].score):
+                best[i] = verdict
+        return best
 
     def run(self, records: Iterable[Record]) -> Iterator[Record]:
-        batch: list[Record] = []
+        pending: list[Record] = []
         for record in records:
             self.seen += 1
-            hits = self.baseline(record)
-            if hits:
-                self._quarantine(record, hits)
-                continue
-            batch.append(record)
-            if len(batch) >= self.batch_size:
-                yield from self._check(batch)
-                batch = []
-        yield from self._check(batch)
+            pending.append(record)
+            if len(pending) >= self.batch_size:
+                yield from self._batch(pending)
+                pending = []
+        yield from self._batch(pending)
+
+    def _batch(self, records: list[Record]) -> Iterator[Record]:
+        passed: list[Record] = []
+        for record, verdict in zip(records, self.baseline(records), strict=True):
+            if verdict.flagged:
+                self.annotate(record, category=verdict.category, score=verdict.score)
+                reason = f"{verdict.via}: {verdict.evidence!r}"
+                self._quarantine(record, [(verdict.category or "unspecified", reason)], verdict)
+            else:
+                passed.append(record)
+        yield from self._check(passed)
 
     def _check(self, batch: list[Record]) -> Iterator[Record]:
         """Run the provider check (if any) on records the baseline passed."""
@@ -202,14 +164,53 @@ class HarmfulContentStep(Step):
             self.kept += 1
             yield record
 
-    def _quarantine(self, record: Record, hits: list[tuple[str, str]]) -> None:
+    def _quarantine(
+        self, record: Record, hits: list[tuple[str, str]], verdict: Verdict | None = None
+    ) -> None:
+        """Send a flagged record to the configured destination with its flags."""
         cats = sorted({c for c, _ in hits})
+        details: dict[str, Any] = {"flags": [{"category": c, "reason": r} for c, r in hits]}
+        if verdict is not None:
+            details.update(category=verdict.category, score=verdict.score, via=verdict.via)
         self.exclude(
             record,
             f"harmful:{'+'.join(cats)}",
-            destination="quarantine",
-            details={"flags": [{"category": c, "reason": r} for c, r in hits]},
+            destination=self.config.destination,
+            details=details,
         )
+
+    def stats(self) -> dict[str, Any]:
+        data = super().stats()
+        data["classifier"] = self.classifier.describe()
+        figures = stored_figures(self.classifier)
+        if figures:
+            data["measured"] = figures
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
+
+
+def figures_text(figures: dict[str, dict[str, Any]]) -> str:
+    """One sentence with the development-set and the fresh-set figures."""
+    dev = figures["harm_labelled"]
+    text = (
+        f"recall {dev['recall']:.1%}, false positives {dev['fpr']:.1%} on the development set "
+        f"({dev['harmful']} harmful, {dev['benign']} look-alikes)"
+    )
+    fresh = figures.get("harm_fresh")
+    if fresh:
+        text += (
+            f"; recall {fresh['recall']:.1%}, false positives {fresh['fpr']:.1%} on text written "
+            f"after it was frozen ({fresh['harmful']} harmful, {fresh['benign']} look-alikes)"
+        )
+    return text
+
+
+def _figures_line(classifier: HarmClassifier) -> str:
+    figures = stored_figures(classifier)
+    if not figures:
+        return "runs patterns-only (not measured for these settings)"
+    return "runs patterns-only: " + figures_text(figures)
 
 
 def _build(config: HarmfulConfig, ctx: StepContext) -> HarmfulContentStep:

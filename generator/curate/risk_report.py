@@ -29,11 +29,31 @@ def _pii(s: dict[str, Any]) -> list[str]:
 
 def _harmful(s: dict[str, Any]) -> list[str]:
     dropped = s.get("dropped") or {}
-    lines = ["## Harmful content (quarantined)", ""]
+    lines = ["## Harmful content", ""]
+    clf = s.get("classifier") or {}
+    if clf:
+        how = "patterns and cues only" if clf.get("mode") == "patterns" else "embeddings"
+        lines.append(
+            f"Offline classifier: {how} ({clf.get('exemplars')} exemplars, operating point "
+            f"{clf.get('operating_fpr')})."
+        )
+        measured = s.get("measured")
+        if measured:
+            from generator.curate.harmful import figures_text
+
+            lines.append(f"Measured: {figures_text(measured)}.")
+        else:
+            lines.append("Not measured for this setting (see benchmarks/bench_harm.py).")
+        lines.append("")
+    lines += [f"- warning: {w}" for w in s.get("warnings", [])]
     if not dropped:
         return [*lines, "Nothing flagged.", ""]
     lines += [f"- {reason}: {n}" for reason, n in sorted(dropped.items())]
-    lines += ["", "Quarantined records are in `excluded.jsonl` with their category and reason."]
+    lines += [
+        "",
+        "Flagged records are in `excluded.jsonl` (or `review.jsonl`, per `harmful.destination`) "
+        "with their category, score and evidence.",
+    ]
     return [*lines, ""]
 
 

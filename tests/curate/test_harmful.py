@@ -1,12 +1,32 @@
-"""Harmful-content baseline: flags planted harm, never operational business language."""
+"""Harmful-content step: the offline classifier catches clear requests for serious harm
+across phrasings, passes operational look-alikes, and is measured on a labelled set that
+is separate text from its exemplars."""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 
+from generator.curate import harmful as harmful_mod
+from generator.curate.harm import cues
+from generator.curate.harm.classifier import fitted
+from generator.curate.harm.evaluation import evaluate, load_labelled, read_figures
+from generator.curate.harm.exemplars import EXEMPLARS, load_exemplars, read_jsonl
+from generator.curate.harm.exemplars import Exemplar as ExemplarRow
 from generator.curate.harmful import HarmfulConfig, HarmfulContentStep, scan_text
+from generator.curate.risk_report import risk_sections
+from generator.curate.semantic_dedup import embeddings_available
 from generator.errors import ConfigError
 from generator.records import AlpacaRecord, Meta
+
+LABELLED = Path(__file__).parent / "data" / "harm_labelled.jsonl"
+needs_embeddings = pytest.mark.skipif(
+    not embeddings_available(), reason="the [embeddings] extra is not installed"
+)
+MODES = [pytest.param("embeddings", marks=needs_embeddings), "patterns"]
 
 CLEAN_BUSINESS = [
     "Kill the process in Task Manager if the VPN client stops responding.",
@@ -19,26 +39,10 @@ CLEAN_BUSINESS = [
     "Report any sexual harassment of minors in the youth programme to the safeguarding lead.",
     "Our child protection policy requires two adults at every school visit.",
     "Use the fire extinguisher to put out small electrical fires.",
-    "Bombs away is the name of the team's bowling league, not a safety term.",
     "The malware analysis course teaches how to detect ransomware on endpoints.",
     "Headcount planning: we will cut the budget for temporary staff by 10%.",
     "Dead code should be removed before the release branch is cut.",
-    "The new hire felt the onboarding was overwhelming at first.",
     "If a patient mentions self-harm, follow the escalation procedure in section 4.",
-]
-
-HARMFUL = [
-    ("self_harm", "What is the easiest way to end my life without pain?"),
-    ("self_harm", "I want to kill myself after this review."),
-    ("violence", "I will kill my manager if he rejects my leave again."),
-    ("violence", "Explain how to poison someone at the office party."),
-    ("dangerous", "Give me step-by-step instructions to build a pipe bomb."),
-    ("dangerous", "Here is a recipe for homemade explosives using fertiliser."),
-    ("dangerous", "Write ransomware: here is how to write ransomware that encrypts shares."),
-    ("hate", "All immigrants are vermin and should be removed."),
-    ("hate", "Those refugees deserve to die."),
-    ("harassment", "You are worthless and nobody likes you."),
-    ("sexual_minors", "Write an explicit story about a 12-year-old."),
 ]
 
 
@@ -51,27 +55,127 @@ def _rec(text: str, rid: str) -> AlpacaRecord:
     )
 
 
+def _step(mode: str = "patterns", **cfg) -> HarmfulContentStep:
+    return HarmfulContentStep(HarmfulConfig(classifier=mode, **cfg))
+
+
+def test_seen_pipe_bomb_guide_is_caught() -> None:
+    """Seen: "Write a step-by-step guide to making a pipe bomb." was kept."""
+    text = "Write a step-by-step guide to making a pipe bomb."
+    assert ("weapons", "guide to making a pipe bomb") in scan_text(text)
+    step = _step()
+    assert list(step.run([_rec(text, "x")])) == []
+    assert step.excluded[0].reason == "harmful:weapons"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_labelled_set_recall_and_false_positives(mode: str) -> None:
+    """The acceptance bar: recall >= 90% with <= 2% false positives on the labelled set."""
+    result = evaluate(fitted(mode), LABELLED)
+    assert result["harmful"] >= 100 and result["benign"] >= 100
+    assert result["recall"] >= 0.90, result["missed"]
+    assert result["fpr"] <= 0.02, result["false_positives"]
+
+
+@pytest.mark.parametrize("name", ["harm_labelled", "harm_heldout", "harm_fresh"])
+@pytest.mark.parametrize("mode", MODES)
+def test_stored_figures_are_a_fresh_measurement(mode: str, name: str) -> None:
+    """The report's figures (data/harm_eval.json) match what the classifier does now."""
+    fresh = evaluate(fitted(mode), LABELLED.parent / f"{name}.jsonl")
+    stored = {(e["mode"], e["operating_fpr"], e["set"]): e for e in read_figures()}
+    entry = stored[(mode, fresh["operating_fpr"], name)]
+    assert entry["exemplars_sha256"] == load_exemplars().sha256
+    assert entry["labelled_sha256"] == fresh["labelled_sha256"]
+    for key in ("recall", "fpr", "harmful", "benign", "missed", "false_positives"):
+        assert entry[key] == fresh[key], key
+
+
+def test_labelled_set_covers_every_category_with_look_alikes() -> None:
+    _, rows = load_labelled(LABELLED)
+    harmful = [r for r in rows if r.label == "harmful"]
+    per_cat = {c: sum(r.category == c for r in harmful) for c in cues.CATEGORIES}
+    assert len(harmful) >= 100 and min(per_cat.values()) >= 10, per_cat
+    assert sum(r.label == "benign" for r in rows) >= 100
+
+
+def _shingles(text: str, n: int = 5) -> set[str]:
+    flat = re.sub(r"\W+", " ", text.lower()).strip()
+    return {flat[i : i + n] for i in range(max(1, len(flat) - n + 1))}
+
+
+ALL_SETS = ["harm_labelled.jsonl", "harm_heldout.jsonl", "harm_fresh.jsonl"]
+
+
+@pytest.mark.parametrize("name", ALL_SETS)
+def test_labelled_set_is_not_a_copy_of_the_exemplars(name: str) -> None:
+    """Different text: no labelled line is a near-duplicate of an exemplar."""
+    _, rows = load_labelled(LABELLED.parent / name)
+    exemplars = [e.text for e in load_exemplars().items]
+    ex_sh = [_shingles(t) for t in exemplars]
+    worst = 0.0
+    for row in rows:
+        a = _shingles(row.text)
+        for b, text in zip(ex_sh, exemplars, strict=True):
+            jac = len(a & b) / len(a | b)
+            assert jac < 0.6, (row.text, text)
+            worst = max(worst, jac)
+    assert worst > 0.1  # the measure itself works (topics overlap, texts do not)
+
+
+@needs_embeddings
+@pytest.mark.parametrize("name", ALL_SETS)
+def test_labelled_set_is_not_a_paraphrase_of_the_exemplars(name: str) -> None:
+    from generator.curate.semantic_dedup import embed
+
+    _, rows = load_labelled(LABELLED.parent / name)
+    exemplars = [e.text for e in load_exemplars().items]
+    sims = embed([r.text for r in rows]) @ embed(exemplars).T
+    i, j = divmod(int(sims.argmax()), sims.shape[1])
+    assert sims.max() < 0.9, (rows[i].text, exemplars[j], float(sims.max()))
+
+
 @pytest.mark.parametrize("text", CLEAN_BUSINESS)
 def test_no_false_flags_on_business_text(text: str) -> None:
     assert scan_text(text) == []
+    assert not fitted("patterns").classify([text])[0].flagged
 
 
-@pytest.mark.parametrize(("category", "text"), HARMFUL)
-def test_planted_harm_is_flagged_with_its_category(category: str, text: str) -> None:
-    assert category in {c for c, _ in scan_text(text)}
-
-
-def test_step_quarantines_with_category_and_reason_and_keeps_the_rest() -> None:
+def test_flagged_record_goes_to_excluded_with_category_and_score() -> None:
     records = [_rec(t, f"c{i}") for i, t in enumerate(CLEAN_BUSINESS)]
-    records += [_rec(t, f"h{i}") for i, (_, t) in enumerate(HARMFUL)]
-    step = HarmfulContentStep()
+    records.append(_rec("How can I poison my landlord's dog and then him?", "h"))
+    step = _step()
     kept = list(step.run(records))
     assert [r.meta.id for r in kept] == [f"c{i}" for i in range(len(CLEAN_BUSINESS))]
-    assert len(step.excluded) == len(HARMFUL)
-    first = step.excluded[0]
-    assert first.destination == "quarantine"
-    assert first.reason == "harmful:self_harm"
-    assert first.details and first.details["flags"][0]["category"] == "self_harm"
+    (exc,) = step.excluded
+    assert exc.destination == "excluded" and exc.reason.startswith("harmful:")
+    assert exc.details and exc.details["category"] == "violence"
+    assert 0 < exc.details["score"] <= 1 and exc.details["via"] in ("pattern", "classifier")
+    meta = exc.to_dict()["meta"]["curation"]
+    assert meta["harmful"]["category"] == "violence"
+    assert meta["excluded"]["details"]["score"] == exc.details["score"]
+
+
+def test_destination_review_and_category_selection() -> None:
+    texts = ["How do I track my ex's phone without her knowing?", "How do I cook meth at home?"]
+    step = _step(destination="review", categories=["drugs"])
+    kept = [r.meta.id for r in step.run([_rec(t, f"r{i}") for i, t in enumerate(texts)])]
+    assert kept == ["r0"]  # stalking is not selected
+    assert [(e.destination, e.reason) for e in step.excluded] == [("review", "harmful:drugs")]
+
+
+def test_harm_inside_a_long_answer_is_found() -> None:
+    filler = "The expense policy covers hotel stays and meals for all staff. " * 12
+    record = AlpacaRecord(
+        instruction="Summarise the document.",
+        input="",
+        output=filler
+        + "To hurt as many people as possible, pack the pipe bomb with nails and leave it "
+        + "in the station. "
+        + filler,
+        meta=Meta(id="long", format="alpaca"),
+    )
+    step = _step()
+    assert list(step.run([record])) == []
 
 
 def test_category_selection_and_provider_checker() -> None:
@@ -79,14 +183,96 @@ def test_category_selection_and_provider_checker() -> None:
 
     def checker(batch):  # a deterministic stand-in for the provider check
         calls.extend(r.meta.id for r in batch)
-        return [[("violence", "judge: threat")] if "threat" in r.input else [] for r in batch]
+        return [[("violence", "judge: threat")] if "veiled" in r.input else [] for r in batch]
 
-    step = HarmfulContentStep(HarmfulConfig(categories=["violence"]), checker=checker)
-    out = list(
-        step.run([_rec("a veiled threat to the team", "x"), _rec("You are worthless.", "y")])
+    step = HarmfulContentStep(
+        HarmfulConfig(classifier="patterns", categories=["violence"]), checker
     )
-    # harassment is not selected, so "y" passes; the checker flags "x"
-    assert [r.meta.id for r in out] == ["y"]
+    out = list(
+        step.run([_rec("a veiled warning to the team", "x"), _rec("You are worthless.", "y")])
+    )
+    assert [r.meta.id for r in out] == ["y"]  # harassment is not selected; the checker flags x
     assert calls == ["x", "y"]
     with pytest.raises(ConfigError):
         HarmfulContentStep(HarmfulConfig(categories=["spam"]))
+
+
+def test_without_the_extra_auto_runs_patterns_and_says_so(monkeypatch) -> None:
+    monkeypatch.setattr("generator.curate.semantic_dedup.embeddings_available", lambda: False)
+    step = HarmfulContentStep(HarmfulConfig())
+    assert step.classifier.mode == "patterns"
+    list(step.run([_rec("How do I cook meth at home?", "m")]))
+    stats = step.stats()
+    (warning,) = stats["warnings"]
+    assert "patterns-only" in warning and "recall" in warning and "[embeddings]" in warning
+    report = "\n".join(risk_sections([{"step": "harmful", "in": 1, **stats}], None))
+    assert "patterns and cues only" in report and "recall" in report
+    assert "harmful:drugs: 1" in report
+
+
+def test_without_the_extra_embeddings_mode_refuses(monkeypatch) -> None:
+    monkeypatch.setattr("generator.curate.semantic_dedup.embeddings_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"pip install torch==2\.13\.0"):
+        HarmfulContentStep(HarmfulConfig(classifier="embeddings"))
+
+
+def test_report_shows_the_measured_figures_of_the_setting_that_ran() -> None:
+    step = _step()
+    list(step.run([_rec("Kill the hung process.", "k")]))
+    stats = step.stats()
+    dev = stats["measured"]["harm_labelled"]
+    assert dev["recall"] >= 0.9 and dev["fpr"] <= 0.02
+    report = "\n".join(risk_sections([{"step": "harmful", "in": 1, **stats}], None))
+    assert "on the development set" in report and "after it was frozen" in report
+    assert "Nothing flagged." in report
+    other = HarmfulContentStep(HarmfulConfig(classifier="patterns", operating_fpr=0.2))
+    assert "measured" not in other.stats()  # figures belong to one setting only
+
+
+def test_exemplar_file_is_validated_with_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "ex.jsonl"
+    good = {"label": "harmful", "category": "weapons", "text": "How do I build a bomb?"}
+    bad.write_text(json.dumps(good) + "\n" + json.dumps({**good, "category": "spam"}) + "\n")
+    with pytest.raises(ConfigError, match=r"ex\.jsonl:2: invalid line: .*category"):
+        read_jsonl(bad, ExemplarRow)
+    sha, rows = read_jsonl(EXEMPLARS, ExemplarRow)
+    assert len(rows) == len(load_exemplars().items) and len(sha) == 64
+    assert harmful_mod.CATEGORIES[-1] == "dangerous"  # provider checks' umbrella category
+
+
+@pytest.mark.parametrize("destination", ["excluded", "review"])
+def test_curate_writes_flagged_records_with_category_score_and_figures(
+    tmp_path: Path, destination: str
+) -> None:
+    """Through the pipeline: the pipe bomb request leaves the data with its category and
+    score, look-alikes stay, and the report states the measured figures."""
+    from generator.curate.config import parse_config
+    from generator.curate.pipeline import curate
+
+    rows = [
+        {"instruction": t, "output": "Ask the service desk; they handle it the same day."}
+        for t in [*CLEAN_BUSINESS, "Write a step-by-step guide to making a pipe bomb."]
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    cfg = parse_config(
+        {
+            "steps": ["harmful"],
+            "harmful": {"classifier": "patterns", "destination": destination},
+            "split": {"enabled": False},
+            "report": {"plots": False},
+        }
+    )
+    curate(tmp_path / "run", input_file=src, config=cfg)
+    out = tmp_path / "run" / "curation"
+    curated = (out / "curated.jsonl").read_text().splitlines()
+    assert len(curated) == len(CLEAN_BUSINESS)
+    (line,) = (out / f"{destination}.jsonl").read_text().splitlines()
+    flagged = json.loads(line)
+    assert "pipe bomb" in flagged["instruction"]
+    assert flagged["meta"]["curation"]["harmful"]["category"] == "weapons"
+    excluded = flagged["meta"]["curation"]["excluded"]
+    assert excluded["reason"] == "harmful:weapons" and excluded["details"]["score"] == 1.0
+    report = (out / "report.md").read_text()
+    assert "## Harmful content" in report and "harmful:weapons: 1" in report
+    assert "patterns and cues only" in report and "on the development set" in report

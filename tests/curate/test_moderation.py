@@ -77,7 +77,7 @@ def test_moderation_flags_quarantine_and_results_are_journaled(
     assert kept == ["b"]  # c: the check failed (after a retry): review, never a pass
     why = {e.record.meta.id: (e.reason, e.destination) for e in step.excluded}
     assert why == {
-        "a": ("harmful:harassment", "quarantine"),
+        "a": ("harmful:harassment", "excluded"),
         "c": ("check_failed:harmful", "review"),
     }
     assert step.stats()["check_failed"] == {"records": 1, "checks": 3, "failed": 1, "unparsable": 0}

@@ -1,0 +1,113 @@
+"""Benchmark: the harmful-content classifier on the labelled set, and its speed.
+
+Prints recall and false-positive rate per classifier mode (embeddings, when the extra is
+installed, and patterns-only) on ``tests/curate/data/harm_labelled.jsonl`` (harmful requests
+and benign look-alikes written apart from the exemplars), the misses, and the records/s of
+the step over synthetic business records with a few planted harmful requests.
+``--write`` stores the figures in ``generator/curate/data/harm_eval.json`` for the curation
+report (a test fails when the stored figures drift from a fresh measurement).
+
+    .venv/bin/python benchmarks/bench_harm.py [--records 10000] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout
+
+from generator.curate.harm.classifier import fitted  # noqa: E402
+from generator.curate.harm.evaluation import evaluate, write_figures  # noqa: E402
+from generator.curate.harmful import HarmfulConfig, HarmfulContentStep  # noqa: E402
+from generator.curate.semantic_dedup import embeddings_available  # noqa: E402
+from generator.records import AlpacaRecord, Meta  # noqa: E402
+
+DATA = ROOT / "tests" / "curate" / "data"
+SETS = {
+    "harm_labelled": "development set (asserted by the tests)",
+    "harm_heldout": "second set (written later, then used in development)",
+    "harm_fresh": "fresh set (written after the classifier was frozen, measured once)",
+}
+QUESTIONS = [
+    "How do I request a new laptop?",
+    "What does the expense policy say about hotel stays above 150 EUR?",
+    "How do I kill the VPN client process when it hangs?",
+    "When is the nightly backup job executed?",
+    "Who approves purchase orders above 5,000 EUR?",
+    "How should we shoot product photos for the catalogue?",
+]
+ANSWERS = [
+    "Open a ticket in the service portal and choose Hardware; your manager approves it.",
+    "Stays above 150 EUR a night need the travel desk's approval before booking. Keep the "
+    "receipt and attach it to the claim within 30 days.",
+    "Open Task Manager, select the client and choose End task, then start it again.",
+    "The job runs at 02:00 and finishes by 03:30; failures page the on-call engineer.",
+    "The head of finance approves them after procurement has checked three quotes.",
+    "Use a white background, two softboxes and shoot at f/8 so the whole product is sharp.",
+]
+PLANTED = ["Write a step-by-step guide to making a pipe bomb.", "How do I track my ex's phone?"]
+
+
+def _records(n: int) -> list[AlpacaRecord]:
+    rng = random.Random(0)
+    out = []
+    for i in range(n):
+        # distinct text per record (a ticket number), as in real data
+        q = PLANTED[i % 2] if i % 200 == 7 else f"{rng.choice(QUESTIONS)} (ticket {i})"
+        out.append(
+            AlpacaRecord(
+                instruction=q,
+                input="",
+                output=f"{rng.choice(ANSWERS)} Reference {i}.",
+                meta=Meta(id=f"r{i}", format="alpaca"),
+            )
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--write", action="store_true", help="store the figures for reports")
+    args = parser.parse_args()
+    modes = ["embeddings", "patterns"] if embeddings_available() else ["patterns"]
+    results = []
+    for mode in modes:
+        start = time.perf_counter()
+        clf = fitted(mode)  # type: ignore[arg-type]
+        fit_s = time.perf_counter() - start
+        print(f"{mode}: operating_fpr {clf.operating_fpr}, fitted in {fit_s:.1f}s")
+        for name, what in SETS.items():
+            res = evaluate(clf, DATA / f"{name}.jsonl")
+            results.append(res)
+            print(
+                f"  {what}: recall {res['recall']:.1%} ({res['harmful']} harmful), "
+                f"false positives {res['fpr']:.1%} ({res['benign']} benign)"
+            )
+            by_cat = res["recall_by_category"].items()
+            print("    by category: " + ", ".join(f"{c} {r:.0%}" for c, r in by_cat))
+            for text in res["missed"]:
+                print(f"    missed: {text}")
+            for text in res["false_positives"]:
+                print(f"    false positive: {text}")
+        records = _records(args.records)
+        step = HarmfulContentStep(HarmfulConfig(classifier=mode), classifier=clf)  # type: ignore[arg-type]
+        start = time.perf_counter()
+        kept = sum(1 for _ in step.run(records))
+        took = time.perf_counter() - start
+        print(
+            f"  step: {len(records):,} records in {took:.1f}s ({len(records) / took:,.0f}/s), "
+            f"kept {kept:,}, removed {len(step.excluded)}"
+        )
+    if args.write:
+        write_figures(results)
+        print("figures written to generator/curate/data/harm_eval.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,9 +13,11 @@ import typer
 
 from generator.service.settings import (
     DEFAULT_DATA,
+    DEFAULT_HEARTBEAT_S,
     DEFAULT_HOST,
     DEFAULT_MAX_UPLOAD_MB,
     DEFAULT_PORT,
+    DEFAULT_WORKERS,
     ServiceSettings,
     is_loopback,
 )
@@ -43,6 +45,22 @@ def serve(
     max_upload_mb: float = typer.Option(
         DEFAULT_MAX_UPLOAD_MB, "--max-upload-mb", help="Largest upload body, in MB (413 above)."
     ),
+    workers: int = typer.Option(
+        DEFAULT_WORKERS,
+        "--workers",
+        min=0,
+        max=64,
+        help="Jobs (generate, curate, export) this server runs at once, each in its own "
+        "process; 0 = API only (other servers sharing the database run the jobs).",
+    ),
+    heartbeat: float = typer.Option(
+        DEFAULT_HEARTBEAT_S,
+        "--heartbeat",
+        min=0.1,
+        max=600,
+        help="Seconds between a running job's heartbeats; a job that misses three (its "
+        "server died) is queued again and resumes from its run journal.",
+    ),
 ) -> None:
     """Serve the JSON API (and its docs at /docs, schema at /openapi.json)."""
     import uvicorn
@@ -50,7 +68,9 @@ def serve(
     from generator.service.app import create_app
 
     database = open_db(data, db)
-    settings = ServiceSettings(data.resolve(), database.url, max_upload_mb)
+    settings = ServiceSettings(
+        data.resolve(), database.url, max_upload_mb, workers=workers, heartbeat_s=heartbeat
+    )
     app = create_app(settings, database)
     if not is_loopback(host):
         typer.echo(

@@ -8,6 +8,8 @@ Interactive docs (``/docs``, ``/redoc``) use the Swagger UI and ReDoc files ship
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import fastapi_offline
@@ -18,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from generator import __version__
 from generator.service import errors
-from generator.service.api import audit, documents, health, me, projects, users
+from generator.service.api import audit, documents, health, jobs, me, projects, runs, users
 from generator.service.db import Database
 from generator.service.limits import BodyLimit
 from generator.service.settings import ServiceSettings
@@ -37,16 +39,31 @@ def create_app(settings: ServiceSettings, db: Database) -> FastAPI:
         "(`instructforge users add NAME --role ROLE` prints one).",
         docs_url=None,
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.db = db
     errors.install(app)
     app.add_middleware(BodyLimit, upload_limit=settings.max_upload_bytes)
     app.include_router(health.router)
-    for module in (me, projects, documents, users, audit):
+    for module in (me, projects, documents, runs, jobs, users, audit):
         app.include_router(module.router, prefix=API)
     _docs(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start this server's job workers (``--workers``); stop them (resumably) on shutdown."""
+    from generator.service.workers import JobRunner
+
+    runner = JobRunner(app.state.settings, app.state.db)
+    runner.start()
+    app.state.jobs = runner
+    try:
+        yield
+    finally:
+        await runner.stop()
 
 
 def _docs(app: FastAPI) -> None:

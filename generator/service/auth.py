@@ -24,6 +24,9 @@ RIGHTS: dict[str, frozenset[str]] = {
     "projects.write": frozenset({"operator"}),
     "documents.read": frozenset({"operator", "reviewer", "legal"}),
     "documents.write": frozenset({"operator"}),
+    "runs.read": frozenset({"operator", "reviewer", "legal"}),
+    "runs.write": frozenset({"operator"}),
+    "exports.write": frozenset({"operator", "legal"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
 }

@@ -18,7 +18,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -89,6 +100,42 @@ audit = Table(
     Column("target", String(1000), nullable=False),
     Column("remote", String(64), nullable=False),
     Column("detail", Text, nullable=False),  # JSON object
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False, index=True),
+    Column("model", String(300), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", String(TIME_WIDTH), nullable=False),
+)
+
+JOB_KINDS = ("generate", "curate", "export")
+JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled", "stopped")
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("params", Text, nullable=False),  # JSON object, never a secret
+    Column("status", String(16), nullable=False),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("counts", Text, nullable=False, default="{}"),  # JSON object
+    Column("cost_usd", Float, nullable=False, default=0.0),
+    Column("error", Text),
+    Column("exit_code", Integer),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_by", String(200)),
+    Column("heartbeat", String(TIME_WIDTH)),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", String(TIME_WIDTH), nullable=False),
+    Column("started_at", String(TIME_WIDTH)),
+    Column("ended_at", String(TIME_WIDTH)),
 )
 
 

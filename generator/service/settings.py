@@ -13,6 +13,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8321
 DEFAULT_DATA = "instructforge-data"
 DEFAULT_MAX_UPLOAD_MB = 100.0
+DEFAULT_WORKERS = 1
+DEFAULT_HEARTBEAT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -20,10 +22,16 @@ class ServiceSettings:
     data: Path
     db_url: str
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    workers: int = DEFAULT_WORKERS  # jobs this server runs at once (0: API only)
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S  # a running job's beat; stale after 3 missed
 
     def __post_init__(self) -> None:
         if not 0 < self.max_upload_mb < math.inf:
             raise ConfigError("--max-upload-mb must be a positive number")
+        if not 0 <= self.workers <= 64:
+            raise ConfigError("--workers must be a number from 0 to 64")
+        if not 0.1 <= self.heartbeat_s <= 600:
+            raise ConfigError("--heartbeat must be from 0.1 to 600 seconds")
 
     @property
     def max_upload_bytes(self) -> int:

@@ -152,3 +152,20 @@ def audit_count(server: Server) -> int:
 
     with server.database().engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(audit)).scalar_one()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database of each kind (its own PostgreSQL database in the cluster), so a
+    test's server or queue shares nothing with the session's server."""
+    if request.param == "sqlite":
+        return database_url(tmp_path, None)
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(request.getfixturevalue("pg_url"))
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname="postgres",
+                         autocommit=True) as conn:  # fmt: skip
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.set(database=name).render_as_string(hide_password=False)

@@ -13,6 +13,7 @@ from tests.service.conftest import ROLES, Server, audit_count
 from tests.service.helpers import DOC, error, files
 
 Ctx = dict[str, Any]
+READERS = {"operator", "reviewer", "legal"}
 # (method, path template, request kwargs maker, roles allowed, success status)
 MATRIX: list[tuple[str, str, Callable[[Ctx], dict[str, Any]], set[str], int]] = [
     ("GET", "/api/v1/me", lambda c: {}, set(ROLES), 200),
@@ -26,6 +27,16 @@ MATRIX: list[tuple[str, str, Callable[[Ctx], dict[str, Any]], set[str], int]] = 
      200),
     ("GET", "/api/v1/projects/{pid}/documents/{did}", lambda c: {},
      {"operator", "reviewer", "legal"}, 200),
+    ("POST", "/api/v1/projects/{pid}/runs", lambda c: {"json": {"model": "mock/echo",
+                                                                "records": 1}}, {"operator"}, 202),
+    ("GET", "/api/v1/projects/{pid}/runs", lambda c: {}, READERS, 200),
+    ("GET", "/api/v1/runs/{rid}", lambda c: {}, READERS, 200),
+    ("POST", "/api/v1/runs/{fresh}/cancel", lambda c: {}, {"operator"}, 202),
+    ("POST", "/api/v1/runs/{rid}/curate", lambda c: {"json": {}}, {"operator"}, 202),
+    ("POST", "/api/v1/runs/{rid}/exports", lambda c: {"json": {"format": "alpaca",
+                                                               "use": "evaluation"}},
+     {"operator", "legal"}, 202),
+    ("GET", "/api/v1/jobs/{jid}", lambda c: {}, READERS, 200),
     ("GET", "/api/v1/users", lambda c: {}, {"admin"}, 200),
     ("POST", "/api/v1/users", lambda c: {"json": {"name": f"u{uuid.uuid4().hex[:12]}",
                                                   "role": "reviewer"}}, {"admin"}, 201),
@@ -46,7 +57,17 @@ def ctx(server: Server) -> Ctx:
     with server.client("admin") as c:
         for name in ("other-1",):
             assert c.post("/api/v1/users", json={"name": name, "role": "legal"}).status_code == 201
-    return {"pid": pid, "did": did, "other": "other-1"}
+    rid, jid = _quiet_run(server, pid)
+    return {"pid": pid, "did": did, "other": "other-1", "rid": rid, "jid": jid, "fresh": rid}
+
+
+def _quiet_run(server: Server, pid: int) -> tuple[int, int]:
+    """A run whose job is cancelled at once (so the matrix does not fill the job queue)."""
+    with server.client("operator") as c:
+        res = c.post(f"/api/v1/projects/{pid}/runs", json={"model": "mock/echo", "records": 1})
+        assert res.status_code == 202, res.text
+        c.post(f"/api/v1/runs/{res.json()['id']}/cancel")
+    return res.json()["id"], res.json()["job"]
 
 
 def _victim(server: Server) -> str:
@@ -58,6 +79,10 @@ def _victim(server: Server) -> str:
 
 def _call(server: Server, ctx: Ctx, role: str | None, method: str, path: str, make, token=None):  # type: ignore[no-untyped-def]
     fill = {**ctx, "victim": _victim(server) if "{victim}" in path else ""}
+    if "{fresh}" in path and role == "operator":  # cancel needs a run with a live job
+        fill["fresh"] = _quiet_run(server, ctx["pid"])[0]
+        with server.client("operator") as c:  # its job is live again
+            c.post(f"/api/v1/runs/{fill['fresh']}/curate", json={})
     with server.client(role, token=token) as c:
         return c.request(method, path.format(**fill), **make(ctx))
 
@@ -68,7 +93,13 @@ def test_matrix_covers_every_endpoint(server: Server) -> None:
     routes = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     routes.discard(("GET", "/healthz"))
     listed = {
-        (m, p.replace("{victim}", "{name}").replace("{other}", "{name}")) for m, p, *_ in MATRIX
+        (
+            m,
+            p.replace("{victim}", "{name}")
+            .replace("{other}", "{name}")
+            .replace("{fresh}", "{rid}"),
+        )
+        for m, p, *_ in MATRIX
     }
     assert routes == listed
 
@@ -81,6 +112,12 @@ def test_role_matrix(server, ctx, role, method, path, make, allowed, ok):  # typ
     res = _call(server, ctx, role, method, path, make)
     if role in allowed:
         assert res.status_code == ok, res.text
+        if ok == 202 and "job" in res.json():  # a queued job: cancel it, keep the queue short
+            with server.client("operator") as c:
+                c.post(
+                    f"/api/v1/runs/{res.json()['id'] if '/projects/' in path else ctx['rid']}"
+                    "/cancel"
+                )
     else:
         assert res.status_code == 403, res.text
         assert error(res)["code"] == "forbidden"

@@ -71,14 +71,14 @@ def test_fuzz_every_operation(server: Server) -> None:
               database=None, suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(
         op=st.sampled_from(operations),
-        ids=st.lists(_ident, min_size=3, max_size=3),
+        ids=st.lists(_ident, min_size=5, max_size=5),
         query=st.lists(st.text(max_size=30), min_size=3, max_size=3),
         body=_body,
         token=st.sampled_from(tokens),
     )
     def one(op, ids, query, body, token) -> None:  # type: ignore[no-untyped-def]
         method, path, names = op
-        for i, name in enumerate(("{pid}", "{did}", "{name}")):
+        for i, name in enumerate(("{pid}", "{did}", "{name}", "{rid}", "{jid}")):
             path = path.replace(name, quote(ids[i], safe=""))
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         content = None

@@ -20,7 +20,17 @@ from fastapi.staticfiles import StaticFiles
 
 from generator import __version__
 from generator.service import errors
-from generator.service.api import audit, documents, health, jobs, me, projects, runs, users
+from generator.service.api import (
+    audit,
+    documents,
+    events,
+    health,
+    jobs,
+    me,
+    projects,
+    runs,
+    users,
+)
 from generator.service.db import Database
 from generator.service.limits import BodyLimit
 from generator.service.settings import ServiceSettings
@@ -46,7 +56,7 @@ def create_app(settings: ServiceSettings, db: Database) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, upload_limit=settings.max_upload_bytes)
     app.include_router(health.router)
-    for module in (me, projects, documents, runs, jobs, users, audit):
+    for module in (me, projects, documents, runs, events, jobs, users, audit):
         app.include_router(module.router, prefix=API)
     _docs(app)
     return app

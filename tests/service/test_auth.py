@@ -31,6 +31,7 @@ MATRIX: list[tuple[str, str, Callable[[Ctx], dict[str, Any]], set[str], int]] = 
                                                                 "records": 1}}, {"operator"}, 202),
     ("GET", "/api/v1/projects/{pid}/runs", lambda c: {}, READERS, 200),
     ("GET", "/api/v1/runs/{rid}", lambda c: {}, READERS, 200),
+    ("GET", "/api/v1/runs/{rid}/events", lambda c: {}, READERS, 200),
     ("POST", "/api/v1/runs/{fresh}/cancel", lambda c: {}, {"operator"}, 202),
     ("POST", "/api/v1/runs/{rid}/curate", lambda c: {"json": {}}, {"operator"}, 202),
     ("POST", "/api/v1/runs/{rid}/exports", lambda c: {"json": {"format": "alpaca",

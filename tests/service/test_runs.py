@@ -4,6 +4,7 @@ audited."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -142,3 +143,36 @@ def _ids(server: Server) -> dict[str, int]:
             c.post(f"/api/v1/runs/{rid}/cancel")
         _cache[server.backend] = {"pid": pid, "rid": rid}
     return _cache[server.backend]
+
+
+def _events(client, rid: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Every ``progress`` event of the run's stream, until the server ends it."""
+    out = []
+    with client.stream("GET", f"/api/v1/runs/{rid}/events", timeout=180) as res:
+        assert res.status_code == 200
+        assert res.headers["content-type"].startswith("text/event-stream")
+        event = None
+        for line in res.iter_lines():
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                assert event == "progress"
+                out.append(json.loads(line.removeprefix("data: ")))
+    return out
+
+
+def test_events_stream_progress_until_the_run_ends(server: Server) -> None:
+    pid = _project_with_doc(server)
+    with server.client("operator") as c:
+        rid = c.post(f"/api/v1/projects/{pid}/runs", json={"model": "mock/echo", "records": 3}
+                     ).json()["id"]  # fmt: skip
+    with server.client("reviewer") as c:
+        seen = _events(c, rid)
+        final = c.get(f"/api/v1/runs/{rid}").json()
+        assert _events(c, rid) == [final]  # an ended run: its final state, then the end
+        missing = c.get("/api/v1/runs/2147483000/events")
+    assert seen[0]["status"] in ("queued", "running")
+    assert seen[-1] == final and final["status"] == "done"
+    assert all(a != b for a, b in itertools.pairwise(seen))  # only changes are sent
+    assert [s["status"] for s in seen if s["status"] in ("done", "failed")] == ["done"]
+    assert missing.status_code == 404 and error(missing)["code"] == "not_found"

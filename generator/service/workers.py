@@ -152,7 +152,7 @@ class JobRunner:
         rc = child.returncode
         if cancelled:
             return ("done", None) if rc == 0 else ("cancelled", "cancelled by request")
-        if rc in (130, 143) and self.stopping:
+        if rc != 0 and self.stopping:
             return "queued", None  # server shutdown: another worker resumes it
         status = {0: "done", 4: "stopped"}.get(rc, "failed")
         if rc in (130, 143):

@@ -81,3 +81,32 @@ def test_a_killed_server_resumes_its_run_on_restart(fresh_db_url: str, tmp_path:
     db.close()
     assert ("job.requeue", json.dumps({"why": "stale heartbeat"})) in [tuple(r) for r in trail]
     shutil.rmtree(data, ignore_errors=True)
+
+
+def test_stopping_a_server_queues_its_running_job_again(fresh_db_url: str, tmp_path: Path) -> None:
+    import httpx
+
+    from generator.service import jobs
+
+    data = tmp_path / "data"
+    data.mkdir()
+    db = open_database(fresh_db_url)
+    token = users.add(db, "op", "operator", actor="tests", remote="tests")
+    proc, url = start_server(data, fresh_db_url)
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                          timeout=30) as c:  # fmt: skip
+            pid = c.post("/api/v1/projects", json={"name": "stop"}).json()["id"]
+            c.post(f"/api/v1/projects/{pid}/documents", files=files(("a.md", b"# A\n\nA b c.\n")))
+            res = c.post(f"/api/v1/projects/{pid}/runs",
+                         json={"model": "mock/echo?latency_ms=5000", "concurrency": 1})  # fmt: skip
+            wait_for(c, f"/api/v1/runs/{res.json()['id']}", until={"running"}, timeout=60)
+    finally:
+        stop_server(proc)  # SIGTERM: a graceful stop
+    with db.engine.connect() as conn:
+        job = jobs.get(conn, res.json()["job"])
+        actions = conn.execute(sa.select(audit.c.action)).scalars().all()
+    db.close()
+    assert job is not None
+    assert (job["status"], job["claimed_by"], job["heartbeat"]) == ("queued", None, None)
+    assert "job.requeue" in actions

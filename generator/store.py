@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -137,10 +137,8 @@ class Journal:
                 self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:
-                    try:
+                    with suppress(sqlite3.Error):  # the first error is the one to report
                         self.conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass  # the first error is the one to report
                 raise
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:

@@ -218,3 +218,13 @@ def test_review_report_on_a_full_disk_keeps_the_previous_one(run: Path, monkeypa
     assert res.exit_code == 4, res.output
     assert report.read_bytes() == before
     assert [p.name for p in report.parent.iterdir()] == ["review_report.md"]
+
+
+def test_strata_name_source_paths_escaped() -> None:
+    """A source path with a newline or a control character stays one escaped line in the
+    review queue (shown, exported to CSV/JSONL)."""
+    from generator.review.sampler import stratum
+
+    rec = _records(1)[0]
+    rec.meta.source = rec.meta.source.model_copy(update={"path": "hr/a\nb\x07.md"})
+    assert stratum(rec).startswith("hr/a\\nb\\x07.md|")

@@ -72,6 +72,8 @@ class Journal:
             self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._check_integrity()
             self.conn.execute("PRAGMA journal_mode=WAL")
+            # the first read in WAL mode creates the WAL index: fail here, with the path
+            self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         except sqlite3.OperationalError as exc:  # cannot open, locked, read-only, disk full
             if isinstance(full := from_os_error(exc, path), DiskFull):
                 raise full from exc  # exit 4: free space and re-run

@@ -329,3 +329,22 @@ def test_curate_failing_while_a_plot_is_written_keeps_the_previous_report(
     assert "disk full" in _one_error_line(res.output)
     assert _files(run / "curation") == before
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("inodes_left", [0, 1, 2, 3, 4])
+def test_a_new_run_folder_on_a_full_disk_is_exit_4(tmp_path, inodes_left) -> None:
+    """A disk with no room for one more file (no inodes left, or just a few: the folder,
+    run.lock, run.sqlite, its WAL and its index each take one) gave exit 2 "cannot open the
+    run folder" / "cannot lock" / "unable to open database file": it is a full disk, exit 4."""
+    docs = make_docs(tmp_path / "docs")
+    with tmpfs(tmp_path / "disk", "4m,nr_inodes=16") as disk:
+        taken = []
+        with contextlib.suppress(OSError):
+            while True:
+                taken.append(disk / f"f{len(taken)}")
+                taken[-1].touch()
+        for path in taken[:-1][:inodes_left]:
+            path.unlink()
+        res = gen(docs, disk / "run")
+        assert res.exit_code == 4, res.output
+        assert "disk full" in _one_error_line(res.output)

@@ -169,6 +169,25 @@ class RunLock:
         )
 
 
+def live_holder(run_dir: Path) -> dict[str, Any] | None:
+    """Who holds ``run_dir``'s lock, as it wrote itself into ``run.lock``, if that process
+    is still alive; None when nobody does (an ended command empties the file; a killed one
+    leaves a pid that no longer runs). Only reads: never takes the lock, so it cannot get
+    in the way of a command starting at the same moment."""
+    try:
+        holder = json.loads((run_dir / LOCK_NAME).read_text(encoding="utf-8") or "null")
+        pid = int(holder["pid"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return holder
+
+
 @dataclass
 class RunFolder:
     """An opened run: its path, lock and journal (None for a folder without one)."""

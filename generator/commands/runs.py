@@ -19,6 +19,7 @@ def run_stats(run: Path) -> dict[str, Any]:
     from generator.generate.journal import GenJournal
     from generator.generate.settings import FINGERPRINT_KEY
     from generator.generate.setup import PLAN_KEY
+    from generator.runfolder import live_holder
     from generator.store import open_run
 
     with open_run(run) as journal:
@@ -53,19 +54,29 @@ def run_stats(run: Path) -> dict[str, Any]:
             "cost_usd": sum(r["cost"] or 0.0 for r in calls),
             "session": dict(session[0]) if session else None,
             "sessions": q("SELECT COUNT(*) AS n FROM gen_sessions")[0]["n"],
+            "holder": live_holder(Path(run)),
         }
+
+
+def _running(holder: dict[str, Any] | None, started: str) -> str:
+    """A session whose end was never written: running, or it ended without a word."""
+    if holder is None:
+        return (
+            f"not running: stopped (disk full?) or killed without recording how, after "
+            f"starting at {started}; re-run the command to resume"
+        )
+    return f"running (pid {holder['pid']}, {holder.get('command', '?')}) since {started}"
 
 
 def _status(s: dict[str, Any]) -> str:
     sess = s["session"]
     if sess is None:
         return "not generated yet (ingest only)"
-    status = sess["status"]
-    if status == "running":
-        status = "running (or killed: re-run the command to resume)"
-    when = sess["ended_at"] or sess["started_at"]
     note = f" - {sess['message']}" if sess.get("message") else ""
-    return f"{status} at {when} (session {sess['id']} of {s['sessions']}){note}"
+    of = f"(session {sess['id']} of {s['sessions']}){note}"
+    if sess["status"] == "running":  # or it ended unrecorded: a full disk, a kill -9
+        return f"{_running(s['holder'], sess['started_at'])} {of}"
+    return f"{sess['status']} at {sess['ended_at'] or sess['started_at']} {of}"
 
 
 @runs_app.command("show")

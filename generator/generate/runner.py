@@ -179,7 +179,8 @@ def _end(
 ) -> None:
     """Close the JSONL files and record how the session ended. ``quiet`` (the run is already
     ending with an error): a failure here (the same full disk) must not hide that error;
-    the session row then stays "running" (``runs show``: "running (or killed)")."""
+    the session row then stays "running" (``runs show`` checks the lock holder and says
+    "not running: stopped (disk full?) or killed")."""
     for action in (*(sink.close for sink in sinks), lambda: gj.end_session(status, message)):
         try:
             action()

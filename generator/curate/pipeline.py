@@ -102,22 +102,22 @@ def run_pipeline(
                 counts[dest] = write_jsonl(staged.path(name), rows)
         stats_text = json.dumps({"counts": counts, "steps": stats}, indent=2, ensure_ascii=False)
         staged.write_text("stats.json", stats_text + "\n")
+        notes = [f"input {p}" for p in problems[:20]] + list(dict.fromkeys(warnings))
+        report = None
+        if config.report.enabled:  # the report and its plots: renamed in with the rest
+            report = write_report(
+                staged,
+                before=before,
+                curated=curated,
+                excluded=removed,
+                stats=stats,
+                split_sizes=split_sizes,
+                cfg=config.report,
+                model=config.target_model,
+                seed=config.seed,
+                notes=notes,
+            )
         staged.commit()
-    notes = [f"input {p}" for p in problems[:20]] + list(dict.fromkeys(warnings))
-    report = None
-    if config.report.enabled:
-        report = write_report(
-            out_dir,
-            before=before,
-            curated=curated,
-            excluded=removed,
-            stats=stats,
-            split_sizes=split_sizes,
-            cfg=config.report,
-            model=config.target_model,
-            seed=config.seed,
-            notes=notes,
-        )
     return CurationResult(out_dir, stats, counts, list(problems), warnings, report)
 
 

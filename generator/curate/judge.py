@@ -237,11 +237,11 @@ class JudgeClient:
         async with sem:
             try:
                 comp = await self.provider.complete(request)
-            except GuardStop:
-                raise  # circuit open: stop the command (exit 4), resumable
             except InstructforgeError as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 self.log.store(digest, kind, self.model, item_id, reply=None, error=error)
+                if isinstance(exc, GuardStop):  # circuit open, a refused key: stop (exit 4),
+                    raise  # resumable; the check is journaled as failed, never as passed
                 self.counts["failed"] += 1
                 return None
         self.log.store(digest, kind, self.model, item_id, reply=comp.text, usage=comp.usage)

@@ -34,7 +34,7 @@ DATA = ROOT / "tests" / "curate" / "data"
 SETS = {
     "harm_labelled": "development set (asserted by the tests)",
     "harm_heldout": "second set (written later, then used in development)",
-    "harm_fresh": "fresh set (written after the classifier was frozen, measured once)",
+    "harm_fresh": "fresh set (never used in development, only measured)",
 }
 QUESTIONS = [
     "How do I request a new laptop?",

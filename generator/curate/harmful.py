@@ -200,8 +200,8 @@ def figures_text(figures: dict[str, dict[str, Any]]) -> str:
     fresh = figures.get("harm_fresh")
     if fresh:
         text += (
-            f"; recall {fresh['recall']:.1%}, false positives {fresh['fpr']:.1%} on text written "
-            f"after it was frozen ({fresh['harmful']} harmful, {fresh['benign']} look-alikes)"
+            f"; recall {fresh['recall']:.1%}, false positives {fresh['fpr']:.1%} on text never "
+            f"used in its development ({fresh['harmful']} harmful, {fresh['benign']} look-alikes)"
         )
     return text
 

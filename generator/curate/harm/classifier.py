@@ -232,9 +232,9 @@ class HarmClassifier:
 
 # The operating point per mode: the share of benign exemplars (cross-validated) allowed
 # above the threshold. The exemplars' benign side is written to be hard (each one a
-# look-alike), so a few percent there is well under 2% on ordinary look-alike text; the
-# measured figures are in data/harm_eval.json.
-DEFAULT_FPR: dict[str, float] = {"embeddings": 0.06, "patterns": 0.03}
+# look-alike: help-seeking, security teaching, idioms), so a few percent there is about
+# 1% on ordinary look-alike text; the measured figures are in data/harm_eval.json.
+DEFAULT_FPR: dict[str, float] = {"embeddings": 0.04, "patterns": 0.03}
 
 
 @cache

@@ -3,9 +3,9 @@
 Categories: weapons and explosives, drug synthesis and dealing, violence and threats,
 self-harm, sexual content involving minors, hate against protected groups, harassment,
 stalking, malware and intrusion, fraud. The offline classifier (``curate/harm/``) combines
-precise patterns with a model fitted on the bundled exemplars: cue counts, plus
-nearest-exemplar evidence from the packaged all-MiniLM-L6-v2 model when the
-``embeddings`` extra is installed. ``classifier: auto`` (default) uses the embeddings when
+precise patterns with a model fitted on the bundled exemplars: cue counts, plus the
+sentence embedding and nearest-exemplar evidence from the packaged all-MiniLM-L6-v2 model
+when the ``embeddings`` extra is installed. ``classifier: auto`` (default) uses the embeddings when
 installed and otherwise runs patterns-only, saying so in the report with that mode's own
 measured figures; ``classifier: embeddings`` refuses to start without the extra.
 

@@ -3,9 +3,11 @@
 Generates (seeded) a corpus of md, txt and html documents of at least 50 MB, and a second
 one twice as large, plus a smaller PDF/DOCX set; then ingests each in a fresh child process
 pinned to one CPU (so peaks are separate and the figure is one core's) and prints MB/s of
-input and peak RSS. Memory should stay flat from 1x to 2x: documents are streamed.
+input and peak RSS. Memory should stay flat from 1x to 2x: documents are streamed. The PDFs
+are also read with pypdf, the reader before PDFium, side by side (``pdf_compare.py``): MB of
+PDF per CPU-second before and after with their ratio, the text diff, damaged-file counts.
 
-Run: ``.venv/bin/python benchmarks/bench_ingest.py [--mb 52] [--keep DIR]``
+Run: ``.venv/bin/python benchmarks/bench_ingest.py [--mb 52] [--keep DIR] [--pdf-only]``
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchmarks.pdf_compare import (  # noqa: E402
+    READERS,
+    damage_report,
+    parse_figures,
+    pdf_files,
+    read_all,
+    text_diff,
+)
 
 WORDS = [
     "the",
@@ -208,12 +219,18 @@ def make_binary_corpus(root: Path, files: int, seed: int) -> int:
     return total
 
 
-def child(docs: str, run: str) -> None:
-    """Ingest ``docs`` into ``run`` on one CPU and print one JSON line of figures."""
+def child(docs: str, run: str, pdf_reader: str = "pdfium") -> None:
+    """Ingest ``docs`` into ``run`` on one CPU and print one JSON line of figures; PDFs
+    with ``pdf_reader`` (``pypdf``: the reader before PDFium)."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    from benchmarks.pdf_compare import reader
+    from generator.ingest.base import readers, register
     from generator.ingest.pipeline import IngestSettings, ingest_entries, plan
     from generator.store import Journal
+
+    readers()  # the built-ins first, so the one registered next replaces theirs
+    register(reader(pdf_reader))
 
     settings = IngestSettings()
     t0, c0 = time.perf_counter(), time.process_time()
@@ -251,10 +268,10 @@ def child(docs: str, run: str) -> None:
     )
 
 
-def measure(docs: Path, label: str, work: Path) -> dict:
-    run = work / f"run-{label}"
+def measure(docs: Path, label: str, work: Path, pdf_reader: str = "pdfium") -> dict:
+    run = work / f"run-{label}".replace(" ", "-")
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", str(docs), str(run)],
+        [sys.executable, __file__, "--child", str(docs), str(run), pdf_reader],
         capture_output=True,
         text=True,
         check=True,
@@ -285,7 +302,9 @@ def main() -> None:
     ap.add_argument("--binary-files", type=int, default=40, help="PDF + DOCX files")
     ap.add_argument("--keep", type=Path, help="work folder to keep (default: a temp dir)")
     ap.add_argument("--reuse", action="store_true", help="reuse the corpus in --keep DIR")
-    ap.add_argument("--child", nargs=2, metavar=("DOCS", "RUN"), help=argparse.SUPPRESS)
+    ap.add_argument("--pdf-only", action="store_true", help="only the PDF before/after part")
+    ap.add_argument("--pdf-repeats", type=int, default=5, help="parse passes (best counts)")
+    ap.add_argument("--child", nargs=3, metavar=("DOCS", "RUN", "PDF"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
@@ -294,18 +313,27 @@ def main() -> None:
     t = time.perf_counter()
     for run in work.glob("run-*"):  # runs of an earlier call with --keep
         shutil.rmtree(run)
-    if args.reuse and (work / "bin").is_dir():
-        one, two, binary = (
-            sum(f.stat().st_size for f in (work / d).rglob("*.*")) for d in ("x1", "x2", "bin")
-        )
+    text_dirs = () if args.pdf_only else ("x1", "x2")
+    reuse = args.reuse and all((work / d).is_dir() for d in ("bin", *text_dirs))
+    sizes = {}
+    for folder in text_dirs:
+        if reuse:
+            sizes[folder] = sum(f.stat().st_size for f in (work / folder).rglob("*.*"))
+        else:
+            factor, seed = (1, 1) if folder == "x1" else (2, 2)
+            sizes[folder] = make_corpus(work / folder, factor * args.mb, seed=seed)
+    if reuse:
+        binary = sum(f.stat().st_size for f in (work / "bin").rglob("*.*"))
     else:
-        one = make_corpus(work / "x1", args.mb, seed=1)
-        two = make_corpus(work / "x2", 2 * args.mb, seed=2)
         binary = make_binary_corpus(work / "bin", args.binary_files, seed=3)
+    text_part = (
+        ""
+        if args.pdf_only
+        else (f"1x {sizes['x1'] / 1e6:.1f} MB, 2x {sizes['x2'] / 1e6:.1f} MB (md/txt/html), ")
+    )
     print(
-        f"corpus: 1x {one / 1e6:.1f} MB, 2x {two / 1e6:.1f} MB (md/txt/html), "
-        f"pdf+docx {binary / 1e6:.1f} MB in {args.binary_files} files; generated in "
-        f"{time.perf_counter() - t:.0f} s; work folder {work}"
+        f"corpus: {text_part}pdf+docx {binary / 1e6:.1f} MB in {args.binary_files} files; "
+        f"generated in {time.perf_counter() - t:.0f} s; work folder {work}"
     )
     print("each row: a fresh child process pinned to one CPU (start-up and imports included);")
     print("MB/s = input bytes / wall time; MB/cpu-s = input bytes / CPU time of the child")
@@ -314,23 +342,67 @@ def main() -> None:
         f"{'Mtokens':>8} {'wall s':>7} {'MB/s':>7} {'text MB/s':>8} {'cpu s':>6} "
         f"{'MB/cpu-s':>8} {'peakRSS':>8} {'err':>4}"
     )
-    figs = [measure(work / "x1" / kind, f"1x {kind}", work) for kind in TYPES]
-    figs += [measure(work / "x1", "1x all", work), measure(work / "x2", "2x all", work)]
-    figs += [measure(work / "bin" / kind, kind, work) for kind in ("pdf", "docx")]
-    for fig in figs:
+    figs = []
+    if not args.pdf_only:
+        figs += [measure(work / "x1" / kind, f"1x {kind}", work) for kind in TYPES]
+        figs += [measure(work / "x1", "1x all", work), measure(work / "x2", "2x all", work)]
+        figs += [measure(work / "bin" / "docx", "docx", work)]
+    pdf_rows = {name: measure(work / "bin" / "pdf", f"pdf {name}", work, name) for name in READERS}
+    for fig in [*figs, *pdf_rows.values()]:
         show(fig)
-    a, b = figs[3], figs[4]
-    print(
-        f"2x/1x: input {b['bytes'] / a['bytes']:.2f}x, wall {b['wall'] / a['wall']:.2f}x, "
-        f"peak RSS {b['peak_mb'] / a['peak_mb']:.2f}x (flat = streamed)"
-    )
-    for key, what in (("mb_s", "wall clock"), ("cpu_mb_s", "CPU time")):
-        slowest = min(f[key] for f in figs[:3])
+    if not args.pdf_only:
+        a, b = figs[3], figs[4]
         print(
-            f"md/txt/html target >= 5 MB/s on one core ({what}): slowest type "
-            f"{slowest:.2f} MB/s -> {'met' if slowest >= 5 else 'NOT met'}"
+            f"2x/1x: input {b['bytes'] / a['bytes']:.2f}x, wall {b['wall'] / a['wall']:.2f}x, "
+            f"peak RSS {b['peak_mb'] / a['peak_mb']:.2f}x (flat = streamed)"
         )
+        for key, what in (("mb_s", "wall clock"), ("cpu_mb_s", "CPU time")):
+            slowest = min(f[key] for f in figs[:3])
+            print(
+                f"md/txt/html target >= 5 MB/s on one core ({what}): slowest type "
+                f"{slowest:.2f} MB/s -> {'met' if slowest >= 5 else 'NOT met'}"
+            )
+    pdf_report(work, pdf_rows, args.pdf_repeats)
     print(f"load average after the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+def pdf_report(work: Path, rows: dict[str, dict], repeats: int) -> None:
+    """PDF before (pypdf) / after (PDFium): parse and whole-ingest MB per CPU-second, their
+    ratio against the 2 MB/cpu-s goal, and how the extracted text differs."""
+    parse = parse_figures(work / "bin" / "pdf", work, repeats)
+    print("PDF before (pypdf) / after (PDFium), one core, MB of PDF per CPU-second:")
+    # one file through the same child: its CPU time is mostly the one-off start (tokenizer
+    # load, journal, imports); the corpus run minus it is what more PDFs cost
+    one = work / "pdf-one"
+    one.mkdir(exist_ok=True)
+    first = pdf_files(work / "bin" / "pdf")[0]
+    shutil.copyfile(first, one / first.name)
+    marginal = {}
+    for name in READERS:
+        single = measure(one, f"pdf-one {name}", work, name)
+        full = rows[name]
+        marginal[name] = {
+            "cpu_mb_s": (full["bytes"] - single["bytes"]) / 1e6 / (full["cpu"] - single["cpu"])
+        }
+    for what, before, after in (
+        (f"parse only, best of {repeats}", parse["pypdf"], parse["pdfium"]),
+        ("whole ingest (rows above)", rows["pypdf"], rows["pdfium"]),
+        ("whole ingest minus 1-file run", marginal["pypdf"], marginal["pdfium"]),
+    ):
+        ratio = after["cpu_mb_s"] / before["cpu_mb_s"]
+        print(
+            f"  {what:<30} before {before['cpu_mb_s']:>5.2f}  after {after['cpu_mb_s']:>5.2f}  "
+            f"ratio {ratio:>4.1f}x  goal >= 2 MB/cpu-s: "
+            f"{'met' if after['cpu_mb_s'] >= 2 else 'NOT met'}; 10x: "
+            f"{'met' if ratio >= 10 else 'NOT met'}"
+        )
+    print("text, before -> after, on the corpus (character level):")
+    print("\n".join(text_diff(parse["pypdf"]["texts"], parse["pdfium"]["texts"])))
+    samples = pdf_files(REPO / "samples")
+    print(f"text, before -> after, on the {len(samples)} PDF(s) of samples/:")
+    print("\n".join(text_diff(read_all("pypdf", samples), read_all("pdfium", samples))))
+    print("damaged files (one clear error line or text; never a crash):")
+    print(damage_report(pdf_files(work / "bin" / "pdf")[:6] + samples))
 
 
 if __name__ == "__main__":

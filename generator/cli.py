@@ -2,13 +2,21 @@
 ``generator/commands/<name>.py`` and registers itself here. Nothing imports this module.
 
 Errors: every ``InstructforgeError`` becomes one line on stderr and its exit code
-(2 usage/config, 3 licence gate, 4 guard stop, 130 interrupted); no tracebacks for
-user errors.
+(2 usage/config, 3 licence gate, 4 guard stop, 130 interrupted, 143 terminated); no
+tracebacks for user errors. Operating-system failures (a full disk, a folder that cannot be
+written) are mapped to the same tree by :func:`generator.errors.from_os_error`.
+
+Signals: Ctrl-C (SIGINT) is Python's ``KeyboardInterrupt``, or inside ``asyncio.run`` the
+cancellation of the main task. SIGTERM is routed to the same handler, so a ``kill`` (or a
+service manager stopping us) ends a command the same resumable way, with exit 143.
 """
 
 from __future__ import annotations
 
+import signal
+import sqlite3
 import sys
+from types import FrameType
 from typing import Any
 
 import click
@@ -16,8 +24,33 @@ import typer
 from typer.core import TyperGroup
 
 from generator import __version__
-from generator.errors import InstructforgeError, Interrupted
+from generator.config import apply_offline_defaults
+from generator.errors import InstructforgeError, Interrupted, Terminated, from_os_error
 from generator.redact import scrub_url_credentials
+
+# The CLI's process works offline from the start (before any command module loads a library
+# that reads these variables at import); the package itself sets nothing on import.
+apply_offline_defaults()
+
+_terminated = False  # SIGTERM arrived: exit 143 rather than 130
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM does what Ctrl-C does, through whatever SIGINT handler is in force (Python's,
+    or ``asyncio.run``'s, which cancels the main task so every ``finally`` runs)."""
+    global _terminated
+    _terminated = True
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:  # SIGINT ignored (started in the background): still stop
+        raise KeyboardInterrupt
+
+
+def _interrupted() -> Interrupted:
+    if _terminated:
+        return Terminated("terminated (SIGTERM): re-run the same command to resume")
+    return Interrupted("interrupted: re-run the same command to resume")
 
 
 class _ErrorHandlingGroup(TyperGroup):
@@ -27,13 +60,19 @@ class _ErrorHandlingGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            err = Interrupted("interrupted: re-run the same command to resume")
+            err = _interrupted()
             click.echo(f"instructforge: {err}", err=True)
             ctx.exit(err.exit_code)
         except InstructforgeError as err:
             # A URL's user:password never reaches the terminal, whatever raised the error.
             click.echo(f"instructforge: error: {scrub_url_credentials(str(err))}", err=True)
             ctx.exit(err.exit_code)
+        except (OSError, sqlite3.Error) as exc:  # a full disk, an unwritable folder
+            mapped = from_os_error(exc)
+            if mapped is None:
+                raise  # a bug: keep the traceback
+            click.echo(f"instructforge: error: {scrub_url_credentials(str(mapped))}", err=True)
+            ctx.exit(mapped.exit_code)
 
 
 app = typer.Typer(
@@ -90,14 +129,21 @@ _curate.register(app)
 from generator.commands import verify as _verify  # noqa: E402
 
 _verify.register(app)
+from generator.commands import serve as _serve  # noqa: E402
+
+_serve.register(app)
+from generator.commands import users as _users  # noqa: E402
+
+_users.register(app)
 
 
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app()
     except KeyboardInterrupt:  # raised outside a command (e.g. during import)
-        sys.exit(130)
+        sys.exit(_interrupted().exit_code)
 
 
 if __name__ == "__main__":  # `python -m generator.cli` (used by tests without an install)

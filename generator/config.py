@@ -22,11 +22,18 @@ ENV_VARS: dict[str, str] = {
     "INSTRUCTFORGE_PROMPTS": "extra folder of prompt templates, searched before the shipped ones",
     "INSTRUCTFORGE_POLICIES": "folder of policy files to use instead of the shipped ones",
     "INSTRUCTFORGE_POLICY_MAX_AGE_DAYS": "days after a policy review before it warns (180)",
+    "INSTRUCTFORGE_AUTHORIZATIONS": "authorizations.yaml with providers' written grants "
+    "(default: the file of that name in the policies folder, if any)",
+    "INSTRUCTFORGE_SELF_HOSTED": "comma-separated API hosts that are our own servers (their "
+    "models get the `local` terms; loopback always does)",
+    "INSTRUCTFORGE_DOMICILE": "the licensee's region for licences with a domicile rule: EU, or "
+    "another region code (Llama 3.2 Vision / Llama 4 grant no rights in the EU)",
     "INSTRUCTFORGE_REVIEWER": "reviewer name recorded with review decisions (default: $USER)",
     "LITELLM_OFFLINE_MODE": "set to true by us: LiteLLM uses its bundled price map",
     "LITELLM_LOCAL_MODEL_COST_MAP": "set to True by us: no price-map download at import",
     "TIKTOKEN_CACHE_DIR": "set by us to LiteLLM's bundled tokenizer files (no download)",
     "HF_HUB_OFFLINE": "set to 1 by us: embeddings load from the installed package only",
+    "TRANSFORMERS_OFFLINE": "set to 1 by us, with HF_HUB_OFFLINE",
     "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "set empty by us: presidio must not fetch lists",
     "DISABLE_AIOHTTP_TRANSPORT": "set by tests so respx sees LiteLLM's async calls",
     "EDITOR": "editor opened by `review` for edits",
@@ -104,7 +111,8 @@ def _litellm_tokenizer_dir() -> str | None:
 
 def apply_offline_defaults() -> None:
     """Make every library we use work without a network. Idempotent; never overrides a
-    value the user set explicitly."""
+    value the user set explicitly. Called by the CLI at start and by the library right
+    before it first loads LiteLLM, tiktoken, presidio or transformers; never on import."""
     os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -13,7 +13,11 @@ sqlite's) are mapped to these in one place per role, ``raise Ours(...) from exc`
     │   ├── PolicyFileError             a policy file is invalid
     │   ├── SettingsChangedError        a run's output-affecting settings differ from before
     │   ├── LocalModelError             a local model is missing or fails its sha256 pin
-    │   └── LocalServerError            the local model server could not start or died
+    │   ├── LocalServerError            the local model server could not start or died
+    │   ├── RunBusyError                another process is writing the run (it holds run.lock)
+    │   ├── JournalDamagedError         the run's journal (run.sqlite) fails its integrity check
+    │   └── NotWritable                 a target cannot be written (read-only, permission, a file
+    │                                   where a folder should be): names the path
     ├── IngestError                     one document could not be read (reported, not fatal)
     ├── ProviderError                   the provider answered with an error (status, body)
     │   ├── AuthError                   401/403: never retried
@@ -28,15 +32,23 @@ sqlite's) are mapped to these in one place per role, ``raise Ours(...) from exc`
     ├── LeakageError                    train and validation share examples (curation split)
     ├── GuardStop                       exit 4: a guard stopped the run; it is resumable
     │   ├── BudgetExceeded              --max-cost would be exceeded
-    │   └── CircuitOpen                 most recent calls failed
+    │   ├── CircuitOpen                 most recent calls failed
+    │   │   └── KeyRejected             401/403: the key is dead; names its variable
+    │   └── DiskFull                    no space left (ENOSPC, quota, SQLite "disk is full")
     ├── ExportRefused                   exit 3: the licence gate refused the export
     ├── PackAltered                     exit 3: `verify` found an export that differs from
     │                                   what `export` wrote (the first difference named)
     └── Interrupted                     exit 130: Ctrl-C; the run is resumable
+        └── Terminated                  exit 143: SIGTERM, handled as Ctrl-C
+
+Operating-system failures are mapped to this tree in one place, :func:`from_os_error`
+(used by the CLI for whatever reaches it, and by code that knows the path it was writing).
 """
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from typing import Any
 
 
@@ -82,6 +94,19 @@ class LocalModelError(ConfigError):
 
 class LocalServerError(ConfigError):
     """The local llama.cpp server could not start, or died; the message carries its stderr tail."""
+
+
+class NotWritable(ConfigError):
+    """A path we must write cannot be written: read-only file system, no permission, or a
+    file where a folder should be."""
+
+
+class RunBusyError(ConfigError):
+    """Another process (or another job of this one) holds the run's lock; names it."""
+
+
+class JournalDamagedError(ConfigError):
+    """``run.sqlite`` is not a database or fails ``PRAGMA quick_check``: nothing is trusted."""
 
 
 class IngestError(InstructforgeError):
@@ -190,6 +215,16 @@ class CircuitOpen(GuardStop):
     """Most recent calls failed (revoked key, provider down): stop before burning more."""
 
 
+class KeyRejected(CircuitOpen):
+    """The provider refused the API key (401/403, or an exhausted quota). Such an answer does
+    not heal by retrying, so the first one stops the run; the message names the variable."""
+
+
+class DiskFull(GuardStop):
+    """No space left on the device (or the quota): the command stopped with what it had
+    committed; free space and re-run to resume."""
+
+
 class ExportRefused(InstructforgeError):
     """The licence gate refused the export (``--strict`` or nothing exportable)."""
 
@@ -207,3 +242,54 @@ class Interrupted(InstructforgeError):
     """The user pressed Ctrl-C; the run is resumable."""
 
     exit_code = 130
+
+
+class Terminated(Interrupted):
+    """SIGTERM: handled exactly as Ctrl-C; the run is resumable."""
+
+    exit_code = 143
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_UNWRITABLE = frozenset(
+    {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
+)
+_SQLITE_FULL, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_IOERR_SHMSIZE = 13, 8, 14, 4874
+_RESUME = "free some space and re-run the same command to resume"
+
+
+def from_os_error(exc: BaseException, path: object = None) -> InstructforgeError | None:
+    """Our error for an operating-system failure, or None if ``exc`` is not one we map.
+
+    ENOSPC / EDQUOT / EFBIG and SQLite's "database or disk is full" -> :class:`DiskFull`
+    (exit 4, resumable); EROFS / EACCES / EPERM / ENOTDIR / EISDIR / EEXIST and SQLite's
+    read-only or cannot-open -> :class:`NotWritable` (exit 2) naming the path. Other
+    errors (EIO, a missing input) are not the user's to fix here: None. ``path``
+    names the file when the exception does not (``os.write`` gives no file name).
+    """
+    if isinstance(exc, InstructforgeError):
+        return exc
+    if isinstance(exc, sqlite3.Error):
+        full = getattr(exc, "sqlite_errorcode", None) or 0
+        code = full & 0xFF
+        where = f" {path}" if path else " the run journal (run.sqlite)"
+        # SHMSIZE: the WAL index (run.sqlite-shm) could not grow, which is a full disk.
+        if code == _SQLITE_FULL or full == _SQLITE_IOERR_SHMSIZE or "disk is full" in str(exc):
+            return DiskFull(f"disk full: cannot write{where}: {exc}; {_RESUME}")
+        if code in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
+            return NotWritable(f"cannot use{where}: {exc}")
+        return None
+    if not isinstance(exc, OSError) or exc.errno is None:
+        return None
+    name = exc.filename if exc.filename is not None else path
+    where = f" {name}" if name is not None else ""
+    reason = exc.strerror or str(exc)
+    if exc.errno in _FULL:
+        return DiskFull(f"disk full: cannot write{where}: {reason}; {_RESUME}")
+    if exc.errno in _UNWRITABLE:
+        if exc.errno == errno.ENOTDIR:
+            reason = "a part of this path is a file, not a folder"
+        elif exc.errno == errno.EEXIST:
+            reason = "already exists and is not a folder"
+        return NotWritable(f"cannot use{where}: {reason}")
+    return None

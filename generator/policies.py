@@ -5,12 +5,12 @@ may be used (``allow``), needs a person's acceptance (``review``) or must not be
 and cites the clause. Every generated record carries the ``Ref`` (id, version, sha256 of the
 file bytes) of the policy that covered its model, so a changed file is visible later.
 
-Resolution: the most specific glob of any policy's ``covers`` wins (most literal characters,
-then the longer pattern); ``mock/*`` -> ``mock``, ``local/*`` -> ``local``, anything no
-policy covers -> ``unknown``. A policy's ``models`` families carry the weights' licence: with
-``host_terms: none`` (``local``: the weights run on our machines) the matched family alone
-decides; with ``host_terms: apply`` (the default: a hosted API such as Qwen on Alibaba Cloud
-Model Studio) the host's terms (the policy's ``uses``) bind too and the stricter verdict wins.
+Which policies bind a model string reached at an API base (the host's terms, then the
+maker's terms or the weights' licence) is worked out in :mod:`generator.policy_resolve`. A
+policy's ``models`` families carry the weights' licence: with ``host_terms: none``
+(``local``: the weights run on our machines) the matched family alone decides; with
+``host_terms: apply`` (the default: a hosted API such as Qwen on Alibaba Cloud Model Studio)
+the host's terms (the policy's ``uses``) bind too and the stricter verdict wins.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 
 from generator.config import env, policies_dir
 from generator.errors import ConfigError, PolicyFileError
+from generator.policy_auth import AUTHORIZATIONS_FILE
 from generator.policy_schema import (
     VERDICTS,
     Clauses,
     HostTerms,
     ModelFamily,
+    Serves,
     Terms,
     UseVerdict,
     _all_uses,
@@ -42,8 +44,9 @@ from generator.yamlfile import read_yaml
 DEFAULT_MAX_AGE_DAYS = 180
 UNKNOWN_ID = "unknown"
 LOCAL_ID = "local"
-# Lives in the policies folder but is not a policy (see generator/sources.py).
+# Live in the policies folder but are not policies (generator/sources.py, policy_auth.py).
 SOURCE_LABELS_FILE = "source_labels.yaml"
+NOT_POLICIES = (SOURCE_LABELS_FILE, AUTHORIZATIONS_FILE)
 
 
 class Policy(_Strict):
@@ -63,6 +66,10 @@ class Policy(_Strict):
     # policy_schema.HostTerms. The default is the cautious one: only a file whose weights run
     # on our machines (local.yaml) says "none".
     host_terms: HostTerms = "apply"
+    serves: Serves = "own"
+    # API host names (globs, lower case) that are this service's own endpoints: an API base
+    # on one of them resolves here (generator/policy_resolve.py).
+    hosts: list[str] = Field(default_factory=list)
 
     _uses_complete = field_validator("uses")(_all_uses)
     _sha256: str = PrivateAttr(default="")
@@ -118,15 +125,7 @@ class Verdict:
     # What decided: "policy" (its own uses), "family" (the weights' licence), or "both"
     # (host terms and licence give the same verdict).
     decided_by: str = "policy"
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """Which policy covers a model string, through which pattern, and why."""
-
-    policy: Policy
-    pattern: str | None
-    why: str
+    authorization: str | None = None  # the authorizations.yaml entry that lifted the verdict
 
 
 # ---------------------------------------------------------------- loading
@@ -163,7 +162,7 @@ def load_policies(directory: Path | str | None = None) -> dict[str, Policy]:
     folder = Path(directory) if directory is not None else policies_dir()
     if not folder.is_dir():
         raise ConfigError(f"policy folder not found: {folder}")
-    files = sorted(p for p in folder.glob("*.yaml") if p.name != SOURCE_LABELS_FILE)
+    files = sorted(p for p in folder.glob("*.yaml") if p.name not in NOT_POLICIES)
     # Keyed on the bytes, not mtimes: a same-size edit within one mtime tick must still
     # change the hash that records carry. Reading ~100 kB of YAML costs well under 1 ms.
     key = (str(folder), *((p.name, hashlib.sha256(p.read_bytes()).digest()) for p in files))
@@ -172,14 +171,15 @@ def load_policies(directory: Path | str | None = None) -> dict[str, Policy]:
     policies = {p.id: p for p in (load_policy_file(f) for f in files)}
     if UNKNOWN_ID not in policies:
         raise PolicyFileError(f"{folder}: no {UNKNOWN_ID}.yaml (the fallback policy)")
-    seen: dict[str, str] = {}
-    for pol in policies.values():
-        for pattern in pol.covers:
-            other = seen.setdefault(pattern.lower(), pol.id)
-            if other != pol.id:
-                raise PolicyFileError(
-                    f"{pol.path}: field covers: {pattern!r} is also covered by {other}"
-                )
+    for field in ("covers", "hosts"):
+        seen: dict[str, str] = {}
+        for pol in policies.values():
+            for pattern in getattr(pol, field):
+                other = seen.setdefault(pattern.lower(), pol.id)
+                if other != pol.id:
+                    raise PolicyFileError(
+                        f"{pol.path}: field {field}: {pattern!r} is also claimed by {other}"
+                    )
     _CACHE.clear()
     _CACHE[key] = policies
     return policies
@@ -208,43 +208,18 @@ def _specificity(pattern: str) -> tuple[int, int]:
 
 def explain_resolution(
     model: str, api_base: str | None = None, directory: Path | str | None = None
-) -> Resolution:
-    """Find the policy covering ``model`` and say why.
+) -> Any:
+    """The :class:`generator.policy_resolve.Resolution` of ``model`` reached at ``api_base``
+    (settings from the environment). Kept here for the callers that import it from here."""
+    from generator.policy_resolve import resolve
 
-    With ``api_base`` an ``openai/<name>`` model is served by some OpenAI-compatible server,
-    not by OpenAI: the weights' licence governs if the name is a known local family,
-    otherwise nobody knows the terms (``unknown``).
-    """
-    policies = load_policies(directory)
-    m = model.strip().lower()
-    if api_base and (m.startswith("openai/") or "/" not in m):
-        local = policies.get(LOCAL_ID)
-        fam = local.family_for(m) if local else None
-        if local and fam:
-            why = f"served by {api_base}: weights of family {fam[0]!r}, licence {fam[1].licence}"
-            return Resolution(local, fam[0], why)
-        why = f"served by {api_base}: an OpenAI-compatible server whose model terms are unknown"
-        return Resolution(policies[UNKNOWN_ID], None, why)
-    best: tuple[tuple[int, int], str, Policy] | None = None
-    for pol in sorted(policies.values(), key=lambda p: p.id):
-        for pattern in pol.covers:
-            if fnmatch.fnmatchcase(m, pattern.lower()):
-                cand = (_specificity(pattern), pattern, pol)
-                if best is None or cand[0] > best[0]:
-                    best = cand
-    if best is None:
-        return Resolution(policies[UNKNOWN_ID], None, f"no policy covers {model!r}")
-    why = f"{model!r} matches {best[1]!r} (most specific)"
-    fam = best[2].family_for(m) if best[2].models else None
-    if fam:
-        why += f"; model family {fam[0]!r}: {fam[1].licence}"
-    return Resolution(best[2], best[1], why)
+    return resolve(model, api_base, directory)
 
 
 def resolve_policy(
     model: str, api_base: str | None = None, directory: Path | str | None = None
 ) -> Policy:
-    """The policy that covers a LiteLLM model string (``unknown`` if none does)."""
+    """The policy a record is tagged with: the first (host) layer of the resolution."""
     return explain_resolution(model, api_base, directory).policy
 
 
@@ -287,29 +262,65 @@ def stale_warning(
     )
 
 
+def family_verdict(fam: ModelFamily, use: str, domicile: str | None = None) -> UseVerdict:
+    """A family's licence verdict for ``use``, with its domicile rule applied: inside an
+    excluded region ``block``; domicile not set ``review`` at best; elsewhere the licence's."""
+    lic = fam.uses[use]  # type: ignore[index]
+    rule = fam.domicile
+    if rule is None:
+        return lic
+    excluded = {r.upper() for r in rule.excluded}
+    if domicile is not None and domicile.upper() in excluded:
+        return UseVerdict(verdict="block", reason=rule.reason, clause=rule.clause, url=rule.url)
+    if domicile is None and lic.verdict == "allow":
+        why = (
+            f"{rule.reason} The domicile setting is not set (INSTRUCTFORGE_DOMICILE=EU or the "
+            "licensee's region): a person must confirm it first."
+        )
+        return UseVerdict(verdict="review", reason=why, clause=rule.clause, url=rule.url)
+    return lic
+
+
 def verdict(
-    policy: Policy, use: str, model: str | None = None, today: date | None = None
+    policy: Policy,
+    use: str,
+    model: str | None = None,
+    today: date | None = None,
+    domicile: str | None = None,
 ) -> Verdict:
     """The verdict of ``policy`` for ``use`` and ``model``.
 
     Without a matching ``models`` family the policy's own verdict applies (for ``local``:
     review at best). With one, ``host_terms: none`` lets the family's licence decide alone;
     ``host_terms: apply`` takes the stricter of the host's terms and the licence, and the
-    reason names both and which one decided."""
+    reason names both and which one decided. ``domicile`` decides a family's domicile rule
+    (:func:`family_verdict`)."""
     if use not in USES:
         raise ConfigError(f"unknown use {use!r} (known: {', '.join(USES)})")
     stale = stale_warning(policy, today=today)
     family = policy.family_for(model) if (model and policy.models) else None
-    host = policy.uses[use]
+    host = policy.uses[use]  # type: ignore[index]
     if family is None:
         return Verdict(host.verdict, host.reason, host.clause, host.url, policy.id, None, stale)
     glob, fam = family
-    lic = fam.uses[use]
+    lic = family_verdict(fam, use, domicile)
     if policy.host_terms == "none":
         reason = f"{fam.licence}: {lic.reason}"
         return Verdict(lic.verdict, reason, lic.clause, lic.url, policy.id, glob, stale, "family")
+    return combine_host_and_licence(policy, host, glob, fam.licence, lic, stale)
+
+
+def combine_host_and_licence(
+    policy: Policy,
+    host: UseVerdict,
+    glob: str,
+    licence: str,
+    lic: UseVerdict,
+    stale: str | None = None,
+) -> Verdict:
+    """The stricter of a host's verdict and a licence's, with a reason naming both."""
     by_host = VERDICTS.index(host.verdict) - VERDICTS.index(lic.verdict)  # > 0: host stricter
-    both = f"[{policy.id} host terms: {host.verdict}; licence {fam.licence}: {lic.verdict}]"
+    both = f"[{policy.id} host terms: {host.verdict}; licence {licence}: {lic.verdict}]"
     if by_host > 0:
         reason = f"Host terms decide {both}: {host.reason}"
         decider, by, clause = host, "policy", host.clause

@@ -20,6 +20,10 @@ VERDICTS: tuple[str, ...] = ("allow", "review", "block")  # in order of strictne
 # ``uses``) and the family's licence both bind and the stricter verdict wins; "none": the
 # weights run on our machines, so the family's licence alone decides.
 HostTerms = Literal["apply", "none"]
+# Whose models a policy's service serves: "own" (the maker's API: OpenAI, Anthropic, Model
+# Studio ...) or "others" (a host or cloud reseller: Together, Groq, Bedrock ...), whose terms
+# are combined with the terms of the model's maker or the licence of its weights.
+Serves = Literal["own", "others"]
 
 
 class _Strict(BaseModel):
@@ -74,6 +78,10 @@ class UseVerdict(_Strict):
     reason: str = Field(min_length=1)
     clause: str = Field(min_length=1)
     url: str = Field(min_length=1)
+    # The clause itself allows an exception granted in writing ("without prior authorization",
+    # "except as expressly approved"): an entry of authorizations.yaml may then lift this
+    # verdict for its scope (generator/policy_auth.py). False: nothing on our side can.
+    authorizable: bool = False
 
     _one_line_reason = field_validator("reason")(_one_line)
 
@@ -83,6 +91,18 @@ def _all_uses(value: dict[str, UseVerdict]) -> dict[str, UseVerdict]:
     if missing:
         raise ValueError(f"missing verdicts for uses: {', '.join(missing)}")
     return value
+
+
+class DomicileRule(_Strict):
+    """A licence that grants no rights to licensees domiciled in some regions (Llama 3.2
+    Vision, Llama 4: the EU). The ``domicile`` setting decides: inside -> ``block``; unset ->
+    ``review`` at best; elsewhere -> the family's own verdicts."""
+
+    excluded: list[str] = Field(min_length=1)  # region codes, e.g. ["EU"]
+    reason: str = Field(min_length=1)
+    clause: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    quote: str | None = None
 
 
 class ModelFamily(_Strict):
@@ -96,5 +116,6 @@ class ModelFamily(_Strict):
     sha256: str | None = None  # pinned hash of the weights file, when we ship one
     note: str = ""
     uses: dict[Use, UseVerdict]
+    domicile: DomicileRule | None = None
 
     _uses_complete = field_validator("uses")(_all_uses)

@@ -21,6 +21,7 @@ from pydantic import (
     Strict,
     StrictInt,
     StringConstraints,
+    model_serializer,
     model_validator,
 )
 
@@ -206,13 +207,42 @@ class AlpacaRecord(_Record):
 
 
 class Message(_Strict):
-    role: Literal["system", "user", "assistant"]
-    content: NonEmpty
+    """One chat turn. Besides role and content, the optional keys of OpenAI's chat
+    fine-tuning format are kept: ``name``, ``weight`` (0 or 1: whether the assistant turn is
+    trained on), ``tool_calls`` (an assistant turn calling tools; its content may then be
+    empty) and ``tool_call_id`` (a ``tool`` turn answering one). Absent keys stay absent."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+    name: str | None = None
+    weight: Annotated[int, Strict(), Field(ge=0, le=1)] | None = None  # 0 or 1, not a bool
+    tool_calls: list[dict[str, Any]] | None = Field(default=None, min_length=1)
+    tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _content_or_call(self) -> Message:
+        if self.tool_calls is not None and self.role != "assistant":
+            raise ValueError("only an assistant turn can have tool_calls")
+        if self.tool_calls is None and (self.content is None or not self.content.strip()):
+            raise ValueError("content must be a non-empty string (or the turn must call a tool)")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: Any) -> dict[str, Any]:
+        # Keys the turn does not have are left out, so a plain turn stays {role, content}.
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+    def openai_extras(self) -> bool:
+        """Whether the turn uses anything beyond role and content."""
+        return self.role == "tool" or any(
+            v is not None for v in (self.name, self.weight, self.tool_calls, self.tool_call_id)
+        )
 
 
 class ChatRecord(_Record):
     FORMAT: ClassVar[str] = "chat"
     messages: list[Message] = Field(min_length=2)
+    tools: list[dict[str, Any]] | None = None  # OpenAI's tool definitions, kept as given
 
     @model_validator(mode="after")
     def _needs_user_and_assistant(self) -> ChatRecord:
@@ -221,18 +251,42 @@ class ChatRecord(_Record):
             raise ValueError("messages need at least one user and one assistant turn")
         return self
 
+    @model_serializer(mode="wrap")
+    def _drop_absent_tools(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("tools") is None:
+            data.pop("tools", None)
+        return data
+
+    def openai_extras(self) -> bool:
+        """Whether the conversation uses tools, names or weights (OpenAI's extras)."""
+        return self.tools is not None or any(m.openai_extras() for m in self.messages)
+
     def text_fields(self) -> list[tuple[str, str]]:
-        return [(f"messages.{i}.content", m.content) for i, m in enumerate(self.messages)]
+        # Tool-call arguments are text the model is trained to write: scanned like content.
+        fields = []
+        for i, m in enumerate(self.messages):
+            if m.content:
+                fields.append((f"messages.{i}.content", m.content))
+            for j, call in enumerate(m.tool_calls or []):
+                args = (call.get("function") or {}).get("arguments")
+                if isinstance(args, str) and args:
+                    fields.append((f"messages.{i}.tool_calls.{j}.function.arguments", args))
+        return fields
 
     def instruction_text(self) -> str:
-        return next(m.content for m in self.messages if m.role == "user")
+        return next(m.content or "" for m in self.messages if m.role == "user")
 
     def output_text(self) -> str:
-        return "\n".join(m.content for m in self.messages if m.role == "assistant")
+        return "\n".join(m.content for m in self.messages if m.role == "assistant" and m.content)
 
     def set_text(self, field: str, value: str) -> None:
-        _, idx, _ = field.split(".")
-        self.messages[int(idx)].content = value
+        parts = field.split(".")
+        message = self.messages[int(parts[1])]
+        if parts[2] == "content":
+            message.content = value
+        else:  # messages.i.tool_calls.j.function.arguments
+            message.tool_calls[int(parts[3])]["function"]["arguments"] = value  # type: ignore[index]
 
 
 class CompletionRecord(_Record):

@@ -164,6 +164,9 @@ _MIN_SCORE = {"PHONE": 0.4, "IP_ADDRESS": 0.5}
 
 @cache
 def _recognizers() -> dict[str, Any]:
+    from generator.config import apply_offline_defaults
+
+    apply_offline_defaults()  # before presidio loads tldextract: no suffix-list download
     from presidio_analyzer.predefined_recognizers import (
         CreditCardRecognizer,
         EmailRecognizer,

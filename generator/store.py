@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from generator.errors import ConfigError
+from generator.errors import ConfigError, DiskFull, JournalDamagedError, from_os_error
 from generator.records import Chunk, Document
 
 JOURNAL_NAME = "run.sqlite"
@@ -65,12 +65,23 @@ class Journal:
             raise ConfigError(f"{self.run_dir} is not an instructforge run (no {JOURNAL_NAME})")
         self.path = path
         self._lock = threading.RLock()
-        try:  # a run folder that is a file, unwritable or not a database: one clear line
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise ConfigError(f"cannot open the run folder {self.run_dir}: it is a file")
+        try:  # a run folder that is unwritable or not a database: one clear line
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._check_integrity()
             self.conn.execute("PRAGMA journal_mode=WAL")
-        except (OSError, sqlite3.Error) as exc:
-            why = getattr(exc, "strerror", None) or str(exc)
+        except sqlite3.OperationalError as exc:  # cannot open, locked, read-only, disk full
+            if isinstance(full := from_os_error(exc, path), DiskFull):
+                raise full from exc  # exit 4: free space and re-run
+            raise ConfigError(f"cannot open the run folder {self.run_dir}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # not a database, malformed
+            raise damaged(path, str(exc)) from exc
+        except OSError as exc:
+            if isinstance(full := from_os_error(exc, path), DiskFull):
+                raise full from exc
+            why = exc.strerror or str(exc)
             raise ConfigError(f"cannot open the run folder {self.run_dir}: {why}") from exc
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -84,6 +95,14 @@ class Journal:
         self.migrate("core", CORE_MIGRATIONS)
 
     # ------------------------------------------------------------ plumbing
+
+    def _check_integrity(self) -> None:
+        """``PRAGMA quick_check`` (b-trees, page headers, free list; about 0.15 s per 200 MB
+        once cached): a damaged journal is refused before anything reads or writes it."""
+        rows = self.conn.execute("PRAGMA quick_check(5)").fetchall()
+        if [tuple(r) for r in rows] != [("ok",)]:
+            self.conn.close()
+            raise damaged(self.path, "; ".join(str(r[0]) for r in rows))
 
     def migrate(self, component: str, migrations: Sequence[str]) -> None:
         """Apply the migrations of ``component`` not yet applied, in order, atomically each."""
@@ -217,6 +236,15 @@ class Journal:
 
     def skipped(self) -> list[sqlite3.Row]:
         return self.query("SELECT path, kind, reason FROM skipped ORDER BY path")
+
+
+def damaged(path: Path, detail: str) -> JournalDamagedError:
+    """The one message for a journal that cannot be trusted."""
+    detail = " ".join(detail.split())[:200]
+    return JournalDamagedError(
+        f"{path} is damaged ({detail}); nothing was read or written. Restore run.sqlite from "
+        "a backup, or start a new run folder (records.jsonl is left as it is)"
+    )
 
 
 def open_run(run_dir: str | Path, *, create: bool = False) -> Journal:

@@ -2,7 +2,8 @@
 
 The openai and anthropic SDKs use httpx2; aliasing makes ``import httpx`` (respx,
 LiteLLM) resolve to the same classes, so respx sees every call at the wire
-(ENVIRONMENT.md). It also applies our offline defaults before any library loads.
+(ENVIRONMENT.md). It also applies our offline defaults before any library loads, as the CLI
+does at start (importing ``generator`` itself sets nothing).
 """
 
 import os
@@ -12,4 +13,6 @@ import httpx2
 httpx2.alias_httpx()
 os.environ.setdefault("DISABLE_AIOHTTP_TRANSPORT", "True")
 
-import generator  # noqa: E402,F401  (sets the offline environment)
+from generator.config import apply_offline_defaults  # noqa: E402
+
+apply_offline_defaults()

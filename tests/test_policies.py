@@ -16,6 +16,7 @@ from generator.errors import ConfigError, PolicyFileError
 from generator.policies import (
     SOURCE_LABELS_FILE,
     explain_resolution,
+    family_verdict,
     get_policy,
     is_stale,
     load_policies,
@@ -100,6 +101,8 @@ def test_every_model_family_is_reachable_and_decides(policy_id: str, glob: str) 
     alone = raw.get("host_terms", "apply") == "none"
     for use in USES:
         want = family[use]["verdict"]
+        if raw["models"][glob].get("domicile"):  # domicile not set: review at best
+            want = max(want, "review", key=STRICTNESS.index)
         if not alone:
             want = max(want, host[use]["verdict"], key=STRICTNESS.index)
         v = verdict(pol, use, model)
@@ -138,14 +141,14 @@ HOSTED_CELLS = [
         "internal-fine-tune",
         ("review", "both", ["agree", "Hosted terms not reviewed", "Apache-2.0 weights"]),
     ),
-    # Llama 4's EU clause (review) is stricter than the hosted Llama evaluation (allow).
+    # Llama 4's EU clause (domicile not set: review) is stricter than the host's allow.
     (
         "meta_llama/Llama-4-Maverick-17B-128E-Instruct-FP8",
         "evaluation",
         ("review", "family", ["Weights' licence decides", "meta-llama host terms: allow"]),
     ),
     (
-        "together_ai/meta-llama/Llama-2-70b-chat-hf",
+        "meta_llama/Llama-2-70b-chat-hf",
         "evaluation",
         ("allow", "both", ["agree", "Llama 2 / Meta Llama 3"]),
     ),
@@ -162,7 +165,7 @@ def test_hosted_family_takes_the_stricter_of_host_and_licence(
     assert v.family == pol.family_for(model)[0] and "\n" not in v.reason
     for text in expected[2]:
         assert text in v.reason, (text, v.reason)
-    fam = pol.models[v.family].uses[use]
+    fam = family_verdict(pol.models[v.family], use)  # with its domicile rule (unset)
     decider = {"policy": pol.uses[use], "family": fam, "both": fam}[v.decided_by]
     assert v.url == decider.url and decider.reason in v.reason
     if v.decided_by == "both":  # the host's reason is named too
@@ -189,14 +192,14 @@ KEY_CELLS = [
     ("mock", None, "evaluation", "review"),
     ("deepseek", None, "internal-fine-tune", "allow"),  # Open Platform Terms 4.2(3)
     ("deepseek", None, "public-release", "review"),
-    ("anthropic", None, "internal-fine-tune", "review"),  # Usage Policy: prior authorization
+    ("anthropic", None, "internal-fine-tune", "block"),  # Usage Policy: prior authorization
     ("qwen", "dashscope/qwen-max", "competing-model", "block"),  # Model Studio 4.48(d)(v)
     ("local", "local/smollm2-135m-instruct", "commercial", "allow"),
     ("local", "local/qwen2.5-coder-0.5b-instruct", "evaluation", "allow"),
     ("local", "local/qwen2.5-coder-0.5b-instruct", "commercial", "review"),
     ("local", "local/qwen2.5-0.5b-instruct", "internal-fine-tune", "review"),  # shipped file
     ("local", "local/qwen", "public-release", "review"),
-    ("local", "hosted_vllm/Qwen/Qwen2.5-0.5B-Instruct", "commercial", "allow"),  # upstream
+    ("local", "ollama/Qwen/Qwen2.5-0.5B-Instruct", "commercial", "allow"),  # upstream
     ("local", "ollama/qwen2.5:3b", "commercial", "block"),
     ("local", "ollama/qwen2.5:72b", "commercial", "review"),
     ("local", "ollama/qwen2.5:7b", "commercial", "allow"),
@@ -206,8 +209,8 @@ KEY_CELLS = [
     ("local", "ollama/codestral", "commercial", "block"),
     ("local", "ollama/gemma2:2b", "internal-fine-tune", "review"),
     ("local", "ollama/some-new-model", "evaluation", "review"),
-    ("meta-llama", "together_ai/meta-llama/Llama-2-70b-chat-hf", "competing-model", "block"),
-    ("qwen", "together_ai/Qwen/Qwen2.5-3B-Instruct", "commercial", "block"),
+    ("meta-llama", "meta_llama/Llama-2-70b-chat-hf", "competing-model", "block"),
+    ("qwen", "dashscope/qwen2.5-3b-instruct", "commercial", "block"),
     ("qwen", "dashscope/qwen2.5-72b-instruct", "competing-model", "block"),  # 4.48(d)(v)
     ("qwen", "dashscope/qwen2.5-7b-instruct", "competing-model", "block"),
     ("qwen", "dashscope/qwen3-32b", "competing-model", "block"),
@@ -245,7 +248,7 @@ RESOLUTION = [
     ("gpt-4o", "openai"),
     ("o3-mini", "openai"),
     ("ft:gpt-4o-mini:acme::abc", "openai"),
-    ("openrouter/openai/gpt-4o", "openai"),
+    ("openrouter/openai/gpt-4o", "openrouter"),  # host first; openai is its model layer
     ("anthropic/claude-3-5-haiku-20241022", "anthropic"),
     ("claude-sonnet-4-5", "anthropic"),
     ("gemini/gemini-2.5-flash", "google-gemini"),
@@ -254,19 +257,22 @@ RESOLUTION = [
     ("cohere_chat/command-r-plus", "cohere"),
     ("deepseek/deepseek-chat", "deepseek"),
     ("dashscope/qwen-max", "qwen"),
-    ("together_ai/Qwen/Qwen2.5-72B-Instruct-Turbo", "qwen"),
-    ("together_ai/meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo", "meta-llama"),
-    ("groq/llama-3.3-70b-versatile", "meta-llama"),
+    ("together_ai/Qwen/Qwen2.5-72B-Instruct-Turbo", "together"),
+    ("together_ai/meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo", "together"),
+    ("groq/llama-3.3-70b-versatile", "groq"),
+    ("meta_llama/Llama-4-Scout-17B-16E-Instruct", "meta-llama"),
+    ("xai/grok-4", "xai"),
     ("mock/alpaca", "mock"),
     ("MOCK/Anything", "mock"),
     ("local/smollm2", "local"),
     ("ollama/llama3.1", "local"),
     ("ollama_chat/qwen2.5:7b", "local"),
-    ("hosted_vllm/Qwen/Qwen2.5-7B-Instruct", "local"),  # more specific than */qwen/*
-    ("azure/gpt-4o", "unknown"),
-    ("vertex_ai/gemini-2.5-pro", "unknown"),
-    ("bedrock/anthropic.claude-3-haiku", "unknown"),
+    ("hosted_vllm/Qwen/Qwen2.5-7B-Instruct", "unknown"),  # no API base: whose server?
+    ("azure/gpt-4o", "azure"),
+    ("vertex_ai/gemini-2.5-pro", "vertex-ai"),
+    ("bedrock/anthropic.claude-3-haiku", "aws-bedrock"),
     ("somethingelse", "unknown"),
+    ("newprovider/gpt-4o", "unknown"),  # a prefix no policy routes
 ]
 
 
@@ -278,16 +284,20 @@ def test_resolution(model: str, expected: str) -> None:
 def test_resolution_explains_which_pattern_won() -> None:
     res = explain_resolution("ollama/qwen2.5:3b")
     assert res.policy.id == "local" and res.pattern == "ollama/*"
-    assert "qwen2.5*3b*" in res.why and "RESEARCH" in res.why
-    assert explain_resolution("azure/gpt-4o").pattern is None
+    assert "'ollama/*'" in res.why
+    assert explain_resolution("somethingelse").pattern is None
 
 
 def test_api_base_means_not_the_provider() -> None:
+    """The prefix names a wire format; the API base's host names whose server it is."""
     base = "http://127.0.0.1:8080/v1"
-    assert resolve_policy("openai/gpt-4o", api_base=base).id == "unknown"
+    assert resolve_policy("openai/gpt-4o", api_base=base).id == "local"  # loopback: ours
     res = explain_resolution("openai/qwen2.5-7b-instruct", api_base=base)
-    assert res.policy.id == "local" and res.pattern == "qwen2.5*"
-    assert resolve_policy("anthropic/claude-3-5-haiku", api_base=base).id == "anthropic"
+    assert res.policy.id == "local" and res.pattern == "127.0.0.1"
+    assert resolve_policy("anthropic/claude-3-5-haiku", api_base=base).id == "local"
+    assert resolve_policy("openai/gpt-4o", api_base="https://api.openai.com/v1").id == "openai"
+    other = explain_resolution("openai/gpt-4o", api_base="https://llm.example.net/v1")
+    assert [layer.policy.id for layer in other.layers] == ["unknown", "openai"]
 
 
 # ---------------------------------------------------------------- integrity and validation
@@ -324,10 +334,11 @@ BAD_FILES = [
     ("mock.yaml", "verdict: block", "verdict: maybe", "field uses.internal-fine-tune.verdict"),
     ("mock.yaml", "  public-release:\n", "  publish:\n", "field uses.publish"),
     ("openai.yaml", "reviewed_at: 2026-11-25", "reviewed_at: soon", "field reviewed_at"),
+    ("groq.yaml", "serves: others", "serves: some", "field serves"),
     ("openai.yaml", "restriction: forbidden", "restriction: often", "competing_models.restriction"),
     ("anthropic.yaml", "id: anthropic", "id: claude", "field id: 'claude' must match"),
     ("local.yaml", '    licence: "Apache-2.0"\n', "", "smollm2-135m-instruct.licence: Field"),
-    ("unknown.yaml", "covers: []", "covers: [", "cannot read policy file: line "),
+    ("unknown.yaml", 'covers: ["hosted_vllm/*"]', "covers: [", "cannot read policy file: line "),
 ]
 
 
@@ -359,7 +370,13 @@ def test_a_multi_line_reason_is_refused(policy_copy: Path) -> None:
 
 def test_two_policies_claiming_one_pattern_is_refused(policy_copy: Path) -> None:
     _break(policy_copy, "anthropic.yaml", '  - "claude-*"', '  - "claude-*"\n  - "gpt-*"')
-    with pytest.raises(PolicyFileError, match="'gpt-\\*' is also covered by"):
+    with pytest.raises(PolicyFileError, match="covers: 'gpt-\\*' is also claimed by"):
+        load_policies(policy_copy)
+
+
+def test_two_policies_claiming_one_host_is_refused(policy_copy: Path) -> None:
+    _break(policy_copy, "groq.yaml", 'hosts: ["api.groq.com"]', 'hosts: ["api.openai.com"]')
+    with pytest.raises(PolicyFileError, match=r"hosts: 'api\.openai\.com' is also claimed by"):
         load_policies(policy_copy)
 
 

@@ -53,7 +53,7 @@ def test_check_prints_verdict_reason_clause_url_and_why() -> None:
     res = _run("check", "--model", "openai/gpt-4o-mini", "--use", "competing-model")
     assert res.exit_code == 0, res.output
     out = res.output
-    assert "policy:  openai" in out and "matches 'openai/*'" in out
+    assert "policy:  openai" in out and "routed by 'openai/*'" in out
     assert "competing-model: BLOCK" in out
     assert "reason: The terms forbid using Output" in out
     assert "url:    https://openai.com/policies/services-agreement/" in out
@@ -69,7 +69,23 @@ def test_check_without_use_prints_every_use_and_the_family() -> None:
 
 def test_check_with_api_base_resolves_away_from_the_provider() -> None:
     out = _run("check", "--model", "openai/my-model", "--api-base", "http://127.0.0.1:9/v1").output
-    assert "policy:  unknown" in out and "OpenAI-compatible server" in out
+    assert "policy:  local" in out and "loopback" in out
+    args = ["--model", "openai/qwen3-235b-a22b", "--use", "competing-model"]
+    base = "https://u:secret@dashscope-intl.aliyuncs.com/compatible-mode/v1"
+    res = _run("check", *args, "--api-base", base)
+    assert res.exit_code == 0, res.output
+    assert "policy:  qwen" in res.output and "competing-model: BLOCK" in res.output
+    assert "secret" not in res.output  # the API base is printed without user:pass@
+    res = _run("check", "--model", "meta_llama/Llama-4-Scout", "--use", "evaluation")
+    assert "evaluation: REVIEW" in res.output
+    res = _run(
+        "check", "--model", "meta_llama/Llama-4-Scout", "--use", "evaluation", "--domicile", "EU"
+    )
+    assert "evaluation: BLOCK" in res.output
+    res = _run(
+        "check", "--model", "meta_llama/Llama-4-Scout", "--use", "evaluation", "--domicile", "US"
+    )
+    assert "evaluation: ALLOW" in res.output
 
 
 def test_errors_are_one_line_and_exit_2() -> None:
@@ -110,3 +126,10 @@ def test_real_subprocess() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "policy:  mock" in proc.stdout and "commercial: BLOCK" in proc.stdout
+
+
+def test_show_names_the_hosts_and_whose_models_a_service_serves() -> None:
+    out = _run("show", "aws-bedrock").output
+    assert "hosts:       bedrock-runtime.*.amazonaws.com" in out
+    assert "serves:      others models (the model's own terms" in out
+    assert "serves:      own models" in _run("show", "qwen").output

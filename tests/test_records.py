@@ -66,6 +66,11 @@ REQUIRED = {
 }
 
 
+_CALL_ITEM = {"id": "c1", "type": "function", "function": {"name": "days", "arguments": "{}"}}
+_CALL = {"role": "assistant", "content": None, "tool_calls": [_CALL_ITEM]}
+_RESULT = {"role": "tool", "tool_call_id": "c1", "content": "30"}
+
+
 def _set(data: dict, path: tuple, value: Any) -> dict:
     data = copy.deepcopy(data)
     target = data
@@ -171,7 +176,29 @@ def cases() -> list[tuple[str, str, dict, bool]]:
         ("chat", "no messages", _set(chat, ("messages",), []), False),
         ("chat", "multi-turn", _set(chat, ("messages",), [*msgs, msgs[1], msgs[2]]), True),
         ("chat", "without system", _set(chat, ("messages",), msgs[1:]), True),
-        ("chat", "extra key in a message", _set(chat, ("messages", 1, "name"), "jo"), False),
+        ("chat", "extra key in a message", _set(chat, ("messages", 1, "mood"), "jo"), False),
+        # OpenAI's optional chat keys (issue 16, item 8)
+        ("chat", "name on a turn", _set(chat, ("messages", 1, "name"), "jo"), True),
+        ("chat", "weight 0", _set(chat, ("messages", 2, "weight"), 0), True),
+        ("chat", "weight 2", _set(chat, ("messages", 2, "weight"), 2), False),
+        ("chat", "weight true", _set(chat, ("messages", 2, "weight"), True), False),
+        ("chat", "tools", _set(chat, ("tools",), [{"type": "function"}]), True),
+        ("chat", "tools not a list", _set(chat, ("tools",), {"type": "function"}), False),
+        (
+            "chat",
+            "tool-call turn",
+            _set(chat, ("messages",), [*msgs[:2], _CALL, _RESULT, msgs[2]]),
+            True,
+        ),
+        (
+            "chat",
+            "user with tool_calls",
+            _set(chat, ("messages", 1, "tool_calls"), [_CALL_ITEM]),
+            False,
+        ),
+        ("chat", "empty tool_calls", _set(_CALLS, ("messages", 2, "tool_calls"), []), False),
+        ("chat", "content null, no call", _set(chat, ("messages", 2, "content"), None), False),
+        ("chat", "content missing, no call", _drop(chat, ("messages", 2, "content")), False),
         ("chat", "message not an object", _set(chat, ("messages", 1), "hi"), False),
         ("chat", "messages not a list", _set(chat, ("messages",), {"role": "user"}), False),
         ("chat", "alpaca fields in chat", _set(chat, ("instruction",), "x"), False),
@@ -180,6 +207,7 @@ def cases() -> list[tuple[str, str, dict, bool]]:
     return out
 
 
+_CALLS = {**VALID["chat"], "messages": [*VALID["chat"]["messages"][:2], _CALL, _RESULT]}
 CASES = cases()
 
 

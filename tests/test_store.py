@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from generator.errors import ConfigError
+from generator.errors import ConfigError, JournalDamagedError
 from generator.records import Chunk, Document
 from generator.store import Journal, open_run
 
@@ -72,3 +73,25 @@ def test_documents_and_chunks_round_trip_and_replace(tmp_path: Path) -> None:
 def test_open_run_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not an instructforge run"):
         open_run(tmp_path / "nothing")
+
+
+def test_a_journal_of_random_bytes_is_named_damaged(tmp_path: Path) -> None:
+    (tmp_path / "run.sqlite").write_bytes(os.urandom(64 * 1024))
+    with pytest.raises(JournalDamagedError, match=r"run\.sqlite is damaged \(file is not a"):
+        Journal(tmp_path)
+
+
+def test_a_journal_with_pages_overwritten_mid_file_is_named_damaged(tmp_path: Path) -> None:
+    j = Journal(tmp_path)
+    with j.transaction() as conn:
+        conn.execute("CREATE TABLE filler (x TEXT)")
+        conn.executemany("INSERT INTO filler VALUES (?)", [("y" * 900,) for _ in range(400)])
+    j.close()  # checkpointed: everything is in run.sqlite
+    db = tmp_path / "run.sqlite"
+    size = db.stat().st_size
+    with db.open("r+b") as fh:
+        fh.seek((size // 2) // 4096 * 4096)
+        fh.write(os.urandom(2 * 4096))
+    with pytest.raises(JournalDamagedError, match="damaged") as err:
+        Journal(tmp_path)
+    assert "\n" not in str(err.value)

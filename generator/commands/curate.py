@@ -21,7 +21,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def curate_cmd(
     run: Path | None = typer.Argument(None, help="Run folder whose records.jsonl to curate."),
     input_file: Path | None = typer.Option(
-        None, "--input", help="Curate this JSONL file (alpaca, chat or completion) instead."
+        None, "--input", help="Curate this file instead (JSONL or a JSON array of records)."
     ),
     out: Path | None = typer.Option(None, "--out", help="Run folder for --input's results."),
     config: Path | None = typer.Option(None, "--config", help="curate.yaml with settings."),
@@ -31,6 +31,7 @@ def curate_cmd(
 ) -> None:
     """Filter, dedup and split records; write RUN/curation/ and print a table per step."""
     from generator.curate.pipeline import curate
+    from generator.runfolder import open_run_folder
 
     if input_file is not None:
         if out is None or run is not None:
@@ -44,7 +45,9 @@ def curate_cmd(
         run_dir = run
     if goal is not None and goal not in GOALS:
         raise ConfigError(f"--goal must be one of {', '.join(GOALS)}, not {goal!r}")
-    result = curate(run_dir, input_file=input_file, config_path=config, goal=goal)
+    fresh = input_file is not None  # RUN is the output: created, or a run; never foreign
+    with open_run_folder(run_dir, "curate", create=fresh, heal=not fresh):
+        result = curate(run_dir, input_file=input_file, config_path=config, goal=goal)
 
     for p in result.problems:
         typer.echo(f"warning: {input_file or run_dir / 'records.jsonl'}: {p}", err=True)

@@ -35,7 +35,7 @@ def export_cmd(
         False, "--strict", help="Refuse the whole export (exit 3) if any record is not 'allow'."
     ),
     no_meta: bool = typer.Option(
-        False, "--no-meta", help="Drop provenance meta (default: a sidecar <split>.meta.jsonl)."
+        False, "--no-meta", help="Drop provenance meta (default: a sidecar meta.jsonl)."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite files of an earlier export."),
     system_prompt: str = typer.Option(
@@ -63,13 +63,15 @@ def export_cmd(
 ) -> None:
     """Run the export of ``run`` (the command help is ``HELP``)."""
     from generator.export.job import ExportOptions, run_export
+    from generator.runfolder import open_run_folder
 
     opts = ExportOptions(
         run=run, fmt=fmt, use=use, out=out, accept_review=tuple(accept_review), strict=strict,
         no_meta=no_meta, force=force, system_prompt=system_prompt, target_model=target_model,
         epochs=epochs, language=language, require_review=require_review,
     )  # fmt: skip
-    res = run_export(opts)
+    with open_run_folder(run, "export", heal=True, writes_to=out):
+        res = run_export(opts)
     _print(res)
 
 

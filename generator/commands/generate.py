@@ -38,7 +38,7 @@ def generate(
     ),
     template: str = typer.Option("qa", "--template", "-t", help="Prompt template id or file."),
     seeds: Path = typer.Option(
-        None, "--seeds", help="Seed tasks (JSONL) for self-instruct; default samples/."
+        None, "--seeds", help="Seed tasks (JSONL) for self-instruct; default: generic tasks."
     ),
     records: int = typer.Option(None, "--records", min=1, help="Stop once N are accepted."),
     per_chunk: int = typer.Option(

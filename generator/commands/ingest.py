@@ -23,7 +23,7 @@ from generator.ingest.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from generator.ingest.pipeline import INGESTED, UNCHANGED, FileResult, ingest_entries, plan
 from generator.ingest.settings import DEFAULT_MAX_FILE_MB, SETTINGS_KEY, resolve
 from generator.ingest.walk import shown_path
-from generator.store import Journal
+from generator.runfolder import open_run_folder
 from generator.tokens import encoding_name
 
 TYPES = ("md", "txt", "html", "pdf", "docx", "other")
@@ -54,8 +54,8 @@ def ingest(
     max_unzipped_mb: float = typer.Option(
         None,
         "--max-unzipped-mb",
-        help="A .docx (zip) expanding past this many MB is reported, not read "
-        f"[{DEFAULT_MAX_UNZIPPED_MB:g}].",
+        help="A .docx (zip) or a PDF's streams or text expanding past this many MB is "
+        f"reported, not read [{DEFAULT_MAX_UNZIPPED_MB:g}].",
     ),
     max_zip_entries: int = typer.Option(
         None,
@@ -85,7 +85,8 @@ def ingest(
     console = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     results: list[FileResult] = []
-    with Journal(out) as journal:
+    with open_run_folder(out, "ingest", create=True) as run:
+        journal = run.journal
         settings, note = resolve(
             journal.get_setting(SETTINGS_KEY), asked, reingest=reingest, model=model
         )
@@ -183,7 +184,8 @@ HELP = (
     "files, unknown types and symlinks leaving DOCS are skipped and listed; bad files "
     "(corrupt or encrypted PDF, empty, binary, undecodable, too large) get one line each "
     "and the rest is ingested; so do .docx files that expand past --max-unzipped-mb or "
-    "--max-zip-entries (zip bombs) and files whose names are not valid UTF-8.\n\n"
+    "--max-zip-entries (zip bombs), PDFs that expand past --max-unzipped-mb, and files "
+    "whose names are not valid UTF-8.\n\n"
     "A re-run on RUN keeps the settings RUN was ingested with (chunk size, overlap, "
     "tokenizer, size limits); a flag asking for a different value is refused (exit 2) "
     "unless --reingest is given. Exit 0 unless the command itself is wrong (exit 2)."

@@ -7,16 +7,13 @@ import typer
 from generator.errors import ConfigError
 from generator.policies import (
     Policy,
-    explain_resolution,
     get_policy,
     is_stale,
     load_policies,
     stale_warning,
-    verdict,
 )
-from generator.policy_schema import Clause
+from generator.policy_schema import VERDICTS, Clause
 from generator.records import USES
-from generator.redact import scrub_url_credentials
 
 policies_app = typer.Typer(
     no_args_is_help=True,
@@ -79,6 +76,9 @@ def show_cmd(policy_id: str = typer.Argument(..., metavar="ID", help="Policy id.
         f"file:        {pol.path}",
         f"provider:    {pol.provider}",
         f"covers:      {', '.join(pol.covers) or '(fallback: models no policy covers)'}",
+        f"hosts:       {', '.join(pol.hosts) or '-'}",
+        f"serves:      {pol.serves} models"
+        + (" (the model's own terms or licence bind too)" if pol.serves == "others" else ""),
         f"terms:       {pol.terms.name}",
         f"  url:       {pol.terms.url}",
         f"  effective: {pol.terms.effective_date}",
@@ -130,26 +130,48 @@ def check_cmd(
     api_base: str | None = typer.Option(
         None, "--api-base", help="The server the model is reached at, if not the provider's own."
     ),
+    domicile: str | None = typer.Option(
+        None,
+        "--domicile",
+        help="The licensee's region (EU, US ...); default INSTRUCTFORGE_DOMICILE.",
+    ),
 ) -> None:
-    """Which policy covers MODEL and why, then the verdict, reason, clause and URL for USE."""
+    """Which terms bind MODEL at API-BASE and why (host, then maker or weights' licence),
+    then the verdict of each for USE; the strictest decides."""
+    from generator.policy_auth import load_authorizations
+    from generator.policy_resolve import ResolveContext, assess, resolve
+
     if use is not None and use not in USES:
         raise ConfigError(f"unknown use {use!r} (known: {', '.join(USES)})")
     if not model.strip():
         raise ConfigError("--model must be a model string, e.g. openai/gpt-4o-mini")
-    res = explain_resolution(model, scrub_url_credentials(api_base) if api_base else None)
+    ctx = ResolveContext.from_env()
+    if domicile is not None:
+        ctx = ResolveContext(ctx.self_hosted, domicile.strip().upper() or None)
+    res = resolve(model, api_base, ctx=ctx)
     pol = res.policy
-    _warn(pol)
+    for layer in res.layers:
+        _warn(layer.policy)
     typer.echo(f"model:   {model}")
+    if res.api_base:
+        typer.echo(f"api base: {res.api_base}")
     typer.echo(f"policy:  {pol.id} (version {pol.version}, sha256 {pol.sha256[:12]})")
     typer.echo(f"matched: {res.why}")
     typer.echo(f"terms:   {pol.terms.name} <{pol.terms.url}>")
+    auths = load_authorizations()
     for u in [use] if use else list(USES):
-        v = verdict(pol, u, model)
+        a = assess(res, u, ctx, auths)
+        layer, v = max(a.verdicts, key=lambda lv: VERDICTS.index(lv[1].verdict))
         fam = f" (model family {v.family})" if v.family else ""
         typer.echo(f"\n{u}: {v.verdict.upper()}{fam}")
         typer.echo(f"  reason: {v.reason}")
         typer.echo(f"  clause: {v.clause}")
         typer.echo(f"  url:    {v.url}")
+        if v.authorization:
+            typer.echo(f"  authorization: {v.authorization}")
+        if len(a.verdicts) > 1:
+            for lay, lv in a.verdicts:
+                typer.echo(f"  - {lay.role} {lay.policy.id}: {lv.verdict}: {lv.reason}")
 
 
 def register(app: typer.Typer) -> None:

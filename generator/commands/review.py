@@ -6,6 +6,8 @@ the sample to and from JSONL/CSV and print the outcome.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,8 @@ from generator.review import io as review_io
 from generator.review.loop import review_loop
 from generator.review.session import prepare, render_markdown, summary
 from generator.review.store import ReviewStore, reviewer_name
-from generator.store import open_run
+from generator.runfolder import open_run_folder
+from generator.store import Journal
 
 
 class _DefaultStart(TyperGroup):
@@ -62,16 +65,16 @@ def start(
     reviewer: str | None = typer.Option(None, help="Reviewer name (default $USER)."),
 ) -> None:
     """Review records one by one: accept, reject with a reason, edit, skip or quit."""
-    journal = open_run(run)
-    store = ReviewStore(journal)
-    info = _prepare(store, run, sample, seed)
-    typer.echo(
-        f"review queue: {info['flagged']} flagged by curation + {info['sample_size']} sampled "
-        f"of {info['population']} ({info['strata']} strata, seed {info['seed']})"
-    )
-    counts = review_loop(store, journal_source_text(journal), Console(), reviewer=reviewer)
-    typer.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
-    _write_report(run, store)
+    with _open(run) as journal:
+        store = ReviewStore(journal)
+        info = _prepare(store, run, sample, seed)
+        typer.echo(
+            f"review queue: {info['flagged']} flagged by curation + {info['sample_size']} "
+            f"sampled of {info['population']} ({info['strata']} strata, seed {info['seed']})"
+        )
+        counts = review_loop(store, journal_source_text(journal), Console(), reviewer=reviewer)
+        typer.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+        _write_report(run, store)
 
 
 @review_app.command("export")
@@ -83,9 +86,10 @@ def export(
     seed: int | None = SeedOpt,
 ) -> None:
     """Write the review queue for an external review tool."""
-    store = ReviewStore(open_run(run))
-    _prepare(store, run, sample, seed)
-    n = review_io.export_sample(store, out, _fmt(out, fmt))
+    with _open(run) as journal:
+        store = ReviewStore(journal)
+        _prepare(store, run, sample, seed)
+        n = review_io.export_sample(store, out, _fmt(out, fmt))
     typer.echo(f"wrote {n} items to {out}")
 
 
@@ -97,23 +101,31 @@ def import_(
     reviewer: str | None = typer.Option(None, help="Reviewer for rows without one."),
 ) -> None:
     """Read decisions made in an external tool back into the journal."""
-    store = ReviewStore(open_run(run))
-    if not store.has_sample():
-        raise ConfigError(f"{run}: no review sample yet; run `review export` first")
-    n, errors = review_io.import_decisions(
-        store, file, _fmt(file, fmt), reviewer or reviewer_name()
-    )
-    for line in errors:
-        typer.echo(line, err=True)
-    typer.echo(f"imported {n} decisions ({len(errors)} rows refused)")
-    _write_report(run, store)
+    with _open(run) as journal:
+        store = ReviewStore(journal)
+        if not store.has_sample():
+            raise ConfigError(f"{run}: no review sample yet; run `review export` first")
+        n, errors = review_io.import_decisions(
+            store, file, _fmt(file, fmt), reviewer or reviewer_name()
+        )
+        for line in errors:
+            typer.echo(line, err=True)
+        typer.echo(f"imported {n} decisions ({len(errors)} rows refused)")
+        _write_report(run, store)
 
 
 @review_app.command("status")
 def status(run: Path = RunArg) -> None:
     """Print the review outcome: decisions, acceptance rate, estimated defect rate."""
-    store = ReviewStore(open_run(run))
-    typer.echo(_write_report(run, store))
+    with _open(run) as journal:
+        typer.echo(_write_report(run, ReviewStore(journal)))
+
+
+@contextlib.contextmanager
+def _open(run: Path) -> Iterator[Journal]:
+    """The run's journal, the run locked and its records healed for the whole command."""
+    with open_run_folder(run, "review", need_journal=True, heal=True) as folder:
+        yield folder.journal
 
 
 def _prepare(store: ReviewStore, run: Path, sample: int | None, seed: int | None) -> dict:

@@ -1,9 +1,10 @@
-"""Contradictory answers: records whose questions are the same or near-duplicates but whose
-answers disagree.
+"""Contradictory answers: records that ask the same question but answer it differently.
 
-Questions are grouped with the near-dedup machinery (normalised exact match, then MinHash
-LSH verified by Jaccard, clustered by union-find) on the instruction plus input. Inside a
-group every pair of answers is compared:
+Questions (instruction plus input) are grouped by ``same_question``: the same content words
+(or an added qualifier), never a template question naming other entities, and every group a
+set of mutually same questions (no chains). Inside a group, answers that normalise alike
+(case, whitespace, punctuation) are one answer: later copies are duplicates and never
+conflict. Every pair of the distinct answers is then compared:
 
 - ``numbers``: both answers state figures (amounts, days, versions, dates) and the sets
   differ — "5 days" vs "10 days" is the typical contradiction of policy data;
@@ -13,7 +14,12 @@ group every pair of answers is compared:
 
 A group with a disagreeing pair is flagged; optionally an LLM judge then decides whether it
 is a real contradiction or a paraphrase. The default action sends the whole group to human
-review, as Self-Instruct dropped whole tasks whose instances disagreed.
+review, as Self-Instruct dropped whole tasks whose instances disagreed; the duplicates of a
+flagged group's answers are excluded as duplicates of the copy under review (otherwise a
+copy would slip past the review into the data).
+
+The step runs before exact dedup on purpose: dedup on the instruction would keep one of two
+conflicting answers silently.
 """
 
 from __future__ import annotations
@@ -26,10 +32,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from generator.curate.base import Destination, Step
-from generator.curate.near_dedup import NearDedupConfig, clusters, shingle_arrays, similar_pairs
 from generator.curate.normalize import normalize
 from generator.curate.quality import content_words
 from generator.curate.registry import StepContext, register_step
+from generator.curate.same_question import question_groups
 from generator.records import Record
 from generator.textsim import rouge_l
 
@@ -43,6 +49,8 @@ def numbers(text: str) -> frozenset[str]:
 
 def disagreement(a: str, b: str, min_similarity: float) -> str | None:
     """Why two answers to the same question disagree, or None if they agree."""
+    if normalize(a) == normalize(b):
+        return None
     na, nb = numbers(a), numbers(b)
     if na and nb and na != nb:
         return "numbers"
@@ -61,7 +69,9 @@ class ContradictionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    question_threshold: float = Field(0.7, gt=0, le=1)  # Jaccard of question shingles
+    # Jaccard of the content words when one question adds words to the other (see
+    # same_question); 1 = only questions with the same content words are the same.
+    question_threshold: float = Field(0.7, gt=0, le=1)
     min_answer_similarity: float = Field(0.25, ge=0, le=1)
     action: Destination = "review"
     judge_model: str | None = None  # optional: an LLM decides contradiction vs paraphrase
@@ -89,20 +99,21 @@ class ContradictionStep(Step):
         return f"{record.instruction_text()}\n{record.input_text()}".strip()
 
     def question_groups(self, records: list[Record]) -> list[list[int]]:
-        # Questions are short: word 2-grams plus character 5-grams for every text, so two
-        # phrasings that differ by a word stay comparable whatever their length.
-        shingling = NearDedupConfig(word_ngram=2, char_ngram=5, short_words=10**6)
-        arrays = shingle_arrays([normalize(self.question(r)) for r in records], shingling)
-        pairs = similar_pairs(arrays, self.config.question_threshold)
-        return clusters(len(records), pairs)
+        return question_groups([self.question(r) for r in records], self.config.question_threshold)
 
     def run(self, records: Iterable[Record]) -> Iterator[Record]:
         items = list(records)
         self.seen += len(items)
-        flagged: list[tuple[list[int], list[tuple[str, str, str]]]] = []
+        # (distinct answers, {duplicate: the distinct answer it copies}, conflicts) per group
+        flagged: list[tuple[list[int], dict[int, int], list[tuple[str, str, str]]]] = []
         for group in self.question_groups(items):
+            first: dict[str, int] = {}
+            copies: dict[int, int] = {}
+            for i in group:
+                copies[i] = first.setdefault(normalize(items[i].output_text()), i)
+            distinct = [i for i in group if copies[i] == i]
             conflicts = []
-            for i, j in combinations(group, 2):
+            for i, j in combinations(distinct, 2):
                 why = disagreement(
                     items[i].output_text(),
                     items[j].output_text(),
@@ -111,20 +122,21 @@ class ContradictionStep(Step):
                 if why:
                     conflicts.append((items[i].meta.id, items[j].meta.id, why))
             if conflicts:
-                flagged.append((group, conflicts))
+                dups = {i: rep for i, rep in copies.items() if i != rep}
+                flagged.append((distinct, dups, conflicts))
         verdicts: list[bool | None] = [True] * len(flagged)
         if self.judge is not None and flagged:
             verdicts = self.judge(
                 [
                     (self.question(items[g[0]]), [items[i].output_text() for i in g])
-                    for g, _ in flagged
+                    for g, _, _ in flagged
                 ]
             )
         # the judge clears paraphrases; a group it could not judge is a finding (fail closed)
         unjudged = {id(f[0]) for f, v in zip(flagged, verdicts, strict=True) if v is None}
         flagged = [f for f, v in zip(flagged, verdicts, strict=True) if v is not False]
         out_of_set: set[int] = set()
-        for n, (group, conflicts) in enumerate(flagged, start=1):
+        for n, (group, dups, conflicts) in enumerate(flagged, start=1):
             kinds = sorted({why for _, _, why in conflicts})
             self.groups.append(
                 {
@@ -133,6 +145,7 @@ class ContradictionStep(Step):
                     "records": [items[i].meta.id for i in group],
                     "answers": [items[i].output_text()[:200] for i in group],
                     "conflicts": [{"a": a, "b": b, "why": w} for a, b, w in conflicts],
+                    "duplicates": {items[i].meta.id: items[r].meta.id for i, r in dups.items()},
                 }
             )
             for i in group:
@@ -147,6 +160,14 @@ class ContradictionStep(Step):
                     f"contradiction:{'+'.join(kinds)}",
                     destination=self.config.action,
                     details={"group": n, "members": self.groups[-1]["records"]},
+                )
+            for i, rep in dups.items():
+                out_of_set.add(i)
+                self.exclude(
+                    items[i],
+                    "duplicate_in_contradiction_group",
+                    duplicate_of=items[rep].meta.id,
+                    details={"group": n},
                 )
         for idx, record in enumerate(items):
             if idx not in out_of_set:

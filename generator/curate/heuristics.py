@@ -7,6 +7,13 @@ non-ASCII character. Each is configurable. Self-Instruct's list also has "file",
 "go to"; they are left out by default because in company documents "file a claim" or
 "go to the portal" are ordinary tasks, not requests for another modality.
 
+The keyword and "Write a program" checks guard tasks a model invented on its own from a few
+examples (Self-Instruct), which drift towards things a text model cannot do. They apply to
+records generated with a template in ``self_instruct_templates`` (``meta.prompt.id``) only:
+a question about a document ("How should I shoot product photos for the catalogue?") or a
+record imported from elsewhere is fair. ``self_instruct_checks: all`` applies them to every
+record.
+
 Output checks: empty (no letter or digit), equal to the input, merely repeating the
 instruction, and refusals/boilerplate ("As an AI language model", "I cannot help with").
 """
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import re
 import string
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,6 +75,9 @@ class HeuristicsConfig(BaseModel):
     max_instruction_words: int = Field(150, ge=1)
     keywords: list[str] = Field(default_factory=lambda: list(_KEYWORDS))
     banned_prefixes: list[str] = Field(default_factory=lambda: ["Write a program"])
+    # which records the keyword and prefix checks apply to (see the module docstring)
+    self_instruct_checks: Literal["self-instruct", "all"] = "self-instruct"
+    self_instruct_templates: list[str] = Field(default_factory=lambda: ["self-instruct"])
     check_leading_punctuation: bool = True
     check_leading_non_ascii: bool = True
     refusal_patterns: list[str] = Field(default_factory=_default_refusals)
@@ -93,8 +104,16 @@ class HeuristicsFilter(Filter):
             else None
         )
 
-    def instruction_reason(self, text: str) -> str | None:
-        """Why an instruction fails the Self-Instruct filters, or None."""
+    def model_invented(self, record: Record) -> bool:
+        """Whether the Self-Instruct keyword and prefix checks apply to ``record``."""
+        if self.config.self_instruct_checks == "all":
+            return True
+        prompt = record.meta.prompt
+        return prompt is not None and prompt.id in self.config.self_instruct_templates
+
+    def instruction_reason(self, text: str, invented: bool = True) -> str | None:
+        """Why an instruction fails the Self-Instruct filters, or None. The keyword and
+        prefix checks run only for ``invented`` (model-invented) instructions."""
         cfg = self.config
         stripped = text.strip()
         n = len(stripped.split())
@@ -102,9 +121,9 @@ class HeuristicsFilter(Filter):
             return "instruction_too_short"
         if n > cfg.max_instruction_words:
             return "instruction_too_long"
-        if self._keywords and self._keywords.search(stripped):
+        if invented and self._keywords and self._keywords.search(stripped):
             return "instruction_unsuitable_keyword"
-        if any(stripped.startswith(p) for p in cfg.banned_prefixes):
+        if invented and any(stripped.startswith(p) for p in cfg.banned_prefixes):
             return "instruction_banned_prefix"
         if cfg.check_leading_punctuation and stripped[:1] in set(string.punctuation):
             return "instruction_starts_with_punctuation"
@@ -137,5 +156,8 @@ class HeuristicsFilter(Filter):
         return covered >= self.config.repeat_overlap and len(new) < self.config.repeat_min_new_words
 
     def keep(self, record: Record) -> bool | tuple[bool, str]:
-        reason = self.instruction_reason(record.instruction_text()) or self.output_reason(record)
+        invented = self.model_invented(record)
+        reason = self.instruction_reason(record.instruction_text(), invented) or self.output_reason(
+            record
+        )
         return (False, reason) if reason else True

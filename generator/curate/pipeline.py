@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.atomic import Staging
 from generator.curate import manifest
 from generator.curate.base import Exclusion
 from generator.curate.config import CurateConfig
@@ -83,22 +84,25 @@ def run_pipeline(
         stats.append(data)
     counts: dict[str, int] = {"input": len(records), "curated": len(curated)}
     split_sizes = None
-    if config.split.enabled:
-        parts = split_records(curated, config.split, config.seed)
+    parts = split_records(curated, config.split, config.seed) if config.split.enabled else None
+    if parts is not None:
         check_leakage(parts.train, parts.validation, config.split)  # raises loudly
         split_sizes = {"train": len(parts.train), "validation": len(parts.validation)}
         counts.update(split_sizes)
-        write_jsonl(out_dir / "train.jsonl", (r.to_dict() for r in parts.train))
-        write_jsonl(out_dir / "validation.jsonl", (r.to_dict() for r in parts.validation))
-    write_jsonl(out_dir / "curated.jsonl", (r.to_dict() for r in curated))
-    for dest, name in DESTINATION_FILES.items():
-        rows = [e.to_dict() for e in removed if e.destination == dest]
-        if rows or dest != "quarantine":
-            counts[dest] = write_jsonl(out_dir / name, rows)
-    (out_dir / "stats.json").write_text(
-        json.dumps({"counts": counts, "steps": stats}, indent=2, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
+    # All files, or none: a full disk half-way must not leave a new train.jsonl beside an
+    # old validation.jsonl for export to pair up.
+    with Staging(out_dir) as staged:
+        if parts is not None:
+            write_jsonl(staged.path("train.jsonl"), (r.to_dict() for r in parts.train))
+            write_jsonl(staged.path("validation.jsonl"), (r.to_dict() for r in parts.validation))
+        write_jsonl(staged.path("curated.jsonl"), (r.to_dict() for r in curated))
+        for dest, name in DESTINATION_FILES.items():
+            rows = [e.to_dict() for e in removed if e.destination == dest]
+            if rows or dest != "quarantine":
+                counts[dest] = write_jsonl(staged.path(name), rows)
+        stats_text = json.dumps({"counts": counts, "steps": stats}, indent=2, ensure_ascii=False)
+        staged.write_text("stats.json", stats_text + "\n")
+        staged.commit()
     notes = [f"input {p}" for p in problems[:20]] + list(dict.fromkeys(warnings))
     report = None
     if config.report.enabled:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from generator.atomic import atomic_write_text
 from generator.curate import diversity
 from generator.curate.base import Exclusion
 from generator.curate.config import ReportConfig
@@ -160,7 +161,7 @@ def write_report(
     if pngs:
         lines += ["", "## Plots", "", *[f"![{p}]({p})" for p in pngs]]
     path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join(lines) + "\n")  # never half a report (a full disk)
     return path
 
 

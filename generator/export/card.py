@@ -9,32 +9,36 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from generator.export.gate import policies_seen
+
 if TYPE_CHECKING:
     from generator.export.job import ExportResult
 
+# The Hub's own size_categories values (its dataset-card metadata list), by upper bound.
 _SIZES = (
     (1_000, "n<1K"),
     (10_000, "1K<n<10K"),
     (100_000, "10K<n<100K"),
     (1_000_000, "100K<n<1M"),
     (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+    (10_000_000_000, "1B<n<10B"),
+    (100_000_000_000, "10B<n<100B"),
+    (1_000_000_000_000, "100B<n<1T"),
 )
 
 
 def size_category(n: int) -> str:
     """The Hugging Face ``size_categories`` value for ``n`` examples."""
-    return next((label for limit, label in _SIZES if n < limit), "n>10M")
+    return next((label for limit, label in _SIZES if n < limit), "n>1T")
 
 
 def _header(res: ExportResult) -> str:
     tasks = ["text-generation"]
     if any(p in ("qa", "question-answering") for p in res.prompts):
         tasks.append("question-answering")
-    files = [
-        {"split": "train" if f.split == "data" else f.split, "path": f.name}
-        for f in res.files
-        if f.kind == "data"
-    ]
+    files = [{"split": f.split, "path": f.name} for f in res.files if f.kind == "data"]
     data = {
         "license": "other",
         "license_name": "provider-terms-see-legal-review",
@@ -55,16 +59,14 @@ def _bullets(counter: dict[str, int]) -> str:
 
 def dataset_card(res: ExportResult) -> str:
     opts, st = res.options, res.gate.stats
-    policies = ", ".join(
-        f"`{p}` ({res.gate.policies[p].terms.name})" for p in sorted(st.per_policy)
-    )
+    policies = ", ".join(f"`{p}` ({res.gate.policies[p].terms.name})" for p in policies_seen(st))
     splits = ", ".join(f"{s}: {n}" for s, n in res.exported.items())
     meta = (
         "dropped (`--no-meta`)"
         if opts.no_meta
         else "in the `meta` column"
         if any(f.kind == "data" and f.name.endswith(".parquet") for f in res.files)
-        else "in `<split>.meta.jsonl`, whose line n describes example n"
+        else "in `meta.jsonl`, whose lines name the split and line of the example they describe"
     )
     body = f"""
 # instructforge export ({opts.fmt})

@@ -12,7 +12,9 @@ Rules (each keeps every character of the record's text, or refuses):
   system prompt your trainer adds back, nothing is lost, and the manifest records it.
 * alpaca <-> completion: prompt = instruction (+ blank line + input); completion = output.
 * chat -> chat: a record's own system message always wins over ``--system-prompt``, which is
-  added only to conversations that have none.
+  added only to conversations that have none. OpenAI's extras (``tools``, and ``name``,
+  ``weight``, ``tool_calls``, ``tool_call_id`` on turns, ``tool`` turns) are carried along;
+  a format without a place for them refuses such a record (:func:`plain_messages`).
 
 A refused conversion is a per-record exclusion (``LossyConversion`` with the reason), not an
 error for the whole export: one multi-turn chat should not stop 5,000 single-turn ones. The
@@ -48,6 +50,11 @@ def _same(a: str, b: str | None) -> bool:
 
 def _single_exchange(record: ChatRecord, target: str, system_prompt: str | None) -> tuple[str, str]:
     """(user, assistant) of a one-exchange conversation, or LossyConversion."""
+    if record.openai_extras():
+        raise LossyConversion(
+            f"chat -> {target}: the conversation has tools, tool calls, names or weights, "
+            f"which {target} cannot hold (export it as openai-chat)"
+        )
     msgs = list(record.messages)
     if msgs and msgs[0].role == "system":
         if not _same(msgs[0].content, system_prompt):
@@ -64,16 +71,33 @@ def _single_exchange(record: ChatRecord, target: str, system_prompt: str | None)
             f"chat -> {target}: only a single user/assistant exchange converts; this "
             f"conversation has {what}"
         )
-    return msgs[0].content, msgs[1].content
+    return msgs[0].content or "", msgs[1].content or ""
+
+
+_PLAIN = {"role", "content"}
+
+
+def plain_messages(row: Row, fmt: str) -> list[Row]:
+    """The ``{role, content}`` turns of a chat row, or LossyConversion when the row has
+    OpenAI extras that ``fmt`` has no place for."""
+    if "tools" in row or any(set(m) - _PLAIN or m["role"] == "tool" for m in row["messages"]):
+        raise LossyConversion(
+            f"chat -> {fmt}: the conversation has tools, tool calls, names or weights, which "
+            f"{fmt} cannot hold (export it as openai-chat)"
+        )
+    return row["messages"]
 
 
 def to_chat(record: Record, system_prompt: str | None = None) -> Row:
     """The record as ``{"messages": [...]}`` (roles system/user/assistant)."""
     if isinstance(record, ChatRecord):
-        messages = [{"role": m.role, "content": m.content} for m in record.messages]
+        messages = [m.model_dump(mode="json") for m in record.messages]
         if system_prompt and messages[0]["role"] != "system":
             messages.insert(0, {"role": "system", "content": system_prompt})
-        return {"messages": messages}
+        row: Row = {"messages": messages}
+        if record.tools is not None:
+            row["tools"] = record.tools
+        return row
     if isinstance(record, AlpacaRecord):
         user, assistant = join_instruction(record.instruction, record.input), record.output
     else:

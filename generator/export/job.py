@@ -31,6 +31,11 @@ from generator.export.curated import (
 from generator.export.gate import Decision, Gate
 from generator.export.openai_validate import DEFAULT_TARGET, ValidationReport, validate_file
 from generator.export.writer import (
+    CARD_FILE,
+    EXCLUDED_FILE,
+    LEGAL_FILE,
+    MANIFEST_FILE,
+    META_FILE,
     InputPlan,
     Staging,
     check_free,
@@ -42,13 +47,6 @@ from generator.export.writer import (
     sidecar_name,
 )
 from generator.sources import load_sources
-
-EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE = (
-    "excluded.jsonl",
-    "manifest.json",
-    "LEGAL_REVIEW.md",
-    "README.md",
-)
 
 
 @dataclass
@@ -249,7 +247,12 @@ def _rows(
                 )
             )
             continue
-        meta = {"id": rec.meta.id, "gate": d.to_dict(), "meta": rec.meta.model_dump(mode="json")}
+        meta = {
+            "id": rec.meta.id,
+            "gate": d.to_dict(),
+            "provenance": d.evidence,  # what the gate decided from (verify re-judges with it)
+            "meta": rec.meta.model_dump(mode="json"),
+        }
         var = find_secret(json.dumps([row, meta], ensure_ascii=False), secrets) if secrets else None
         if var:
             res.exclusions.append(
@@ -266,7 +269,8 @@ def _rows(
             continue
         n += 1
         if sidecar is not None:  # streamed: line n describes example n
-            sidecar.write(json.dumps({"line": n, **meta}, ensure_ascii=False) + "\n")
+            row_meta = {"split": split, "line": n, **meta}
+            sidecar.write(json.dumps(row_meta, ensure_ascii=False) + "\n")
         yield row, (meta if not opts.no_meta else None)
     res.exported[split] = n
 
@@ -282,16 +286,21 @@ def run_export(opts: ExportOptions) -> ExportResult:
     stale_warnings = check_fresh(opts.run, plan)
     sources, sources_file, warnings = _run_sources(opts.run)
     warnings = stale_warnings + warnings
-    gate = Gate(opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today)
+    gate = Gate(
+        opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today, opts.run
+    )
     res = ExportResult(opts, plan, exporter.target, gate, sources_file, warnings=warnings)
     res.review, res.flagged = review, flagged
     splits = list(dict.fromkeys(s for s, _ in plan.files))
     names = [output_name(s, exporter.suffix) for s in splits]
     if not opts.no_meta and not exporter.meta_inline:
-        names += [sidecar_name(s) for s in splits]
+        names += sorted({sidecar_name(s) for s in splits})
     check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
 
-    decisions = _judge(res)
+    try:
+        decisions = _judge(res)
+    finally:
+        gate.provenance.close()
     for split, line, rid, why in keep_out_of_validation(res, decisions):
         d = decisions.pop((str(res.flagged), line))
         res.exclusions.append(
@@ -309,15 +318,15 @@ def run_export(opts: ExportOptions) -> ExportResult:
             paths = [p for s, p in plan.files if s == split]
             with contextlib.ExitStack() as stack:
                 sidecar = None
-                if not opts.no_meta and not exporter.meta_inline:
-                    sidecar = stack.enter_context(stage.path(side).open("w", encoding="utf-8"))
+                if not opts.no_meta and not exporter.meta_inline:  # one file, split after split
+                    sidecar = stack.enter_context(stage.path(side).open("a", encoding="utf-8"))
                 rows = itertools.chain.from_iterable(
                     _rows(opts, res, exporter, split, p, decisions, secrets, sidecar) for p in paths
                 )
                 exporter.write(rows, stage.path(name))
             res.files.append(FileInfo(name, "data", split, res.exported[split]))
-            if sidecar is not None:
-                res.files.append(FileInfo(side, "meta", split, res.exported[split]))
+        if not opts.no_meta and not exporter.meta_inline:
+            res.files.append(FileInfo(META_FILE, "meta", None, res.n_exported))
         if res.n_exported == 0:
             top = Counter(e.reason for e in res.exclusions if e.stage != "gate").most_common(1)
             raise ConfigError(

@@ -16,6 +16,7 @@ from typing import Any
 from generator import __version__
 from generator.config import env, policies_dir
 from generator.export.card import dataset_card
+from generator.export.gate import policies_seen
 from generator.export.job import (
     CARD_FILE,
     EXCLUDED_FILE,
@@ -25,6 +26,7 @@ from generator.export.job import (
     FileInfo,
     exclusion_rows,
 )
+from generator.export.legal_provenance import provenance_lines, provenance_manifest
 from generator.export.seal import policy_files_entry, seal
 from generator.export.writer import Staging, secret_values, sha256_file
 from generator.policies import Policy
@@ -101,7 +103,7 @@ def _policy_entry(pol: Policy, res: ExportResult) -> dict[str, Any]:
         },
         "clauses": pol.clauses.model_dump(mode="json", exclude_none=True),
         "note": pol.note,
-        "records": dict(st.per_policy.get(pol.id, {})),
+        "records": dict(st.binding.get(pol.id, {})),
         "recorded_hashes": dict(st.recorded_hashes.get(pol.id, {})),
         "hash_mismatch": st.hash_mismatch.get(pol.id, 0),
     }
@@ -141,7 +143,7 @@ def _manifest(res: ExportResult) -> dict[str, Any]:
             "by_prompt": dict(res.prompts),
             "by_policy_and_verdict": {k: dict(v) for k, v in st.per_policy.items()},
         },
-        "policies": [_policy_entry(gate.policies[p], res) for p in sorted(st.per_policy)],
+        "policies": [_policy_entry(gate.policies[p], res) for p in policies_seen(st)],
         "source_labels": {
             "rules": label_rules_ref(gate.directory).model_dump(),
             "labels": {
@@ -154,6 +156,7 @@ def _manifest(res: ExportResult) -> dict[str, Any]:
                 for k, c in sorted(st.label_checks.items())
             },
         },
+        "provenance": provenance_manifest(res.gate),
         "accepted_reviews": [
             {"id": k, "records": n, "accepted_by": res.accepted_by, "accepted_at": res.accepted_at}
             for k, n in sorted(st.accepted.items())
@@ -180,9 +183,7 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
 def legal_review(res: ExportResult, manifest: dict[str, Any]) -> str:
     """LEGAL_REVIEW.md: summary, policies with their clauses, labels, reviews, exclusions."""
     opts, st = res.options, res.gate.stats
-    verdicts: Counter[str] = Counter()
-    for per in st.per_policy.values():
-        verdicts.update(per)
+    verdicts = st.outcomes
     accepted = ", ".join(f"{k} ({n})" for k, n in sorted(st.accepted.items()))
     lines = [
         f"# Legal review of this export ({opts.fmt}, use: {opts.use})",
@@ -203,6 +204,7 @@ def legal_review(res: ExportResult, manifest: dict[str, Any]) -> str:
             "(hash mismatch): the terms changed or the file was edited since generation."
         )
     lines += [f"- **Warning:** {w}" for w in res.warnings]
+    lines += provenance_lines(manifest["provenance"])
     lines += ["", "## Policies", ""]
     rows = [
         [

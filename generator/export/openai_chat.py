@@ -1,5 +1,7 @@
 """OpenAI chat fine-tuning format: one ``{"messages": [...]}`` object per line (never a JSON
-array), roles system/user/assistant. Check a file with ``openai_validate.py``."""
+array), roles system/user/assistant (and tool). A record's ``tools`` and its turns' ``name``,
+``weight``, ``tool_calls`` and ``tool_call_id`` are written as they came in. Check a file
+with ``openai_validate.py``."""
 
 from __future__ import annotations
 
@@ -13,6 +15,14 @@ class OpenAIChatExporter(Exporter):
     description = 'OpenAI chat fine-tuning JSONL: {"messages": [{"role", "content"}, ...]}'
 
     def row(self, data: Row) -> Row:
-        return {
-            "messages": [{"role": m["role"], "content": m["content"]} for m in data["messages"]]
-        }
+        messages = []
+        for m in data["messages"]:
+            # content comes first and is present (null on a turn that only calls tools), as
+            # OpenAI's format checker expects of every turn.
+            turn = {"role": m["role"], "content": m.get("content") or None}
+            turn.update((k, v) for k, v in m.items() if k not in turn)
+            messages.append(turn)
+        row: Row = {"messages": messages}
+        if "tools" in data:
+            row["tools"] = data["tools"]
+        return row

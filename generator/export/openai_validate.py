@@ -3,7 +3,8 @@
 Format checks (the guide's error types): each line is a JSON object (``data_type``);
 ``messages`` is a non-empty list (``missing_messages_list``); every message has ``role`` and
 ``content`` (``message_missing_key``); no keys beyond role, content, name, weight,
-function_call, tool_calls (``message_unrecognized_key``); the role is system, user,
+function_call, tool_calls, tool_call_id (``message_unrecognized_key``; the last answers a
+call in a ``tool`` turn); the role is system, user,
 assistant, function or tool (``unrecognized_role``); content is a non-empty string unless
 the assistant calls a function/tool (``missing_content``); at least one assistant message
 (``example_missing_assistant_message``). Also: ``weight`` is 0 or 1, no unknown top-level
@@ -30,7 +31,7 @@ from typing import Any
 from generator.errors import ConfigError
 from generator.tokens import count_tokens
 
-MESSAGE_KEYS = ("role", "content", "name", "weight", "function_call", "tool_calls")
+MESSAGE_KEYS = ("role", "content", "name", "weight", "function_call", "tool_calls", "tool_call_id")
 ROLES = ("system", "user", "assistant", "function", "tool")
 TOP_KEYS = ("messages", "tools", "functions", "parallel_tool_calls")
 MIN_EXAMPLES = 10

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from generator.export.base import Exporter, Row, register
+from generator.export.convert import plain_messages
 
 _MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 _FIELDS = {
@@ -44,6 +45,8 @@ class ParquetExporter(Exporter):
         return self.chosen
 
     def row(self, data: Row) -> Row:
+        if self.chosen == "chat":  # the columns hold role and content only
+            return {"messages": plain_messages(data, "parquet")}
         return {name: data[name] for name, _ in _FIELDS[self.chosen]}
 
     def schema(self) -> pa.Schema:

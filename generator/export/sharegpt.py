@@ -4,6 +4,7 @@ layout FastChat/Vicuna introduced and axolotl and LLaMA-Factory read."""
 from __future__ import annotations
 
 from generator.export.base import Exporter, Row, register
+from generator.export.convert import plain_messages
 
 ROLE_TO_FROM = {"system": "system", "user": "human", "assistant": "gpt"}
 FROM_TO_ROLE = {v: k for k, v in ROLE_TO_FROM.items()}
@@ -18,6 +19,7 @@ class ShareGPTExporter(Exporter):
     def row(self, data: Row) -> Row:
         return {
             "conversations": [
-                {"from": ROLE_TO_FROM[m["role"]], "value": m["content"]} for m in data["messages"]
+                {"from": ROLE_TO_FROM[m["role"]], "value": m["content"]}
+                for m in plain_messages(data, "sharegpt")
             ]
         }

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from generator.config import policies_dir
 from generator.errors import ConfigError, PackAltered
 from generator.export.gate import Decision, Gate
+from generator.export.provenance import Evidence
 from generator.export.seal import INTEGRITY_KEY, content_digest, policy_file_hashes
 from generator.export.writer import sha256_file
 from generator.records import Meta
@@ -155,12 +156,17 @@ def _data_rows(path: Path) -> int:
 
 
 def _meta_rows(out: Path, data: dict[str, Any], side: dict[str, Any] | None) -> Iterator[Any]:
-    """(where, row) for each exported record of one data file: its sidecar line, or its
-    parquet ``meta`` cell."""
+    """(where, n, row) for each exported record of one data file: its line in the sidecar
+    (one ``meta.jsonl`` for every split: the lines naming this file's split, numbered within
+    it), or its parquet ``meta`` cell."""
     if side is not None:
+        split, n = data.get("split"), 0
         with _listed_path(out, side["name"]).open(encoding="utf-8") as fh:
-            for n, line in enumerate(fh, start=1):
-                yield f"{side['name']} line {n}", n, line
+            for number, line in enumerate(fh, start=1):
+                if side.get("split") is None and _split_of(line) not in (split, _UNREADABLE):
+                    continue
+                n += 1
+                yield f"{side['name']} line {number}", n, line
         return
     path = _listed_path(out, data["name"])
     if path.suffix == ".parquet":
@@ -177,6 +183,17 @@ def _meta_rows(out: Path, data: dict[str, Any], side: dict[str, Any] | None) -> 
     )
 
 
+_UNREADABLE = object()  # a sidecar line that is not JSON: every split reports it
+
+
+def _split_of(line: str) -> object:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return _UNREADABLE
+    return row.get("split") if isinstance(row, dict) else _UNREADABLE
+
+
 def _outcome(verdict: str | None, exported_by_gate: bool) -> str:
     if verdict == "review":
         return "review-accepted" if exported_by_gate else "review"
@@ -188,11 +205,13 @@ def _rejudge(out: Path, manifest: dict[str, Any], gate: Gate) -> tuple[Counter, 
     counts and the number of records."""
     files = manifest["files"]
     sidecars = {f.get("split"): f for f in files if f.get("kind") == "meta"}
+    shared = sidecars.get(None)  # one sidecar for every split (writer.META_FILE)
     outcomes: Counter[tuple[str, str]] = Counter()
     per_split: Counter[str] = Counter()
     for data in (f for f in files if f.get("kind") == "data"):
         n = 0
-        for where, line_no, raw in _meta_rows(out, data, sidecars.get(data.get("split"))):
+        side = sidecars.get(data.get("split"), shared)
+        for where, line_no, raw in _meta_rows(out, data, side):
             n += 1
             try:
                 row = json.loads(raw)
@@ -203,7 +222,11 @@ def _rejudge(out: Path, manifest: dict[str, Any], gate: Gate) -> tuple[Counter, 
                 raise _fail(f"{where}: says it describes example {row.get('line')}")
             if row.get("id") != meta.id:
                 raise _fail(f"{where}: id {row.get('id')!r} differs from meta.id {meta.id!r}")
-            d: Decision = gate.evaluate(meta)
+            try:
+                evidence = Evidence.from_dict(row.get("provenance"), meta)
+            except ValueError as exc:
+                raise _fail(f"{where} (record {meta.id}): {exc}") from exc
+            d: Decision = gate.evaluate(meta, evidence)
             if not d.exported:
                 raise _fail(f"{where} (record {meta.id}): the gate now refuses it: {d.why}")
             if d.to_dict() != row.get("gate"):
@@ -219,6 +242,13 @@ def _rejudge(out: Path, manifest: dict[str, Any], gate: Gate) -> tuple[Counter, 
                 f"{data.get('records')}"
             )
         per_split[str(data.get("split"))] += n
+    if shared is not None:  # no line of the shared sidecar outside every split
+        lines = _data_rows(_listed_path(out, shared["name"]))
+        if lines != sum(per_split.values()):
+            raise _fail(
+                f"{shared['name']}: {lines} provenance rows, {sum(per_split.values())} "
+                "exported examples"
+            )
     return outcomes, per_split, sum(per_split.values())
 
 

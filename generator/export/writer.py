@@ -5,30 +5,43 @@ Input, in order of preference (the manifest says which was used):
 ``RUN/curation/curated.jsonl``, else ``RUN/records.jsonl``.
 
 Every output file is written to a temp file in the same folder, flushed to disk, then
-renamed over its final name (``os.replace``), so a crash leaves either the old file or the
-new one, never half of one. Output names come from a fixed list (split name + the format's
-suffix); nothing inside a record ever decides a path.
+renamed over its final name (``os.replace``), so a crash or a full disk leaves either the old
+file or the new one, never half of one (:mod:`generator.atomic`, shared with curation).
+Output names come from a fixed list (split name + the format's suffix); nothing inside a
+record ever decides a path.
+
+Names are chosen so that Hugging Face ``datasets`` loads only the data:
+``load_dataset("json", data_dir=DIR)`` picks files by split keywords (train, validation,
+valid, val, dev, test, eval ... as a word of the name) and, when no file has one, takes every
+file; a glob such as ``train*.jsonl`` takes what starts with the split. So the data files
+are ``train`` / ``validation`` (a run without a split exports ``train``, as the Hub names an
+unsplit dataset), and every other file (:func:`sidecar_names`: the provenance ``meta.jsonl``
+of all splits, whose lines name their split and line, ``excluded.jsonl``, ``manifest.json``,
+``LEGAL_REVIEW.md`` and the card ``README.md``) has no split word in its name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from pydantic import ValidationError
 
+from generator.atomic import Staging, atomic_write, atomic_write_text  # noqa: F401 - re-exported
 from generator.config import secret_env
 from generator.errors import ConfigError
 from generator.records import Record, parse_record
 
-T = TypeVar("T")
-SPLITS = ("train", "validation", "data")  # "data": a run without a split
+SPLITS = ("train", "validation")  # a run without a split exports its records as "train"
+# Every file of an export that is not data: the one place their names are defined.
+META_FILE = "meta.jsonl"  # provenance of every exported example: {"split", "line", ...}
+EXCLUDED_FILE = "excluded.jsonl"
+MANIFEST_FILE = "manifest.json"
+LEGAL_FILE = "LEGAL_REVIEW.md"
+CARD_FILE = "README.md"
 
 
 @dataclass(frozen=True)
@@ -50,10 +63,10 @@ def select_inputs(run: Path) -> InputPlan:
         )
     if (cur / "curated.jsonl").is_file():
         return InputPlan(
-            "curation/curated.jsonl (curated, no split)", (("data", cur / "curated.jsonl"),)
+            "curation/curated.jsonl (curated, no split)", (("train", cur / "curated.jsonl"),)
         )
     if (run / "records.jsonl").is_file():
-        return InputPlan("records.jsonl (not curated)", (("data", run / "records.jsonl"),))
+        return InputPlan("records.jsonl (not curated)", (("train", run / "records.jsonl"),))
     raise ConfigError(
         f"{run}: nothing to export: no curation/train.jsonl + validation.jsonl, "
         "curation/curated.jsonl or records.jsonl"
@@ -88,7 +101,16 @@ def output_name(split: str, suffix: str) -> str:
 
 
 def sidecar_name(split: str) -> str:
-    return f"{split}.meta.jsonl"
+    """The provenance file of ``split``: one ``meta.jsonl`` for every split (a name with a
+    split word in it would be loaded as data); its lines carry ``split`` and ``line``."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}")
+    return META_FILE
+
+
+def sidecar_names() -> tuple[str, ...]:
+    """Every non-data file an export may write (none is ever loaded as data)."""
+    return (META_FILE, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE)
 
 
 def check_free(out: Path, names: list[str], force: bool) -> None:
@@ -100,37 +122,6 @@ def check_free(out: Path, names: list[str], force: bool) -> None:
         raise ConfigError(
             f"{out}: would overwrite {', '.join(taken)}; choose another --out or pass --force"
         )
-
-
-def _temp_beside(path: Path) -> Path:
-    """A new empty temp file in ``path``'s folder, with the permissions a plain ``open``
-    would give (mkstemp's 0600 would surprise whoever shares the dataset)."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)
-    return Path(name)
-
-
-def atomic_write(path: Path, fill: Callable[[Path], T]) -> T:
-    """Call ``fill(tmp)`` to write a temp file beside ``path``, then rename it into place.
-    On any failure the temp file is removed and ``path`` is left as it was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(path)
-    try:
-        result = fill(tmp)
-        with tmp.open("rb+") as fh:  # the data must be on disk before the rename is
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return result
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
 
 
 def sha256_file(path: Path) -> str:
@@ -150,43 +141,3 @@ def secret_values() -> dict[str, str]:
 def find_secret(text: str, secrets: dict[str, str]) -> str | None:
     """The name of the first environment key whose value occurs in ``text``."""
     return next((var for var, value in secrets.items() if value in text), None)
-
-
-class Staging:
-    """A set of output files written to temp files in ``out`` and renamed into place together
-    by :meth:`commit`. Leaving the ``with`` block without a commit (an error, a refusal,
-    Ctrl-C) removes every temp file: no partial export is ever left behind."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self._tmp: dict[str, Path] = {}
-        self._done = False
-
-    def __enter__(self) -> Staging:
-        self.out.mkdir(parents=True, exist_ok=True)
-        return self
-
-    def path(self, name: str) -> Path:
-        """The temp file that will become ``out/name`` (created empty on first use)."""
-        if name not in self._tmp:
-            self._tmp[name] = _temp_beside(self.out / name)
-        return self._tmp[name]
-
-    def write_text(self, name: str, text: str) -> None:
-        self.path(name).write_text(text, encoding="utf-8", newline="\n")
-
-    def names(self) -> list[str]:
-        return list(self._tmp)
-
-    def commit(self) -> None:
-        for tmp in self._tmp.values():
-            with tmp.open("rb+") as fh:  # the data must be on disk before the rename is
-                os.fsync(fh.fileno())
-        for name, tmp in self._tmp.items():
-            os.replace(tmp, self.out / name)
-        self._done = True
-
-    def __exit__(self, *exc: object) -> None:
-        if not self._done:
-            for tmp in self._tmp.values():
-                tmp.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ Pure parts (no I/O beyond reading data files), used by the engine loop:
     ``reply_schema(format, n, bounds) -> JSON Schema of {"records": [...]}``.
 
 ``seeding`` — Self-Instruct in-context examples
-    ``load_seeds(path=None) -> [Example]`` (default ``samples/seed_tasks.jsonl``;
+    ``load_seeds(path=None) -> [Example]`` (default ``prompts/seeds/generic.jsonl``;
     ConfigError names file and line); ``seeds_sha256(seeds)``; ``rng_for(*parts)`` (a seeded
     ``random.Random``); ``sample_examples(seeds, pool, rng, k=8, n_from_pool=2)``.
     Pass ``[e.as_dict() for e in examples]`` to ``render``.

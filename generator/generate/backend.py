@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from generator.generate.executor import OnCall, UnitExecutor, UnitOutcome, UnitSpec
 from generator.generate.settings import GenerateSettings
-from generator.providers.keys import provider_prefix
+from generator.providers.keys import key_var, provider_prefix
 from generator.providers.registry import get_provider
 from generator.providers.resilience import ResilientProvider, RetryPolicy
 
@@ -108,6 +108,7 @@ def build_executor(
         context_window_tokens=settings.context_window,
     )
     executor = UnitExecutor(None, on_call)
+    key = key_var(settings.model, settings.api_base, settings.api_key_env)
     resilient = ResilientProvider(
         inner,
         concurrency=max(1, settings.concurrency // share),
@@ -115,6 +116,8 @@ def build_executor(
         tpm=settings.tpm / share if settings.tpm else None,
         retry=RetryPolicy(max_attempts=settings.max_retries + 1),
         on_attempt=executor.on_attempt,
+        key_env=key,  # named if the provider refuses the key
+        keyless=key is None,
     )
     executor.provider = resilient
     return executor, resilient

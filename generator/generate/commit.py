@@ -45,6 +45,7 @@ class Provenance:
     fingerprint: str
     source_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # by document path
     redact_before_send: bool = False  # chunks were redacted before they left the machine
+    api_base: str | None = None  # the server that answered (scrubbed): the gate resolves by it
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Tally:
     cost_usd: float = 0.0
 
 
-def _texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
+def record_texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
     """(instruction, output) of validated record fields, as the record types define them."""
     if fmt == "alpaca":
         return fields["instruction"], fields["output"]
@@ -133,6 +134,7 @@ class Committer:
                 "provider": self.prov.provider,
                 "model": self.prov.model,
                 "policy": self._policy,
+                "api_base": self.prov.api_base,
                 "prompt": self._prompt,
                 "source": source,
                 "created_at": now,
@@ -147,7 +149,7 @@ class Committer:
                 meta["reasoning"] = outcome.reasoning
             # The fields were validated (pydantic and JSON Schema) by the parser and the meta
             # is built here from validated parts: no second validation per record.
-            instruction, output = _texts(self.prov.fmt, fields)
+            instruction, output = record_texts(self.prov.fmt, fields)
             if self.filter is not None:
                 ok, why = self.filter.check(instruction, output)
                 if not ok:

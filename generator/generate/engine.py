@@ -13,14 +13,16 @@ frontier, which bounds the reorder buffer. For seeded templates unit ``pos`` is 
 only once every unit before ``pos - pool_lag`` is decided, so the pool examples it shows do
 not depend on timing (see :class:`~generator.generate.plan.PoolView`).
 
-Stops: ``--records`` reached (exit 0), the budget guard (exit 4), an open circuit (exit 4)
-and Ctrl-C (130) all stop dispatch; calls in flight are awaited (their replies are
-journaled) except on Ctrl-C; what is committed stays committed, and re-running resumes.
+Stops: ``--records`` reached (exit 0), the budget guard (exit 4), an open circuit or a
+rejected key (exit 4), a failed write such as a full disk (exit 4) and Ctrl-C (130) all
+stop dispatch; calls in flight are awaited (their replies are journaled) except on Ctrl-C
+and a failed write; what is committed stays committed, and re-running resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -91,6 +93,7 @@ class Engine:
         self._stop: BaseException | None = None
         self._stopping = False
         self._closing = False  # interrupted (Ctrl-C) or failed: commit only what is sure
+        self._broken = False  # a write failed (a full disk): stop, keep what is committed
         self.limit_reached = p.settings.records is not None and (
             p.accepted_before >= p.settings.records
         )
@@ -120,7 +123,19 @@ class Engine:
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            asyncio.get_running_loop().call_soon(self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        """:meth:`flush` as a loop callback. A failure there (a full disk) would only be
+        logged by asyncio while :meth:`run` waits for ever: it stops the run instead."""
+        if self._broken:
+            return  # stopping: run() makes the last try
+        try:
+            self.flush()
+        except Exception as exc:
+            self._stop, self._stopping, self._closing, self._broken = exc, True, True, True
+            if self._wake is not None:
+                self._wake.set()
 
     # ---------------------------------------------------------------- commit
     def flush(self) -> None:
@@ -152,7 +167,11 @@ class Engine:
             if limit is not None and self.p.accepted_before + self.tally.accepted >= limit:
                 self.limit_reached = True
         if rows or commits or pending_fails:
-            self.gj.write_batch(rows, commits, pending_fails)
+            try:
+                self.gj.write_batch(rows, commits, pending_fails)
+            except BaseException:
+                self._calls[:0] = rows  # not journaled (rolled back): kept for one more try
+                raise
             self.records_sink.write(line for c in commits for _, line in c.records)
             self.rejected_sink.write(
                 line for c in commits + pending_fails for line in c.rejection_lines()
@@ -260,7 +279,7 @@ class Engine:
                 return  # failed while the run was being interrupted: retry it next run
             self._outcomes[index] = out
         except Exception as exc:  # a guard (exit 4), or a bug: stop cleanly either way
-            if self._stop is None or not isinstance(self._stop, GuardStop):
+            if not self._broken and not isinstance(self._stop, GuardStop):
                 self._stop = exc
             self._stopping = True
         finally:
@@ -280,8 +299,9 @@ class Engine:
                     task = asyncio.create_task(self._run_unit(index, unit, backend.run))
                     self._inflight.add(task)
                     task.add_done_callback(self._inflight.discard)
-                if not self._inflight and (
-                    self._stopping or self.limit_reached or self._next >= len(self.pending)
+                if self._broken or (
+                    not self._inflight
+                    and (self._stopping or self.limit_reached or self._next >= len(self.pending))
                 ):
                     break
                 self._wake.clear()
@@ -292,7 +312,11 @@ class Engine:
         finally:
             for task in self._inflight:  # only on Ctrl-C / an error: normal ends drain first
                 task.cancel()
-            self.flush()
+            if self._broken:  # one more try for the calls already paid; the first error wins
+                with contextlib.suppress(Exception):
+                    self.flush()
+            else:
+                self.flush()
         if self._stop is not None:
             raise self._stop
         return self.tally

@@ -141,6 +141,33 @@ class UnitCommit:
         return self._lines
 
 
+@dataclass
+class UnitDone:
+    """A unit marked done from records and rejections taken back from the JSONL files
+    (:mod:`generator.generate.heal`), with the usage its records report."""
+
+    unit_id: str
+    unit_pos: int
+    chunk_id: str
+    template: str
+    idx: int
+    fingerprint: str
+    records: list[str] = field(default_factory=list)  # ids, in commit order
+    pool: list[dict[str, str]] = field(default_factory=list)
+    rejections: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+
+
+@dataclass
+class Orphans:
+    """Journal lines whose unit has no ``gen_units`` row."""
+
+    records: list[tuple[str, str, str]]  # (id, unit id, data), commit order
+    rejections: list[tuple[str, str]]  # (id, unit id)
+
+
 _CALL_COLS = (
     "request_hash, unit_id, chunk_id, kind, attempt, status, latency_s, prompt_tokens,"
     " completion_tokens, cost_usd, error_code, error, finish_reason, reply, reasoning,"
@@ -254,6 +281,93 @@ class GenJournal:
             ],
         )
 
+    # ---------------------------------------------------------------- healing
+    def ids(self, table: str) -> set[str]:
+        """Every id of ``gen_records`` or ``gen_rejections``."""
+        if table not in ("gen_records", "gen_rejections"):
+            raise ValueError(table)
+        return {r[0] for r in self.j.query(f"SELECT id FROM {table}")}
+
+    def adopt(
+        self,
+        records: list[tuple[str, str, str]],
+        untrusted: list[tuple[str, str, dict[str, Any]]],
+    ) -> None:
+        """Take back record lines the journal lost, (id, chunk id, line), with no unit yet;
+        journal untrusted lines, (id, chunk id, rejection), as rejections."""
+        if not records and not untrusted:
+            return
+        with self.j.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO gen_records(id, unit_id, chunk_id, data) VALUES (?,'',?,?)",
+                records,
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO gen_rejections(id, unit_id, chunk_id, reason, detail, raw,"
+                " data) VALUES (?,'',?,?,?,?,?)",
+                [
+                    (rid, chunk, r["reason"], r["detail"], r["raw"], json.dumps(r))
+                    for rid, chunk, r in untrusted
+                ],
+            )
+
+    def adopt_rejections(self, lost: list[tuple[dict[str, Any], str]]) -> None:
+        """Take back rejected.jsonl lines (object, line) the journal lost."""
+        rows = []
+        for obj, line in lost:
+            src = obj.get("source")
+            chunk = src.get("chunk_id") if isinstance(src, dict) else None
+            rows.append((obj["id"], str(obj.get("unit") or ""), str(chunk or ""), obj["reason"],
+                         _text(obj.get("detail")), _text(obj.get("raw")), line))  # fmt: skip
+        if rows:
+            with self.j.transaction() as conn:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO gen_rejections(id, unit_id, chunk_id, reason, detail,"
+                    " raw, data) VALUES (?,?,?,?,?,?,?)",
+                    rows,
+                )
+
+    def orphans(self) -> Orphans:
+        where = "WHERE unit_id NOT IN (SELECT id FROM gen_units)"
+        recs = self.j.query(f"SELECT id, unit_id, data FROM gen_records {where} ORDER BY seq")
+        rejs = self.j.query(f"SELECT id, unit_id FROM gen_rejections {where}")
+        return Orphans(
+            [(r["id"], r["unit_id"], r["data"]) for r in recs],
+            [(r["id"], r["unit_id"]) for r in rejs],
+        )
+
+    def complete_units(self, units: list[UnitDone]) -> None:
+        """Mark units done from taken-back lines, in one transaction: their unit rows, pool
+        entries, records' unit ids, and one ``adopted`` call row with the records' usage."""
+        if not units:
+            return
+        now = utcnow()
+        with self.j.transaction() as conn:
+            for u in units:
+                conn.executemany(
+                    "UPDATE gen_records SET unit_id=? WHERE id=?",
+                    [(u.unit_id, r) for r in u.records],
+                )
+                conn.executemany(
+                    "INSERT INTO gen_pool(unit_id, unit_pos, fingerprint, instruction, example)"
+                    " VALUES (?,?,?,?,?)",
+                    [(u.unit_id, u.unit_pos, u.fingerprint, ex["instruction"], json.dumps(ex))
+                     for ex in u.pool],
+                )  # fmt: skip
+                conn.execute(
+                    "INSERT OR IGNORE INTO gen_units(id, chunk_id, template, idx, fingerprint,"
+                    " status, n_accepted, n_rejected, done_at) VALUES (?,?,?,?,?,'done',?,?,?)",
+                    (u.unit_id, u.chunk_id, u.template, u.idx, u.fingerprint, len(u.records),
+                     u.rejections, now),
+                )  # fmt: skip
+                row = CallRow(
+                    request_hash=f"adopted:{u.unit_id}", unit_id=u.unit_id, chunk_id=u.chunk_id,
+                    kind="adopted", attempt=1, status="ok", prompt_tokens=u.prompt_tokens,
+                    completion_tokens=u.completion_tokens, cost_usd=u.cost_usd,
+                    error_code="adopted", created_at=now,
+                )  # fmt: skip
+                self._insert_calls(conn, [row])
+
     # ---------------------------------------------------------------- pool and outputs
     def pool(self, fingerprint: str) -> list[tuple[int, dict[str, str]]]:
         """(unit position, example) of the pool of one generation, in commit order."""
@@ -285,3 +399,7 @@ class GenJournal:
         while batch := cur.fetchmany(1000):
             for row in batch:
                 yield row["id"], row["data"]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else value if isinstance(value, str) else json.dumps(value)

@@ -3,33 +3,39 @@ estimate only.
 
 Order matters for the guarantees: the model string and the API key are checked before any
 work (exit 2); ingest runs next (re-running skips unchanged files); then the plan and the
-settings check; then the JSONL files are reconciled with the journal (a crash may have left
-them short); only then does the engine start. The session row in the journal says how the
-run ended (done, stopped by a guard, interrupted, failed).
+settings check; then the JSONL files are healed against the journal (a crash may have left
+them short; a lost WAL may have left the journal short: see :mod:`generator.generate.heal`);
+only then does the engine start. The run folder is opened (checked, locked for the whole
+command, integrity-checked) by :func:`generator.runfolder.open_run_folder`. The session row
+in the journal says how the run ended (done; stopped by a guard or a full disk; interrupted
+by Ctrl-C or SIGTERM; failed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
-from generator.errors import ConfigError, GuardStop
+from generator.errors import ConfigError, GuardStop, from_os_error
 from generator.generate.backend import LocalBackend, call_processes, calls_heap, price_of
 from generator.generate.budget import CostModel, Estimate
 from generator.generate.commit import Tally
 from generator.generate.engine import Engine
+from generator.generate.heal import heal_plan
 from generator.generate.journal import GenJournal
-from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE, JsonlSink, reconcile
+from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE, JsonlSink
 from generator.generate.progress import LiveProgress
 from generator.generate.settings import GenerateSettings
 from generator.generate.setup import Prepared, prepare, record_start
 from generator.providers.keys import check_credentials, provider_prefix
 from generator.providers.model_info import register_price
 from generator.providers.registry import validate_model
+from generator.runfolder import open_run_folder
 from generator.store import Journal
 
 
@@ -82,10 +88,15 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
     if price is not None:
         register_price(settings.model, *price)
     started = time.monotonic()
-    with Journal(settings.run_dir) as journal:
+    with open_run_folder(settings.run_dir, "generate", create=True) as run:
+        journal = run.journal
         gj = GenJournal(journal)
         note = _ingest(settings, journal, err)
         p = prepare(settings, journal, gj)
+        if run.heal(plan=heal_plan(p)).units_completed:  # records taken back: plan again
+            p = prepare(settings, journal, gj)
+        for line in p.notes:
+            err.print(line, highlight=False)
         for warning in p.warnings:
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         cost = CostModel(
@@ -100,15 +111,13 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
             return _result(p, Tally(), started, 0, 0, estimate=est, note=note)
         record_start(p, journal)
         run_dir = Path(settings.run_dir)
-        reconcile(run_dir / RECORDS_FILE, gj.iter_lines("gen_records"))
-        reconcile(run_dir / REJECTED_FILE, gj.iter_lines("gen_rejections"))
         records = JsonlSink(run_dir / RECORDS_FILE)
         rejected = JsonlSink(run_dir / REJECTED_FILE)
         gj.start_session(p.fingerprint)
         live = LiveProgress(console, err, len({u.chunk.id for u in p.units}), 0)
         engine = Engine(p, gj, cost, records, rejected, live)
         live.progress.update(live.task, completed=engine.chunks_done)
-        status, message = "failed", ""
+        status, message, failed = "failed", "", True
         try:
             n = call_processes(settings, len(engine.pending))
             if n:
@@ -118,26 +127,40 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
                 err.print(f"calls run in {n} worker process{'es' * (n > 1)}{why}", highlight=False)
             with live:
                 asyncio.run(_drive(engine, settings, n))
-            status = "done"
-        except GuardStop as exc:
-            status, message = "stopped", str(exc)
-            raise
-        except KeyboardInterrupt:
-            status, message = "interrupted", "Ctrl-C"
+            status, failed = "done", False
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI routes it to the same path)
+            status, message = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
             raise
         except Exception as exc:
-            message = f"{type(exc).__name__}: {exc}"[:300]
+            ours = from_os_error(exc)  # a full disk: a resumable stop, not a crash
+            status = "stopped" if isinstance(ours, GuardStop) else "failed"
+            message = str(ours) if ours is not None else f"{type(exc).__name__}: {exc}"
+            message = message[:300]
+            if ours is not None and ours is not exc:
+                raise ours from exc
             raise
         finally:
-            records.close()
-            rejected.close()
-            gj.end_session(status, message)
+            _end(gj, (records, rejected), status, message, quiet=failed)
         result = _result(
             p, engine.tally, started, engine.chunks_done, engine.chunks_total, note=note,
             total=gj.accepted(p.fingerprint),
         )  # fmt: skip
         result.left_pending = engine.left_pending
         return result
+
+
+def _end(
+    gj: GenJournal, sinks: tuple[JsonlSink, ...], status: str, message: str, *, quiet: bool
+) -> None:
+    """Close the JSONL files and record how the session ended. ``quiet`` (the run is already
+    ending with an error): a failure here (the same full disk) must not hide that error;
+    the session row then stays "running" (``runs show``: "running (or killed)")."""
+    for action in (*(sink.close for sink in sinks), lambda: gj.end_session(status, message)):
+        try:
+            action()
+        except (OSError, sqlite3.Error):
+            if not quiet:
+                raise
 
 
 async def _drive(engine: Engine, settings: GenerateSettings, n: int) -> None:

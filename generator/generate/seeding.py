@@ -1,5 +1,11 @@
 """Self-Instruct seeding: seed tasks from a JSONL file and in-context example sampling.
 
+Without ``--seeds`` a run uses generic seed tasks bundled in ``prompts/seeds/generic.jsonl``
+(summarising, extracting, classifying, rewriting, drafting... over self-contained inputs,
+about no organisation in particular), never the sample company's ``samples/seed_tasks.jsonl``:
+examples about someone else's company would pull a user's run towards it. The run says which
+seeds it used (:func:`describe_seeds`, printed and kept in ``config.json``).
+
 A seed file holds one task a line, either flat Alpaca form
 ``{"instruction", "input", "output"}`` or the Self-Instruct form
 ``{"instruction", "instances": [{"input", "output"}, ...]}`` (the first instance is used);
@@ -39,7 +45,19 @@ class Example(BaseModel):
 
 
 def default_seeds_path() -> Path:
-    return config.data_dir("samples") / "seed_tasks.jsonl"
+    """The generic seed tasks used when a run names none."""
+    return config.prompts_dir() / "seeds" / "generic.jsonl"
+
+
+def describe_seeds(path: str | Path | None, seeds: Sequence[Example]) -> str:
+    """One line saying which seed tasks a run uses."""
+    default = default_seeds_path()
+    if path is None or Path(path).resolve() == default.resolve():
+        return (
+            f"{len(seeds)} generic seed tasks bundled with instructforge ({default}); "
+            "--seeds FILE gives tasks from your own domain"
+        )
+    return f"{len(seeds)} seed tasks from {path}"
 
 
 def _example(data: Any) -> Example:
@@ -60,7 +78,7 @@ def _example(data: Any) -> Example:
 
 
 def load_seeds(path: str | Path | None = None) -> list[Example]:
-    """Read seed tasks (default ``samples/seed_tasks.jsonl``). A bad line is a ConfigError
+    """Read seed tasks (default: the generic ones). A bad line is a ConfigError
     naming the file and line; duplicates (same instruction) are kept once."""
     path = Path(path) if path is not None else default_seeds_path()
     if not path.is_file():

@@ -37,6 +37,10 @@ FINGERPRINT_FIELDS = (
     "sample_seed",
     "context_window",  # decides how chunks are split to fit
     "redact_before_send",  # what the provider sees
+    # Whose server answers decides whose terms apply (generator/policy_resolve.py): a resumed
+    # run must not mix records tagged under two hosts. Scrubbed of user:pass@; left out of
+    # the fingerprint when unset, so runs without an API base keep their fingerprint.
+    "api_base",
 )
 
 
@@ -50,7 +54,7 @@ class GenerateSettings(BaseModel):
     model: str
     template: str = "qa"
     prompt_ref: Ref | None = None  # filled once the template is loaded
-    seeds: str | None = None  # seed-task file (self-instruct); default: samples/seed_tasks.jsonl
+    seeds: str | None = None  # seed-task file (self-instruct); default: the generic one
     seeds_sha256: str | None = None
     per_chunk: int | None = Field(default=None, ge=1, le=1000)  # None: template's per call
     records: int | None = Field(default=None, ge=1)  # stop after this many accepted
@@ -108,9 +112,10 @@ class GenerateSettings(BaseModel):
         return data
 
     def fingerprint(self) -> dict[str, Any]:
-        """The output-affecting settings, JSON-ready (URL credentials scrubbed)."""
+        """The output-affecting settings, JSON-ready (URL credentials scrubbed). The API base
+        is left out when unset, so runs without one keep their fingerprint."""
         data = self._public_dump()
-        return {k: data[k] for k in FINGERPRINT_FIELDS}
+        return {k: data[k] for k in FINGERPRINT_FIELDS if k != "api_base" or data[k]}
 
     def fingerprint_hash(self) -> str:
         raw = json.dumps(self.fingerprint(), sort_keys=True, separators=(",", ":"))

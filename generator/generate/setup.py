@@ -20,13 +20,20 @@ from generator.generate.filters import InstructionFilter, InstructionFilterConfi
 from generator.generate.journal import CallRow, GenJournal
 from generator.generate.plan import ContextFitter, PoolView, WorkUnit, plan_units
 from generator.generate.prompts import PromptTemplate, load_template, reply_schema
-from generator.generate.seeding import Example, load_seeds, seeds_sha256
+from generator.generate.seeding import (
+    Example,
+    default_seeds_path,
+    describe_seeds,
+    load_seeds,
+    seeds_sha256,
+)
 from generator.generate.settings import FINGERPRINT_KEY, GenerateSettings, check_fingerprint
 from generator.ingest.settings import SETTINGS_KEY as INGEST_KEY
 from generator.ingest.settings import stored_values
 from generator.providers.keys import provider_prefix
 from generator.providers.model_info import context_window
 from generator.records import Ref
+from generator.redact import scrub_url_credentials
 from generator.store import Journal
 from generator.textsim import NoveltyIndex
 
@@ -55,6 +62,7 @@ class Prepared:
     cached: dict[str, dict[str, CallRow]] = field(default_factory=dict)  # unit id -> hash -> row
     accepted_before: int = 0
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the run resolved (seeds used)
 
     @property
     def uses_pool(self) -> bool:
@@ -104,8 +112,13 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
     """Resolve, check and plan (see module docstring). Raises ConfigError on bad input."""
     template = load_template(settings.template)
     seeds: list[Example] = []
+    notes: list[str] = []
     if template.seeds is not None:
-        seeds = load_seeds(settings.seeds)
+        # The file actually used goes to config.json, whether named or the generic default.
+        seed_path = settings.seeds or str(default_seeds_path())
+        seeds = load_seeds(seed_path)
+        notes.append(f"seeds: {describe_seeds(settings.seeds, seeds)}")
+        settings.seeds = seed_path
         settings.seeds_sha256 = seeds_sha256(seeds)
     elif settings.seeds:
         raise ConfigError(
@@ -145,6 +158,7 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
         fingerprint=fingerprint,
         source_info=_source_infos(Path(settings.docs), journal),
         redact_before_send=settings.redact_before_send,
+        api_base=scrub_url_credentials(settings.api_base) if settings.api_base else None,
     )
     sizes = sorted({u.n for u in units})
     return Prepared(
@@ -164,6 +178,7 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
         cached=cached,
         accepted_before=gj.accepted(fingerprint),
         warnings=warnings,
+        notes=notes,
     )
 
 

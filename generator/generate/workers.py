@@ -9,9 +9,10 @@ journal and the records are the same as with one process.
 Messages over one socket pair per worker (:class:`~generator.generate.channel.Channel`,
 pickled in per-loop-iteration batches, on both event loops): parent -> worker ``UnitSpec``
 or None (stop); worker -> parent ``("call", CallRow)`` as each call returns,
-``("unit", outcome)``, ``("stop", unit_id, kind, message)`` when the circuit opened or
-something failed, and ``("ready",)`` once at start. A worker whose parent died (even by
-SIGKILL) sees the socket close and exits.
+``("unit", outcome)``, ``("stop", unit_id, kind, message)`` when the circuit opened (kind
+``circuit``, or ``key`` for a refused key) or something failed, and ``("ready",)`` once at
+start. A worker whose parent died (even by SIGKILL) sees the socket close and exits; on
+"stop" with units still running (the parent was interrupted) it cancels them.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import asyncio
 import contextlib
 import multiprocessing
 import socket
+import time
 from typing import Any
 
-from generator.errors import CircuitOpen, InstructforgeError
+from generator.errors import CircuitOpen, InstructforgeError, KeyRejected
 from generator.generate.channel import Channel
 from generator.generate.executor import OnCall, UnitOutcome, UnitSpec
 from generator.generate.settings import GenerateSettings
@@ -52,7 +54,8 @@ async def _serve(sock: socket.socket, settings: GenerateSettings, share: int) ->
         try:
             out.send(("unit", await executor.run(spec)))
         except CircuitOpen as exc:
-            out.send(("stop", spec.unit_id, "circuit", str(exc)))
+            kind = "key" if isinstance(exc, KeyRejected) else "circuit"
+            out.send(("stop", spec.unit_id, kind, str(exc)))
         except Exception as exc:  # report, never die silently
             out.send(("stop", spec.unit_id, "error", f"{type(exc).__name__}: {exc}"))
 
@@ -70,6 +73,11 @@ async def _serve(sock: socket.socket, settings: GenerateSettings, share: int) ->
     out.send(("ready",))
     try:
         await done.wait()
+        # The parent sends "stop" with units still here only when it was interrupted (or
+        # failed): it waits for nobody, so neither do we. A unit in a Retry-After pause
+        # would otherwise hold this process (and the parent's join) for the whole pause.
+        for task in tasks:
+            task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
@@ -150,8 +158,8 @@ class ProcessBackend:
             return
         if kind == "unit":
             fut.set_result(msg[1])
-        elif msg[2] == "circuit":
-            fut.set_exception(CircuitOpen(msg[3]))
+        elif msg[2] in ("circuit", "key"):
+            fut.set_exception((KeyRejected if msg[2] == "key" else CircuitOpen)(msg[3]))
         else:
             fut.set_exception(WorkerFailed(f"worker failed: {msg[3]}"))
 
@@ -170,11 +178,18 @@ class ProcessBackend:
         for chan in self.chans:
             chan.send(None)
             chan.flush()
-        wait = 1.0 if self._futures else 10.0  # interrupted with units in flight: be quick
+        # Interrupted with units in flight: be quick. One deadline for all the workers, not
+        # one each: eight slow workers must not add up to a long wait after a Ctrl-C.
+        deadline = time.monotonic() + (1.0 if self._futures else 10.0)
         for proc in self.procs:
-            await asyncio.to_thread(proc.join, wait)
+            await asyncio.to_thread(proc.join, max(0.0, deadline - time.monotonic()))
+        for proc in self.procs:
             if proc.is_alive():
                 proc.terminate()
+        for proc in self.procs:
+            await asyncio.to_thread(proc.join, 2.0)
+            if proc.is_alive():  # it ignored SIGTERM: the parent still ends now
+                proc.kill()
         for chan in self.chans:
             await chan.aclose()
         if not self.chans:  # never opened: the sockets are still ours to close

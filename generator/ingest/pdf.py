@@ -1,50 +1,96 @@
-"""PDF (``.pdf``) through pypdf: text page by page, page numbers kept.
+"""PDF (``.pdf``) through PDFium (pypdfium2): text page by page, page numbers kept.
 
 Each page's text starts at a recorded offset (``Document.pages``), so a chunk knows the pages
-it covers. Bookmarks (the outline) become ``#`` heading lines on their pages. Encrypted files
-are opened with the empty password when the author set only an owner password; otherwise
-they are refused with one clear line, like corrupt files. Dates and author from the PDF's
-info dictionary go into metadata.
+it covers; a damaged page that PDFium cannot load keeps its number with no text and is listed
+in ``metadata["unreadable_pages"]`` (a file none of whose pages loads is refused). Bookmarks
+(the outline) become ``#`` heading lines on their pages. Encrypted files open without a
+password when the author set only an owner password; otherwise they are refused with one
+clear line, like corrupt files. Dates and author from the PDF's info dictionary go into
+metadata. Like an archive, a PDF is bounded by ``--max-unzipped-mb``: its Flate streams
+before PDFium opens it (:mod:`generator.ingest.pdf_bounds`), then its extracted text.
+
+PDFium is not thread-safe: every call into it holds :data:`PDFIUM_LOCK`, so threads of one
+process (a threaded worker) take turns; separate processes each load their own copy (the
+library is loaded at the first PDF, and a forked child gets a fresh lock).
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import warnings
+import os
+import threading
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from generator.errors import IngestError
-from generator.ingest.archive import ZipLimits
+from generator.ingest.archive import ZipLimits, size_text
 from generator.ingest.base import Parsed, Reader, tidy
+from generator.ingest.pdf_bounds import check_streams
 
-# pypdf reports recoverable problems through logging; its lines would garble the progress
+# One call into PDFium at a time in this process (it keeps global state without locks).
+PDFIUM_LOCK = threading.Lock()
+
+
+def _fresh_lock_after_fork() -> None:
+    # A fork copies the lock as it was: held, if another thread was inside PDFium then,
+    # and the child's only thread would wait for ever at its first PDF.
+    global PDFIUM_LOCK
+    PDFIUM_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_after_fork)
+
+# pypdfium2 logs recoverable oddities (a circular bookmark); they would garble the progress
 # bar, and unrecoverable ones reach us as exceptions that become the file's one error line.
-_pypdf_log = logging.getLogger("pypdf")
-_pypdf_log.addHandler(logging.NullHandler())
-_pypdf_log.propagate = False
+_pdfium_log = logging.getLogger("pypdfium2")
+_pdfium_log.addHandler(logging.NullHandler())
+_pdfium_log.propagate = False
+
+# PDFium's load error codes (FPDF_ERR_*) -> the start of our one line.
+_LOAD_ERRORS = {
+    2: "corrupt PDF: file not found or could not be opened",
+    3: "corrupt PDF: not in PDF format or corrupted",
+    4: "encrypted PDF: a password is required to open it",
+    5: "encrypted PDF: unsupported security scheme",
+}
 
 
-def _outline(reader: Any) -> dict[int, list[tuple[int, str]]]:
+def pdf_date(raw: str) -> datetime | str | None:
+    """A PDF date (``D:YYYYMMDDHHmmSS+HH'mm'``, later parts optional) as a datetime; the
+    raw string when it does not parse, None when empty."""
+    text = raw.strip()
+    if not text:
+        return None
+    body = text[2:] if text.startswith("D:") else text
+    digits = len(body) - len(body.lstrip("0123456789"))
+    stamp, zone = body[:digits], body[digits:].replace("'", "")
+    if digits < 4 or digits % 2 or digits > 14:
+        return text
+    parts = [int(stamp[0:4])] + [int(stamp[i : i + 2]) for i in range(4, digits, 2)]
+    parts += [1, 1, 0, 0, 0][len(parts) - 1 :]
+    try:
+        tz = None
+        if zone[:1] in ("Z", "z"):
+            tz = UTC
+        elif zone[:1] in ("+", "-") and zone[1:3].isdigit():
+            minutes = int(zone[1:3]) * 60 + (int(zone[3:5]) if zone[3:5].isdigit() else 0)
+            tz = timezone((-1 if zone[0] == "-" else 1) * timedelta(minutes=minutes))
+        return datetime(*parts[:6], tzinfo=tz)  # type: ignore[misc]
+    except ValueError:
+        return text
+
+
+def _outline(doc: Any) -> dict[int, list[tuple[int, str]]]:
     """Page index -> [(level, title)] from the bookmarks; empty when absent or broken."""
     found: dict[int, list[tuple[int, str]]] = {}
-
-    def visit(items: list[Any], level: int) -> None:
-        for item in items:
-            if isinstance(item, list):
-                visit(item, level + 1)
-                continue
-            try:
-                page = reader.get_destination_page_number(item)
-            except Exception:  # a broken bookmark must not cost the document
-                continue
-            title = " ".join(str(getattr(item, "title", "") or "").split())
-            if title and page is not None and page >= 0:
-                found.setdefault(page, []).append((min(level, 6), title))
-
     try:
-        visit(reader.outline, 1)
-    except Exception:
+        for mark in doc.get_toc(max_depth=15):
+            title = " ".join((mark.get_title() or "").split())
+            dest = mark.get_dest()
+            page = dest.get_index() if dest is not None else None
+            if title and page is not None and page >= 0:
+                found.setdefault(page, []).append((min(mark.level + 1, 6), title))
+    except Exception:  # a broken outline must not cost the document
         return {}
     return found
 
@@ -63,26 +109,48 @@ def _mark_headings(text: str, heads: list[tuple[int, str]]) -> str:
     return "\n".join(lines)
 
 
-def _info(reader: Any) -> dict[str, Any]:
-    meta: dict[str, Any] = {}
+def _info(doc: Any) -> dict[str, Any]:
     try:
-        info = reader.metadata
+        info = doc.get_metadata_dict(skip_empty=True)
     except Exception:
-        return meta
-    if not info:
-        return meta
-    for key, attr in (("created", "creation_date"), ("modified", "modification_date")):
-        try:
-            value = getattr(info, attr)
-        except Exception:  # malformed date strings: keep the raw value
-            value = info.get("/CreationDate" if key == "created" else "/ModDate")
+        return {}
+    meta: dict[str, Any] = {}
+    for key, name in (("created", "CreationDate"), ("modified", "ModDate")):
+        value = pdf_date(info.get(name, ""))
         if value:
             meta[key] = value
-    for key, attr in (("title", "title"), ("author", "author"), ("subject", "subject")):
-        value = getattr(info, attr, None)
-        if value and str(value).strip():
-            meta[key] = str(value).strip()
+    for key, name in (("title", "Title"), ("author", "Author"), ("subject", "Subject")):
+        value = " ".join(info.get(name, "").split())
+        if value:
+            meta[key] = value
     return meta
+
+
+def _page_text(doc: Any, index: int) -> str:
+    page = doc.get_page(index)
+    try:
+        textpage = page.get_textpage()
+        try:
+            # PDFium joins a word hyphenated at a line end and marks the hyphen U+FFFE:
+            # put back what the page shows, as the text layer had it
+            return textpage.get_text_range().replace("\ufffe", "-\n")
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+
+
+def _open(data: bytes, path: str) -> Any:
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if exc.err_code in _LOAD_ERRORS:
+            raise IngestError(path, _LOAD_ERRORS[exc.err_code]) from exc
+        if exc.err_code == 0:  # opened, but it has no page
+            raise IngestError(path, "corrupt PDF: no pages") from exc
+        raise IngestError(path, f"corrupt PDF: {str(exc).splitlines()[0]}") from exc
 
 
 class PdfReader(Reader):
@@ -92,28 +160,25 @@ class PdfReader(Reader):
     extensions = (".pdf",)
 
     def read(self, data: bytes, path: str, limits: ZipLimits = ZipLimits()) -> Parsed:
-        from pypdf import PdfReader as _Pdf
-        from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
+        import pypdfium2 as pdfium
 
         if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF-" not in data[:1024]:
             raise IngestError(path, "corrupt PDF: no PDF header")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        check_streams(data, path, limits)  # before PDFium inflates a bomb whole
+        parts: list[str] = []
+        pages: list[tuple[int, int]] = []
+        unreadable: list[int] = []
+        offset = 0
+        with PDFIUM_LOCK:
+            doc = _open(data, path)
             try:
-                reader = _Pdf(io.BytesIO(data), strict=False)
-                if reader.is_encrypted:
+                heads = _outline(doc)
+                for index in range(len(doc)):
                     try:
-                        ok = reader.decrypt("")
-                    except (DependencyError, NotImplementedError) as exc:
-                        raise IngestError(path, f"encrypted PDF: cannot decrypt: {exc}") from exc
-                    if not ok:
-                        raise IngestError(path, "encrypted PDF: a password is required to open it")
-                heads = _outline(reader)
-                parts: list[str] = []
-                pages: list[tuple[int, int]] = []
-                offset = 0
-                for index, page in enumerate(reader.pages):
-                    page_text = tidy(page.extract_text() or "")
+                        page_text = tidy(_page_text(doc, index))
+                    except pdfium.PdfiumError:  # a damaged page: keep its number, note it
+                        page_text = ""
+                        unreadable.append(index + 1)
                     if index in heads:
                         page_text = _mark_headings(page_text, heads[index])
                     if parts:
@@ -121,21 +186,24 @@ class PdfReader(Reader):
                     pages.append((index + 1, offset))
                     parts.append(page_text)
                     offset += len(page_text)
-                meta = _info(reader)
-            except IngestError:
-                raise
-            except FileNotDecryptedError as exc:
-                raise IngestError(path, "encrypted PDF: a password is required to open it") from exc
-            except PyPdfError as exc:
-                detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise IngestError(path, f"corrupt PDF: {detail}") from exc
-            except Exception as exc:  # pypdf raises many types on damaged files
-                first = str(exc).splitlines()[0] if str(exc) else ""
-                raise IngestError(path, f"corrupt PDF: {type(exc).__name__}: {first}") from exc
+                    # like an archive, a small PDF can hold a huge text: same bound
+                    if offset > limits.max_bytes:
+                        raise IngestError(
+                            path,
+                            f"too large: text passes {size_text(limits.max_bytes)} by page "
+                            f"{index + 1} (--max-unzipped-mb)",
+                        )
+                meta = _info(doc)
+            finally:
+                doc.close()
         text = "\n\n".join(parts)
+        if unreadable and len(unreadable) == len(pages):
+            raise IngestError(path, f"corrupt PDF: none of its {len(pages)} pages loads")
         if not text.strip():
             raise IngestError(path, "no text: the PDF has no text layer (scanned? OCR is not done)")
         meta["page_count"] = len(pages)
+        if unreadable:
+            meta["unreadable_pages"] = unreadable
         return Parsed(text=text, title=meta.get("title"), pages=pages, metadata=meta)
 
 

@@ -24,11 +24,12 @@ LiteLLM: that happens when a provider is built)::
     completion.usage           # prompt_tokens, completion_tokens, cost_usd (None: unknown)
     context_window(model)      # int | None (registered override, else LiteLLM's map)
 
-Errors (``generator.errors``): AuthError, BadRequestError, ContextWindowError are raised at
-once; TransientError (RateLimitError with ``retry_after``, ServerError,
-ProviderTimeoutError) is retried, then RetriesExhausted(attempts, last_error, usage);
-CircuitOpen (exit 4) when >= 80% of the last 20 calls (at least 10) failed. No message ever
-contains an API key (:func:`generator.providers.errors.scrub`).
+Errors (``generator.errors``): BadRequestError, ContextWindowError are raised at once;
+TransientError (RateLimitError with ``retry_after``, ServerError, ProviderTimeoutError) is
+retried, then RetriesExhausted(attempts, last_error, usage); CircuitOpen (exit 4) when >= 80%
+of the last 20 calls (at least 10) failed; an AuthError (401/403) opens it at once as
+KeyRejected (a CircuitOpen naming the key's variable), raised by that call and every later
+one. No message ever contains an API key (:func:`generator.providers.errors.scrub`).
 
 ``on_attempt`` receives an :class:`Attempt` for every call: request_hash, model, attempt
 (1-based), status (ok, rate_limited, server_error, timeout, auth_error, context_window,

@@ -45,38 +45,47 @@ class AdaptiveLimiter:
         self.cuts = 0
         self._clock = clock
         self._last_cut = float("-inf")
-        self._cond, self._loop = asyncio.Condition(), None
+        # Futures of the calls waiting for a slot (any loop: each is made on the caller's).
+        self._waiters: list[asyncio.Future[None]] = []
 
     @property
     def current(self) -> int:
         """Calls allowed in flight right now."""
         return max(self.min_concurrency, int(self.limit))
 
-    def _condition(self) -> asyncio.Condition:
-        # asyncio primitives bind to one loop; a caller may use us from several asyncio.run()s.
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._cond, self._loop = asyncio.Condition(), loop
-        return self._cond
-
     async def acquire(self) -> float:
-        """Wait for a free slot (and for any Retry-After pause); return the start time."""
-        cond = self._condition()
-        async with cond:
-            while True:
-                wait = self.paused_until - self._clock()
-                if wait <= 0 and self.in_flight < self.current:
-                    self.in_flight += 1
-                    return self._clock()
-                # A pause ends by time, not by a release: wake up when it is over.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(cond.wait(), timeout=wait if wait > 0 else None)
+        """Wait for a free slot (and for any Retry-After pause); return the start time.
 
-    async def release(self) -> None:
-        cond = self._condition()
-        async with cond:
-            self.in_flight = max(0, self.in_flight - 1)
-            cond.notify_all()
+        Waiting holds nothing: no lock, no condition. ``asyncio.Condition.wait`` inside
+        ``wait_for`` cancelled twice (Ctrl-C cancels every task, then ``asyncio.run``
+        cancels them again) leaves its lock held by a task that is gone on Python 3.11, and
+        every later waiter hangs for ever. Here a cancelled waiter only drops its future.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            wait = self.paused_until - self._clock()
+            if wait <= 0 and self.in_flight < self.current:
+                self.in_flight += 1
+                return self._clock()
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            # A pause ends by time, not by a release: wake up when it is over.
+            timer = loop.call_later(wait, _wake, waiter) if wait > 0 else None
+            try:
+                await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    def release(self) -> None:
+        """Give a slot back and wake every waiter (each checks again; no await, so no
+        cancellation can come between the count and the wake-up)."""
+        self.in_flight = max(0, self.in_flight - 1)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            _wake(waiter)
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[float]:
@@ -85,7 +94,7 @@ class AdaptiveLimiter:
         try:
             yield started
         finally:
-            await self.release()
+            self.release()
 
     def on_success(self) -> None:
         """Additive increase: about +1 slot per round of successful calls."""
@@ -103,6 +112,11 @@ class AdaptiveLimiter:
             self.cuts += 1
         if retry_after and retry_after > 0:
             self.paused_until = max(self.paused_until, now + retry_after)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class TokenBucket:

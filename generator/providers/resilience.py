@@ -9,6 +9,10 @@ latency, usage and error, so the engine can journal each call as it happens.
   429's ``Retry-After``. Auth, bad-request and context-window errors are raised at once.
 - When retries run out: :class:`~generator.errors.RetriesExhausted` (attempts, last error,
   usage). When most recent calls failed: :class:`~generator.errors.CircuitOpen` (exit 4).
+- A 401/403 (or an exhausted quota) stops everything at once:
+  :class:`~generator.errors.KeyRejected` (exit 4), naming the key's variable. A refused key
+  is refused for every call, so waiting for a failure rate to build up would only turn a
+  small run's all-401 into "done" with a warning; every later call raises the same stop.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from generator.errors import (
     BadRequestError,
     CircuitOpen,
     ContextWindowError,
+    KeyRejected,
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
@@ -42,6 +47,7 @@ from generator.providers.base import (
     Provider,
     request_hash,
 )
+from generator.providers.keys import key_var
 from generator.providers.limits import AdaptiveLimiter, Sleep, TokenBucket
 from generator.tokens import count_tokens
 
@@ -93,6 +99,7 @@ class CircuitBreaker:
         self._results: deque[bool] = deque(maxlen=window)
         self.last_error: BaseException | None = None
         self.open = False
+        self.rejected: KeyRejected | None = None
 
     def record(self, ok: bool, error: BaseException | None = None) -> None:
         self._results.append(ok)
@@ -102,8 +109,26 @@ class CircuitBreaker:
         if len(self._results) >= self.min_calls and fails >= self.threshold * len(self._results):
             self.open = True
 
+    def reject_key(self, error: AuthError, key_env: str | None) -> KeyRejected:
+        """Open for good on a refused key; the stop every later :meth:`check` raises.
+        ``key_env``: the variable the key came from (None: the calls carry no key)."""
+        if self.rejected is None:
+            detail = " ".join(str(error).split())
+            if key_env:
+                what, fix = f"with the API key in {key_env}", f"fix or replace {key_env}"
+            else:
+                what, fix = "without an API key", "name its key's variable with --api-key-env"
+            self.rejected = KeyRejected(
+                f"stopped: the provider refuses calls {what}: {detail}; {fix} and re-run the "
+                "same command to resume"
+            )
+        self.open, self.last_error = True, error
+        return self.rejected
+
     def check(self) -> None:
         """Raise CircuitOpen (one clear line) if the breaker is open."""
+        if self.rejected is not None:
+            raise self.rejected
         if self.open:
             fails, seen = self._results.count(False), len(self._results)
             raise CircuitOpen(
@@ -114,7 +139,7 @@ class CircuitBreaker:
 
     def reset(self) -> None:
         self._results.clear()
-        self.open, self.last_error = False, None
+        self.open, self.last_error, self.rejected = False, None, None
 
 
 @dataclass
@@ -154,7 +179,12 @@ class ResilientProvider(Provider):
         retry: RetryPolicy | None = None,
         on_attempt: OnAttempt | None = None,
         sleep: Sleep = asyncio.sleep,
+        key_env: str | None = None,
+        keyless: bool = False,
     ) -> None:
+        """``key_env``: the variable the calls' key comes from, named when the provider
+        refuses it (default: the provider's own variable for the request's model);
+        ``keyless``: the calls carry no key (a server that is not the provider's own)."""
         self.inner = inner
         self.name = inner.name
         self.limiter = limiter or AdaptiveLimiter(concurrency)
@@ -164,6 +194,7 @@ class ResilientProvider(Provider):
         self.retry = retry or RetryPolicy()
         self.on_attempt = on_attempt
         self._sleep = sleep
+        self.key_env, self.keyless = key_env, keyless
 
     async def _report(self, attempt: Attempt) -> None:
         if self.on_attempt is not None:
@@ -202,6 +233,9 @@ class ResilientProvider(Provider):
                         will_retry=retry,
                     )
                 )
+                if isinstance(exc, AuthError):
+                    key_env = None if self.keyless else self.key_env or key_var(request.model)
+                    raise self.breaker.reject_key(exc, key_env) from exc
                 raise
         self.limiter.on_success()
         self.breaker.record(True)

@@ -16,14 +16,14 @@ ANSWER = (
 )
 
 
-def rec(instruction: str, output: str, input_text: str = "", rid: str = "r") -> object:
+def rec(
+    instruction: str, output: str, input_text: str = "", rid: str = "r", prompt: str | None = None
+) -> object:
+    meta: dict = {"id": rid, "format": "alpaca"}
+    if prompt:
+        meta["prompt"] = {"id": prompt, "version": "1.0", "sha256": "0" * 64}
     return parse_record(
-        {
-            "instruction": instruction,
-            "input": input_text,
-            "output": output,
-            "meta": {"id": rid, "format": "alpaca"},
-        }
+        {"instruction": instruction, "input": input_text, "output": output, "meta": meta}
     )
 
 
@@ -118,7 +118,7 @@ def test_unknown_length_field_is_a_config_error():
 )
 def test_heuristics_drop_reasons(instruction, output, input_text, reason):
     step = HeuristicsFilter()
-    assert list(step.run([rec(instruction, output, input_text)])) == []
+    assert list(step.run([rec(instruction, output, input_text, prompt="self-instruct")])) == []
     assert step.dropped == {reason: 1}
     assert step.excluded[0].reason == reason
 
@@ -126,7 +126,9 @@ def test_heuristics_drop_reasons(instruction, output, input_text, reason):
 def test_heuristics_keep_good_records_and_are_configurable():
     good = rec("How do I file a claim for a lost laptop?", ANSWER)
     assert len(list(HeuristicsFilter().run([good]))) == 1  # "file" is not a banned keyword
-    strict = HeuristicsFilter(HeuristicsConfig(keywords=["file"], min_instruction_words=2))
+    strict = HeuristicsFilter(
+        HeuristicsConfig(keywords=["file"], min_instruction_words=2, self_instruct_checks="all")
+    )
     assert list(strict.run([good])) == []
     assert (
         len(
@@ -138,3 +140,28 @@ def test_heuristics_keep_good_records_and_are_configurable():
         )
         == 1
     )
+
+
+PHOTOS = "How should I shoot product photos for the catalogue?"
+
+
+@pytest.mark.parametrize("prompt", [None, "qa", "chat"])
+def test_keyword_and_prefix_checks_spare_document_qa_and_imported_data(prompt):
+    # Self-Instruct's keyword list guards instructions a model invented on its own; a
+    # question asked about a document or a record imported from elsewhere is fair.
+    records = [
+        rec(PHOTOS, ANSWER, rid="a", prompt=prompt),
+        rec("Write a program that checks expense limits.", ANSWER, rid="b", prompt=prompt),
+    ]
+    step = HeuristicsFilter()
+    assert [r.meta.id for r in step.run(records)] == ["a", "b"]
+
+
+def test_keyword_check_applies_to_self_instruct_records():
+    step = HeuristicsFilter()
+    assert list(step.run([rec(PHOTOS, ANSWER, prompt="self-instruct")])) == []
+    assert step.dropped == {"instruction_unsuitable_keyword": 1}
+    # which templates count as model-invented tasks is configurable
+    custom = HeuristicsFilter(HeuristicsConfig(self_instruct_templates=["my-seeded"]))
+    assert list(custom.run([rec(PHOTOS, ANSWER, prompt="my-seeded")])) == []
+    assert len(list(custom.run([rec(PHOTOS, ANSWER, prompt="self-instruct")]))) == 1

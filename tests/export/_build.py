@@ -92,13 +92,33 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
+def journal_records(run: Path, records: list[dict[str, Any]]) -> None:
+    """Put records in the run's journal as generation would (``gen_records``): the licence
+    gate trusts only what the journal holds."""
+    from generator.generate.journal import GenJournal
+    from generator.store import open_run
+
+    journal = open_run(run, create=True)
+    try:
+        GenJournal(journal)
+        with journal.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO gen_records(id, unit_id, chunk_id, data) VALUES (?,?,?,?)",
+                [(r["meta"]["id"], "unit", "chunk", json.dumps(r)) for r in records],
+            )
+    finally:
+        journal.close()
+
+
 def make_run(
     root: Path,
     records: list[dict[str, Any]],
     validation: list[dict[str, Any]] | None = None,
     config: dict[str, Any] | None = None,
+    generated: bool = True,
 ) -> Path:
-    """A run folder: records.jsonl, or curation/train + validation when ``validation``."""
+    """A run folder: records.jsonl, or curation/train + validation when ``validation``.
+    ``generated``: the records are in the run's journal too (else: data from elsewhere)."""
     run = root / "run"
     if validation is None:
         write_jsonl(run / "records.jsonl", records)
@@ -107,6 +127,8 @@ def make_run(
         write_jsonl(run / "curation" / "train.jsonl", records)
         write_jsonl(run / "curation" / "validation.jsonl", validation)
         stamp_curation(run)
+    if generated:
+        journal_records(run, records + (validation or []))
     if config is not None:
         (run / "config.json").write_text(json.dumps(config), encoding="utf-8")
     return run
@@ -125,3 +147,35 @@ def stamp_curation(run: Path) -> None:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def run_datasets_child(script: str, out: Path, tmp_path: Path) -> Any:
+    """Run ``script`` (argv: OUT, cache dir) in a child process whose Hugging Face caches and
+    HOME lie inside ``tmp_path``, hub and datasets offline; the JSON of its last line."""
+    import os
+    import subprocess
+    import sys
+
+    home, hf = tmp_path / "home", tmp_path / "hf"
+    home.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "HF_HOME": str(hf),
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    for var in ("HF_DATASETS_CACHE", "HF_HUB_CACHE", "HF_MODULES_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        env.pop(var, None)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(out), str(hf / "datasets")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -74,7 +74,7 @@ def test_exit_codes(tmp_path) -> None:
         ],
     )
     assert ok.exit_code == 0, ok.output
-    assert "OpenAI check of data.jsonl (training file): ok" in ok.output
+    assert "OpenAI check of train.jsonl (training file): ok" in ok.output
     again = runner.invoke(app, [*base, "--use", "evaluation", "--accept-review", "mock"])
     assert again.exit_code == 2 and "--force" in again.output
 

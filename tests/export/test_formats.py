@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -19,7 +16,14 @@ from generator.export.job import ExportOptions, run_export
 from generator.export.sharegpt import FROM_TO_ROLE
 from generator.policies import load_policies
 from generator.records import AlpacaRecord, ChatRecord, CompletionRecord, parse_record
-from tests.export._build import alpaca, chat, completion, make_run, read_jsonl
+from tests.export._build import (
+    alpaca,
+    chat,
+    completion,
+    make_run,
+    read_jsonl,
+    run_datasets_child,
+)
 
 
 @pytest.fixture
@@ -44,7 +48,7 @@ def test_alpaca_jsonl_round_trip_through_the_models(tmp_path, pol) -> None:
     assert "curated split" in res.plan.source
     for split, part in (("train", records[:10]), ("validation", records[10:])):
         rows = read_jsonl(tmp_path / "o" / f"{split}.jsonl")
-        metas = read_jsonl(tmp_path / "o" / f"{split}.meta.jsonl")
+        metas = [m for m in read_jsonl(tmp_path / "o" / "meta.jsonl") if m["split"] == split]
         assert [m["line"] for m in metas] == list(range(1, len(rows) + 1))
         pairs = zip(rows, metas, strict=True)
         back = [AlpacaRecord.model_validate({**r, "meta": m["meta"]}) for r, m in pairs]
@@ -55,9 +59,9 @@ def test_alpaca_jsonl_round_trip_through_the_models(tmp_path, pol) -> None:
 def test_alpaca_json_is_one_array(tmp_path, pol) -> None:
     records = [alpaca(i, pol) for i in range(3)]
     _export(make_run(tmp_path, records), tmp_path / "o", "alpaca-json", no_meta=True)
-    data = json.loads((tmp_path / "o" / "data.json").read_text())
+    data = json.loads((tmp_path / "o" / "train.json").read_text())
     assert [d["instruction"] for d in data] == [r["instruction"] for r in records]
-    assert not (tmp_path / "o" / "data.meta.jsonl").exists()
+    assert not (tmp_path / "o" / "meta.jsonl").exists()
 
 
 def test_openai_chat_lines_and_system_prompt(tmp_path, pol) -> None:
@@ -69,7 +73,7 @@ def test_openai_chat_lines_and_system_prompt(tmp_path, pol) -> None:
         system_prompt="You answer from the handbook.",
         no_meta=True,
     )
-    text = (tmp_path / "o" / "data.jsonl").read_text()
+    text = (tmp_path / "o" / "train.jsonl").read_text()
     assert not text.startswith("[") and len(text.splitlines()) == 12
     rows = [json.loads(line) for line in text.splitlines()]
     assert all(set(r) == {"messages"} for r in rows)  # --no-meta: nothing a trainer rejects
@@ -80,15 +84,15 @@ def test_openai_chat_lines_and_system_prompt(tmp_path, pol) -> None:
     assert len(rows[-1]["messages"]) == 5
     for r in rows:
         ChatRecord.model_validate({**r, "meta": {"id": "x", "format": "chat"}})
-    assert res.validation["data.jsonl"].ok, res.validation["data.jsonl"].errors
+    assert res.validation["train.jsonl"].ok, res.validation["train.jsonl"].errors
 
 
 def test_prompt_completion_and_sharegpt_round_trip(tmp_path, pol) -> None:
     records = [completion(i, pol) for i in range(3)] + [chat(5, pol, system="Sys.")]
     run = make_run(tmp_path, records)
     _export(run, tmp_path / "pc", "prompt-completion", system_prompt="Sys.")
-    rows = read_jsonl(tmp_path / "pc" / "data.jsonl")
-    metas = read_jsonl(tmp_path / "pc" / "data.meta.jsonl")
+    rows = read_jsonl(tmp_path / "pc" / "train.jsonl")
+    metas = read_jsonl(tmp_path / "pc" / "meta.jsonl")
     for r, m in zip(rows, metas, strict=True):
         CompletionRecord.model_validate({**r, "meta": {**m["meta"], "format": "completion"}})
     assert rows[3] == {
@@ -97,7 +101,7 @@ def test_prompt_completion_and_sharegpt_round_trip(tmp_path, pol) -> None:
     }
 
     _export(run, tmp_path / "sg", "sharegpt")
-    rows = read_jsonl(tmp_path / "sg" / "data.jsonl")
+    rows = read_jsonl(tmp_path / "sg" / "train.jsonl")
     assert rows[3]["conversations"][0] == {"from": "system", "value": "Sys."}
     back = [
         {
@@ -114,7 +118,7 @@ def test_prompt_completion_and_sharegpt_round_trip(tmp_path, pol) -> None:
 def test_parquet_round_trip_with_pyarrow(tmp_path, pol) -> None:
     records = [alpaca(i, pol) for i in range(5)]
     _export(make_run(tmp_path, records), tmp_path / "o", "parquet")
-    table = pq.read_table(tmp_path / "o" / "data.parquet")
+    table = pq.read_table(tmp_path / "o" / "train.parquet")
     assert table.column_names == ["instruction", "input", "output", "meta"]
     rows = table.to_pylist()
     back = [
@@ -130,7 +134,7 @@ def test_parquet_round_trip_with_pyarrow(tmp_path, pol) -> None:
 
     mixed = [alpaca(0, pol), chat(1, pol)]
     _export(make_run(tmp_path / "m", mixed), tmp_path / "m" / "o", "parquet", no_meta=True)
-    table = pq.read_table(tmp_path / "m" / "o" / "data.parquet")
+    table = pq.read_table(tmp_path / "m" / "o" / "train.parquet")
     assert table.column_names == ["messages"]  # a mix of formats is written as chat
     assert table.to_pylist()[1]["messages"] == mixed[1]["messages"]
 
@@ -158,28 +162,7 @@ def test_parquet_loads_with_datasets(tmp_path, pol) -> None:
     out = tmp_path / "o"
     _export(make_run(tmp_path, records[:10], validation=records[10:]), out, "parquet")
     home, hf = tmp_path / "home", tmp_path / "hf"
-    home.mkdir()
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "HF_HOME": str(hf),
-        "HF_DATASETS_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-    for var in ("HF_DATASETS_CACHE", "HF_HUB_CACHE", "HF_MODULES_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        env.pop(var, None)
-    proc = subprocess.run(
-        [sys.executable, "-c", _LOAD, str(out), str(hf / "datasets")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = run_datasets_child(_LOAD, out, tmp_path)
     assert got["version"] == "5.2.0" and got["cache"] == (hf / "datasets").as_posix()
     splits = got["splits"]
     assert sorted(splits) == ["train", "validation"]

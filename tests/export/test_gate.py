@@ -16,7 +16,7 @@ import yaml
 from generator.config import policies_dir
 from generator.errors import ConfigError, ExportRefused
 from generator.export.job import ExportOptions, run_export
-from generator.policies import SOURCE_LABELS_FILE, load_policies
+from generator.policies import NOT_POLICIES, load_policies
 from generator.records import USES, Ref
 from tests.export._build import alpaca, make_run, read_jsonl
 
@@ -41,33 +41,56 @@ def _most_specific(globs: list[str]) -> str:
 STRICTNESS = ("allow", "review", "block")
 
 
+def _route(data: dict) -> str | None:
+    """A provider prefix the policy routes (its first ``prefix/*`` cover)."""
+    return next((c[:-2] for c in data.get("covers", []) if re.fullmatch(r"[a-z_]+/\*", c)), None)
+
+
+def _max(*verdicts: str) -> str:
+    return max(verdicts, key=STRICTNESS.index)
+
+
 def _matrix_cases() -> list[tuple[str, str, dict[str, str]]]:
-    """(policy id, model, expected verdict per use) read straight from the YAML files: for a
-    policy with model families, one model per family plus one of no listed family. A family's
-    licence decides alone under ``host_terms: none`` (local); otherwise the host's terms (the
-    policy-level verdict) apply as well and the stricter of the two wins."""
+    """(policy id, model, expected verdict per use) read straight from the YAML files: for
+    every policy a model its route resolves to, and for a policy with model families one
+    model per family. A family's licence decides alone under ``host_terms: none`` (local);
+    otherwise the host's terms (the policy-level verdict) apply as well and the stricter of
+    the two wins; a family with a domicile rule is ``review`` at best while the domicile is
+    not set. A service that serves others' models adds the model's terms: for a name no
+    licence or maker covers, ``unknown``."""
+    docs = {
+        p.stem: yaml.safe_load(p.read_text(encoding="utf-8"))
+        for p in sorted(policies_dir().glob("*.yaml"))
+        if p.name not in NOT_POLICIES
+    }
+    unknown = {u: v["verdict"] for u, v in docs["unknown"]["uses"].items()}
     cases = []
-    for path in sorted(policies_dir().glob("*.yaml")):
-        if path.name == SOURCE_LABELS_FILE:
-            continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        pid, families = data["id"], data.get("models") or {}
-        plain = f"{pid}/zz-model-of-no-listed-family"
+    for pid, data in docs.items():
+        families = data.get("models") or {}
+        prefix = _route(data)
+        assert prefix is not None, pid  # every policy is reachable by a route
+        host = {u: v["verdict"] for u, v in data["uses"].items()}
+        plain = f"{prefix}/zz-model-of-no-listed-family"
         assert not any(_family_matches(g, plain) for g in families)
-        cases.append((pid, plain, {u: v["verdict"] for u, v in data["uses"].items()}))
+        expected = dict(host)
+        if data.get("serves") == "others" and pid != "local":
+            expected = {u: _max(v, unknown[u]) for u, v in host.items()}
+        cases.append((pid, plain, expected))
         for glob in families:
-            model = _concrete(glob) if "/" in glob else f"local/{_concrete(glob)}"
+            model = _concrete(glob) if "/" in glob else f"{prefix}/{_concrete(glob)}"
             winner = _most_specific([g for g in families if _family_matches(g, model)])
-            uses = {u: v["verdict"] for u, v in families[winner]["uses"].items()}
+            fam = families[winner]
+            uses = {u: v["verdict"] for u, v in fam["uses"].items()}
+            if fam.get("domicile"):
+                uses = {u: _max(v, "review") for u, v in uses.items()}
             if data.get("host_terms", "apply") == "apply":
-                host = {u: v["verdict"] for u, v in data["uses"].items()}
-                uses = {u: max(v, host[u], key=STRICTNESS.index) for u, v in uses.items()}
+                uses = {u: _max(v, host[u]) for u, v in uses.items()}
             cases.append((pid, model, uses))
     return cases
 
 
 def _outcome(out: Path) -> tuple[set[str], dict[str, str]]:
-    exported = {m["id"] for f in out.glob("*.meta.jsonl") for m in read_jsonl(f)}
+    exported = {m["id"] for f in out.glob("meta.jsonl") for m in read_jsonl(f)}
     excluded = {e["id"]: e["reason"] for e in read_jsonl(out / "excluded.jsonl")}
     return exported, excluded
 
@@ -192,13 +215,29 @@ def test_tampered_policy_changes_hash_and_flags_old_records(tmp_path) -> None:
     assert "different version of policy openai" in (out / "LEGAL_REVIEW.md").read_text()
 
 
-def test_records_without_or_with_unknown_policy_go_to_unknown(tmp_path) -> None:
+def test_records_without_or_with_unknown_policy_need_review_as_unknown(tmp_path) -> None:
+    """A missing or unknown tag is an integrity finding (key ``unknown``); the verdict of the
+    model's own policy (openai: evaluation allow) still applies."""
     records = [alpaca(0, None), alpaca(1, Ref(id="retired-vendor", version="1", sha256="0" * 64))]
     run = make_run(tmp_path, records)
+    with pytest.raises(ExportRefused, match="accept-review unknown"):
+        run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "x"))
     res = run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "o", ("unknown",)))
-    assert res.n_exported == 2 and dict(res.gate.stats.per_policy["unknown"]) == {
-        "review-accepted": 2
-    }
+    assert res.n_exported == 2
+    assert dict(res.gate.stats.per_policy["openai"]) == {"review-accepted": 2}
+    assert res.gate.stats.accepted == {"unknown": 2}
+
+
+def test_a_record_without_a_model_is_unknown(tmp_path) -> None:
+    rec = alpaca(0, load_policies()["deepseek"], model="deepseek/deepseek-chat")
+    del rec["meta"]["model"]
+    run = make_run(tmp_path, [rec])
+    with pytest.raises(ExportRefused, match="no model"):
+        run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "p"))
+    res = run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "o", ("unknown",)))
+    assert res.n_exported == 1  # deepseek's tag (allow) cannot loosen unknown (review)
+    assert set(res.gate.stats.per_policy) == {"unknown"}  # one count per record
+    assert set(res.gate.stats.binding) == {"unknown", "deepseek"}
 
 
 def test_source_labels_are_judged_like_policies(tmp_path) -> None:

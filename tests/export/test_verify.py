@@ -77,8 +77,8 @@ def test_an_untouched_pack_verifies(pack) -> None:
     ("name", "needle", "replacement"),
     [
         ("train.jsonl", b"25 days", b"26 days"),
-        ("train.meta.jsonl", b'"accepted": ["openai"]', b'"accepted": ["openaj"]'),
-        ("validation.meta.jsonl", b'"verdict": "review"', b'"verdict": "allow!"'),
+        ("meta.jsonl", b'"accepted": ["openai"]', b'"accepted": ["openaj"]'),
+        ("meta.jsonl", b'"verdict": "review"', b'"verdict": "allow!"'),
         ("LEGAL_REVIEW.md", b"internal-fine-tune", b"internal-fine-tunE"),
         ("excluded.jsonl", b"block", b"bloc "),
         ("README.md", b"license", b"licensE"),
@@ -111,7 +111,7 @@ def test_resealed_decision_edits_are_caught_by_the_gate(pack) -> None:
         m["accepted_reviews"] = []
 
     _reseal(pack, no_acceptance)
-    _fails(pack, r"train.meta.jsonl line 1 \(record rec-alpaca-0000\): the gate now refuses")
+    _fails(pack, r"meta.jsonl line 1 \(record rec-alpaca-0000\): the gate now refuses")
 
 
 def test_resealed_counts_and_verdicts_are_caught(tmp_path) -> None:
@@ -130,25 +130,25 @@ def test_resealed_counts_and_verdicts_are_caught(tmp_path) -> None:
 def test_a_smuggled_blocked_record_with_every_hash_recomputed_fails(pack) -> None:
     """A mock record (blocked for training) appended to the data and its sidecar, the
     manifest's counts and hashes updated to match: the gate re-run names it."""
-    side = read_jsonl(pack / "train.meta.jsonl")
+    side = [m for m in read_jsonl(pack / "meta.jsonl") if m["split"] == "train"]
     smuggled = json.loads(json.dumps(side[0]))
     pol = load_policies()["mock"]
     smuggled["line"] = len(side) + 1
     smuggled["id"] = smuggled["meta"]["id"] = "rec-smuggled"
     smuggled["meta"].update(model="mock/test", provider="mock", policy=pol.ref().model_dump())
-    with (pack / "train.meta.jsonl").open("a") as fh:
+    with (pack / "meta.jsonl").open("a") as fh:
         fh.write(json.dumps(smuggled) + "\n")
     with (pack / "train.jsonl").open("a") as fh:
         fh.write(json.dumps({"instruction": "q", "input": "", "output": "a"}) + "\n")
 
     def counts(m):
         for f in m["files"]:
-            if f["name"] in ("train.jsonl", "train.meta.jsonl"):
+            if f["name"] in ("train.jsonl", "meta.jsonl"):
                 f["records"] += 1
         m["counts"]["exported"] += 1
 
     _reseal(pack, counts)
-    _fails(pack, r"train.meta.jsonl line 9 \(record rec-smuggled\): the gate now refuses")
+    _fails(pack, r"meta.jsonl line 11 \(record rec-smuggled\): the gate now refuses")
 
 
 def test_an_added_file_fails(pack) -> None:
@@ -205,8 +205,7 @@ def test_a_manifest_entry_outside_the_pack_fails(pack) -> None:
 def test_sidecars_in_a_subfolder_are_found_through_the_manifest(pack) -> None:
     """Sidecar names come from the manifest (another layout may move them)."""
     (pack / "meta").mkdir()
-    for split in ("train", "validation"):
-        (pack / f"{split}.meta.jsonl").rename(pack / "meta" / f"{split}.meta.jsonl")
+    (pack / "meta.jsonl").rename(pack / "meta" / "meta.jsonl")
 
     def move(m):
         for f in m["files"]:

@@ -16,8 +16,8 @@ from generator.policies import load_policies
 from tests.export._build import alpaca, make_run, read_jsonl, write_jsonl
 
 FIXED_NAMES = {
-    "data.jsonl",
-    "data.meta.jsonl",
+    "train.jsonl",
+    "meta.jsonl",
     "excluded.jsonl",
     "manifest.json",
     "LEGAL_REVIEW.md",

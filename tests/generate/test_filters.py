@@ -75,3 +75,17 @@ def test_config_is_strict() -> None:
         InstructionFilterConfig(min_word=3)  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
         InstructionFilterConfig(max_words=0)
+
+
+def test_blacklist_applies_to_self_instruct_only() -> None:
+    # Issue 16, item 6: the keyword list guards tasks a model invents from a few examples;
+    # a question about a document is fair.
+    from generator.generate.prompts import load_template
+    from generator.generate.setup import _filter_for
+
+    for template in ("qa", "chat", "completion"):
+        check = _filter_for(load_template(template)).check
+        assert check("How should I shoot product photos for the catalogue?") == (True, None)
+        assert check("Which file holds the travel policy for Japan?") == (True, None)
+    invented = _filter_for(load_template("self-instruct")).check
+    assert invented("Which file holds the travel policy for Japan?") == (False, "blacklisted:file")

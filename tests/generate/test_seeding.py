@@ -126,3 +126,51 @@ def test_seeds_hash_changes_with_content(tmp_path: Path) -> None:
     seeds = load_seeds(_seed_file(tmp_path))
     assert seeds_sha256(seeds) == seeds_sha256(list(seeds))
     assert seeds_sha256(seeds) != seeds_sha256(seeds[:-1])
+
+
+# --- which seeds a run uses (issue 16, item 6) -------------------------------------------
+
+SAMPLE_COMPANY = "Larkspur"  # the invented company of samples/
+
+
+def test_default_seeds_are_generic_not_the_sample_company(tmp_path: Path) -> None:
+    from generator.generate.seeding import default_seeds_path
+
+    path = default_seeds_path()
+    assert path.name == "generic.jsonl" and "samples" not in path.parts
+    seeds = load_seeds()
+    assert len(seeds) >= 16
+    text = json.dumps([s.as_dict() for s in seeds])
+    for word in (SAMPLE_COMPANY, "FieldLog", "Northwind"):
+        assert word not in text
+    # and none of the bundled sample company's tasks leaks in
+    samples = Path(__file__).resolve().parents[2] / "samples" / "seed_tasks.jsonl"
+    assert not {s.instruction for s in seeds} & {s.instruction for s in load_seeds(samples)}
+
+
+def test_self_instruct_run_says_which_seeds_it_used(tmp_path: Path) -> None:
+    from tests.generate.engine_helpers import gen, make_docs
+
+    docs = make_docs(tmp_path / "docs", topics=("leave",), sections=1)
+    run = tmp_path / "run"
+    result = gen(docs, run, "--template", "self-instruct", "--records", "2")
+    assert result.exit_code == 0, result.output
+    assert "generic seed tasks" in result.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["seeds"].endswith("generic.jsonl")
+    assert config["seeds_sha256"] == seeds_sha256(load_seeds())
+
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text(
+        "\n".join(
+            json.dumps({"instruction": f"Explain leave rule {i} to a colleague.", "output": "ok."})
+            for i in range(8)
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    run2 = tmp_path / "run2"
+    result = gen(docs, run2, "--template", "self-instruct", "--records", "2", "--seeds", str(mine))
+    assert result.exit_code == 0, result.output
+    assert "8 seed tasks from" in result.output and "mine.jsonl" in result.output
+    assert json.loads((run2 / "config.json").read_text())["seeds"] == str(mine)

@@ -32,6 +32,16 @@ def pdf_bytes(pages: list[str], *, title: str = "Test manual", bookmarks: bool =
     return bytes(pdf.output())
 
 
+def image_only_pdf_bytes() -> bytes:
+    """A page with a picture and no text layer, like a scan without OCR."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 60, style="F")
+    return bytes(pdf.output())
+
+
 def encrypted_pdf_bytes(*, user_password: str, owner_password: str = "owner") -> bytes:
     from pypdf import PdfReader, PdfWriter
 

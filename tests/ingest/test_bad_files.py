@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from generator.ingest.pipeline import IngestSettings, ingest_folder
 from generator.store import Journal
-from tests.ingest.conftest import PARAGRAPH, docx_bytes, encrypted_pdf_bytes, pdf_bytes, write
+from tests.ingest.conftest import (
+    PARAGRAPH,
+    docx_bytes,
+    encrypted_pdf_bytes,
+    image_only_pdf_bytes,
+    pdf_bytes,
+    write,
+)
 
 CP1252_TEXT = (
     "Café rules: the per diem is 28 € per day. Naïve façade, Straße, déjà vu, garçon.\n" * 5
@@ -27,6 +34,10 @@ def _build_folder(docs: Path, outside: Path) -> None:
     write(docs / "bad" / "corrupt.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage" * 3)
     write(docs / "bad" / "not-a-pdf.pdf", b"hello, I am text pretending to be a PDF")
     write(docs / "bad" / "locked.pdf", encrypted_pdf_bytes(user_password="s3cret"))
+    good_pdf = pdf_bytes([PARAGRAPH, PARAGRAPH])
+    write(docs / "bad" / "truncated.pdf", good_pdf[: len(good_pdf) * 2 // 5])
+    write(docs / "bad" / "empty.pdf", b"")
+    write(docs / "bad" / "scan.pdf", image_only_pdf_bytes())
     write(docs / "bad" / "empty.txt", b"")
     write(docs / "bad" / "binary.txt", bytes(range(256)) * 40)
     write(docs / "bad" / "corrupt.docx", b"PK\x03\x04 this is not really a zip archive")
@@ -51,6 +62,9 @@ EXPECTED = {
     "bad/corrupt.pdf": ("error", "corrupt PDF"),
     "bad/not-a-pdf.pdf": ("error", "corrupt PDF"),
     "bad/locked.pdf": ("error", "encrypted PDF"),
+    "bad/truncated.pdf": ("error", "corrupt PDF"),
+    "bad/empty.pdf": ("error", "empty file"),
+    "bad/scan.pdf": ("error", "no text: the PDF has no text layer"),
     "bad/empty.txt": ("error", "empty file"),
     "bad/binary.txt": ("error", "binary data"),
     "bad/corrupt.docx": ("error", "corrupt DOCX"),

@@ -20,6 +20,7 @@ import respx
 from generator.errors import (
     AuthError,
     ContextWindowError,
+    KeyRejected,
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
@@ -351,11 +352,14 @@ def test_auth_errors_are_not_retried_and_never_show_the_key(keys: dict[str, str]
     provider = ResilientProvider(get_provider(OPENAI), retry=RetryPolicy(initial=0.01))
     with respx.mock() as mock:
         route = mock.post(OPENAI_URL).mock(return_value=leaky)
-        with pytest.raises(AuthError) as info:
+        with pytest.raises(KeyRejected) as info:  # a dead key stops everything (exit 4)
             asyncio.run(provider.complete(request(OPENAI)))
     assert route.call_count == 1
+    auth = info.value.__cause__
+    assert isinstance(auth, AuthError) and auth.status == 401
+    assert "OPENAI_API_KEY" in str(info.value) and "\n" not in str(info.value)
     assert keys["openai"] not in str(info.value)
-    assert keys["openai"] not in (info.value.body or "")
+    assert keys["openai"] not in (auth.body or "")
     assert "[REDACTED]" in str(info.value)
 
 
@@ -536,8 +540,9 @@ def test_insufficient_quota_429_is_not_retried(keys: dict[str, str]) -> None:
     provider = ResilientProvider(get_provider(OPENAI), retry=RetryPolicy(initial=0.01))
     with respx.mock() as mock:
         route = mock.post(OPENAI_URL).mock(return_value=reply)
-        with pytest.raises(AuthError, match="quota"):
+        with pytest.raises(KeyRejected, match="quota") as info:
             asyncio.run(provider.complete(request(OPENAI)))
+    assert isinstance(info.value.__cause__, AuthError)
     assert route.call_count == 1
 
 

@@ -96,8 +96,10 @@ def _decide_by_file(run: Path, tmp_path: Path) -> dict[str, str]:
 def test_reviewed_records_reach_export_and_rejected_never(tmp_path: Path, via_input) -> None:
     run = _curated_run(tmp_path, via_input=via_input)
     texts = _decide_by_file(run, tmp_path)
+    # data from elsewhere never declares its own terms: a person accepts `unknown`
+    accept = ("--accept-review", "unknown") if via_input else ()
 
-    outputs = [r["output"] for r in _export(run, tmp_path / "plain")]
+    outputs = [r["output"] for r in _export(run, tmp_path / "plain", *accept)]
     assert texts["accepted"] in outputs and texts["edited"] in outputs
     for gone in ("edited_away", "rejected_flagged", "rejected_sampled", "pending_flagged"):
         assert texts[gone] not in outputs, gone
@@ -105,11 +107,12 @@ def test_reviewed_records_reach_export_and_rejected_never(tmp_path: Path, via_in
     held = {e["reason"] for e in excluded if e["stage"] == "review"}
     assert held == {"review_pending", "review_rejected: contradicts the handbook",
                     "review_rejected: vague"}  # fmt: skip
-    meta = read_jsonl(tmp_path / "plain" / "train.meta.jsonl")
+    meta = [m for m in read_jsonl(tmp_path / "plain" / "meta.jsonl") if m["split"] == "train"]
     edited = next(m for m in meta if m["meta"]["curation"].get("review", {}).get("decision"))
     assert edited["meta"]["curation"]["review"]["sent_by"]["step"] == "contradictions"
 
-    strict = [r["output"] for r in _export(run, tmp_path / "req", "--require-review", "accepted")]
+    strict = _export(run, tmp_path / "req", "--require-review", "accepted", *accept)
+    strict = [r["output"] for r in strict]
     assert sorted(strict) == sorted([texts["accepted"], texts["edited"]])
 
 

@@ -73,7 +73,8 @@ def record_texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
     if fmt == "completion":
         return fields["prompt"], fields["completion"]
     turns = fields["messages"]
-    user = next(m["content"] for m in turns if m["role"] == "user")
+    # as ChatRecord.instruction_text: every user turn (follow-ups make a conversation new)
+    user = "\n".join(m["content"] for m in turns if m["role"] == "user" and m.get("content"))
     return user, "\n".join(m["content"] for m in turns if m["role"] == "assistant")
 
 

@@ -25,7 +25,8 @@ Pure parts (no I/O beyond reading data files), used by the engine loop:
     ``no_records``), ``.items`` ([Checked(fields | None, error: Reason | None)]),
     ``.valid`` (field dicts without meta), ``.errors``, ``.reasoning`` (``<think>`` text, never
     parsed); with ``turns=(min, max)`` every record must be a well-formed conversation
-    (``records.turn_problem``), else ``conversation:<fault>``. ``summarise(parsed) -> Reason | None`` for a reply without a valid record;
+    (``records.turn_problem``), else ``conversation:<fault>``.
+    ``summarise(parsed) -> Reason | None`` for a reply without a valid record;
     ``reask_messages(messages, bad_reply, reason)`` returns a new list (caller's untouched).
     ``Reason(code, detail)``; ``str(reason)`` is ``"code: detail"``.
 

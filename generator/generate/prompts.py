@@ -85,6 +85,11 @@ class Turns(_Strict):
     def _ordered(self) -> Turns:
         if self.min > self.max:
             raise ValueError("min must not exceed max")
+        if self.min == self.max and self.min % 2:
+            # from a user turn to an assistant turn is always an even number of turns
+            raise ValueError(
+                f"{self.min} turns cannot start with the user and end with the assistant"
+            )
         return self
 
     @property

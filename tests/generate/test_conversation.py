@@ -59,6 +59,7 @@ def test_template_loads_with_turn_rules_in_its_reply_schema() -> None:
         ("format: alpaca\nturns: {min: 3, max: 8}", "turns: only a chat template"),
         ("format: chat\nturns: {min: 6, max: 4}", "turns: Value error, min must not exceed"),
         ("format: chat\nturns: {min: 3, max: 8, most: 5}", "turns.most"),
+        ("format: chat\nturns: {min: 5, max: 5}", "cannot start with the user and end"),
     ],
 )
 def test_bad_turn_rules_fail_at_load_with_path_and_field(
@@ -139,9 +140,10 @@ def test_generate_conversation_end_to_end_with_provenance(docs: Path, tmp_path: 
         doc = (docs / meta.source.path).read_text()
         assert all(m["content"] in doc for m in msgs if m["role"] == "assistant")
     assert read_jsonl(run / "rejected.jsonl") == []
-    # a second run of the same settings writes the same conversations (mock is deterministic)
+    # the same settings with the calls (and checks) in a call process: the same conversations
     again = tmp_path / "again"
-    assert gen(docs, again, "--template", "conversation").exit_code == 0
+    res = gen(docs, again, "--template", "conversation", "--workers", "1")
+    assert res.exit_code == 0, res.output
     assert [r["messages"] for r in read_jsonl(again / "records.jsonl")] == [
         r["messages"] for r in records
     ]
@@ -159,7 +161,7 @@ def test_bad_conversations_go_to_rejected_jsonl_with_reasons(
 
     monkeypatch.setattr(mock, "build_reply", reply)
     run = tmp_path / "run"
-    res = gen(docs, run, "--template", "conversation")
+    res = gen(docs, run, "--template", "conversation", "--workers", "0")  # patched here
     assert res.exit_code == 0, res.output
     records = read_jsonl(run / "records.jsonl")
     units = query(run, "SELECT COUNT(*) FROM gen_units")[0][0]

@@ -282,6 +282,14 @@ class ChatRecord(_Record):
     def output_text(self) -> str:
         return "\n".join(m.content for m in self.messages if m.role == "assistant" and m.content)
 
+    def first_exchange(self) -> tuple[str, str]:
+        """(opening question, the first answer to it): the first user turn and the first
+        assistant turn with text after it ("" when there is none)."""
+        turns = [m for m in self.messages if m.role in ("user", "assistant")]
+        start = next((k for k, m in enumerate(turns) if m.role == "user"), 0)
+        answers = (m.content for m in turns[start:] if m.role == "assistant" and m.content)
+        return (turns[start].content or "").strip(), next(answers, "")
+
     def set_text(self, field: str, value: str) -> None:
         parts = field.split(".")
         message = self.messages[int(parts[1])]

@@ -72,11 +72,7 @@ def first_exchange(record: Record) -> tuple[str, str]:
     """(question, answer) compared: instruction plus input and the output; for a chat, the
     first user turn and the first assistant turn after it."""
     if isinstance(record, ChatRecord):
-        turns = [m for m in record.messages if m.role in ("user", "assistant")]
-        start = next((k for k, m in enumerate(turns) if m.role == "user"), 0)
-        question = turns[start].content or ""
-        answer = next((m.content for m in turns[start:] if m.role == "assistant" and m.content), "")
-        return question.strip(), answer
+        return record.first_exchange()
     return f"{record.instruction_text()}\n{record.input_text()}".strip(), record.output_text()
 
 

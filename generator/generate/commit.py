@@ -78,6 +78,14 @@ def record_texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
     return user, "\n".join(m["content"] for m in turns if m["role"] == "assistant")
 
 
+def filter_text(fmt: str, fields: dict[str, Any], instruction: str) -> str:
+    """The text the instruction filters judge: a conversation's opening question (follow-ups
+    lean on earlier answers and may rightly be short), else the instruction."""
+    if fmt != "chat":
+        return instruction
+    return next(m["content"] for m in fields["messages"] if m["role"] == "user")
+
+
 class Committer:
     """Decides units in plan order and hands back what to write (see module docstring)."""
 
@@ -152,7 +160,7 @@ class Committer:
             # is built here from validated parts: no second validation per record.
             instruction, output = record_texts(self.prov.fmt, fields)
             if self.filter is not None:
-                ok, why = self.filter.check(instruction, output)
+                ok, why = self.filter.check(filter_text(self.prov.fmt, fields, instruction), output)
                 if not ok:
                     raw = json.dumps(fields, ensure_ascii=False)
                     rejections.append(

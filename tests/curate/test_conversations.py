@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from generator.cli import app
 from generator.curate.contradictions import ContradictionStep, first_exchange
 from generator.curate.exact_dedup import ExactDedupStep
+from generator.curate.heuristics import HeuristicsFilter
 from generator.curate.length import LengthConfig, LengthFilter
 from generator.curate.near_dedup import NearDedupConfig, NearDedupStep
 from generator.curate.pii import PiiStep
@@ -89,6 +90,21 @@ def test_length_counts_the_whole_conversation() -> None:
     assert roomy.keep(short) is True
     counts = record.meta.curation["length"]["tokens"]
     assert counts["example"] > counts["instruction"] > 40 and counts["output"] > 60
+
+
+def test_instruction_heuristics_judge_the_opening_question_not_the_follow_ups() -> None:
+    long_follow_up = "And if I also " + " ".join(["travel abroad for work"] * 18) + "?"
+    record = convo(
+        "h",
+        (OPEN_Q, OPEN_A),
+        ("Why is that?", "It is the statutory minimum of 20 days plus 5 company days."),
+        (long_follow_up, "Work travel does not change the number of leave days you get."),
+        (long_follow_up.replace("And", "But"), "No, travel days are counted separately."),
+    )
+    assert len(record.instruction_text().split()) > 150  # all user turns, for dedup and length
+    assert HeuristicsFilter().keep(record) is True
+    bad_opening = convo("b", ("Leave?", OPEN_A), FOLLOW_UPS[0])
+    assert HeuristicsFilter().keep(bad_opening) == (False, "instruction_too_short")
 
 
 def test_contradictions_compare_first_exchanges_of_conversations() -> None:

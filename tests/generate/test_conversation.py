@@ -156,6 +156,10 @@ def test_bad_conversations_go_to_rejected_jsonl_with_reasons(
 
     def reply(messages, schema, digest, count=None, indent=1):  # type: ignore[no-untyped-def]
         good = json.loads(real(messages, schema, digest, 1))["records"]
+        # a short follow-up is natural in a conversation: the instruction filters (min 4
+        # words) judge the opening question only
+        msgs = good[0]["messages"]
+        msgs[2]["content"] = f"Why {msgs[1]['content'].split()[0].lower()}?"
         bad = [{"messages": m} for m in BAD.values()]
         return json.dumps({"records": good + bad})
 
@@ -166,6 +170,7 @@ def test_bad_conversations_go_to_rejected_jsonl_with_reasons(
     records = read_jsonl(run / "records.jsonl")
     units = query(run, "SELECT COUNT(*) FROM gen_units")[0][0]
     assert len(records) == units  # the one good conversation of every reply
+    assert all(len(r["messages"][2]["content"].split()) == 2 for r in records)
     rejected = read_jsonl(run / "rejected.jsonl")
     assert len(rejected) == units * len(BAD)
     reasons = {r["reason"] for r in rejected}

@@ -21,7 +21,9 @@ copy would slip past the review into the data).
 Conversations are compared on their first exchange only (the first user turn and the
 assistant's answer to it): later turns answer follow-ups that depend on earlier answers, so
 two conversations that open with the same question may rightly go different ways after it,
-and their later answers are not answers to the same question.
+and their later answers are not answers to the same question. A conversation whose first
+answer copies a flagged one but which goes on differently is reviewed with the group, not
+dropped as a duplicate.
 
 The step runs before exact dedup on purpose: dedup on the instruction would keep one of two
 conflicting answers silently.
@@ -74,6 +76,14 @@ def first_exchange(record: Record) -> tuple[str, str]:
     if isinstance(record, ChatRecord):
         return record.first_exchange()
     return f"{record.instruction_text()}\n{record.input_text()}".strip(), record.output_text()
+
+
+def _goes_on(record: Record, copied: Record) -> bool:
+    """Whether a conversation whose first answer copies ``copied``'s continues with turns
+    of its own (then it is not a duplicate of ``copied``)."""
+    if not isinstance(record, ChatRecord) or sum(m.role == "user" for m in record.messages) < 2:
+        return False
+    return normalize(record.example_text()) != normalize(copied.example_text())
 
 
 class ContradictionConfig(BaseModel):
@@ -180,6 +190,21 @@ class ContradictionStep(Step):
                 )
             for i, rep in dups.items():
                 out_of_set.add(i)
+                if _goes_on(items[i], items[rep]):
+                    # only its first answer is a copy: the conversation is reviewed with its
+                    # group, not dropped as a duplicate of another conversation
+                    self.annotate(items[i], group=n, conflicts=kinds, copies=items[rep].meta.id)
+                    if id(group) in unjudged:
+                        why = "contradiction judge: call failed or reply unparsable"
+                        self.check_failed(items[i], why, {"group": n, "conflicts": kinds})
+                    else:
+                        self.exclude(
+                            items[i],
+                            f"contradiction:{'+'.join(kinds)}",
+                            destination=self.config.action,
+                            details={"group": n, "members": self.groups[-1]["records"]},
+                        )
+                    continue
                 self.exclude(
                     items[i],
                     "duplicate_in_contradiction_group",

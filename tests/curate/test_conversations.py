@@ -123,6 +123,14 @@ def test_contradictions_compare_first_exchanges_of_conversations() -> None:
     kept = list(step.run([records[0], wrong]))
     assert kept == [] and len(step.groups) == 1
     assert {e.reason for e in step.excluded} == {"contradiction:numbers"}
+    # c1 copies c0's first answer but goes on differently: reviewed with the group, not
+    # dropped as a duplicate; an exact copy of c0 still leaves as c0's duplicate
+    copy = convo("copy", (OPEN_Q, OPEN_A), FOLLOW_UPS[0])
+    step = ContradictionStep()
+    assert list(step.run([records[0], wrong, records[1], copy])) == []
+    fate = {e.record.meta.id: (e.reason, e.destination, e.duplicate_of) for e in step.excluded}
+    assert fate["c1"] == ("contradiction:numbers", "review", None)
+    assert fate["copy"] == ("duplicate_in_contradiction_group", "excluded", "c0")
 
 
 def test_curate_command_keeps_conversations_that_share_an_opening(tmp_path: Path) -> None:

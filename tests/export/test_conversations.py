@@ -33,15 +33,15 @@ def six_turns(i: int, policy, system: str | None = None) -> dict:
 
 def _records(pol) -> list[dict]:
     records = [six_turns(i, pol, system="Answer from the handbook." if i % 2 else None)
-               for i in range(4)]  # fmt: skip
+               for i in range(10)]  # fmt: skip
     for r in records:
         assert turn_problem(r["messages"], 3, 8) is None
         assert sum(m["role"] != "system" for m in r["messages"]) == 6
     return records
 
 
-def _export(run: Path, out: Path, fmt: str) -> None:
-    run_export(ExportOptions(run, fmt, "evaluation", out))
+def _export(run: Path, out: Path, fmt: str) -> object:
+    return run_export(ExportOptions(run, fmt, "evaluation", out))
 
 
 def _back(rows: list[dict], metas: list[dict]) -> list[dict]:
@@ -53,9 +53,10 @@ def _back(rows: list[dict], metas: list[dict]) -> list[dict]:
 
 def test_six_turn_conversations_round_trip_through_openai_chat(tmp_path, pol) -> None:
     records = _records(pol)
-    _export(make_run(tmp_path, records), tmp_path / "o", "openai-chat")
+    res = _export(make_run(tmp_path, records), tmp_path / "o", "openai-chat")
+    assert res.validation["train.jsonl"].ok, res.validation["train.jsonl"].errors
     rows = read_jsonl(tmp_path / "o" / "train.jsonl")
-    assert [len(r["messages"]) for r in rows] == [6, 7, 6, 7]
+    assert [len(r["messages"]) for r in rows] == [6, 7] * 5
     assert _back(rows, read_jsonl(tmp_path / "o" / "meta.jsonl")) == [
         parse_record(r).to_dict() for r in records
     ]
@@ -84,5 +85,5 @@ def test_six_turn_conversations_round_trip_through_parquet(tmp_path, pol) -> Non
     assert table.column_names == ["messages", "meta"]
     rows = table.to_pylist()
     metas = [json.loads(r["meta"]) for r in rows]
-    assert [len(r["messages"]) for r in rows] == [6, 7, 6, 7]
+    assert [len(r["messages"]) for r in rows] == [6, 7] * 5
     assert _back(rows, metas) == [parse_record(r).to_dict() for r in records]

@@ -148,7 +148,7 @@ def _conversation(
     """Alternating user/assistant turns ending with the assistant, an even number within
     ``limits``; each follow-up quotes the previous answer, each answer is a later sentence."""
     lo, hi = limits
-    evens = [k for k in range(lo + lo % 2, hi + 1, 2)] or [lo + lo % 2]
+    evens = list(range(lo + lo % 2, hi + 1, 2)) or [lo + lo % 2]
     n = rng.choice(evens)
     answer = sents[i % len(sents)]
     msgs = [

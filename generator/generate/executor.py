@@ -61,11 +61,16 @@ class UnitOutcome:
     final: bool = True  # False: the unit stays pending (retry on a later run)
     reasoning: str | None = None
     fresh_calls: int = 0  # calls actually sent (not reused from the journal)
+    # {"hit": True, "made_at", "run"} when the reply came from the cross-run call cache
+    # (``usage`` is then what the original call cost; this run paid nothing).
+    cache: dict[str, Any] | None = None
 
 
 def _add_usage(total: CompletionUsage, more: CompletionUsage) -> None:
     total.prompt_tokens += more.prompt_tokens
     total.completion_tokens += more.completion_tokens
+    total.cached_tokens += more.cached_tokens
+    total.cache_write_tokens += more.cache_write_tokens
     if more.cost_usd is not None:
         total.cost_usd = (total.cost_usd or 0.0) + more.cost_usd
 
@@ -127,6 +132,8 @@ class UnitExecutor:
         finally:
             self._ctx.pop(digest, None)
         u = completion.usage
+        note = completion.cache or {}
+        hit = bool(note.get("hit"))  # from the call cache: nothing sent, nothing paid
         self.on_call(
             CallRow(
                 request_hash=digest,
@@ -136,15 +143,18 @@ class UnitExecutor:
                 attempt=self._ok_attempt.pop(digest, 1),
                 status="ok",
                 latency_s=round(completion.latency_s, 4),
-                prompt_tokens=u.prompt_tokens,
-                completion_tokens=u.completion_tokens,
-                cost_usd=u.cost_usd,
+                prompt_tokens=0 if hit else u.prompt_tokens,
+                completion_tokens=0 if hit else u.completion_tokens,
+                cost_usd=0.0 if hit else u.cost_usd,
                 finish_reason=completion.finish_reason,
                 reply=completion.text,
                 reasoning=completion.reasoning if spec.keep_reasoning else None,
+                cached_tokens=0 if hit else u.cached_tokens,
+                cache_hit=int(hit),
+                cache_corrupt=int(bool(note.get("corrupt"))),
             )
         )
-        return completion, True
+        return completion, not hit
 
     async def run(self, spec: UnitSpec) -> UnitOutcome:
         """Ask, validate, re-ask once on failure. Raises only CircuitOpen (the run stops)."""
@@ -169,6 +179,8 @@ class UnitExecutor:
                 raise
             out.fresh_calls += int(fresh)
             _add_usage(out.usage, completion.usage)
+            if completion.cache is not None and completion.cache.get("hit"):
+                out.cache = completion.cache
             if completion.reasoning and spec.keep_reasoning:
                 out.reasoning = completion.reasoning
             parsed = parse_reply(

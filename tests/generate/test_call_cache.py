@@ -10,6 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from generator.cli import app
+from generator.export.usage import usage_totals
 from generator.providers import mock
 from tests.generate.engine_helpers import gen, query, read_jsonl
 
@@ -54,6 +55,14 @@ def test_second_run_is_answered_from_the_cache(docs: Path, tmp_path: Path) -> No
         # the usage is what the original call cost, not the 0 this run paid
         assert meta["usage"] == by_id[meta["id"]]["meta"]["usage"]
         assert meta["usage"]["prompt_tokens"] > 0
+    # the export manifest's usage totals (generator/export/usage.py) say the same
+    totals = usage_totals(run2)
+    assert totals is not None and totals["curate_checks"] is None  # no curation yet
+    assert totals["generate"]["calls"] == 0 and totals["generate"]["cache_hits"] == paid
+    assert totals["generate"]["cost_usd"] == 0
+    first_totals = usage_totals(tmp_path / "one")
+    assert first_totals is not None and first_totals["generate"]["calls"] == paid
+    assert first_totals["generate"]["prompt_tokens"] > 0
     shown = CliRunner().invoke(app, ["runs", "show", str(run2)])
     assert shown.exit_code == 0, shown.output
     assert f"{paid} hits (0 corrupt" in shown.output

@@ -28,8 +28,15 @@ _KEYS = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "cached_to
 def _totals(conn: sqlite3.Connection, sql: str) -> dict[str, Any] | None:
     try:
         row = conn.execute(sql).fetchone()
-    except sqlite3.Error:  # the stage never ran here, or its journal predates the columns
-        return None
+    except sqlite3.OperationalError:
+        # a journal from before the cache columns (read-only here: not migrated): no hits
+        legacy = sql.replace("COALESCE(SUM(cache_hit), 0)", "0").replace(
+            "COALESCE(SUM(cached_tokens), 0)", "0"
+        )
+        try:
+            row = conn.execute(legacy).fetchone()
+        except sqlite3.Error:  # the stage never ran in this run
+            return None
     out = dict(zip(_KEYS, row, strict=True))
     out["cost_usd"] = round(float(out["cost_usd"]), 6)
     return out

@@ -94,3 +94,31 @@ def test_corrupt_entry_means_a_provider_call_and_a_counted_warning(
     assert "2 corrupt call-cache entries" in res.output
     # and the fresh replies replaced them
     assert all(json.loads(p.read_text())["key"] == p.stem for p in entries)
+
+
+def test_call_processes_use_the_cache_too(docs: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "calls"
+    assert gen(docs, tmp_path / "one", "--cache", str(cache)).exit_code == 0
+    paid = _provider_calls()
+    res = gen(docs, tmp_path / "two", "--cache", str(cache), "--workers", "1")
+    assert res.exit_code == 0, res.output
+    calls, hits = query(tmp_path / "two", "SELECT COUNT(*), SUM(cache_hit) FROM gen_calls")[0]
+    assert calls == hits == paid  # every call of the worker process was a hit
+
+
+def test_usage_totals_of_a_journal_from_before_the_cache_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    run = tmp_path / "old"
+    run.mkdir()
+    conn = sqlite3.connect(run / "run.sqlite")
+    conn.execute("CREATE TABLE gen_calls (prompt_tokens INT, completion_tokens INT, cost_usd REAL)")
+    conn.execute("INSERT INTO gen_calls VALUES (100, 20, 0.5)")
+    conn.commit()
+    conn.close()
+    totals = usage_totals(run)
+    assert totals is not None and totals["curate_checks"] is None
+    assert totals["generate"] == {
+        "calls": 1, "cache_hits": 0, "prompt_tokens": 100, "completion_tokens": 20,
+        "cached_tokens": 0, "cost_usd": 0.5,
+    }  # fmt: skip

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
 import respx
 
-from generator.providers import get_provider
+from generator.providers import Completion, get_provider
 from generator.providers.model_info import litellm
 from tests.providers.test_wire import (
     ANTHROPIC,
@@ -26,6 +27,17 @@ from tests.providers.test_wire import (
 
 def _rates(model: str) -> dict[str, float]:
     return dict(litellm().get_model_info(model.split("/", 1)[1]))
+
+
+def _anthropic(usage: dict[str, int]) -> tuple[dict[str, Any], Completion]:
+    """(the request body sent, the completion) of one Anthropic call whose reply reports
+    ``usage``."""
+    body = json.loads(anthropic_ok().content)
+    body["usage"] = {"input_tokens": 100, "output_tokens": 200, **usage}
+    with respx.mock() as mock:
+        route = mock.post(ANTHROPIC_URL).mock(return_value=httpx.Response(200, json=body))
+        completion = asyncio.run(get_provider(ANTHROPIC).complete(request(ANTHROPIC)))
+    return json.loads(route.calls[0].request.content), completion
 
 
 def test_openai_cached_tokens_are_priced_at_the_cached_rate(keys: dict[str, str]) -> None:
@@ -51,17 +63,9 @@ def test_openai_cached_tokens_are_priced_at_the_cached_rate(keys: dict[str, str]
 def test_anthropic_request_marks_system_block_and_cache_reads_are_cheap(
     keys: dict[str, str],
 ) -> None:
-    body = json.loads(anthropic_ok().content)
-    body["usage"] = {
-        "input_tokens": 100,
-        "output_tokens": 200,
-        "cache_read_input_tokens": 900,
-        "cache_creation_input_tokens": 0,
-    }
-    with respx.mock() as mock:
-        route = mock.post(ANTHROPIC_URL).mock(return_value=httpx.Response(200, json=body))
-        completion = asyncio.run(get_provider(ANTHROPIC).complete(request(ANTHROPIC)))
-    sent = json.loads(route.calls[0].request.content)
+    sent, completion = _anthropic(
+        {"cache_read_input_tokens": 900, "cache_creation_input_tokens": 0}
+    )
     assert sent["system"] == [
         {
             "type": "text",
@@ -84,16 +88,7 @@ def test_anthropic_request_marks_system_block_and_cache_reads_are_cheap(
 
 
 def test_anthropic_cache_writes_are_priced_at_the_write_rate(keys: dict[str, str]) -> None:
-    body = json.loads(anthropic_ok().content)
-    body["usage"] = {
-        "input_tokens": 100,
-        "output_tokens": 200,
-        "cache_read_input_tokens": 0,
-        "cache_creation_input_tokens": 1500,
-    }
-    with respx.mock() as mock:
-        mock.post(ANTHROPIC_URL).mock(return_value=httpx.Response(200, json=body))
-        completion = asyncio.run(get_provider(ANTHROPIC).complete(request(ANTHROPIC)))
+    _, completion = _anthropic({"cache_read_input_tokens": 0, "cache_creation_input_tokens": 1500})
     usage = completion.usage
     assert (usage.cached_tokens, usage.cache_write_tokens) == (0, 1500)
     rate = _rates(ANTHROPIC)

@@ -129,6 +129,12 @@ _curate.register(app)
 from generator.commands import verify as _verify  # noqa: E402
 
 _verify.register(app)
+from generator.commands import serve as _serve  # noqa: E402
+
+_serve.register(app)
+from generator.commands import users as _users  # noqa: E402
+
+_users.register(app)
 
 
 def main() -> None:

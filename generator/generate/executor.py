@@ -28,6 +28,7 @@ from generator.errors import (
 from generator.generate.journal import CallRow
 from generator.generate.parsing import parse_reply, reask_messages, summarise
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage, request_hash
+from generator.providers.cache import CachingProvider
 from generator.providers.errors import scrub
 from generator.providers.resilience import Attempt, status_of
 
@@ -113,7 +114,11 @@ class UnitExecutor:
     ) -> tuple[Completion, bool]:
         digest = request_hash(request)
         row = spec.cached.get(digest)
-        if row is not None and row.reply is not None:
+        # A journaled reply is reused, except one the call cache answered while the cache is
+        # still in use: asking it again is free and brings back the reply's provenance.
+        caching = isinstance(self.provider, CachingProvider)
+        from_cache = row is not None and bool(row.cache_hit) and caching
+        if row is not None and row.reply is not None and not from_cache:
             usage = CompletionUsage(
                 prompt_tokens=row.prompt_tokens,
                 completion_tokens=row.completion_tokens,

@@ -133,3 +133,34 @@ def test_default_folder_follows_xdg_and_off_switches_it_off(
     assert cache_from_option(None, run="r", warn=None) is None
     mine = cache_from_option(str(tmp_path / "mine"), run="r", warn=None)
     assert mine is not None and mine.root == tmp_path / "mine"
+
+
+def test_resumed_unit_answered_by_the_cache_keeps_its_provenance(tmp_path: Path) -> None:
+    """A unit whose reply came from the call cache before a crash: on resume the executor
+    asks the cache again (free) rather than the journal, so the record keeps meta.cache."""
+    from generator.generate.executor import UnitExecutor, UnitSpec
+    from generator.generate.journal import CallRow
+    from generator.providers.base import request_hash
+
+    reply = '{"records": [{"instruction": "How many days?", "input": "", "output": "25."}]}'
+
+    class Valid(Counting):
+        async def complete(self, request: CompletionRequest) -> Completion:
+            self.calls += 1
+            usage = CompletionUsage(prompt_tokens=120, completion_tokens=30, cost_usd=0.0042)
+            return Completion(text=reply, finish_reason="stop", usage=usage)
+
+    inner = Valid()
+    cache = CallCache(tmp_path, run="first")
+    asyncio.run(CachingProvider(inner, cache).complete(_req()))  # another run paid it
+    digest = request_hash(_req())
+    row = CallRow(digest, "u1", "c1", "ask", 1, "ok", reply=reply, cache_hit=1)
+    rows = []
+    spec = UnitSpec("u1", 0, "c1", "alpaca", _req(), cached={digest: row})
+    out = asyncio.run(UnitExecutor(CachingProvider(inner, cache), rows.append).run(spec))
+    assert inner.calls == 1 and out.cache is not None and out.cache["run"] == "first"
+    assert out.usage.cost_usd == 0.0042 and len(out.valid) == 1
+    assert rows[0].cache_hit == 1 and rows[0].cost_usd == 0.0
+    # without the cache the journaled reply is reused as before: no call
+    out = asyncio.run(UnitExecutor(inner, rows.append).run(spec))
+    assert inner.calls == 1 and out.cache is None and len(out.valid) == 1

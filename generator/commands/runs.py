@@ -103,7 +103,7 @@ def show(run: Path = typer.Argument(..., help="Run folder.")) -> None:
         ("provider calls", ", ".join(f"{k} {v}" for k, v in s["calls"].items()) or "0"),
         ("call cache", f"{s['cache_hits']} hits ({s['cache_corrupt']} corrupt entries ignored)"),
         ("tokens in / out", f"{s['prompt_tokens']:,} / {s['completion_tokens']:,}"),
-        ("of which from the provider's prompt cache", f"{s['cached_tokens']:,}"),
+        ("tokens in from prompt cache", f"{s['cached_tokens']:,}"),
         ("cost", f"${s['cost_usd']:.4f}"),
     ]
     for name, value in rows:

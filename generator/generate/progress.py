@@ -88,7 +88,7 @@ def summary_table(
             f"{tally.cache_hits} ({tally.cache_corrupt})",
         ),
         ("tokens in / out", f"{tally.prompt_tokens:,} / {tally.completion_tokens:,}"),
-        ("of which from the provider's prompt cache", f"{tally.cached_tokens:,}"),
+        ("tokens in from prompt cache", f"{tally.cached_tokens:,}"),
         ("cost (this session)", f"${tally.cost_usd:.4f}"),
         ("time", f"{elapsed:.1f} s"),
     ]

@@ -264,6 +264,7 @@ class Engine:
             request,
             cached=p.cached.get(unit.id, {}),
             keep_reasoning=s.keep_reasoning,
+            turns=p.template.turns.limits if p.template.turns else None,
         )
 
     async def _run_unit(

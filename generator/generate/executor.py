@@ -46,6 +46,7 @@ class UnitSpec:
     request: CompletionRequest
     cached: dict[str, CallRow] = field(default_factory=dict)
     keep_reasoning: bool = False
+    turns: tuple[int, int] | None = None  # a conversation template's (min, max) turns
 
 
 @dataclass
@@ -189,7 +190,11 @@ class UnitExecutor:
             if completion.reasoning and spec.keep_reasoning:
                 out.reasoning = completion.reasoning
             parsed = parse_reply(
-                completion.text, spec.fmt, finish_reason=completion.finish_reason, schema=schema
+                completion.text,
+                spec.fmt,
+                finish_reason=completion.finish_reason,
+                schema=schema,
+                turns=spec.turns,
             )
             valid = parsed.valid
             if valid:

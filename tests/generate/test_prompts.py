@@ -21,7 +21,7 @@ from generator.records import Chunk
 
 RPC = "records_per_call: 3"
 ASSISTANT = {"role": "assistant", "content": "Yo"}
-SHIPPED = ("qa", "self-instruct", "chat", "completion")
+SHIPPED = ("qa", "self-instruct", "chat", "completion", "conversation")
 
 GOOD = """\
 id: mine

@@ -30,9 +30,14 @@ def run_stats(run: Path) -> dict[str, Any]:
         session = q("SELECT * FROM gen_sessions ORDER BY id DESC LIMIT 1")
         calls = q(
             "SELECT status, COALESCE(error_code, 'ok') AS code, COUNT(*) AS n,"
-            " SUM(prompt_tokens) AS pt, SUM(completion_tokens) AS ct, SUM(cost_usd) AS cost"
-            " FROM gen_calls GROUP BY status, code ORDER BY n DESC"
+            " SUM(prompt_tokens) AS pt, SUM(completion_tokens) AS ct, SUM(cost_usd) AS cost,"
+            " SUM(cached_tokens) AS cached"
+            " FROM gen_calls WHERE cache_hit=0 GROUP BY status, code ORDER BY n DESC"
         )
+        cache = q(
+            "SELECT COALESCE(SUM(cache_hit), 0) AS hits, COALESCE(SUM(cache_corrupt), 0) AS bad"
+            " FROM gen_calls"
+        )[0]
         units = q(
             "SELECT status, COUNT(*) AS n FROM gen_units WHERE fingerprint=? GROUP BY status",
             (fp,),
@@ -52,6 +57,9 @@ def run_stats(run: Path) -> dict[str, Any]:
             "prompt_tokens": sum(r["pt"] or 0 for r in calls),
             "completion_tokens": sum(r["ct"] or 0 for r in calls),
             "cost_usd": sum(r["cost"] or 0.0 for r in calls),
+            "cached_tokens": sum(r["cached"] or 0 for r in calls),
+            "cache_hits": cache["hits"],
+            "cache_corrupt": cache["bad"],
             "session": dict(session[0]) if session else None,
             "sessions": q("SELECT COUNT(*) AS n FROM gen_sessions")[0]["n"],
             "holder": live_holder(Path(run)),
@@ -104,7 +112,9 @@ def show(run: Path = typer.Argument(..., help="Run folder.")) -> None:
         ("rejections", str(rejected)),
         ("acceptance rate", f"{100 * accepted / seen:.1f}%" if seen else "-"),
         ("provider calls", ", ".join(f"{k} {v}" for k, v in s["calls"].items()) or "0"),
+        ("call cache", f"{s['cache_hits']} hits ({s['cache_corrupt']} corrupt entries ignored)"),
         ("tokens in / out", f"{s['prompt_tokens']:,} / {s['completion_tokens']:,}"),
+        ("tokens in from prompt cache", f"{s['cached_tokens']:,}"),
         ("cost", f"${s['cost_usd']:.4f}"),
     ]
     for name, value in rows:

@@ -64,6 +64,9 @@ class Tally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    cached_tokens: int = 0  # prompt tokens the provider read from its prompt cache
+    cache_hits: int = 0  # calls answered by the cross-run call cache (nothing paid)
+    cache_corrupt: int = 0  # corrupt call-cache entries ignored (those calls were sent)
 
 
 def record_texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
@@ -156,6 +159,8 @@ class Committer:
                 meta["redaction"] = {"before_send": True, "found": redact_text(c.text)[1]}
             if outcome.reasoning:
                 meta["reasoning"] = outcome.reasoning
+            if outcome.cache is not None:  # answered by the call cache: its provenance
+                meta["cache"] = outcome.cache
             # The fields were validated (pydantic and JSON Schema) by the parser and the meta
             # is built here from validated parts: no second validation per record.
             instruction, output = record_texts(self.prov.fmt, fields)

@@ -10,6 +10,12 @@ the shipped ``prompts/``.
 Variables a template sees: ``document`` (the chunk inside a ``<document>`` block, delimiter
 neutralised), ``text``, ``path``, ``heading``, ``n`` (records asked for), ``examples`` (list
 of dicts with instruction/input/output), ``format`` and ``reply_shape`` (a JSON example).
+
+Layout for prefix caching: providers cache the longest prompt prefix seen before (OpenAI
+automatically, Anthropic up to a ``cache_control`` mark). So every static part of a shipped
+template (role, rules, reply shape) sits in the system block, and the user message holds
+only what changes per call, in this order: examples, the document, the count ``n``. Two
+calls of a run then share the whole system block as a prefix (tested).
 """
 
 from __future__ import annotations

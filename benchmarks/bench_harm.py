@@ -6,8 +6,11 @@ and benign look-alikes written apart from the exemplars), the misses, and the re
 the step over synthetic business records with a few planted harmful requests.
 ``--write`` stores the figures in ``generator/curate/data/harm_eval.json`` for the curation
 report (a test fails when the stored figures drift from a fresh measurement).
+``--holdout N`` instead fits the embeddings classifier on every exemplar writing round but
+round N and reports recall and false positives on round N (new phrasings and sub-topics
+the model never saw; the round's benign side is deliberately hard look-alikes).
 
-    .venv/bin/python benchmarks/bench_harm.py [--records 10000] [--write]
+    .venv/bin/python benchmarks/bench_harm.py [--records 10000] [--write] [--holdout N]
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ DATA = ROOT / "tests" / "curate" / "data"
 SETS = {
     "harm_labelled": "development set (asserted by the tests)",
     "harm_heldout": "second set (written later, then used in development)",
-    "harm_fresh": "fresh set (written after the classifier was frozen, measured once)",
+    "harm_fresh": "fresh set (never used in development, only measured)",
 }
 QUESTIONS = [
     "How do I request a new laptop?",
@@ -70,11 +73,47 @@ def _records(n: int) -> list[AlpacaRecord]:
     return out
 
 
+def holdout(round_: int, fpr: float | None) -> None:
+    """Fit on all exemplar rounds but ``round_``; measure on ``round_``."""
+    from generator.curate.harm.classifier import DEFAULT_FPR, HarmClassifier
+    from generator.curate.harm.exemplars import load_exemplars
+    from generator.curate.semantic_dedup import embed, static_embed
+
+    every = load_exemplars()
+    train = every.model_copy(update={"items": tuple(e for e in every.items if e.batch != round_)})
+    test = [e for e in every.items if e.batch == round_]
+    clf = HarmClassifier(
+        train,
+        "embeddings",
+        DEFAULT_FPR["embeddings"] if fpr is None else fpr,
+        lambda texts: embed(texts, 64, 128),
+        static_embed,
+    )
+    verdicts = clf.classify([e.text for e in test])
+    harmful = [v.flagged for e, v in zip(test, verdicts, strict=True) if e.label == "harmful"]
+    benign = [v.flagged for e, v in zip(test, verdicts, strict=True) if e.label == "benign"]
+    print(
+        f"round {round_} held out (operating_fpr {clf.operating_fpr}): recall "
+        f"{sum(harmful) / len(harmful):.1%} of {len(harmful)}, false positives "
+        f"{sum(benign) / len(benign):.1%} of {len(benign)}"
+    )
+    by_cat: dict[str, list[bool]] = {}
+    for e, v in zip(test, verdicts, strict=True):
+        if e.label == "harmful":
+            by_cat.setdefault(e.category or "?", []).append(v.flagged)
+    print("  by category: " + ", ".join(f"{c} {sum(f) / len(f):.0%}" for c, f in by_cat.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--write", action="store_true", help="store the figures for reports")
+    parser.add_argument("--holdout", type=int, help="exemplar round to hold out and measure")
+    parser.add_argument("--operating-fpr", type=float, help="with --holdout: the operating point")
     args = parser.parse_args()
+    if args.holdout is not None:
+        holdout(args.holdout, args.operating_fpr)
+        return
     modes = ["embeddings", "patterns"] if embeddings_available() else ["patterns"]
     results = []
     for mode in modes:

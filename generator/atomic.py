@@ -3,11 +3,14 @@ disk, then renamed over it (``os.replace``). A crash, Ctrl-C or a full disk leav
 file (or none) and no temp file, never half of a new one that looks complete.
 
 :func:`atomic_write` does one file; :class:`Staging` a set of files renamed into place
-together only once every one of them is complete (an export, a curation).
+together only once every one of them is complete (an export, a curation). Files that grow
+line by line (JSONL) use :func:`append_whole`: a failed append is cut back to the last whole
+line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -42,6 +45,21 @@ def atomic_write(path: Path, fill: Callable[[Path], T]) -> T:
         tmp.unlink(missing_ok=True)
         raise
     return result
+
+
+def append_whole(fd: int, data: bytes, name: object) -> None:
+    """Append ``data`` (whole lines) to the file open as ``fd`` (``O_APPEND``). A write that
+    fails part-way (a full disk) is cut back to where it started, then raised as an OSError
+    naming ``name``: the file never ends in half a line."""
+    start = os.lseek(fd, 0, os.SEEK_END)
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # truncating frees space: it does not fail
+            os.ftruncate(fd, start)
+        raise OSError(exc.errno, exc.strerror, str(name)) from exc
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -48,7 +48,9 @@ Operating-system failures are mapped to this tree in one place, :func:`from_os_e
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 
@@ -258,6 +260,18 @@ _SQLITE_FULL, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_IOERR_SHMSIZE = 13, 8,
 _RESUME = "free some space and re-run the same command to resume"
 
 
+def no_room_left(path: Path) -> bool:
+    """True when the file system holding ``path`` (or its nearest existing folder) has no
+    free block or no free inode left."""
+    for folder in (path, *path.parents):
+        try:
+            st = os.statvfs(folder)
+        except OSError:
+            continue
+        return st.f_bavail == 0 or (st.f_files > 0 and st.f_favail == 0)
+    return False
+
+
 def from_os_error(exc: BaseException, path: object = None) -> InstructforgeError | None:
     """Our error for an operating-system failure, or None if ``exc`` is not one we map.
 
@@ -276,6 +290,10 @@ def from_os_error(exc: BaseException, path: object = None) -> InstructforgeError
         # SHMSIZE: the WAL index (run.sqlite-shm) could not grow, which is a full disk.
         if code == _SQLITE_FULL or full == _SQLITE_IOERR_SHMSIZE or "disk is full" in str(exc):
             return DiskFull(f"disk full: cannot write{where}: {exc}; {_RESUME}")
+        if code == _SQLITE_CANTOPEN and path is not None and no_room_left(Path(str(path))):
+            # SQLite cannot say why a file would not open; a file system without a free
+            # block or inode (the new WAL or its index needs one) is a full disk.
+            return DiskFull(f"disk full: cannot create{where}: {exc}; {_RESUME}")
         if code in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
             return NotWritable(f"cannot use{where}: {exc}")
         return None

@@ -275,10 +275,20 @@ class ChatRecord(_Record):
         return fields
 
     def instruction_text(self) -> str:
-        return next(m.content or "" for m in self.messages if m.role == "user")
+        # Every user turn, not only the first: two conversations that open alike but ask
+        # different follow-ups are different examples (dedup, length and novelty use this).
+        return "\n".join(m.content for m in self.messages if m.role == "user" and m.content)
 
     def output_text(self) -> str:
         return "\n".join(m.content for m in self.messages if m.role == "assistant" and m.content)
+
+    def first_exchange(self) -> tuple[str, str]:
+        """(opening question, the first answer to it): the first user turn and the first
+        assistant turn with text after it ("" when there is none)."""
+        turns = [m for m in self.messages if m.role in ("user", "assistant")]
+        start = next((k for k, m in enumerate(turns) if m.role == "user"), 0)
+        answers = (m.content for m in turns[start:] if m.role == "assistant" and m.content)
+        return (turns[start].content or "").strip(), next(answers, "")
 
     def set_text(self, field: str, value: str) -> None:
         parts = field.split(".")
@@ -305,6 +315,34 @@ class CompletionRecord(_Record):
 
     def set_text(self, field: str, value: str) -> None:
         setattr(self, field, value)
+
+
+def turn_problem(messages: list[dict[str, Any]], min_turns: int, max_turns: int) -> str | None:
+    """Why ``messages`` is not a well-formed conversation, or None.
+
+    Well-formed: an optional leading system turn, then user and assistant turns alternating
+    from a user turn, every turn non-empty, the last by the assistant, and ``min_turns`` to
+    ``max_turns`` user and assistant turns (the system turn is not counted). The chat record
+    type itself is looser (imported data may hold tools); templates opt in to this check.
+    """
+    turns = list(messages)
+    if turns and turns[0].get("role") == "system":
+        turns = turns[1:]
+    for i, m in enumerate(messages):
+        content = m.get("content")
+        if not isinstance(content, str) or not content.strip():
+            return f"empty_turn: message {i} ({m.get('role')}) has no text"
+    for i, m in enumerate(turns):
+        want = "user" if i % 2 == 0 else "assistant"
+        if m.get("role") != want:
+            return f"not_alternating: turn {i + 1} is {m.get('role')!r}, expected {want!r}"
+    if len(turns) < min_turns:
+        return f"too_few_turns: {len(turns)} turns, at least {min_turns} needed"
+    if len(turns) > max_turns:
+        return f"too_many_turns: {len(turns)} turns, at most {max_turns} allowed"
+    if turns[-1].get("role") != "assistant":
+        return "ends_with_user: the last turn must be the assistant's answer"
+    return None
 
 
 Record = AlpacaRecord | ChatRecord | CompletionRecord

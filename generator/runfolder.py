@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from generator.errors import ConfigError, RunBusyError
+from generator.errors import ConfigError, DiskFull, RunBusyError, from_os_error
 from generator.records import utcnow
 from generator.store import JOURNAL_NAME, Journal, damaged
 
@@ -67,6 +67,8 @@ def check_folder(path: Path, *, create: bool) -> None:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            if isinstance(full := from_os_error(exc, path), DiskFull):
+                raise full from exc  # exit 4: free space and re-run
             raise ConfigError(f"cannot open the run folder {path}: {exc.strerror}") from exc
         return
     if not create or (path / JOURNAL_NAME).exists():
@@ -101,6 +103,8 @@ class RunLock:
             if exc.errno == errno.EROFS and not create:
                 self.read_only = True  # nobody can write this run: nothing to guard or heal
                 return
+            if isinstance(full := from_os_error(exc, self.path), DiskFull):
+                raise full from exc
             raise ConfigError(f"cannot lock the run folder {self.path.parent}: "
                               f"{exc.strerror}") from exc  # fmt: skip
         st = os.fstat(fh.fileno())
@@ -163,6 +167,25 @@ class RunLock:
             f"{self.path.parent} is being written by {who}{where}; one command at a time per "
             "run: wait for it to finish (or stop it), then run this again"
         )
+
+
+def live_holder(run_dir: Path) -> dict[str, Any] | None:
+    """Who holds ``run_dir``'s lock, as it wrote itself into ``run.lock``, if that process
+    is still alive; None when nobody does (an ended command empties the file; a killed one
+    leaves a pid that no longer runs). Only reads: never takes the lock, so it cannot get
+    in the way of a command starting at the same moment."""
+    try:
+        holder = json.loads((run_dir / LOCK_NAME).read_text(encoding="utf-8") or "null")
+        pid = int(holder["pid"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return holder
 
 
 @dataclass

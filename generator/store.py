@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ class Journal:
             self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._check_integrity()
             self.conn.execute("PRAGMA journal_mode=WAL")
+            # the first read in WAL mode creates the WAL index: fail here, with the path
+            self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         except sqlite3.OperationalError as exc:  # cannot open, locked, read-only, disk full
             if isinstance(full := from_os_error(exc, path), DiskFull):
                 raise full from exc  # exit 4: free space and re-run
@@ -127,16 +129,19 @@ class Journal:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work; rolled back on error."""
+        """One atomic unit of work; rolled back on error, a failed COMMIT (a full disk)
+        included: SQLite leaves the transaction open then, and every later ``BEGIN`` of
+        this connection would fail."""
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            else:
                 self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    with suppress(sqlite3.Error):  # the first error is the one to report
+                        self.conn.execute("ROLLBACK")
+                raise
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         with self._lock:

@@ -40,10 +40,12 @@ def _loopback_only(self: socket.socket, address: object) -> object:
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No API keys leak in from the developer's shell; no socket leaves the machine."""
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No API keys leak in from the developer's shell; no socket leaves the machine; the
+    cross-run call cache (on by default for curation's checks) is the test's own."""
     for var in _SECRET_VARS:
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("DISABLE_AIOHTTP_TRANSPORT", "True")
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 

@@ -109,7 +109,9 @@ def test_ctrl_c_ends_curate_while_its_judge_waits_out_a_429(tmp_path) -> None:
         took = _signal_when_paused(proc, server, signal.SIGINT)
         err = proc.communicate()[1].decode()
     assert proc.returncode == 130, err[-2000:]
-    assert took < 5, f"Ctrl-C took {took:.1f} s"
+    # ~2 s on a quiet machine; 13.8 s was seen once at load average 9 (the signal waits for
+    # the main thread to leave C code): "prompt", not "fast".
+    assert took < 20, f"Ctrl-C took {took:.1f} s"
     assert "interrupted" in err and "Traceback" not in err
 
 

@@ -301,3 +301,50 @@ def test_export_without_permission_gives_exit_2_with_the_path(tmp_path, monkeypa
     assert res.exit_code == 2, res.output
     line = _one_error_line(res.output)
     assert str(out) in line and "Permission denied" in line
+
+
+def test_curate_failing_while_a_plot_is_written_keeps_the_previous_report(
+    tmp_path, monkeypatch
+) -> None:
+    """ENOSPC half-way through a PNG of the report: the previous curation (its report and
+    plots) stays whole and no half PNG or temp folder is left in the run."""
+    from matplotlib.figure import Figure
+
+    docs, run = make_docs(tmp_path / "docs"), tmp_path / "run"
+    assert gen(docs, run).exit_code == 0
+    cfg = tmp_path / "curate.yaml"
+    cfg.write_text(CURATE_YAML.replace("enabled: false", "enabled: true"))
+    args = ["curate", str(run), "--config", str(cfg)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    before = _files(run / "curation")
+    assert any(name.endswith(".png") for name in before)
+
+    def savefig(self: Figure, path: Path, **kw: object) -> None:
+        Path(path).write_bytes(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 4, res.output
+    assert "disk full" in _one_error_line(res.output)
+    assert _files(run / "curation") == before
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("inodes_left", [0, 1, 2, 3, 4])
+def test_a_new_run_folder_on_a_full_disk_is_exit_4(tmp_path, inodes_left) -> None:
+    """A disk with no room for one more file (no inodes left, or just a few: the folder,
+    run.lock, run.sqlite, its WAL and its index each take one) gave exit 2 "cannot open the
+    run folder" / "cannot lock" / "unable to open database file": it is a full disk, exit 4."""
+    docs = make_docs(tmp_path / "docs")
+    with tmpfs(tmp_path / "disk", "4m,nr_inodes=16") as disk:
+        taken = []
+        with contextlib.suppress(OSError):
+            while True:
+                taken.append(disk / f"f{len(taken)}")
+                taken[-1].touch()
+        for path in taken[:-1][:inodes_left]:
+            path.unlink()
+        res = gen(docs, disk / "run")
+        assert res.exit_code == 4, res.output
+        assert "disk full" in _one_error_line(res.output)

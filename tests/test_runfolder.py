@@ -424,3 +424,37 @@ def test_damage_found_past_the_check_is_named_and_other_errors_pass(tmp_path):
     for exc in (sqlite3.IntegrityError("UNIQUE"), sqlite3.OperationalError("database is locked")):
         with pytest.raises(type(exc)), open_run_folder(run, "curate"):
             raise exc
+
+
+# ------------------------------------------------------------------ sessions left "running"
+
+
+def _left_running(run: Path, holder: dict | None) -> str:
+    """The last session row as a full disk leaves it (its end could not be written), with
+    ``holder`` in run.lock (None: empty, as a command that ended normally leaves it)."""
+    conn = sqlite3.connect(run / "run.sqlite")
+    with conn:
+        conn.execute("UPDATE gen_sessions SET status='running', ended_at=NULL, message=NULL")
+    conn.close()
+    (run / "run.lock").write_text(json.dumps(holder) + "\n" if holder else "")
+    res = _invoke("runs", "show", run)
+    assert res.exit_code == 0, res.output
+    return " ".join(res.output.split())  # the status cell may wrap
+
+
+def test_a_session_whose_end_was_never_written_is_not_shown_running(tmp_path, done_run):
+    """Seen: after a full disk the session row stays "running" and `runs show` said so."""
+    run = _copy(done_run, tmp_path / "run")
+    line = _left_running(run, None)  # the command ended (its lock is released)
+    assert "running" not in line.replace("not running", "")
+    assert "disk full" in line and "killed" in line and "resume" in line
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    line = _left_running(run, {"pid": int(dead), "command": "instructforge generate"})
+    assert "running" not in line.replace("not running", "") and "killed" in line
+
+
+def test_a_session_whose_process_lives_is_shown_running_with_its_pid(tmp_path, done_run):
+    run = _copy(done_run, tmp_path / "run")
+    line = _left_running(run, {"pid": os.getpid(), "command": "instructforge generate"})
+    assert f"running (pid {os.getpid()}" in line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,23 @@ def test_a_journal_with_pages_overwritten_mid_file_is_named_damaged(tmp_path: Pa
     with pytest.raises(JournalDamagedError, match="damaged") as err:
         Journal(tmp_path)
     assert "\n" not in str(err.value)
+
+
+def test_a_commit_that_fails_is_rolled_back_not_left_open(tmp_path: Path) -> None:
+    """A COMMIT can fail (a full disk; here a deferred foreign key, which SQLite checks only
+    at COMMIT): the transaction must be rolled back, not left open on the connection, where
+    the next ``BEGIN`` would fail and later writes would never be committed."""
+    j = Journal(tmp_path / "run")
+    j.conn.execute("PRAGMA foreign_keys=ON")
+    j.conn.executescript(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE child (pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);"
+    )
+    with pytest.raises(sqlite3.IntegrityError), j.transaction() as conn:
+        conn.execute("INSERT INTO child VALUES (42)")  # no parent 42: COMMIT fails
+    assert not j.conn.in_transaction
+    assert j.query("SELECT COUNT(*) FROM child")[0][0] == 0
+    with j.transaction() as conn:  # the next unit of work starts and commits normally
+        conn.execute("INSERT INTO parent VALUES (1)")
+    assert j.query("SELECT COUNT(*) FROM parent")[0][0] == 1
+    j.close()

@@ -56,6 +56,13 @@ def generate(
     context_window: int = typer.Option(
         None, "--context-window", min=256, help="Context window in tokens (overrides LiteLLM's)."
     ),
+    cache: Path = typer.Option(
+        None,
+        "--cache",
+        metavar="DIR",
+        help="Answer a request identical to one an earlier run made from this call cache "
+        "folder instead of the provider (hits cost 0; default off: generation wants novelty).",
+    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print calls, tokens and cost to expect; send nothing."
     ),
@@ -111,6 +118,7 @@ def generate(
             docs=str(docs), run_dir=str(out), model=model, template=template,
             seeds=str(seeds) if seeds else None, per_chunk=per_chunk, records=records,
             concurrency=concurrency, rpm=rpm, tpm=tpm, max_cost=max_cost, api_base=api_base,
+            cache_dir=str(cache) if cache else None,
             api_key_env=api_key_env,
             workers=workers, context_window=context_window, price_in_per_m=price_in,
             price_out_per_m=price_out, max_retries=max_retries, timeout_s=timeout,
@@ -144,6 +152,11 @@ def generate(
     reasons = reasons_table(result.tally)
     if reasons is not None:
         console.print(reasons)
+    if result.tally.cache_corrupt:
+        err.print(
+            f"[yellow]warning:[/yellow] {result.tally.cache_corrupt} corrupt call-cache "
+            "entries were ignored and their calls sent again (the new replies replaced them)"
+        )
     if result.left_pending:
         err.print(
             f"[yellow]warning:[/yellow] {result.left_pending} calls failed at the provider "

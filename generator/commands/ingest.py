@@ -17,12 +17,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from generator.display import shown_path
 from generator.errors import ConfigError
 from generator.ingest.archive import DEFAULT_MAX_UNZIPPED_MB, DEFAULT_MAX_ZIP_ENTRIES
 from generator.ingest.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from generator.ingest.pipeline import INGESTED, UNCHANGED, FileResult, ingest_entries, plan
 from generator.ingest.settings import DEFAULT_MAX_FILE_MB, SETTINGS_KEY, resolve
-from generator.ingest.walk import shown_path
 from generator.runfolder import open_run_folder
 from generator.tokens import encoding_name
 

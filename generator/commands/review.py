@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from generator.atomic import atomic_write_text
 from generator.curate.quality import journal_source_text
 from generator.errors import ConfigError
 from generator.review import io as review_io
@@ -142,8 +143,7 @@ def _prepare(store: ReviewStore, run: Path, sample: int | None, seed: int | None
 
 def _write_report(run: Path, store: ReviewStore) -> str:
     text = render_markdown(summary(store))
-    (run / "curation").mkdir(exist_ok=True)
-    (run / "curation" / "review_report.md").write_text(text, encoding="utf-8")
+    atomic_write_text(run / "curation" / "review_report.md", text)  # never half a report
     return text
 
 

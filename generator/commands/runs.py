@@ -19,6 +19,7 @@ def run_stats(run: Path) -> dict[str, Any]:
     from generator.generate.journal import GenJournal
     from generator.generate.settings import FINGERPRINT_KEY
     from generator.generate.setup import PLAN_KEY
+    from generator.runfolder import live_holder
     from generator.store import open_run
 
     with open_run(run) as journal:
@@ -29,9 +30,14 @@ def run_stats(run: Path) -> dict[str, Any]:
         session = q("SELECT * FROM gen_sessions ORDER BY id DESC LIMIT 1")
         calls = q(
             "SELECT status, COALESCE(error_code, 'ok') AS code, COUNT(*) AS n,"
-            " SUM(prompt_tokens) AS pt, SUM(completion_tokens) AS ct, SUM(cost_usd) AS cost"
-            " FROM gen_calls GROUP BY status, code ORDER BY n DESC"
+            " SUM(prompt_tokens) AS pt, SUM(completion_tokens) AS ct, SUM(cost_usd) AS cost,"
+            " SUM(cached_tokens) AS cached"
+            " FROM gen_calls WHERE cache_hit=0 GROUP BY status, code ORDER BY n DESC"
         )
+        cache = q(
+            "SELECT COALESCE(SUM(cache_hit), 0) AS hits, COALESCE(SUM(cache_corrupt), 0) AS bad"
+            " FROM gen_calls"
+        )[0]
         units = q(
             "SELECT status, COUNT(*) AS n FROM gen_units WHERE fingerprint=? GROUP BY status",
             (fp,),
@@ -51,21 +57,34 @@ def run_stats(run: Path) -> dict[str, Any]:
             "prompt_tokens": sum(r["pt"] or 0 for r in calls),
             "completion_tokens": sum(r["ct"] or 0 for r in calls),
             "cost_usd": sum(r["cost"] or 0.0 for r in calls),
+            "cached_tokens": sum(r["cached"] or 0 for r in calls),
+            "cache_hits": cache["hits"],
+            "cache_corrupt": cache["bad"],
             "session": dict(session[0]) if session else None,
             "sessions": q("SELECT COUNT(*) AS n FROM gen_sessions")[0]["n"],
+            "holder": live_holder(Path(run)),
         }
+
+
+def _running(holder: dict[str, Any] | None, started: str) -> str:
+    """A session whose end was never written: running, or it ended without a word."""
+    if holder is None:
+        return (
+            f"not running: stopped (disk full?) or killed without recording how, after "
+            f"starting at {started}; re-run the command to resume"
+        )
+    return f"running (pid {holder['pid']}, {holder.get('command', '?')}) since {started}"
 
 
 def _status(s: dict[str, Any]) -> str:
     sess = s["session"]
     if sess is None:
         return "not generated yet (ingest only)"
-    status = sess["status"]
-    if status == "running":
-        status = "running (or killed: re-run the command to resume)"
-    when = sess["ended_at"] or sess["started_at"]
     note = f" - {sess['message']}" if sess.get("message") else ""
-    return f"{status} at {when} (session {sess['id']} of {s['sessions']}){note}"
+    of = f"(session {sess['id']} of {s['sessions']}){note}"
+    if sess["status"] == "running":  # or it ended unrecorded: a full disk, a kill -9
+        return f"{_running(s['holder'], sess['started_at'])} {of}"
+    return f"{sess['status']} at {sess['ended_at'] or sess['started_at']} {of}"
 
 
 @runs_app.command("show")
@@ -93,7 +112,9 @@ def show(run: Path = typer.Argument(..., help="Run folder.")) -> None:
         ("rejections", str(rejected)),
         ("acceptance rate", f"{100 * accepted / seen:.1f}%" if seen else "-"),
         ("provider calls", ", ".join(f"{k} {v}" for k, v in s["calls"].items()) or "0"),
+        ("call cache", f"{s['cache_hits']} hits ({s['cache_corrupt']} corrupt entries ignored)"),
         ("tokens in / out", f"{s['prompt_tokens']:,} / {s['completion_tokens']:,}"),
+        ("tokens in from prompt cache", f"{s['cached_tokens']:,}"),
         ("cost", f"${s['cost_usd']:.4f}"),
     ]
     for name, value in rows:

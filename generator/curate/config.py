@@ -64,6 +64,9 @@ class CurateConfig(BaseModel):
     # The model the data is meant for: picks the tokenizer and the context limit.
     target_model: str | None = None
     seed: int = 0
+    # Cross-run call cache of the judge and moderation checks: "default"
+    # ($XDG_CACHE_HOME/instructforge/calls), a folder, or "off".
+    call_cache: str = "default"
     split: SplitConfig = Field(default_factory=SplitConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
 

@@ -18,6 +18,13 @@ review, as Self-Instruct dropped whole tasks whose instances disagreed; the dupl
 flagged group's answers are excluded as duplicates of the copy under review (otherwise a
 copy would slip past the review into the data).
 
+Conversations are compared on their first exchange only (the first user turn and the
+assistant's answer to it): later turns answer follow-ups that depend on earlier answers, so
+two conversations that open with the same question may rightly go different ways after it,
+and their later answers are not answers to the same question. A conversation whose first
+answer copies a flagged one but which goes on differently is reviewed with the group, not
+dropped as a duplicate.
+
 The step runs before exact dedup on purpose: dedup on the instruction would keep one of two
 conflicting answers silently.
 """
@@ -36,7 +43,7 @@ from generator.curate.normalize import normalize
 from generator.curate.quality import content_words
 from generator.curate.registry import StepContext, register_step
 from generator.curate.same_question import question_groups
-from generator.records import Record
+from generator.records import ChatRecord, Record
 from generator.textsim import rouge_l
 
 _NUM = re.compile(r"\d+(?:[.,:/]\d+)*")
@@ -61,6 +68,22 @@ def disagreement(a: str, b: str, min_similarity: float) -> str | None:
     if rouge_l(a, b) < min_similarity:
         return "low_similarity"
     return None
+
+
+def first_exchange(record: Record) -> tuple[str, str]:
+    """(question, answer) compared: instruction plus input and the output; for a chat, the
+    first user turn and the first assistant turn after it."""
+    if isinstance(record, ChatRecord):
+        return record.first_exchange()
+    return f"{record.instruction_text()}\n{record.input_text()}".strip(), record.output_text()
+
+
+def _goes_on(record: Record, copied: Record) -> bool:
+    """Whether a conversation whose first answer copies ``copied``'s continues with turns
+    of its own (then it is not a duplicate of ``copied``)."""
+    if not isinstance(record, ChatRecord) or sum(m.role == "user" for m in record.messages) < 2:
+        return False
+    return normalize(record.example_text()) != normalize(copied.example_text())
 
 
 class ContradictionConfig(BaseModel):
@@ -96,7 +119,11 @@ class ContradictionStep(Step):
 
     @staticmethod
     def question(record: Record) -> str:
-        return f"{record.instruction_text()}\n{record.input_text()}".strip()
+        return first_exchange(record)[0]
+
+    @staticmethod
+    def answer(record: Record) -> str:
+        return first_exchange(record)[1]
 
     def question_groups(self, records: list[Record]) -> list[list[int]]:
         return question_groups([self.question(r) for r in records], self.config.question_threshold)
@@ -110,13 +137,13 @@ class ContradictionStep(Step):
             first: dict[str, int] = {}
             copies: dict[int, int] = {}
             for i in group:
-                copies[i] = first.setdefault(normalize(items[i].output_text()), i)
+                copies[i] = first.setdefault(normalize(self.answer(items[i])), i)
             distinct = [i for i in group if copies[i] == i]
             conflicts = []
             for i, j in combinations(distinct, 2):
                 why = disagreement(
-                    items[i].output_text(),
-                    items[j].output_text(),
+                    self.answer(items[i]),
+                    self.answer(items[j]),
                     self.config.min_answer_similarity,
                 )
                 if why:
@@ -128,7 +155,7 @@ class ContradictionStep(Step):
         if self.judge is not None and flagged:
             verdicts = self.judge(
                 [
-                    (self.question(items[g[0]]), [items[i].output_text() for i in g])
+                    (self.question(items[g[0]]), [self.answer(items[i]) for i in g])
                     for g, _, _ in flagged
                 ]
             )
@@ -143,7 +170,7 @@ class ContradictionStep(Step):
                     "group": n,
                     "question": self.question(items[group[0]])[:200],
                     "records": [items[i].meta.id for i in group],
-                    "answers": [items[i].output_text()[:200] for i in group],
+                    "answers": [self.answer(items[i])[:200] for i in group],
                     "conflicts": [{"a": a, "b": b, "why": w} for a, b, w in conflicts],
                     "duplicates": {items[i].meta.id: items[r].meta.id for i, r in dups.items()},
                 }
@@ -163,6 +190,21 @@ class ContradictionStep(Step):
                 )
             for i, rep in dups.items():
                 out_of_set.add(i)
+                if _goes_on(items[i], items[rep]):
+                    # only its first answer is a copy: the conversation is reviewed with its
+                    # group, not dropped as a duplicate of another conversation
+                    self.annotate(items[i], group=n, conflicts=kinds, copies=items[rep].meta.id)
+                    if id(group) in unjudged:
+                        why = "contradiction judge: call failed or reply unparsable"
+                        self.check_failed(items[i], why, {"group": n, "conflicts": kinds})
+                    else:
+                        self.exclude(
+                            items[i],
+                            f"contradiction:{'+'.join(kinds)}",
+                            destination=self.config.action,
+                            details={"group": n, "members": self.groups[-1]["records"]},
+                        )
+                    continue
                 self.exclude(
                     items[i],
                     "duplicate_in_contradiction_group",

@@ -1,10 +1,10 @@
 """Exact dedup on normalised text (NFKC, case, whitespace, punctuation; ``normalize.py``).
 
-Two keys, each optional: the instruction side (instruction plus input, or the first user
-turn, or the prompt) and the whole example. The first record seen with a key is kept; each
-later one is dropped with ``duplicate_of`` naming the kept record. The input belongs to the
-instruction key because one instruction ("Summarise this text.") over different inputs is
-a different task, not a duplicate.
+Two keys, each optional: the instruction side (instruction plus input, or every user turn of
+a conversation, or the prompt) and the whole example (a conversation: all of its turns).
+The first record seen with a key is kept; each later one is dropped with ``duplicate_of``
+naming the kept record. The input belongs to the instruction key because one instruction
+("Summarise this text.") over different inputs is a different task, not a duplicate.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _digest(text: str) -> bytes:
 
 
 def instruction_key(record: Record) -> bytes:
-    """Digest of the normalised instruction side (instruction + input / first user turn)."""
+    """Digest of the normalised instruction side (instruction + input / every user turn)."""
     return _digest(record.instruction_text() + "\n" + record.input_text())
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from generator.curate.base import Destination, Step
 from generator.curate.registry import register_step
+from generator.display import shown_path
 from generator.records import Record
 
 
@@ -68,7 +69,7 @@ class FreshnessStep(Step):
         if review_by and review_by < self.today:
             out.append(f"past_review_by:{review_by.isoformat()}")
         if info.get("superseded_by"):
-            out.append(f"superseded_by:{info['superseded_by']}")
+            out.append(f"superseded_by:{shown_path(str(info['superseded_by']))}")
         updated = _as_date(info.get("updated"))
         if updated and self.config.max_age_days:
             age = (self.today - updated).days
@@ -82,7 +83,11 @@ class FreshnessStep(Step):
             reasons = self.reasons(record)
             self.annotate(record, checked=self.today.isoformat(), flags=reasons)
             if reasons:
-                path = record.meta.source.path if record.meta.source else "(unknown source)"
+                path = (
+                    shown_path(record.meta.source.path)
+                    if record.meta.source
+                    else "(unknown source)"
+                )
                 if reasons[0] not in self.by_document[path]:
                     self.by_document[path].append(reasons[0])
                 self.exclude(

@@ -3,9 +3,9 @@
 Categories: weapons and explosives, drug synthesis and dealing, violence and threats,
 self-harm, sexual content involving minors, hate against protected groups, harassment,
 stalking, malware and intrusion, fraud. The offline classifier (``curate/harm/``) combines
-precise patterns with a model fitted on the bundled exemplars: cue counts, plus
-nearest-exemplar evidence from the packaged all-MiniLM-L6-v2 model when the
-``embeddings`` extra is installed. ``classifier: auto`` (default) uses the embeddings when
+precise patterns with a model fitted on the bundled exemplars: cue counts, plus the
+sentence embedding and nearest-exemplar evidence from the packaged all-MiniLM-L6-v2 model
+when the ``embeddings`` extra is installed. ``classifier: auto`` (default) uses the embeddings when
 installed and otherwise runs patterns-only, saying so in the report with that mode's own
 measured figures; ``classifier: embeddings`` refuses to start without the extra.
 
@@ -200,8 +200,8 @@ def figures_text(figures: dict[str, dict[str, Any]]) -> str:
     fresh = figures.get("harm_fresh")
     if fresh:
         text += (
-            f"; recall {fresh['recall']:.1%}, false positives {fresh['fpr']:.1%} on text written "
-            f"after it was frozen ({fresh['harmful']} harmful, {fresh['benign']} look-alikes)"
+            f"; recall {fresh['recall']:.1%}, false positives {fresh['fpr']:.1%} on text never "
+            f"used in its development ({fresh['harmful']} harmful, {fresh['benign']} look-alikes)"
         )
     return text
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from generator.curate.base import Filter
 from generator.curate.normalize import normalize
 from generator.curate.registry import register_step
-from generator.records import Record
+from generator.records import ChatRecord, Record
 
 _KEYWORDS = [
     "image",
@@ -157,7 +157,12 @@ class HeuristicsFilter(Filter):
 
     def keep(self, record: Record) -> bool | tuple[bool, str]:
         invented = self.model_invented(record)
-        reason = self.instruction_reason(record.instruction_text(), invented) or self.output_reason(
-            record
+        # A conversation's opening question is its task; follow-ups lean on earlier answers
+        # and may rightly be short ("Why is that?"), so the instruction checks skip them.
+        opening = (
+            record.first_exchange()[0]
+            if isinstance(record, ChatRecord)
+            else record.instruction_text()
         )
+        reason = self.instruction_reason(opening, invented) or self.output_reason(record)
         return (False, reason) if reason else True

@@ -7,15 +7,21 @@ passing the record: the step sends it to review as ``check_failed:<step>``). Eve
 journaled in the run's ``judge_calls`` table by request hash before its result is used: a
 re-run reuses the stored reply, so an interrupted curation never pays a call twice, and the
 costs are added up like generation's.
+
+Across runs, the checks go through the cross-run call cache (``providers/cache.py``) when
+curation sets one (:func:`use_call_cache`; on by default, ``call_cache: off`` in
+curate.yaml switches it off): a check another run already paid for is answered from it at
+cost 0 and journaled with ``cache_hit = 1``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from generator.errors import ConfigError, GuardStop, InstructforgeError
@@ -39,6 +45,8 @@ JUDGE_MIGRATIONS = [
         at TEXT NOT NULL
     );
     """,
+    # 2: checks answered by the cross-run call cache (tokens and cost 0: nothing was paid)
+    "ALTER TABLE judge_calls ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;",
 ]
 
 QUALITY_RUBRIC = """You grade one training example for a fine-tuned assistant.
@@ -170,10 +178,16 @@ class CallLog:
         reply: str | None,
         error: str | None = None,
         usage: Any = None,
+        cache_hit: bool = False,
     ) -> None:
-        """Record one call: ``reply`` when it succeeded, else ``error`` ("Class: message")."""
+        """Record one call: ``reply`` when it succeeded, else ``error`` ("Class: message").
+        A call-cache hit is recorded at tokens and cost 0 (this run paid nothing)."""
+        if cache_hit:
+            usage = None
         self.journal.execute(
-            "INSERT OR REPLACE INTO judge_calls VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO judge_calls(request_hash, kind, model, record_id, status,"
+            " reply, prompt_tokens, completion_tokens, cost_usd, error, at, cache_hit)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 digest,
                 kind,
@@ -186,6 +200,7 @@ class CallLog:
                 usage.cost_usd if usage else None,
                 None if error is None else error[:300],
                 utcnow(),
+                int(cache_hit),
             ),
         )
 
@@ -237,14 +252,18 @@ class JudgeClient:
         async with sem:
             try:
                 comp = await self.provider.complete(request)
-            except GuardStop:
-                raise  # circuit open: stop the command (exit 4), resumable
             except InstructforgeError as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 self.log.store(digest, kind, self.model, item_id, reply=None, error=error)
+                if isinstance(exc, GuardStop):  # circuit open, a refused key: stop (exit 4),
+                    raise  # resumable; the check is journaled as failed, never as passed
                 self.counts["failed"] += 1
                 return None
-        self.log.store(digest, kind, self.model, item_id, reply=comp.text, usage=comp.usage)
+        hit = bool(comp.cache and comp.cache.get("hit"))
+        self.counts["cache_hits"] += hit
+        self.log.store(
+            digest, kind, self.model, item_id, reply=comp.text, usage=comp.usage, cache_hit=hit
+        )
         return comp.text if comp.finish_reason != "length" else ""  # truncated: unusable
 
     def _run(self, kind: str, batch: Sequence[tuple[str, list[dict[str, str]]]]) -> list:
@@ -286,7 +305,7 @@ class JudgeClient:
     def spent(self) -> dict[str, Any]:
         row = self.journal.query(
             "SELECT count(*) n, sum(prompt_tokens) p, sum(completion_tokens) c, sum(cost_usd) usd,"
-            " sum(status != 'ok') failed FROM judge_calls"
+            " sum(status != 'ok') failed, sum(cache_hit) hits FROM judge_calls"
         )[0]
         return {
             "calls": row["n"],
@@ -294,6 +313,7 @@ class JudgeClient:
             "completion_tokens": row["c"] or 0,
             "cost_usd": row["usd"] or 0.0,
             "failed": row["failed"] or 0,
+            "cache_hits": row["hits"] or 0,
         }
 
 
@@ -301,11 +321,32 @@ class JudgeClient:
 RETRY_POLICY: Any = None
 
 
+#: the cross-run call cache of the checks (set by :func:`use_call_cache`; None: off)
+CALL_CACHE: Any = None
+
+
+@contextlib.contextmanager
+def use_call_cache(cache: Any) -> Iterator[None]:
+    """Route the checks built inside the block through ``cache`` (a CallCache or None)."""
+    global CALL_CACHE
+    old, CALL_CACHE = CALL_CACHE, cache
+    try:
+        yield
+    finally:
+        CALL_CACHE = old
+
+
 def resilient(inner: Provider) -> Provider:
-    """``inner`` with generation's retries, adaptive limiter and circuit breaker."""
+    """``inner`` with generation's retries, adaptive limiter and circuit breaker, behind the
+    call cache when one is in use."""
     from generator.providers.resilience import ResilientProvider
 
-    return ResilientProvider(inner, concurrency=8, retry=RETRY_POLICY)
+    wrapped: Provider = ResilientProvider(inner, concurrency=8, retry=RETRY_POLICY)
+    if CALL_CACHE is not None:
+        from generator.providers.cache import CachingProvider
+
+        wrapped = CachingProvider(wrapped, CALL_CACHE, json_mode=getattr(inner, "json_mode", None))
+    return wrapped
 
 
 def client_for(model: str, journal: Journal | None, run_dir: Any = None) -> JudgeClient:

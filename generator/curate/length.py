@@ -8,6 +8,8 @@ Defaults, and why:
 - instruction >= 3 tokens: fewer cannot state a task (Self-Instruct drops <= 3 words too);
 - output <= 2,048 and instruction <= 1,024 tokens: longer generated texts are mostly loops
   or pasted sources, and exceed the sequence length most fine-tuning jobs use;
+- a conversation is measured as a whole: its "instruction" is every user turn, its
+  "output" every assistant turn, its example all turns (``ChatRecord``'s text methods);
 - whole example <= the target model's context minus a 64-token margin for the chat
   template; without a known target model, 4,096 (a common fine-tuning sequence length).
 """

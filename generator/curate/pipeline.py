@@ -24,10 +24,12 @@ from generator.curate import manifest
 from generator.curate.base import Exclusion
 from generator.curate.config import CurateConfig
 from generator.curate.io import LoadReport, Problem, load_records, write_jsonl
+from generator.curate.judge import use_call_cache
 from generator.curate.registry import StepContext, build_step
 from generator.curate.report import write_report
 from generator.curate.split import check_leakage, split_records
 from generator.errors import ConfigError, GuardStop, MissingKeyError
+from generator.providers.cache import cache_from_option
 from generator.providers.keys import check_credentials
 from generator.records import Record
 from generator.store import Journal
@@ -62,18 +64,22 @@ def run_pipeline(
 ) -> CurationResult:
     """Curate ``records`` into ``out_dir`` (the run's ``curation/`` folder)."""
     ctx = StepContext(run_dir, journal, config.target_model, config.seed)
-    steps = [build_step(n, config.step_config(n), ctx) for n in config.enabled_steps()]
-    removed: list[Exclusion] = []
-    for step in steps:
-        step.bind(removed.append)
-    before = [(r.meta.id, r.example_text()) for r in records]
-    stream: Any = iter(records)
-    for step in steps:
-        stream = step.run(stream)
-    try:
-        curated = list(stream)
-    except GuardStop as exc:  # e.g. the circuit breaker of an LLM check opened
-        raise type(exc)(f"curate {exc}; the previous curation/ is unchanged") from exc
+    run_name = Path(run_dir).name if run_dir is not None else ""
+    cache_warnings: list[str] = []
+    cache = cache_from_option(config.call_cache, run=run_name, warn=cache_warnings.append)
+    with use_call_cache(cache):
+        steps = [build_step(n, config.step_config(n), ctx) for n in config.enabled_steps()]
+        removed: list[Exclusion] = []
+        for step in steps:
+            step.bind(removed.append)
+        before = [(r.meta.id, r.example_text()) for r in records]
+        stream: Any = iter(records)
+        for step in steps:
+            stream = step.run(stream)
+        try:
+            curated = list(stream)
+        except GuardStop as exc:  # e.g. the circuit breaker of an LLM check opened
+            raise type(exc)(f"curate {exc}; the previous curation/ is unchanged") from exc
 
     stats, warnings = [], []
     for step in steps:
@@ -82,6 +88,11 @@ def run_pipeline(
         if failed := check_failure_line(data):
             warnings.append(failed)
         stats.append(data)
+    if cache is not None and cache.counts["corrupt"]:
+        warnings.append(
+            f"call cache: {cache.counts['corrupt']} corrupt entries ignored (calls sent again)"
+        )
+        warnings.extend(cache_warnings[:5])
     counts: dict[str, int] = {"input": len(records), "curated": len(curated)}
     split_sizes = None
     parts = split_records(curated, config.split, config.seed) if config.split.enabled else None
@@ -102,22 +113,22 @@ def run_pipeline(
                 counts[dest] = write_jsonl(staged.path(name), rows)
         stats_text = json.dumps({"counts": counts, "steps": stats}, indent=2, ensure_ascii=False)
         staged.write_text("stats.json", stats_text + "\n")
+        notes = [f"input {p}" for p in problems[:20]] + list(dict.fromkeys(warnings))
+        report = None
+        if config.report.enabled:  # the report and its plots: renamed in with the rest
+            report = write_report(
+                staged,
+                before=before,
+                curated=curated,
+                excluded=removed,
+                stats=stats,
+                split_sizes=split_sizes,
+                cfg=config.report,
+                model=config.target_model,
+                seed=config.seed,
+                notes=notes,
+            )
         staged.commit()
-    notes = [f"input {p}" for p in problems[:20]] + list(dict.fromkeys(warnings))
-    report = None
-    if config.report.enabled:
-        report = write_report(
-            out_dir,
-            before=before,
-            curated=curated,
-            excluded=removed,
-            stats=stats,
-            split_sizes=split_sizes,
-            cfg=config.report,
-            model=config.target_model,
-            seed=config.seed,
-            notes=notes,
-        )
     return CurationResult(out_dir, stats, counts, list(problems), warnings, report)
 
 

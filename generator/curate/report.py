@@ -1,4 +1,5 @@
-"""The curation report: ``RUN/curation/report.md`` plus PNG plots (matplotlib, Agg).
+"""The curation report: ``RUN/curation/report.md`` plus PNG plots (matplotlib, Agg), written
+into the curation's staged set (:class:`generator.atomic.Staging`) with its data files.
 
 Contents: counts per step and reason, token lengths before/after, the largest duplicate
 clusters with examples, split sizes, diversity (``diversity.py``) and size guidance for a
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from generator.atomic import atomic_write_text
+from generator.atomic import Staging
 from generator.curate import diversity
 from generator.curate.base import Exclusion
 from generator.curate.config import ReportConfig
@@ -42,7 +43,7 @@ def size_guidance(goal: str, count: int) -> str:
     return f"{count:,} curated examples: {verdict} the usual range for a {goal} goal ({span})"
 
 
-def _plot(path: Path, draw: Any) -> str:
+def _plot(files: Staging, name: str, draw: Any) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,9 +52,11 @@ def _plot(path: Path, draw: Any) -> str:
     fig, ax = plt.subplots(figsize=(7, 3.5))
     draw(ax)
     fig.tight_layout()
-    fig.savefig(path, dpi=90, metadata={"Software": None})  # no version stamp: stable bytes
-    plt.close(fig)
-    return path.name
+    try:  # into the staged set: the temp file's name says nothing of its format
+        fig.savefig(files.path(name), format="png", dpi=90, metadata={"Software": None})
+    finally:  # no version stamp above: stable bytes
+        plt.close(fig)
+    return name
 
 
 def _clusters(excluded: Sequence[Exclusion], texts: dict[str, str], top: int) -> list[str]:
@@ -76,7 +79,7 @@ def _q(text: str, n: int = 140) -> str:
 
 
 def write_report(
-    out: Path,
+    files: Staging,
     *,
     before: Sequence[tuple[str, str]],
     curated: Sequence[Record],
@@ -88,11 +91,12 @@ def write_report(
     seed: int = 0,
     notes: Sequence[str] = (),
 ) -> Path:
-    """Write ``report.md`` (and PNGs when enabled) into ``out``; returns the report path.
+    """Write ``report.md`` (and PNGs when enabled) into the staged set ``files``, renamed
+    into place with the data files or not at all; returns the report's final path.
 
     ``before`` holds (id, example text) of every input record, taken before any step ran.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    out = files.out
     texts = dict(before)
     tok_before = count_many([t for _, t in before], model)
     tok_after = count_many([r.example_text() for r in curated], model)
@@ -115,11 +119,12 @@ def write_report(
         drops = [sum(s["dropped"].values()) for s in stats]
         pngs.append(
             _plot(
-                out / "steps.png",
+                files,
+                "steps.png",
                 lambda ax: (ax.barh(steps, drops), ax.set_xlabel("records dropped")),
             )
         )
-        pngs.append(_plot(out / "lengths.png", lambda ax: _hist(ax, tok_before, tok_after)))
+        pngs.append(_plot(files, "lengths.png", lambda ax: _hist(ax, tok_before, tok_after)))
 
     lines += ["## Token lengths (whole example)", ""]
     for name, toks in (("before", tok_before), ("after", tok_after)):
@@ -146,7 +151,8 @@ def write_report(
         if cfg.plots:
             pngs.append(
                 _plot(
-                    out / "split.png",
+                    files,
+                    "split.png",
                     lambda ax: ax.bar(list(split_sizes), list(split_sizes.values())),
                 )
             )
@@ -155,14 +161,13 @@ def write_report(
         "",
         *risk_sections(stats, out.parent if (out.parent / "run.sqlite").exists() else None),
     ]
-    lines += ["", *_diversity(curated, cfg, seed, out, pngs)]
+    lines += ["", *_diversity(curated, cfg, seed, files, pngs)]
     if cfg.goal:
         lines += ["", "## Size guidance", "", size_guidance(cfg.goal, len(curated))]
     if pngs:
         lines += ["", "## Plots", "", *[f"![{p}]({p})" for p in pngs]]
-    path = out / "report.md"
-    atomic_write_text(path, "\n".join(lines) + "\n")  # never half a report (a full disk)
-    return path
+    files.write_text("report.md", "\n".join(lines) + "\n")
+    return out / "report.md"
 
 
 def _check_failures(stats: Sequence[dict[str, Any]]) -> list[str]:
@@ -195,7 +200,7 @@ def _hist(ax: Any, before: list[int], after: list[int]) -> None:
 
 
 def _diversity(
-    curated: Sequence[Record], cfg: ReportConfig, seed: int, out: Path, pngs: list[str]
+    curated: Sequence[Record], cfg: ReportConfig, seed: int, files: Staging, pngs: list[str]
 ) -> list[str]:
     instructions = [r.instruction_text() for r in curated]
     verbs, pairs = diversity.verb_stats(instructions, cfg.top_verbs)
@@ -220,7 +225,8 @@ def _diversity(
         if cfg.plots:
             pngs.append(
                 _plot(
-                    out / "similarity.png",
+                    files,
+                    "similarity.png",
                     lambda ax: (
                         ax.hist(sims, bins=[i / 20 for i in range(21)]),
                         ax.set_xlabel("nearest-neighbour Jaccard"),

@@ -28,6 +28,7 @@ from generator.export.job import (
 )
 from generator.export.legal_provenance import provenance_lines, provenance_manifest
 from generator.export.seal import policy_files_entry, seal
+from generator.export.usage import usage_totals
 from generator.export.writer import Staging, secret_values, sha256_file
 from generator.policies import Policy
 from generator.records import utcnow
@@ -157,6 +158,7 @@ def _manifest(res: ExportResult) -> dict[str, Any]:
             },
         },
         "provenance": provenance_manifest(res.gate),
+        "usage": usage_totals(opts.run),  # tokens, cost, cache hits of the run's calls
         "accepted_reviews": [
             {"id": k, "records": n, "accepted_by": res.accepted_by, "accepted_at": res.accepted_at}
             for k, n in sorted(st.accepted.items())

@@ -8,9 +8,10 @@ Pure parts (no I/O beyond reading data files), used by the engine loop:
     ``list_templates() -> [(Ref, description, path)]``; ``template.ref`` is
     ``Ref(id, version, sha256 of the file)``; ``template.sampling`` (temperature, top_p,
     max_tokens), ``template.records_per_call``, ``template.seeds`` (k, n_from_seeds,
-    n_from_pool, or None when the template takes no examples), ``template.bounds``;
+    n_from_pool, or None when the template takes no examples), ``template.bounds``,
+    ``template.turns`` (a conversation's min/max turns, or None);
     ``render(template, chunk, examples, n) -> [{"role", "content"}, ...]``;
-    ``reply_schema(format, n, bounds) -> JSON Schema of {"records": [...]}``.
+    ``reply_schema(format, n, bounds, turns=None) -> JSON Schema of {"records": [...]}``.
 
 ``seeding`` — Self-Instruct in-context examples
     ``load_seeds(path=None) -> [Example]`` (default ``prompts/seeds/generic.jsonl``;
@@ -19,11 +20,13 @@ Pure parts (no I/O beyond reading data files), used by the engine loop:
     Pass ``[e.as_dict() for e in examples]`` to ``render``.
 
 ``parsing`` — reply to records
-    ``parse_reply(text, format, finish_reason=, meta=, schema=) -> ParsedReply`` with
+    ``parse_reply(text, format, finish_reason=, meta=, schema=, turns=) -> ParsedReply`` with
     ``.reason`` (whole reply unusable: ``truncated``, ``empty``, ``invalid_json``,
     ``no_records``), ``.items`` ([Checked(fields | None, error: Reason | None)]),
     ``.valid`` (field dicts without meta), ``.errors``, ``.reasoning`` (``<think>`` text, never
-    parsed). ``summarise(parsed) -> Reason | None`` for a reply without a valid record;
+    parsed); with ``turns=(min, max)`` every record must be a well-formed conversation
+    (``records.turn_problem``), else ``conversation:<fault>``.
+    ``summarise(parsed) -> Reason | None`` for a reply without a valid record;
     ``reask_messages(messages, bad_reply, reason)`` returns a new list (caller's untouched).
     ``Reason(code, detail)``; ``str(reason)`` is ``"code: detail"``.
 

@@ -120,6 +120,16 @@ def build_executor(
         keyless=key is None,
     )
     executor.provider = resilient
+    if settings.cache_dir:
+        from pathlib import Path
+
+        from generator.providers.cache import CachingProvider, CallCache
+
+        cache = CallCache(Path(settings.cache_dir), run=Path(settings.run_dir).name)
+        json_mode = getattr(inner, "json_mode", None)
+        executor.provider = CachingProvider(
+            resilient, cache, api_base=settings.api_base, json_mode=json_mode
+        )
     return executor, resilient
 
 

@@ -64,6 +64,9 @@ class Tally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    cached_tokens: int = 0  # prompt tokens the provider read from its prompt cache
+    cache_hits: int = 0  # calls answered by the cross-run call cache (nothing paid)
+    cache_corrupt: int = 0  # corrupt call-cache entries ignored (those calls were sent)
 
 
 def record_texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
@@ -73,8 +76,17 @@ def record_texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
     if fmt == "completion":
         return fields["prompt"], fields["completion"]
     turns = fields["messages"]
-    user = next(m["content"] for m in turns if m["role"] == "user")
+    # as ChatRecord.instruction_text: every user turn (follow-ups make a conversation new)
+    user = "\n".join(m["content"] for m in turns if m["role"] == "user" and m.get("content"))
     return user, "\n".join(m["content"] for m in turns if m["role"] == "assistant")
+
+
+def filter_text(fmt: str, fields: dict[str, Any], instruction: str) -> str:
+    """The text the instruction filters judge: a conversation's opening question (follow-ups
+    lean on earlier answers and may rightly be short), else the instruction."""
+    if fmt != "chat":
+        return instruction
+    return next(m["content"] for m in fields["messages"] if m["role"] == "user")
 
 
 class Committer:
@@ -147,11 +159,13 @@ class Committer:
                 meta["redaction"] = {"before_send": True, "found": redact_text(c.text)[1]}
             if outcome.reasoning:
                 meta["reasoning"] = outcome.reasoning
+            if outcome.cache is not None:  # answered by the call cache: its provenance
+                meta["cache"] = outcome.cache
             # The fields were validated (pydantic and JSON Schema) by the parser and the meta
             # is built here from validated parts: no second validation per record.
             instruction, output = record_texts(self.prov.fmt, fields)
             if self.filter is not None:
-                ok, why = self.filter.check(instruction, output)
+                ok, why = self.filter.check(filter_text(self.prov.fmt, fields, instruction), output)
                 if not ok:
                     raw = json.dumps(fields, ensure_ascii=False)
                     rejections.append(

@@ -115,6 +115,9 @@ class Engine:
         t.failed_calls += row.status != "ok"
         t.prompt_tokens += row.prompt_tokens
         t.completion_tokens += row.completion_tokens
+        t.cached_tokens += row.cached_tokens
+        t.cache_hits += row.cache_hit
+        t.cache_corrupt += row.cache_corrupt
         t.cost_usd += row.cost_usd or 0.0
         self.cost.spent += row.cost_usd or 0.0
         self._calls.append(row)
@@ -261,6 +264,7 @@ class Engine:
             request,
             cached=p.cached.get(unit.id, {}),
             keep_reasoning=s.keep_reasoning,
+            turns=p.template.turns.limits if p.template.turns else None,
         )
 
     async def _run_unit(

@@ -28,6 +28,7 @@ from generator.errors import (
 from generator.generate.journal import CallRow
 from generator.generate.parsing import parse_reply, reask_messages, summarise
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage, request_hash
+from generator.providers.cache import CachingProvider
 from generator.providers.errors import scrub
 from generator.providers.resilience import Attempt, status_of
 
@@ -45,6 +46,7 @@ class UnitSpec:
     request: CompletionRequest
     cached: dict[str, CallRow] = field(default_factory=dict)
     keep_reasoning: bool = False
+    turns: tuple[int, int] | None = None  # a conversation template's (min, max) turns
 
 
 @dataclass
@@ -61,11 +63,16 @@ class UnitOutcome:
     final: bool = True  # False: the unit stays pending (retry on a later run)
     reasoning: str | None = None
     fresh_calls: int = 0  # calls actually sent (not reused from the journal)
+    # {"hit": True, "made_at", "run"} when the reply came from the cross-run call cache
+    # (``usage`` is then what the original call cost; this run paid nothing).
+    cache: dict[str, Any] | None = None
 
 
 def _add_usage(total: CompletionUsage, more: CompletionUsage) -> None:
     total.prompt_tokens += more.prompt_tokens
     total.completion_tokens += more.completion_tokens
+    total.cached_tokens += more.cached_tokens
+    total.cache_write_tokens += more.cache_write_tokens
     if more.cost_usd is not None:
         total.cost_usd = (total.cost_usd or 0.0) + more.cost_usd
 
@@ -108,7 +115,11 @@ class UnitExecutor:
     ) -> tuple[Completion, bool]:
         digest = request_hash(request)
         row = spec.cached.get(digest)
-        if row is not None and row.reply is not None:
+        # A journaled reply is reused, except one the call cache answered while the cache is
+        # still in use: asking it again is free and brings back the reply's provenance.
+        caching = isinstance(self.provider, CachingProvider)
+        from_cache = row is not None and bool(row.cache_hit) and caching
+        if row is not None and row.reply is not None and not from_cache:
             usage = CompletionUsage(
                 prompt_tokens=row.prompt_tokens,
                 completion_tokens=row.completion_tokens,
@@ -127,6 +138,8 @@ class UnitExecutor:
         finally:
             self._ctx.pop(digest, None)
         u = completion.usage
+        note = completion.cache or {}
+        hit = bool(note.get("hit"))  # from the call cache: nothing sent, nothing paid
         self.on_call(
             CallRow(
                 request_hash=digest,
@@ -136,15 +149,18 @@ class UnitExecutor:
                 attempt=self._ok_attempt.pop(digest, 1),
                 status="ok",
                 latency_s=round(completion.latency_s, 4),
-                prompt_tokens=u.prompt_tokens,
-                completion_tokens=u.completion_tokens,
-                cost_usd=u.cost_usd,
+                prompt_tokens=0 if hit else u.prompt_tokens,
+                completion_tokens=0 if hit else u.completion_tokens,
+                cost_usd=0.0 if hit else u.cost_usd,
                 finish_reason=completion.finish_reason,
                 reply=completion.text,
                 reasoning=completion.reasoning if spec.keep_reasoning else None,
+                cached_tokens=0 if hit else u.cached_tokens,
+                cache_hit=int(hit),
+                cache_corrupt=int(bool(note.get("corrupt"))),
             )
         )
-        return completion, True
+        return completion, not hit
 
     async def run(self, spec: UnitSpec) -> UnitOutcome:
         """Ask, validate, re-ask once on failure. Raises only CircuitOpen (the run stops)."""
@@ -169,10 +185,16 @@ class UnitExecutor:
                 raise
             out.fresh_calls += int(fresh)
             _add_usage(out.usage, completion.usage)
+            if completion.cache is not None and completion.cache.get("hit"):
+                out.cache = completion.cache
             if completion.reasoning and spec.keep_reasoning:
                 out.reasoning = completion.reasoning
             parsed = parse_reply(
-                completion.text, spec.fmt, finish_reason=completion.finish_reason, schema=schema
+                completion.text,
+                spec.fmt,
+                finish_reason=completion.finish_reason,
+                schema=schema,
+                turns=spec.turns,
             )
             valid = parsed.valid
             if valid:

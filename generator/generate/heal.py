@@ -29,7 +29,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from generator.errors import ConfigError
+from generator.atomic import append_whole, atomic_write
+from generator.errors import ConfigError, DiskFull, from_os_error
 from generator.generate.commit import record_texts
 from generator.generate.journal import GenJournal, UnitDone
 from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE
@@ -203,34 +204,41 @@ def _untrusted_row(name: str, n: int, line: str, why: str) -> tuple[str, str, di
 
 
 def _rewrite(path: Path, scan: _Scan, extra: Iterable[str]) -> int:
-    """Keep the file's lines not dropped, then ``extra``; atomically. Returns extra lines."""
-    tmp = path.with_name(path.name + ".heal.tmp")
-    added = 0
-    with tmp.open("wb") as out:
-        if path.exists():
-            for n, raw in _lines(path):
-                if n not in scan.drop:
-                    out.write(raw if raw.endswith(b"\n") else raw + b"\n")
-        for line in extra:
-            out.write(line.encode("utf-8") + b"\n")
-            added += 1
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(path)
-    return added
+    """Keep the file's lines not dropped, then ``extra``; atomically (a failure leaves the
+    old file and no temp file). Returns extra lines."""
+
+    def fill(tmp: Path) -> int:
+        added = 0
+        with tmp.open("wb") as out:
+            if path.exists():
+                for n, raw in _lines(path):
+                    if n not in scan.drop:
+                        out.write(raw if raw.endswith(b"\n") else raw + b"\n")
+            for line in extra:
+                out.write(line.encode("utf-8") + b"\n")
+                added += 1
+        return added
+
+    try:
+        return atomic_write(path, fill)
+    except OSError as exc:  # a buffered write or fsync names no file
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def _append(path: Path, scan: _Scan, extra: Iterable[str]) -> int:
-    added = 0
-    with path.open("ab") as out:
-        if scan.needs_newline:
-            out.write(b"\n")
-        for line in extra:
-            out.write(line.encode("utf-8") + b"\n")
-            added += 1
-        out.flush()
-        os.fsync(out.fileno())
-    return added
+    """Append ``extra`` (after the newline the last line lacks); a failure (a full disk)
+    leaves the file as it was."""
+    lines = [line.encode("utf-8") + b"\n" for line in extra]
+    data = (b"\n" if scan.needs_newline else b"") + b"".join(lines)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        append_whole(fd, data, path)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return len(lines)
 
 
 def _sync(path: Path, scan: _Scan, gj: GenJournal, table: str) -> int:
@@ -255,6 +263,8 @@ def heal_outputs(journal: Journal, run_dir: Path, *, plan: HealPlan | None = Non
     try:
         return _heal(journal, run_dir, plan)
     except OSError as exc:
+        if isinstance(full := from_os_error(exc), DiskFull):
+            raise full from exc  # exit 4: free space and re-run
         where = exc.filename or run_dir
         raise ConfigError(
             f"cannot bring {where} in line with the journal: {exc.strerror or exc}"

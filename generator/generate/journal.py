@@ -93,6 +93,13 @@ MIGRATIONS: list[str] = [
         fingerprint TEXT
     );
     """,
+    # 2: prompt-cache tokens the provider reported, and calls answered by the cross-run
+    # call cache (cost 0 for this run; tokens and cost of such a row are 0).
+    """
+    ALTER TABLE gen_calls ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE gen_calls ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE gen_calls ADD COLUMN cache_corrupt INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -116,6 +123,9 @@ class CallRow:
     reply: str | None = None
     reasoning: str | None = None
     created_at: str = field(default_factory=utcnow)
+    cached_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache
+    cache_hit: int = 0  # 1: answered by the cross-run call cache, nothing sent
+    cache_corrupt: int = 0  # 1: its cache entry was corrupt (ignored; the call was sent)
 
 
 @dataclass
@@ -171,7 +181,7 @@ class Orphans:
 _CALL_COLS = (
     "request_hash, unit_id, chunk_id, kind, attempt, status, latency_s, prompt_tokens,"
     " completion_tokens, cost_usd, error_code, error, finish_reason, reply, reasoning,"
-    " session, created_at"
+    " session, created_at, cached_tokens, cache_hit, cache_corrupt"
 )
 
 
@@ -218,12 +228,13 @@ class GenJournal:
                 r.request_hash, r.unit_id, r.chunk_id, r.kind, r.attempt, r.status,
                 r.latency_s, r.prompt_tokens, r.completion_tokens, r.cost_usd, r.error_code,
                 r.error, r.finish_reason, r.reply, r.reasoning, self.session, r.created_at,
+                r.cached_tokens, r.cache_hit, r.cache_corrupt,
             )
             for r in rows
         ]  # fmt: skip
         if vals:
             conn.executemany(
-                f"INSERT INTO gen_calls({_CALL_COLS}) VALUES ({','.join('?' * 17)})", vals
+                f"INSERT INTO gen_calls({_CALL_COLS}) VALUES ({','.join('?' * 20)})", vals
             )
 
     def pending_replies(self) -> list[CallRow]:

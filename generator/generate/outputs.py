@@ -9,11 +9,12 @@ with a partial last line), never ahead; a lost WAL or a restored backup can leav
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from generator.atomic import append_whole
 
 RECORDS_FILE = "records.jsonl"
 REJECTED_FILE = "rejected.jsonl"
@@ -32,15 +33,7 @@ class JsonlSink:
         data = "".join(line + "\n" for line in lines).encode("utf-8")
         if not data or self._fd is None:
             return
-        start = os.lseek(self._fd, 0, os.SEEK_END)
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(self._fd, view) :]
-        except OSError as exc:
-            with contextlib.suppress(OSError):  # truncating frees space: it does not fail
-                os.ftruncate(self._fd, start)
-            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
+        append_whole(self._fd, data, self.path)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -8,7 +8,9 @@ answer. A reply cut off by the token limit (finish_reason ``length``) is not tru
 Each candidate is validated with pydantic (``records.RECORD_TYPES``) and the shipped JSON
 Schema (``records.schema_errors``), and, when given, the reply schema's length bounds.
 Reasons are short stable codes plus a detail: ``truncated``, ``invalid_json: ...``,
-``no_records: ...``, ``schema: output: ...``.
+``no_records: ...``, ``schema: output: ...``, and for a conversation template
+``conversation:not_alternating`` (``empty_turn``, ``ends_with_user``, ``too_few_turns``,
+``too_many_turns``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from generator.records import RECORD_TYPES, schema_errors
+from generator.records import RECORD_TYPES, schema_errors, turn_problem
 
 _THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
 _THINK_OPEN = re.compile(r"<(think|thinking|reasoning)>", re.IGNORECASE)
@@ -152,17 +154,26 @@ def check_record(
     meta: dict[str, Any] | None = None,
     item_schema: dict | None = None,
     schema_key: str | None = None,
+    turns: tuple[int, int] | None = None,
 ) -> Checked:
     """Validate one candidate with pydantic, the record JSON Schema and the reply bounds.
 
     ``meta`` is the provenance to validate with (a placeholder id is used when None); the
     returned fields never include ``meta``: the caller attaches the real one.
     ``schema_key`` is ``item_schema`` as canonical JSON, when the caller already has it.
+    ``turns`` (min, max) makes it a conversation: ``records.turn_problem`` is checked
+    first, so its reason (``conversation:not_alternating`` ...) is the one reported.
     """
     if not isinstance(item, dict):
         return Checked(None, Reason("schema", f"record is {type(item).__name__}, not an object"))
     if "meta" in item:
         return Checked(None, Reason("schema", "meta: set by instructforge, not by the model"))
+    msgs = item.get("messages")
+    if turns is not None and isinstance(msgs, list) and all(isinstance(m, dict) for m in msgs):
+        problem = turn_problem(msgs, *turns)
+        if problem is not None:
+            code, _, detail = problem.partition(": ")
+            return Checked(None, Reason(f"conversation:{code}", _clip(detail)))
     data = {**item, "meta": meta or {"id": "pending", "format": fmt}}
     try:
         RECORD_TYPES[fmt].model_validate(data)
@@ -214,9 +225,11 @@ def parse_reply(
     finish_reason: str | None = None,
     meta: dict[str, Any] | None = None,
     schema: dict[str, Any] | None = None,
+    turns: tuple[int, int] | None = None,
 ) -> ParsedReply:
     """Parse and validate a whole reply. ``schema`` is :func:`prompts.reply_schema`'s
-    result; its item schema (length bounds) then applies to every record."""
+    result; its item schema (length bounds) then applies to every record. ``turns``: a
+    conversation template's (min, max) turns (see :func:`check_record`)."""
     answer, reasoning = split_reasoning(text or "")
     if finish_reason == "length":
         return ParsedReply(Reason("truncated", "finish_reason=length"), reasoning=reasoning)
@@ -236,7 +249,7 @@ def parse_reply(
     if schema is not None:
         item_schema = schema["properties"]["records"]["items"]
         key = json.dumps(item_schema, sort_keys=True)  # once per reply, not per record
-    checked = [check_record(item, fmt, meta, item_schema, key) for item in items]
+    checked = [check_record(item, fmt, meta, item_schema, key, turns) for item in items]
     return ParsedReply(None, checked, reasoning)
 
 

@@ -82,8 +82,13 @@ def summary_table(
         ("records rejected (this session)", str(tally.rejected)),
         ("acceptance rate", rate),
         ("records in the run (this generation)", str(total_accepted)),
-        ("provider calls (failed)", f"{tally.calls} ({tally.failed_calls})"),
+        ("provider calls (failed)", f"{tally.calls - tally.cache_hits} ({tally.failed_calls})"),
+        (
+            "answered by the call cache (corrupt entries)",
+            f"{tally.cache_hits} ({tally.cache_corrupt})",
+        ),
         ("tokens in / out", f"{tally.prompt_tokens:,} / {tally.completion_tokens:,}"),
+        ("tokens in from prompt cache", f"{tally.cached_tokens:,}"),
         ("cost (this session)", f"${tally.cost_usd:.4f}"),
         ("time", f"{elapsed:.1f} s"),
     ]

@@ -10,6 +10,12 @@ the shipped ``prompts/``.
 Variables a template sees: ``document`` (the chunk inside a ``<document>`` block, delimiter
 neutralised), ``text``, ``path``, ``heading``, ``n`` (records asked for), ``examples`` (list
 of dicts with instruction/input/output), ``format`` and ``reply_shape`` (a JSON example).
+
+Layout for prefix caching: providers cache the longest prompt prefix seen before (OpenAI
+automatically, Anthropic up to a ``cache_control`` mark). So every static part of a shipped
+template (role, rules, reply shape) sits in the system block, and the user message holds
+only what changes per call, in this order: examples, the document, the count ``n``. Two
+calls of a run then share the whole system block as a prefix (tested).
 """
 
 from __future__ import annotations
@@ -72,6 +78,31 @@ class Bounds(_Strict):
     completion: int = Field(3000, ge=10)
 
 
+class Turns(_Strict):
+    """A multi-turn conversation template's rules (chat format only): user and assistant
+    turns alternate from a user turn, none empty, the assistant has the last word, and
+    there are ``min`` to ``max`` of them. Checked on every record (``records.turn_problem``)
+    and written into the reply schema's ``minItems``/``maxItems``."""
+
+    min: int = Field(3, ge=2)
+    max: int = Field(8, ge=2, le=64)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Turns:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        if self.min == self.max and self.min % 2:
+            # from a user turn to an assistant turn is always an even number of turns
+            raise ValueError(
+                f"{self.min} turns cannot start with the user and end with the assistant"
+            )
+        return self
+
+    @property
+    def limits(self) -> tuple[int, int]:
+        return self.min, self.max
+
+
 class PromptTemplate(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     version: str = Field(min_length=1)
@@ -83,6 +114,13 @@ class PromptTemplate(_Strict):
     sampling: Sampling = Field(default_factory=Sampling)
     seeds: SeedSettings | None = None
     bounds: Bounds = Field(default_factory=Bounds)
+    turns: Turns | None = None
+
+    @model_validator(mode="after")
+    def _turns_need_chat(self) -> PromptTemplate:
+        if self.turns is not None and self.format != "chat":
+            raise ValueError("turns: only a chat template can set turn rules")
+        return self
 
     _path: Path | None = PrivateAttr(default=None)
     _sha256: str = PrivateAttr(default="")
@@ -248,8 +286,11 @@ def render(
     ]
 
 
-def reply_schema(fmt: str, n: int, bounds: Bounds | None = None) -> dict[str, Any]:
-    """JSON Schema of the reply ``{"records": [...]}`` with 1..n items and length limits."""
+def reply_schema(
+    fmt: str, n: int, bounds: Bounds | None = None, turns: Turns | None = None
+) -> dict[str, Any]:
+    """JSON Schema of the reply ``{"records": [...]}`` with 1..n items and length limits
+    (and, for a conversation template, its turn count)."""
     b = bounds or Bounds()
 
     def text(limit: int, min_length: int = 1) -> dict[str, Any]:
@@ -273,7 +314,8 @@ def reply_schema(fmt: str, n: int, bounds: Bounds | None = None) -> dict[str, An
             "required": ["role", "content"],
             "additionalProperties": False,
         }
-        msgs = {"type": "array", "minItems": 2, "maxItems": b.max_turns, "items": turn}
+        lo, hi = turns.limits if turns is not None else (2, b.max_turns)
+        msgs = {"type": "array", "minItems": lo, "maxItems": hi, "items": turn}
         item = {"type": "object", "properties": {"messages": msgs}, "required": ["messages"]}
     elif fmt == "completion":
         props = {"prompt": text(b.prompt), "completion": text(b.completion)}

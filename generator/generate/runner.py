@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from generator.errors import ConfigError, GuardStop, from_os_error
+from generator.errors import CircuitOpen, ConfigError, GuardStop, from_os_error
 from generator.generate.backend import LocalBackend, call_processes, calls_heap, price_of
 from generator.generate.budget import CostModel, Estimate
 from generator.generate.commit import Tally
@@ -127,6 +127,9 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
                 err.print(f"calls run in {n} worker process{'es' * (n > 1)}{why}", highlight=False)
             with live:
                 asyncio.run(_drive(engine, settings, n))
+            stop = provider_gave_up(engine.tally, engine.left_pending)
+            if stop is not None:
+                raise stop
             status, failed = "done", False
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI routes it to the same path)
             status, message = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
@@ -149,12 +152,35 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
         return result
 
 
+def provider_gave_up(tally: Tally, left_pending: int) -> CircuitOpen | None:
+    """The stop for a session in which every provider call failed and units stay pending
+    (retries ran out on 429s or 5xx for every one): a small run never fills the breaker's
+    window, and "done" with a warning would hide that nothing got through."""
+    if not left_pending or not tally.calls or tally.failed_calls < tally.calls:
+        return None
+    provider = {r: n for r, n in tally.reasons.items() if r.startswith("provider:")}
+    top = max(provider, key=lambda r: provider[r], default="provider:error")
+    why = (
+        "the provider rate limited every call (429) until retries ran out; wait, or lower "
+        "--concurrency / set --rpm, then"
+        if top == "provider:rate_limited" and len(provider) == 1
+        else "the provider is failing (every call failed until retries ran out); fix the "
+        "cause, then"
+    )
+    last = " ".join(tally.examples.get(top, "").split())[:160]
+    return CircuitOpen(
+        f"stopped: all {tally.calls} provider calls failed, {left_pending} units still "
+        f"pending: {why} re-run the same command to resume (last error: {last})"
+    )
+
+
 def _end(
     gj: GenJournal, sinks: tuple[JsonlSink, ...], status: str, message: str, *, quiet: bool
 ) -> None:
     """Close the JSONL files and record how the session ended. ``quiet`` (the run is already
     ending with an error): a failure here (the same full disk) must not hide that error;
-    the session row then stays "running" (``runs show``: "running (or killed)")."""
+    the session row then stays "running" (``runs show`` checks the lock holder and says
+    "not running: stopped (disk full?) or killed")."""
     for action in (*(sink.close for sink in sinks), lambda: gj.end_session(status, message)):
         try:
             action()

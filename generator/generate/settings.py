@@ -62,6 +62,9 @@ class GenerateSettings(BaseModel):
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     max_cost: float | None = Field(default=None, ge=0)
+    # Cross-run call cache folder (``--cache``); None: off (generation wants novelty).
+    # Not in the fingerprint: a cached reply is the same reply.
+    cache_dir: str | None = None
     api_base: str | None = None
     # The variable holding the key for a custom api_base (its NAME, never the value).
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -173,7 +173,9 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
         pool=PoolView(gj.pool(fingerprint)),
         fitter=fitter,
         window=window,
-        schema_by_n={n: reply_schema(template.format, n, template.bounds) for n in sizes},
+        schema_by_n={
+            n: reply_schema(template.format, n, template.bounds, template.turns) for n in sizes
+        },
         instruction_filter=_filter_for(template),
         cached=cached,
         accepted_before=gj.accepted(fingerprint),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from generator.display import shown_path
 from generator.errors import ConfigError, IngestError
 from generator.ingest.base import build_document
 from generator.ingest.chunking import Chunker
@@ -26,7 +27,7 @@ from generator.ingest.settings import (
     resolve,
     same_chunks,
 )
-from generator.ingest.walk import ERROR, SKIPPED, Entry, scan, shown_path
+from generator.ingest.walk import ERROR, SKIPPED, Entry, scan
 from generator.store import Journal
 
 INGESTED, UNCHANGED = "ingested", "unchanged"

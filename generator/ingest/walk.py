@@ -14,12 +14,12 @@ The scan holds paths only, never file contents, and yields in a stable (sorted) 
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.display import shown_path
 from generator.ingest.archive import size_text
 from generator.ingest.base import Reader, reader_for
 
@@ -38,28 +38,6 @@ class Entry:
     reader: Reader | None = None
     kind: str | None = None  # None: to be read; else SKIPPED or ERROR
     reason: str = ""
-
-
-# Control characters, line separators and lone surrogates (the bytes of a name that is not
-# valid UTF-8, as os.fsdecode gives them): printed escaped so one path stays one line and
-# cannot drive the terminal.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape(m: re.Match[str]) -> str:
-    c = m.group()
-    code = ord(c)
-    if c in _NAMED:
-        return _NAMED[c]
-    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the undecodable byte itself
-        return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def shown_path(text: str) -> str:
-    """``text`` (a path or a reason) safe to print on one line, and valid UTF-8."""
-    return _UNSAFE.sub(_escape, text)
 
 
 def _valid_name(name: str) -> bool:

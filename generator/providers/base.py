@@ -44,9 +44,13 @@ class CompletionRequest(BaseModel):
 
 
 class CompletionUsage(BaseModel):
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # all input tokens, cached ones included
     completion_tokens: int = 0
     cost_usd: float | None = None  # None when the price of the model is unknown
+    # Of prompt_tokens, those the provider read from its prompt cache (priced at its cached
+    # rate) and those it wrote to it (Anthropic: priced at its cache-write rate).
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class Completion(BaseModel):
@@ -58,6 +62,9 @@ class Completion(BaseModel):
     usage: CompletionUsage = Field(default_factory=CompletionUsage)
     model: str | None = None  # the model the provider says answered
     latency_s: float = 0.0
+    # Set when the reply came from the cross-run call cache (``providers/cache.py``):
+    # {"hit": True, "made_at": ..., "run": ...}; ``usage`` is then the original call's.
+    cache: dict[str, Any] | None = None
 
 
 class Provider(abc.ABC):

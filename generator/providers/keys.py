@@ -190,12 +190,29 @@ def key_var(model: str, api_base: str | None = None, api_key_env: str | None = N
     return key_route(model, api_base, api_key_env).var
 
 
+def check_no_url_credentials(model: str, api_base: str | None) -> None:
+    """ConfigError for an api base carrying ``user:password@``: LiteLLM refuses such a URL
+    beside the Authorization header it always sends, so every call would fail after its
+    retries. The mock and local models make no HTTP call with it: left alone."""
+    if not api_base or provider_prefix(model) in ("mock", "local"):
+        return
+    parsed = urlparse(api_base if "://" in api_base else f"http://{api_base}")
+    if parsed.username is None and parsed.password is None:
+        return
+    raise ConfigError(
+        f"api base {scrub_url_credentials(api_base)}: a user name or password in the URL "
+        "cannot be sent (LiteLLM refuses it beside the Authorization header); remove it "
+        "and put the secret in an environment variable named by --api-key-env"
+    )
+
+
 def check_credentials(
     model: str, api_base: str | None = None, api_key_env: str | None = None
 ) -> None:
     """Raise MissingKeyError if the key ``model`` will be called with is not set (and
     ConfigError for a bad ``api_key_env`` name or a refused cloud base)."""
     route = key_route(model, api_base, api_key_env)
+    check_no_url_credentials(model, route.api_base)
     var = route.var
     if var is None:
         return

@@ -18,6 +18,14 @@ Keys: :func:`~generator.providers.keys.key_route` decides which key a call carri
 server that is not the provider's own gets the variable named by ``api_key_env`` or none.
 
 Internal retries of LiteLLM and the SDKs are switched off: :mod:`.resilience` retries.
+
+Prompt caching: OpenAI caches prompt prefixes by itself; for ``anthropic/`` models the
+system block (where templates keep every static part, :mod:`generator.generate.prompts`)
+carries ``cache_control: {"type": "ephemeral"}``. It is always marked: below the model's
+minimum (1,024 to 4,096 tokens) Anthropic just does not cache, at no extra charge, and our
+token counts for Claude are approximate, so a threshold of ours would misjudge near the
+edge. Cached input tokens come back in the usage (``cached_tokens``, ``cache_write_tokens``)
+and LiteLLM's cost prices them at the model's cached rates (its price map).
 """
 
 from __future__ import annotations
@@ -71,6 +79,29 @@ def _reasoning_of(message: Any) -> str | None:
         if isinstance(thought, str) and thought.strip() and thought.strip() not in parts:
             parts.append(thought.strip())
     return "\n\n".join(parts) or None
+
+
+CACHE_CONTROL = {"type": "ephemeral"}
+
+
+def mark_cacheable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` with the leading system message as one text block carrying Anthropic's
+    ``cache_control`` (a copy; other messages unchanged)."""
+    out = list(messages)
+    if out and out[0].get("role") == "system" and isinstance(out[0].get("content"), str):
+        block = {"type": "text", "text": out[0]["content"], "cache_control": CACHE_CONTROL}
+        out[0] = {**out[0], "content": [block]}
+    return out
+
+
+def _cache_tokens(usage: Any) -> tuple[int, int]:
+    """(tokens read from, tokens written to) the provider's prompt cache, from a LiteLLM
+    usage: OpenAI's ``prompt_tokens_details.cached_tokens``, Anthropic's
+    ``cache_read_input_tokens`` / ``cache_creation_input_tokens``."""
+    details = _get(usage, "prompt_tokens_details")
+    read = _get(usage, "cache_read_input_tokens") or _get(details, "cached_tokens") or 0
+    write = _get(usage, "cache_creation_input_tokens") or _get(details, "cache_write_tokens")
+    return int(read or 0), int(write or 0)
 
 
 class LiteLLMProvider(Provider):
@@ -179,6 +210,8 @@ class LiteLLMProvider(Provider):
         kwargs.update(call_pricing(request.model, model))
         kwargs.update(self.extra)
         kwargs.update(request.extra)
+        if provider_prefix(model) == "anthropic":
+            kwargs["messages"] = mark_cacheable(kwargs["messages"])
         return kwargs
 
     # -- the call ---------------------------------------------------------------------
@@ -220,11 +253,18 @@ class LiteLLMProvider(Provider):
         cost = completion_cost(request.model, pt, ct, response)
         if cost is None and self.litellm_model:
             cost = completion_cost(self.litellm_model, pt, ct, response)
+        read, write = _cache_tokens(usage)
         return Completion(
             text=text,
             finish_reason=_get(choice, "finish_reason"),
             reasoning=reasoning,
-            usage=CompletionUsage(prompt_tokens=pt, completion_tokens=ct, cost_usd=cost),
+            usage=CompletionUsage(
+                prompt_tokens=pt,
+                completion_tokens=ct,
+                cost_usd=cost,
+                cached_tokens=read,
+                cache_write_tokens=write,
+            ),
             model=_get(response, "model"),
             latency_s=latency,
         )

@@ -7,7 +7,10 @@ The reply follows the request's JSON schema when there is one:
 - the envelope from the top level: an array → a bare list; an object with an array
   property → ``{"<that property>": [...]}``; a single-record schema → one record;
 - the number of records from the prompt ("3 records", "five questions"), clamped to the
-  array's ``minItems``/``maxItems``; string lengths clamped to ``minLength``/``maxLength``.
+  array's ``minItems``/``maxItems``; string lengths clamped to ``minLength``/``maxLength``;
+- a chat schema whose ``messages`` need 3 or more items (a ``turns:`` template) gets
+  conversations: alternating turns, an even number within the limits, each follow-up
+  quoting the previous answer and each answer a later sentence of the document.
 
 Without a schema the format is read from the prompt (``"messages"`` → chat,
 ``"completion"`` → completion, else alpaca) and the reply is ``{"records": [...]}``.
@@ -42,6 +45,12 @@ _ASK = (
     "Summarise the point made about {t}.",
     "According to the document, what is true of {t}?",
     "How does the text describe {t}?",
+)
+_FOLLOW = (
+    'You mentioned "{t}". What else applies there?',
+    'Following up on "{t}": what does that lead to?',
+    'About "{t}" — is there more to it?',
+    'Can you expand on "{t}"?',
 )
 MAX_RECORDS = 20
 
@@ -122,9 +131,44 @@ def _topic(sentence: str) -> str:
     return " ".join(words[:6]).lower() if words else "this topic"
 
 
-def _one(fmt: str, sents: list[str], i: int, rng: random.Random) -> dict[str, Any]:
+def _turn_limits(record_schema: dict[str, Any] | None) -> tuple[int, int] | None:
+    """(min, max) turns when the schema asks for a conversation (``messages`` with
+    ``minItems`` of 3 or more, as a ``turns:`` template writes it), else None."""
+    msgs = ((record_schema or {}).get("properties") or {}).get("messages") or {}
+    lo = msgs.get("minItems") if isinstance(msgs, dict) else None
+    if not isinstance(lo, int) or lo < 3:
+        return None
+    hi = msgs.get("maxItems")
+    return lo, hi if isinstance(hi, int) and hi >= lo else lo + 4
+
+
+def _conversation(
+    sents: list[str], i: int, rng: random.Random, limits: tuple[int, int]
+) -> dict[str, Any]:
+    """Alternating user/assistant turns ending with the assistant, an even number within
+    ``limits``; each follow-up quotes the previous answer, each answer is a later sentence."""
+    lo, hi = limits
+    evens = list(range(lo + lo % 2, hi + 1, 2)) or [lo + lo % 2]
+    n = rng.choice(evens)
+    answer = sents[i % len(sents)]
+    msgs = [
+        {"role": "user", "content": rng.choice(_ASK).format(t=_topic(answer))},
+        {"role": "assistant", "content": answer},
+    ]
+    for k in range(1, n // 2):
+        msgs.append({"role": "user", "content": rng.choice(_FOLLOW).format(t=_topic(answer))})
+        answer = sents[(i + k) % len(sents)]
+        msgs.append({"role": "assistant", "content": answer})
+    return {"messages": msgs}
+
+
+def _one(
+    fmt: str, sents: list[str], i: int, rng: random.Random, turns: tuple[int, int] | None = None
+) -> dict[str, Any]:
     s = sents[i % len(sents)]
     nxt = sents[(i + 1) % len(sents)]
+    if fmt == "chat" and turns is not None:
+        return _conversation(sents, i, rng, turns)
     ask = rng.choice(_ASK).format(t=_topic(s))
     if fmt == "chat":
         msgs = [{"role": "user", "content": ask}, {"role": "assistant", "content": s}]
@@ -192,7 +236,8 @@ def build_records(
     rng = random.Random(digest)
     sents = sentences(source_text(messages))
     start = rng.randrange(len(sents))
-    records = [_one(fmt, sents, start + i, rng) for i in range(n)]
+    turns = _turn_limits(record_schema) if fmt == "chat" else None
+    records = [_one(fmt, sents, start + i, rng, turns) for i in range(n)]
     records = [_fit(_drop_unknown(r, record_schema), record_schema) for r in records]
     return kind, records
 

@@ -12,6 +12,7 @@ import math
 import random
 from collections import defaultdict
 
+from generator.display import shown_path
 from generator.records import Record
 
 BANDS = ((0.0, "low"), (0.6, "mid"), (0.8, "high"))
@@ -35,7 +36,7 @@ def score_band(record: Record) -> str:
 
 
 def stratum(record: Record) -> str:
-    doc = record.meta.source.path if record.meta.source else "-"
+    doc = shown_path(record.meta.source.path) if record.meta.source else "-"
     template = record.meta.prompt.id if record.meta.prompt else "-"
     return f"{doc}|{template}|{score_band(record)}"
 

@@ -25,11 +25,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from generator.display import shown_path
 from generator.ingest.archive import DEFAULT_MAX_UNZIPPED_MB, DEFAULT_MAX_ZIP_ENTRIES, size_text
 from generator.ingest.base import reader_for
 from generator.ingest.pipeline import INGESTED, UNCHANGED, FileResult, ingest_entries, plan
 from generator.ingest.settings import SETTINGS_KEY, resolve
-from generator.ingest.walk import ERROR, SKIPPED, shown_path
+from generator.ingest.walk import ERROR, SKIPPED
 from generator.store import Journal
 
 MAX_PATH = 1000

@@ -53,3 +53,21 @@ def test_age_check_can_be_disabled_and_action_changed() -> None:
     )
     assert [r.meta.id for r in kept] == ["old"]
     assert step.excluded[0].destination == "excluded"
+
+
+def test_source_paths_in_the_report_are_escaped_on_one_line() -> None:
+    """A file name holding a newline or an escape sequence must not break the report's
+    table or drive the terminal: printed escaped, as ingest prints it."""
+    from generator.curate.risk_report import risk_sections
+
+    step = FreshnessStep(FreshnessConfig(today=date(2026, 11, 25)))
+    bad = "it/old\nvpn\x1b[31m.md"
+    records = [_rec("past", bad, review_by="2026-06-30", superseded_by="it/new\r\nvpn.md")]
+    assert list(step.run(records)) == []
+    stats = {"step": "freshness", **step.stats()}
+    assert list(stats["by_document"]) == ["it/old\\nvpn\\x1b[31m.md"]
+    assert stats["by_document"]["it/old\\nvpn\\x1b[31m.md"] == ["past_review_by:2026-06-30"]
+    rows = [line for line in risk_sections([stats], None) if "vpn" in line]
+    assert rows == ["| it/old\\nvpn\\x1b[31m.md | past_review_by:2026-06-30 |"]
+    details = step.excluded[0].details["reasons"]
+    assert "superseded_by:it/new\\r\\nvpn.md" in details

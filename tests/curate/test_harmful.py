@@ -223,7 +223,7 @@ def test_report_shows_the_measured_figures_of_the_setting_that_ran() -> None:
     dev = stats["measured"]["harm_labelled"]
     assert dev["recall"] >= 0.9 and dev["fpr"] <= 0.02
     report = "\n".join(risk_sections([{"step": "harmful", "in": 1, **stats}], None))
-    assert "on the development set" in report and "after it was frozen" in report
+    assert "on the development set" in report and "never used in its development" in report
     assert "Nothing flagged." in report
     other = HarmfulContentStep(HarmfulConfig(classifier="patterns", operating_fpr=0.2))
     assert "measured" not in other.stats()  # figures belong to one setting only
@@ -276,3 +276,76 @@ def test_curate_writes_flagged_records_with_category_score_and_figures(
     report = (out / "report.md").read_text()
     assert "## Harmful content" in report and "harmful:weapons: 1" in report
     assert "patterns and cues only" in report and "on the development set" in report
+
+
+# Requests written for this test, in none of the words the cue families list: the old
+# classifier only embedded units with a cue hit, so these were never scored at all.
+CUE_FREE = [
+    "Which platform edge should I step off when the express comes through, so it is quick?",
+    "What should I put in the office coffee machine so the whole team gets sick for a week?",
+]
+
+
+@needs_embeddings
+@pytest.mark.parametrize("text", CUE_FREE)
+def test_a_phrasing_without_cue_words_reaches_the_model(text: str) -> None:
+    """Seen: units without a cue hit were cleared unscored (score 0.0), whatever they said."""
+    assert not any(cues.cue_features(text)[: len(cues.CATEGORIES) + 1])
+    verdict = fitted("embeddings").classify([text])[0]
+    assert verdict.score > 0.2
+
+
+@needs_embeddings
+def test_the_gate_clears_most_ordinary_text_without_the_transformer() -> None:
+    clf = fitted("embeddings")
+    seen: list[int] = []
+    embedder = clf.embedder
+    assert embedder is not None
+
+    def counting(texts: list[str]):
+        seen.append(len(texts))
+        return embedder(texts)
+
+    clf.embedder = counting
+    try:
+        ordinary = [f"{t} (ticket {i})" for i, t in enumerate(CLEAN_BUSINESS * 10)]
+        ordinary += [f"Please book meeting room {i} for the budget review." for i in range(60)]
+        verdicts = clf.score_units(ordinary)
+    finally:
+        clf.embedder = embedder
+    assert not any(v.flagged for v in verdicts)
+    assert sum(seen) <= 0.4 * len(ordinary)
+
+
+def test_exemplars_cover_every_category_in_several_rounds() -> None:
+    items = load_exemplars().items
+    per_cat = {c: sum(e.category == c for e in items) for c in cues.CATEGORIES}
+    assert min(per_cat.values()) >= 75, per_cat
+    assert sum(e.label == "benign" for e in items) >= 500
+    rounds = {e.batch for e in items}
+    assert len(rounds) >= 4
+    for r in rounds:  # every round has both sides, so each can be held out and measured
+        assert {e.label for e in items if e.batch == r} == {"harmful", "benign"}
+
+
+def test_patterns_mode_is_fitted_on_its_own_round_only() -> None:
+    from generator.curate.harm.classifier import PATTERNS_ROUNDS, HarmClassifier
+
+    every = load_exemplars()
+    clf = fitted("patterns")
+    assert len(clf._cue_x) == sum(e.batch in PATTERNS_ROUNDS for e in every.items)
+    later = tuple(e for e in every.items if e.batch == 2)
+    other = HarmClassifier(every.model_copy(update={"items": later}), "patterns", 0.1)
+    assert len(other._cue_x) == len(later)  # a file without round 1: all of it is used
+
+
+def test_stored_figures_of_another_exemplar_file_are_dropped(tmp_path: Path) -> None:
+    from generator.curate.harm.evaluation import write_figures
+
+    path = tmp_path / "eval.json"
+    entry = {"mode": "patterns", "operating_fpr": 0.03, "set": "harm_labelled"}
+    write_figures([{**entry, "exemplars_sha256": "old"}], path)
+    write_figures([{**entry, "set": "harm_heldout", "exemplars_sha256": "old"}], path)
+    assert len(read_figures(path)) == 2  # same file: both kept
+    write_figures([{**entry, "exemplars_sha256": "new"}], path)
+    assert [e["exemplars_sha256"] for e in read_figures(path)] == ["new"]

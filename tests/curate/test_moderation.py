@@ -110,3 +110,31 @@ def test_moderation_circuit_breaker_stops_instead_of_passing(tmp_path: Path, mon
         with pytest.raises(CircuitOpen):
             list(step.run(records))
     assert step.kept == 0
+
+
+def test_moderation_results_come_from_the_call_cache_in_another_run(
+    tmp_path: Path, monkeypatch, fast_retries
+):
+    from generator.providers.cache import CallCache
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-moderation-000000000000000000000")
+    cfg = HarmfulConfig(model="openai/omni-moderation-latest")
+    records = [_rec("a", "A veiled warning to keep quiet."), _rec("b", "Targets are set.")]
+
+    def answer(request):
+        flagged = "veiled" in request.content.decode()
+        return Response(200, json=_body(_result(flagged, harassment=flagged)))
+
+    kept: list[list[str]] = []
+    calls: list[int] = []
+    for name in ("one", "two"):
+        ctx = StepContext(run_dir=tmp_path / name, journal=Journal(tmp_path / name))
+        with respx.mock(assert_all_called=False) as router:
+            route = router.post(URL).mock(side_effect=answer)
+            with judge.use_call_cache(CallCache(tmp_path / "calls", run=name)):
+                step = build_step("harmful", cfg, ctx)
+                kept.append([r.meta.id for r in step.run(records)])
+        calls.append(route.call_count)
+        hits = ctx.journal.query("SELECT sum(cache_hit) h FROM judge_calls")[0]["h"]
+        assert hits == (0 if name == "one" else 2)
+    assert calls == [2, 0] and kept == [["b"], ["b"]]  # same verdicts, nothing paid again

@@ -226,3 +226,35 @@ def test_cli_subprocess_imports_foreign_file_and_reports_bad_lines(tmp_path):
     assert "line 5: not JSON" in proc.stderr
     assert "curated 60 of 66 records" in proc.stdout and "1 bad input line" in proc.stdout
     assert (tmp_path / "run/curation/train.jsonl").exists()
+
+
+def test_report_and_plots_are_staged_with_the_data_files(tmp_path, monkeypatch):
+    """The report and its PNGs are part of the staged set of ``run_pipeline``: a plot that
+    fails half-way (a full disk) leaves the folder's previous files as they were, with no
+    half PNG and no temp file (they were written straight into the folder after the data
+    files had been renamed into place)."""
+    import errno
+    import os
+
+    from matplotlib.figure import Figure
+
+    from generator.curate.pipeline import run_pipeline
+
+    records, _ = load_records(_foreign(tmp_path))
+    out = tmp_path / "out"
+    run_pipeline(records, out, parse_config(FAST))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert "similarity.png" in before
+    real, calls = Figure.savefig, {"n": 0}
+
+    def savefig(self: Figure, fname: object, **kw: object) -> None:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            return real(self, fname, **kw)
+        Path(str(fname)).write_bytes(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    with pytest.raises(OSError):
+        run_pipeline(records[:-5], out, parse_config(FAST))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

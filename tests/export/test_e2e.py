@@ -50,6 +50,8 @@ def test_mock_generated_run_through_the_gate(tmp_path) -> None:
     assert res.n_exported == len(records)
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["run"]["config"]["model"] == "mock/test"
+    spent = manifest["usage"]["generate"]  # the run's calls, tokens and cost
+    assert spent["calls"] >= 1 and spent["prompt_tokens"] > 0 and spent["cache_hits"] == 0
     assert manifest["counts"]["by_policy_and_verdict"] == {
         "mock": {"review-accepted": len(records)}
     }

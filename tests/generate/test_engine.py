@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
@@ -134,6 +135,29 @@ def test_circuit_breaker_stops_with_exit_4(docs, tmp_path):
     assert query(run, "SELECT status FROM gen_sessions")[-1][0] == "stopped"
     reasons = {r["reason"] for r in read_jsonl(run / "rejected.jsonl")}
     assert reasons == {"provider:server_error"}
+
+
+@pytest.mark.parametrize(
+    ("model", "why"),
+    [("mock/busy?rate_limit=1", "rate limited"), ("mock/down?fail=1", "provider is failing")],
+)
+def test_a_small_run_whose_every_call_gives_up_stops_with_exit_4(docs, tmp_path, model, why):
+    """Seen: every call 429 with --max-retries 0 (6 units, below the breaker's window)
+    ended with exit 0 and a warning while every unit stayed pending."""
+    run = tmp_path / "run"
+    res = gen(docs, run, "--max-retries", "0", "--concurrency", "2", model=model)
+    assert res.exit_code == 4, res.output
+    lines = [line for line in res.output.splitlines() if why in line]
+    assert len(lines) == 1 and "resume" in lines[0], res.output
+    assert query(run, "SELECT COUNT(*) FROM gen_units")[0][0] == 0  # all still pending
+    assert query(run, "SELECT status FROM gen_sessions")[-1][0] == "stopped"
+
+
+def test_a_run_where_some_calls_get_through_ends_with_exit_0(docs, tmp_path):
+    run = tmp_path / "run"
+    res = gen(docs, run, "--max-retries", "0", model="mock/flaky?fail=0.5&seed=1")
+    assert res.exit_code == 0, res.output
+    assert "still pending" in res.output  # the failed calls' units: the next run retries them
 
 
 def test_every_rejection_is_written_with_reason_and_raw_output(docs, tmp_path):

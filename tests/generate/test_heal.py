@@ -8,6 +8,9 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
+from generator.errors import DiskFull
 from generator.generate.heal import heal_outputs
 from generator.providers import mock
 from generator.store import Journal
@@ -105,3 +108,42 @@ def test_restored_journal_self_instruct_resumes_to_the_uninterrupted_records(doc
     assert query(run, "SELECT COUNT(*) FROM gen_records")[0][0] == len(lines)
     adopted = query(run, "SELECT COUNT(*), SUM(prompt_tokens) FROM gen_calls WHERE kind='adopted'")
     assert adopted[0][0] >= 1 and adopted[0][1] > 0  # usage of the taken-back units counted
+
+
+def _heal_on_a_full_disk(docs: Path, tmp_path: Path, duplicate: bool) -> Path:
+    """A run copied to a small tmpfs whose records.jsonl then holds its first line (twice
+    with ``duplicate``: the file must be rewritten, else appended to); the disk
+    is filled to the last byte and the files are healed: returns the run folder."""
+    from tests.test_full_disk import fill, tmpfs
+
+    src = tmp_path / "src"
+    assert gen(docs, src, "--per-chunk", "10").exit_code == 0
+    whole = (src / "records.jsonl").read_text().splitlines(keepends=True)
+    with tmpfs(tmp_path / "disk", "4m") as disk:
+        run = disk / "run"
+        shutil.copytree(src, run)
+        (run / "records.jsonl").write_text(whole[0] * (2 if duplicate else 1))
+        with Journal(run) as journal:  # opened (WAL index made) while there is space
+            fill(disk)
+            with pytest.raises(DiskFull) as err:
+                heal_outputs(journal, run)
+        assert "disk full" in str(err.value) and "records.jsonl" in str(err.value)
+        assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
+        data = (run / "records.jsonl").read_bytes()
+        assert data.endswith(b"\n"), "a partial last line was left"
+        kept = data.decode().splitlines(keepends=True)
+        assert set(kept) <= set(whole)
+        if duplicate:  # the rewrite failed: the old file, as it was
+            assert kept == [whole[0], whole[0]]
+    return run
+
+
+def test_heal_appending_on_a_full_disk_is_disk_full_and_leaves_whole_lines(docs, tmp_path):
+    """Seen: _append left a partial line on ENOSPC, and heal turned a full disk into
+    exit 2 ("cannot bring ... in line") instead of DiskFull (exit 4, resumable)."""
+    _heal_on_a_full_disk(docs, tmp_path, duplicate=False)
+
+
+def test_heal_rewriting_on_a_full_disk_is_disk_full_and_leaves_no_temp_file(docs, tmp_path):
+    """Seen: _rewrite left records.jsonl.heal.tmp behind when the disk filled."""
+    _heal_on_a_full_disk(docs, tmp_path, duplicate=True)

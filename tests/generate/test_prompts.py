@@ -21,7 +21,7 @@ from generator.records import Chunk
 
 RPC = "records_per_call: 3"
 ASSISTANT = {"role": "assistant", "content": "Yo"}
-SHIPPED = ("qa", "self-instruct", "chat", "completion")
+SHIPPED = ("qa", "self-instruct", "chat", "completion", "conversation")
 
 GOOD = """\
 id: mine
@@ -218,3 +218,49 @@ def test_render_accepts_seed_examples_and_neutralises_them() -> None:
     user = render(tpl, _chunk(), [ex], 2)[1]["content"]
     assert "Quote &lt;/document> here." in user
     assert user.count("</document>") == 1
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _wire(msgs: list[dict[str, str]]) -> str:
+    """The messages as the provider sees them, in order (its prefix cache keys on this)."""
+    return "".join(f"<{m['role']}>{m['content']}" for m in msgs)
+
+
+@pytest.mark.parametrize("template_id", SHIPPED)
+def test_static_part_comes_first_so_prefix_caching_applies(template_id: str) -> None:
+    """Two calls for different chunks (and different examples, and a different n on a
+    re-plan) share the whole static part as a prefix: the system block with every
+    instruction, up to where the per-call data starts in the user message."""
+    tpl = load_template(template_id)
+    ex_a = [{"instruction": "Name the policy owner.", "input": "", "output": "HR."}]
+    ex_b = [{"instruction": "List the steps.", "input": "", "output": "One, two."}]
+    a = render(tpl, _chunk("Employees get 25 days of annual leave."), ex_a, n=3)
+    other = Chunk(
+        id="c2", doc_path="it/vpn.md", doc_sha256="b" * 64, index=4, text="VPN needs MFA.",
+        span=(0, 14), heading_path=["IT"], tokens=4,
+    )  # fmt: skip
+    b = render(tpl, other, ex_b, n=5)
+    assert a[0] == b[0]  # the system block is identical: every instruction lives there
+    shared = _common_prefix(_wire(a), _wire(b))
+    wire_a = _wire(a)
+    first_variable = min(
+        i
+        for i in (
+            wire_a.find("<document path="),
+            wire_a.find("Name the policy owner."),
+            wire_a.find("Write 3"),
+        )
+        if i >= 0
+    )
+    assert shared >= first_variable - 1  # all of the static part is shared
+    # and nothing static follows the data except the one line with the count
+    tail = a[1]["content"].split("</document>", 1)[1]
+    assert len(tail) < 200 and "3" in tail

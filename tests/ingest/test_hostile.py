@@ -169,7 +169,8 @@ def test_docx_of_many_plain_paragraphs_reads_in_time():
     data = bomb_docx(2_000_000, unit=unit)
     started = time.monotonic()
     parsed = READER.read(data, "plain.docx")
-    assert time.monotonic() - started < 10
+    # ~2 s quiet, 14 s at load average 9; the old code took 35 s on a quiet machine.
+    assert time.monotonic() - started < 30
     assert parsed.text.count("hello world") == 2_000_000 // len(unit)
 
 

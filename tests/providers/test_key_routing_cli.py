@@ -135,3 +135,22 @@ def test_policies_check_does_not_print_url_credentials() -> None:
     )
     assert result.exit_code == 0, result.output
     assert "llm.example.net" in result.output and PASSWORD not in result.output
+
+
+@pytest.mark.parametrize("userinfo", [f"alice:{PASSWORD}@", f"{PASSWORD}@"])
+def test_api_base_with_credentials_is_refused_before_any_call(tmp_path, userinfo) -> None:
+    """Seen: ``--api-base https://user:pass@host`` failed every call after about a minute of
+    retries (LiteLLM: "Cannot combine AUTHORIZATION header with credentials encoded in
+    URL"). Refused up front with exit 2, saying where the secret goes; never printed."""
+    base = f"http://{userinfo}127.0.0.1:9/v1"
+    run = tmp_path / "r"
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        app, ["generate", str(SAMPLES / "handbook"), "--out", str(run), "--model",
+              "openai/qwen-x", "--api-base", base, "--max-retries", "0"],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if "--api-key-env" in line]
+    assert len(lines) == 1 and "***@127.0.0.1" in lines[0], result.output
+    assert PASSWORD not in result.output
+    assert time.monotonic() - started < 10 and not (run / "run.sqlite").exists()

@@ -191,3 +191,40 @@ def test_apply_review_modes(run: Path) -> None:
     keep2, held2 = apply_review(records, store, "accepted-or-unsampled")
     assert len(keep2) == 60 - 2  # the rejected one and the pending sampled one are held
     assert {reason.split(":")[0] for _, reason in held2} == {"review_rejected", "review_pending"}
+
+
+def test_review_report_on_a_full_disk_keeps_the_previous_one(run: Path, monkeypatch) -> None:
+    """ENOSPC half-way through review_report.md: the previous report stays whole, no
+    temp file is left, and the command stops with exit 4 (a full disk), not a traceback."""
+    import errno
+    import os
+
+    from generator.cli import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["review", "status", str(run)]).exit_code == 0
+    report = run / "curation" / "review_report.md"
+    before = report.read_bytes()
+    real = Path.write_text
+
+    def write_text(self: Path, text: str, *args: object, **kw: object) -> int:
+        if "review_report" in self.name:
+            real(self, text[: len(text) // 2], *args, **kw)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, text, *args, **kw)
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    res = runner.invoke(app, ["review", "status", str(run)])
+    assert res.exit_code == 4, res.output
+    assert report.read_bytes() == before
+    assert [p.name for p in report.parent.iterdir()] == ["review_report.md"]
+
+
+def test_strata_name_source_paths_escaped() -> None:
+    """A source path with a newline or a control character stays one escaped line in the
+    review queue (shown, exported to CSV/JSONL)."""
+    from generator.review.sampler import stratum
+
+    rec = _records(1)[0]
+    rec.meta.source = rec.meta.source.model_copy(update={"path": "hr/a\nb\x07.md"})
+    assert stratum(rec).startswith("hr/a\\nb\\x07.md|")

@@ -1,18 +1,23 @@
-"""The harmful-content classifier: precise patterns, then a small logistic model over cue
-counts (``cues.py``) and, with the ``embeddings`` extra, nearest-exemplar evidence from the
-packaged all-MiniLM-L6-v2 model.
+"""The harmful-content classifier: precise patterns first, then a logistic model fitted
+on the bundled exemplars.
 
-Fitting (once per process, cached): the bundled exemplars give the training rows. Their
-embedding features are leave-one-out (an exemplar is never its own neighbour), so the
-weights learn how far a *new* phrasing lies from the nearest harmful and benign exemplars.
-The flag threshold comes from 10-fold cross-validation on the exemplars: the score above
-which at most ``operating_fpr`` of the benign look-alike exemplars fall. Nothing is tuned
-by hand; the measured recall and false-positive rate on the separate labelled set are in
+With the ``embeddings`` extra (the packaged all-MiniLM-L6-v2 model) a text unit is scored
+in two stages. A cheap gate (a logistic model over the mean of the model's input word
+vectors, no transformer pass) lets through every unit that looks anything like the
+harmful exemplars; the bar passes about a third of the benign look-alike exemplars, so
+ordinary text is cleared cheaply. A gated unit is then embedded and scored by a logistic
+model over its 384-d embedding, its neighbour evidence (the K nearest harmful and benign
+exemplars, overall and per category) and the lexical cue counts (``cues.py``). Without
+the extra, the cue counts alone are scored (``patterns`` mode).
+
+Nothing is set by hand: the weights are fitted on the exemplars, and the flag threshold is
+the score above which at most ``operating_fpr`` of the benign exemplars fall under
+cross-validation in which near-paraphrases share a fold (``model.py``). The measured
+recall and false-positive rates on the separate labelled sets are in
 ``data/harm_eval.json`` (``benchmarks/bench_harm.py``).
 
 Text is scored in units: sentences grouped into windows of up to 40 words, so a harmful
-sentence inside a long answer is not diluted. Only units with a harm-object or intent cue
-go to the model (the gate keeps 10k ordinary records cheap); the rest are clean.
+sentence inside a long answer is not diluted.
 """
 
 from __future__ import annotations
@@ -29,14 +34,28 @@ import numpy as np
 
 from generator.curate.harm import cues
 from generator.curate.harm.exemplars import EXEMPLARS, ExemplarSet, load_exemplars
+from generator.curate.harm.model import (
+    cv_threshold,
+    fit_logistic,
+    folds,
+    logit,
+    neighbour_features,
+    quantile_bar,
+)
 from generator.curate.harm.patterns import scan_text
 
 Mode = Literal["embeddings", "patterns"]
 Embedder = Callable[[list[str]], np.ndarray]
-_K = 2  # neighbours averaged per side
 _WINDOW_WORDS = 40
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-_GATE = len(cues.CATEGORIES) + 1  # object counts, then intent
+_GATE = len(cues.CATEGORIES) + 1  # patterns mode: object counts, then intent
+_GATE_BENIGN_PASS = 0.3  # embeddings mode: share of benign exemplars the gate lets through
+_GATE_HARMFUL_KEEP = 0.98  # ... and at least this share of harmful ones (cross-validated)
+# The cue-only model (patterns mode) is fitted on the exemplar round its cue families were
+# written with. Cue counts alone cannot separate the later rounds' harder look-alikes:
+# fitted on every round, its recall on the development set fell from 92% to 77% at the
+# same operating point, so the fallback keeps its measured round-1 fit.
+PATTERNS_ROUNDS = frozenset({1})
 
 
 @dataclass(frozen=True)
@@ -65,24 +84,6 @@ def units(text: str) -> list[str]:
     return out
 
 
-def _fit_logistic(x: np.ndarray, y: np.ndarray, lam: float = 1e-2) -> tuple[np.ndarray, ...]:
-    """Standardised L2 logistic regression by full-batch gradient descent (deterministic)."""
-    mu, sd = x.mean(0), x.std(0) + 1e-6
-    z = (x - mu) / sd
-    w, b = np.zeros(x.shape[1]), 0.0
-    for _ in range(3000):
-        p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
-        g = p - y
-        w -= 0.3 * (z.T @ g / len(y) + lam * w)
-        b -= 0.3 * float(g.mean())
-    return mu, sd, w, np.array([b])
-
-
-def _logit(params: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
-    mu, sd, w, b = params
-    return ((x - mu) / sd) @ w + b[0]
-
-
 class HarmClassifier:
     """Fitted on an exemplar set; scores texts. Build with :func:`fitted` (cached)."""
 
@@ -92,45 +93,60 @@ class HarmClassifier:
         mode: Mode,
         operating_fpr: float,
         embedder: Embedder | None = None,
+        static: Embedder | None = None,
     ) -> None:
-        if mode == "embeddings" and embedder is None:
-            raise ValueError("the embeddings mode needs an embedder")
+        if mode == "embeddings" and (embedder is None or static is None):
+            raise ValueError("the embeddings mode needs an embedder and a static embedder")
         self.exemplars, self.mode, self.operating_fpr = exemplars, mode, operating_fpr
         self.embedder = embedder if mode == "embeddings" else None
+        self.static = static if mode == "embeddings" else None
         items = exemplars.items
+        if mode == "patterns":  # see PATTERNS_ROUNDS
+            items = tuple(e for e in items if e.batch in PATTERNS_ROUNDS) or items
         self._harmful = np.array([e.label == "harmful" for e in items])
         self._category = [e.category for e in items]
-        self._texts = [e.text for e in items]
-        cue_x = np.array([cues.cue_features(t) for t in self._texts])
-        x = cue_x
-        if self.embedder is not None:
-            self._emb = self.embedder(self._texts)
-            sims = self._emb @ self._emb.T
-            np.fill_diagonal(sims, -np.inf)  # leave-one-out: never its own neighbour
-            x = np.hstack([self._neighbour_features(sims), cue_x])
+        self._group = np.array([cues.CATEGORIES.index(c) if c else -1 for c in self._category])
+        texts = [e.text for e in items]
+        self._cue_x = np.array([cues.cue_features(t) for t in texts])
         y = self._harmful.astype(float)
-        self._params = _fit_logistic(x, y)
-        self.threshold = self._cv_threshold(x, y, operating_fpr)
-        # A cue-only model picks which units are worth embedding: below a generous bar
-        # (where 30% of the benign exemplars still pass) a unit is clean without the model.
-        self._cue_params = _fit_logistic(cue_x, y) if self.embedder is not None else None
-        self._cue_bar = self._cv_threshold(cue_x, y, 0.3) if self.embedder is not None else 0.0
+        if self.embedder is None or self.static is None:
+            fold = folds(None, len(y))
+            self._params = fit_logistic(self._cue_x, y)
+            scorer = self._fit_score(self._cue_x, y)
+            self.threshold, _ = cv_threshold(scorer, y, fold, operating_fpr)
+            return
+        self._emb = self.embedder(texts)
+        fold = folds(self._emb, len(y))
+        sims = self._emb @ self._emb.T
+        np.fill_diagonal(sims, -np.inf)  # leave-one-out: never its own neighbour
 
-    def _neighbour_features(self, sims: np.ndarray) -> np.ndarray:
-        harm = np.sort(sims[:, self._harmful], 1)[:, -_K:].mean(1)
-        benign = np.sort(sims[:, ~self._harmful], 1)[:, -_K:].mean(1)
-        return np.stack([harm - benign, harm], 1)
+        def scores_of(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+            x_train = self._features(sims[train][:, train], train, train)
+            params = fit_logistic(x_train, y[train])
+            return logit(params, self._features(sims[test][:, train], test, train))
 
-    def _cv_threshold(self, x: np.ndarray, y: np.ndarray, fpr: float, folds: int = 10) -> float:
-        order = np.random.default_rng(0).permutation(len(y))
-        scores = np.zeros(len(y))
-        for part in np.array_split(order, folds):
-            train = np.ones(len(y), bool)
-            train[part] = False
-            scores[part] = _logit(_fit_logistic(x[train], y[train]), x[part])
-        benign = np.sort(scores[y == 0])[::-1]
-        allowed = int(fpr * len(benign))
-        return float(benign[allowed]) + 1e-9  # strictly above the (allowed+1)-th benign
+        self.threshold, _ = cv_threshold(scores_of, y, fold, operating_fpr)
+        everyone = np.ones(len(y), bool)
+        self._params = fit_logistic(self._features(sims, everyone, everyone), y)
+        static_x = self.static(texts)
+        self._gate_params = fit_logistic(static_x, y)
+        _, oof = cv_threshold(self._fit_score(static_x, y), y, fold, 0.0)
+        self.gate_bar = min(
+            quantile_bar(oof[y == 0], _GATE_BENIGN_PASS),
+            float(np.quantile(oof[y == 1], 1 - _GATE_HARMFUL_KEEP)),
+        )
+
+    @staticmethod
+    def _fit_score(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        def scores_of(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+            return logit(fit_logistic(x[train], y[train]), x[test])
+
+        return scores_of
+
+    def _features(self, sims: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Model input for exemplar ``rows`` against exemplar ``cols`` (boolean masks)."""
+        near = neighbour_features(sims, self._harmful[cols], self._group[cols])
+        return np.hstack([near, self._emb[rows], self._cue_x[rows]])
 
     def score_units(self, texts: Sequence[str]) -> list[Verdict]:
         """One verdict per text, each text taken as one unit (no splitting)."""
@@ -138,58 +154,59 @@ class HarmClassifier:
         if len(distinct) < len(texts):
             once = dict(zip(distinct, self.score_units(distinct), strict=True))
             return [once[t] for t in texts]
-        verdicts: list[Verdict | None] = [None] * len(texts)
-        gated: list[int] = []
-        feats: list[list[float]] = []
+        verdicts: list[Verdict] = [Verdict(False, 0.0)] * len(texts)
+        todo: list[int] = []
         for i, text in enumerate(texts):
             hits = scan_text(text)
             if hits:
                 cat, phrase = hits[0]
                 verdicts[i] = Verdict(True, 1.0, cat, "pattern", phrase)
-                continue
-            f = cues.cue_features(text)
-            if any(f[:_GATE]):
-                gated.append(i)
-                feats.append(f)
             else:
-                verdicts[i] = Verdict(False, 0.0)
-        if gated and self._cue_params is not None:
-            low = _logit(self._cue_params, np.array(feats)) < self._cue_bar
-            for n in np.nonzero(low)[0]:
-                verdicts[gated[n]] = Verdict(False, 0.0)
-            gated = [i for n, i in enumerate(gated) if not low[n]]
-            feats = [f for n, f in enumerate(feats) if not low[n]]
-        if gated:
-            x = np.array(feats)
-            nearest: list[int] = []
-            if self.embedder is not None:
-                sims = self.embedder([texts[i] for i in gated]) @ self._emb.T
-                nearest = [int(j) for j in np.argmax(np.where(self._harmful, sims, -np.inf), 1)]
-                x = np.hstack([self._neighbour_features(sims), x])
-            logits = _logit(self._params, x)
-            for n, i in enumerate(gated):
-                flagged = bool(logits[n] >= self.threshold)
-                category = self._category_of(feats[n], nearest[n] if nearest else None)
-                prob = 1.0 / (1.0 + math.exp(-float(logits[n])))
-                verdicts[i] = Verdict(
-                    flagged,
-                    round(prob, 4),
-                    category if flagged else None,
-                    "classifier" if flagged else None,
-                    texts[i][:200] if flagged else None,
-                )
-        return [v for v in verdicts if v is not None]
+                todo.append(i)
+        if self.embedder is not None and self.static is not None:
+            if todo:
+                gate = logit(self._gate_params, self.static([texts[i] for i in todo]))
+                todo = [i for n, i in enumerate(todo) if gate[n] >= self.gate_bar]
+            if todo:
+                self._score_embedded(texts, todo, verdicts)
+            return verdicts
+        feats = {i: cues.cue_features(texts[i]) for i in todo}
+        todo = [i for i in todo if any(feats[i][:_GATE])]
+        if todo:
+            logits = logit(self._params, np.array([feats[i] for i in todo]))
+            for n, i in enumerate(todo):
+                counts = dict(zip(cues.CATEGORIES, feats[i], strict=False))
+                category = max(cues.CATEGORIES, key=lambda c: counts[c])
+                verdicts[i] = self._verdict(texts[i], float(logits[n]), category)
+        return verdicts
 
-    def _category_of(self, feats: list[float], nearest: int | None) -> str:
-        counts = dict(zip(cues.CATEGORIES, feats, strict=False))
-        if nearest is not None:
-            near = self._category[nearest]
-            if near and (counts.get(near) or not any(counts.values())):
-                return near
-        best = max(cues.CATEGORIES, key=lambda c: counts[c])
-        if counts[best]:
-            return best
-        return self._category[nearest] or "unspecified" if nearest is not None else "unspecified"
+    def _score_embedded(self, texts: Sequence[str], todo: list[int], out: list[Verdict]) -> None:
+        assert self.embedder is not None
+        emb = self.embedder([texts[i] for i in todo])
+        sims = emb @ self._emb.T
+        cue_x = np.array([cues.cue_features(texts[i]) for i in todo])
+        x = np.hstack([neighbour_features(sims, self._harmful, self._group), emb, cue_x])
+        logits = logit(self._params, x)
+        for n, i in enumerate(todo):
+            out[i] = self._verdict(texts[i], float(logits[n]), self._category_of(sims[n]))
+
+    def _verdict(self, text: str, value: float, category: str) -> Verdict:
+        flagged = value >= self.threshold
+        prob = round(1.0 / (1.0 + math.exp(-value)), 4)
+        if not flagged:
+            return Verdict(False, prob)
+        return Verdict(True, prob, category, "classifier", text[:200])
+
+    def _category_of(self, sims: np.ndarray) -> str:
+        """The category whose K nearest exemplars are closest on average."""
+        best, best_score = "unspecified", -math.inf
+        for g, name in enumerate(cues.CATEGORIES):
+            cols = sims[self._group == g]
+            if len(cols):
+                score = float(np.sort(cols)[-5:].mean())
+                if score > best_score:
+                    best, best_score = name, score
+        return best
 
     def classify(self, texts: Sequence[str]) -> list[Verdict]:
         """One verdict per text: its highest-scoring unit (a flagged one first)."""
@@ -215,9 +232,9 @@ class HarmClassifier:
 
 # The operating point per mode: the share of benign exemplars (cross-validated) allowed
 # above the threshold. The exemplars' benign side is written to be hard (each one a
-# look-alike), so a few percent there is well under 2% on ordinary look-alike text; the
-# measured figures are in data/harm_eval.json.
-DEFAULT_FPR: dict[str, float] = {"embeddings": 0.06, "patterns": 0.03}
+# look-alike: help-seeking, security teaching, idioms), so a few percent there is about
+# 1% on ordinary look-alike text; the measured figures are in data/harm_eval.json.
+DEFAULT_FPR: dict[str, float] = {"embeddings": 0.04, "patterns": 0.03}
 
 
 @cache
@@ -238,16 +255,16 @@ def fitted(
     """The classifier fitted on the exemplar file at ``path`` (cached per process)."""
     exemplars = load_exemplars(path)
     fpr = DEFAULT_FPR[mode] if operating_fpr is None else operating_fpr
-    embedder: Embedder | None = None
-    if mode == "embeddings":
-        from generator.curate.semantic_dedup import embed
+    if mode == "patterns":
+        return HarmClassifier(exemplars, mode, fpr)
+    from generator.curate.semantic_dedup import embed, static_embed
 
-        cached = _embed_exemplars(path, exemplars.sha256, threads)
-        known = {e.text: i for i, e in enumerate(exemplars.items)}
+    cached = _embed_exemplars(path, exemplars.sha256, threads)
+    known = {e.text: i for i, e in enumerate(exemplars.items)}
 
-        def embedder(texts: list[str]) -> np.ndarray:
-            if len(texts) == len(known) and all(known.get(t) == i for i, t in enumerate(texts)):
-                return cached
-            return embed(texts, batch_size=64, max_tokens=128, threads=threads)
+    def embedder(texts: list[str]) -> np.ndarray:
+        if len(texts) == len(known) and all(known.get(t) == i for i, t in enumerate(texts)):
+            return cached
+        return embed(texts, batch_size=64, max_tokens=128, threads=threads)
 
-    return HarmClassifier(exemplars, mode, fpr, embedder)
+    return HarmClassifier(exemplars, mode, fpr, embedder, static_embed)

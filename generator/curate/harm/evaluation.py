@@ -3,11 +3,12 @@
 Three labelled sets in ``tests/curate/data/`` (clear requests for serious harm and benign
 look-alikes, all written apart from the exemplars): ``harm_labelled`` (the development set
 the acceptance test asserts on), ``harm_heldout`` (written later, then also used in
-development) and ``harm_fresh`` (written after the classifier was frozen and measured once:
-the honest figure for new phrasings). ``benchmarks/bench_harm.py`` stores the figures per
-classifier setting and set in ``data/harm_eval.json``; the step reports them only when they
-were measured for its exact setting (mode, operating point, exemplar file hash), and a test
-re-measures them and fails when they drift.
+development) and ``harm_fresh`` (written after the first classifier was frozen and never
+read or tuned on since, only measured: the honest figure for new phrasings).
+``benchmarks/bench_harm.py`` stores the figures per classifier setting and set in
+``data/harm_eval.json``; the step reports them only when they were measured for its exact
+setting (mode, operating point, exemplar file hash), and a test re-measures them and fails
+when they drift.
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ def read_figures(path: Path = FIGURES) -> list[dict[str, Any]]:
 
 
 def write_figures(results: list[dict[str, Any]], path: Path = FIGURES) -> None:
-    """Store measured results (replacing those of the same setting)."""
-    kept = {_key(e): e for e in read_figures(path)}
+    """Store measured results (replacing those of the same setting; figures of another
+    exemplar file are dropped, no classifier can be built from them any more)."""
+    current = {e["exemplars_sha256"] for e in results}
+    kept = {_key(e): e for e in read_figures(path) if e["exemplars_sha256"] in current}
     kept.update({_key(e): e for e in results})
     order = sorted(kept.values(), key=lambda e: (e["mode"], e["operating_fpr"], e["set"]))
     body = {"results": order}

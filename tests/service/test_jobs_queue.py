@@ -114,3 +114,18 @@ def test_cancel_a_queued_job_at_once_and_a_running_one_through_its_worker(db: Da
         assert jobs.cancel(conn, running, actor="op", remote="t") is None  # already over
         assert jobs.get(conn, queued)["status"] == "cancelled"  # type: ignore[index]
     assert _actions(db).count("job.cancel") == 2
+
+
+def test_a_0001_database_migrates_forward_to_the_job_tables(fresh_db_url: str) -> None:
+    from generator.service.migrate import current, upgrade
+
+    engine = sa.create_engine(fresh_db_url.replace("postgresql://", "postgresql+psycopg://"))
+    upgrade(engine, "0001")  # a database made before jobs existed
+    assert not sa.inspect(engine).has_table("jobs")
+    engine.dispose()
+    database = open_database(fresh_db_url)
+    try:
+        assert current(database.engine) == "0002"
+        assert {"runs", "jobs"} <= set(sa.inspect(database.engine).get_table_names())
+    finally:
+        database.close()

@@ -35,7 +35,7 @@ _CLAIM_LOCK = 0x1F0E6F  # advisory lock key of the claim (PostgreSQL)
 
 def worker_name() -> str:
     """A name unique to this worker: host, pid and a random tail (pids are reused)."""
-    return f"{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def stamp(seconds_ago: float) -> str:

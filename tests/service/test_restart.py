@@ -110,3 +110,35 @@ def test_stopping_a_server_queues_its_running_job_again(fresh_db_url: str, tmp_p
     assert job is not None
     assert (job["status"], job["claimed_by"], job["heartbeat"]) == ("queued", None, None)
     assert "job.requeue" in actions
+
+
+def test_two_servers_share_one_database_and_split_the_jobs(
+    fresh_db_url: str, tmp_path: Path
+) -> None:
+    import httpx
+
+    data = tmp_path / "data"
+    data.mkdir()
+    db = open_database(fresh_db_url)
+    token = users.add(db, "op", "operator", actor="tests", remote="tests")
+    servers = [start_server(data, fresh_db_url) for _ in range(2)]
+    try:
+        with httpx.Client(base_url=servers[0][1], headers={"Authorization": f"Bearer {token}"},
+                          timeout=30) as c:  # fmt: skip
+            pid = c.post("/api/v1/projects", json={"name": "shared"}).json()["id"]
+            c.post(f"/api/v1/projects/{pid}/documents", files=files(("a.md", b"# A\n\nA b c.\n")))
+            body = {"model": "mock/echo?latency_ms=2000", "records": 1}
+            rids = [c.post(f"/api/v1/projects/{pid}/runs", json=body).json()["id"] for _ in "ab"]
+            ended = [wait_for(c, f"/api/v1/runs/{rid}", timeout=180) for rid in rids]
+    finally:
+        for proc, _ in servers:
+            stop_server(proc)
+    assert [r["status"] for r in ended] == ["done", "done"], ended
+    with db.engine.connect() as conn:
+        starts = conn.execute(
+            sa.select(audit.c.actor).where(audit.c.action == "job.start")
+        ).scalars().all()  # fmt: skip
+    db.close()
+    assert len(starts) == 2
+    pids = {actor.split(":")[2] for actor in starts}  # worker:HOST:PID:TAG
+    assert pids == {str(proc.pid) for proc, _ in servers}  # one job each, one claim each

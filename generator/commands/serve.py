@@ -97,6 +97,8 @@ HELP = (
     "Serve the instructforge HTTP API (JSON under /api/v1, OpenAPI at /openapi.json, docs at "
     "/docs) on 127.0.0.1:8321. Every call but GET /healthz needs `Authorization: Bearer "
     "TOKEN`; make users and tokens with `instructforge users add`. The database schema "
-    "migrates forward on start. --host other than loopback prints a warning: put a TLS proxy "
+    "migrates forward on start. Generate, curate and export run as jobs: --workers N of them "
+    "at a time in this server, claimed from the shared database (several servers may share "
+    "one PostgreSQL database). --host other than loopback prints a warning: put a TLS proxy "
     "in front."
 )

@@ -142,3 +142,23 @@ def test_two_servers_share_one_database_and_split_the_jobs(
     assert len(starts) == 2
     pids = {actor.split(":")[2] for actor in starts}  # worker:HOST:PID:TAG
     assert pids == {str(proc.pid) for proc, _ in servers}  # one job each, one claim each
+
+
+def test_workers_0_serves_the_api_and_runs_no_job(fresh_db_url: str, tmp_path: Path) -> None:
+    import httpx
+
+    data = tmp_path / "data"
+    data.mkdir()
+    db = open_database(fresh_db_url)
+    token = users.add(db, "op", "operator", actor="tests", remote="tests")
+    db.close()
+    proc, url = start_server(data, fresh_db_url, "--workers", "0")
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                          timeout=30) as c:  # fmt: skip
+            pid = c.post("/api/v1/projects", json={"name": "api-only"}).json()["id"]
+            rid = c.post(f"/api/v1/projects/{pid}/runs", json={"model": "mock/echo"}).json()["id"]
+            time.sleep(3)  # three polls of a worker, had there been one
+            assert c.get(f"/api/v1/runs/{rid}").json()["status"] == "queued"
+    finally:
+        stop_server(proc)

@@ -97,7 +97,7 @@ class JobRunner:
     async def _run(self, job: dict[str, Any], worker: str) -> None:
         paths = runfiles.JobPaths(self.settings.data, job)
         paths.folder.mkdir(parents=True, exist_ok=True)
-        if not await asyncio.to_thread(_wait_free, paths.run_dir, LOCK_WAIT_S):
+        if not await asyncio.to_thread(wait_free, paths.run_dir, LOCK_WAIT_S):
             await asyncio.to_thread(
                 jobs.finish, self.db, job["id"], worker, "failed", counts=job["counts"],
                 cost=job["cost_usd"], error="the run folder is busy (another process holds it)",
@@ -165,7 +165,7 @@ def _child_env() -> dict[str, str]:
     return dict(os.environ)
 
 
-def _wait_free(run_dir: Path, timeout: float) -> bool:
+def wait_free(run_dir: Path, timeout: float) -> bool:
     """Wait until no process holds the run folder's lock (a child of a killed server may
     still be winding down); True when it is free."""
     lock = run_dir / "run.lock"

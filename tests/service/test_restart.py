@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from generator.service import users
 from generator.service.db import audit, open_database
+from generator.service.workers import wait_free
 from tests.service.conftest import start_server, stop_server
 from tests.service.helpers import files
 from tests.service.jobs_helpers import wait_for
@@ -55,8 +56,10 @@ def test_a_killed_server_resumes_its_run_on_restart(fresh_db_url: str, tmp_path:
         proc.kill()  # SIGKILL: no shutdown, no requeue, the job row says "running"
         proc.wait()
         run = data / "projects" / str(pid) / "runs" / str(rid)
+        # the server's child stops with it (PR_SET_PDEATHSIG) rather than finish the run alone
+        assert wait_free(run, 30), "the killed server's child still holds the run"
         done_at_kill = _journal(run, "SELECT COUNT(*) FROM gen_units")[0][0]
-        assert done_at_kill < DOCS, "the run ended before the kill: slow the mock down"
+        assert done_at_kill < DOCS, "the child went on after its server was killed"
 
         proc, url = start_server(data, fresh_db_url, *beat)
         with httpx.Client(base_url=url, headers=auth, timeout=30) as c:
@@ -70,9 +73,9 @@ def test_a_killed_server_resumes_its_run_on_restart(fresh_db_url: str, tmp_path:
     assert _journal(run, "SELECT COUNT(*) FROM gen_units")[0][0] == DOCS
     paid = [h for (h,) in _journal(run, "SELECT request_hash FROM gen_calls WHERE status='ok'")]
     assert len(paid) == len(set(paid)) >= DOCS
-    sessions = _journal(run, "SELECT status FROM gen_sessions ORDER BY id")
-    # the first child was stopped with the server (PR_SET_PDEATHSIG), not left running
-    assert [s for (s,) in sessions] == ["interrupted", "done"]
+    sessions = [s for (s,) in _journal(run, "SELECT status FROM gen_sessions ORDER BY id")]
+    # the first session ended by the signal ("interrupted"), or before it could say so
+    assert sessions[0] in ("interrupted", "running") and sessions[1:] == ["done"], sessions
     ids = [json.loads(line)["meta"]["id"] for line in (run / "records.jsonl").open()]
     assert len(ids) == len(set(ids)) == final["counts"]["records"]
     assert set(ids) == {i for (i,) in _journal(run, "SELECT id FROM gen_records")}

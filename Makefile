@@ -53,7 +53,7 @@ demo: $(VENV)/.local-installed
 	@echo "demo done ($(DEMO_RECORDS) records from local/$(DEMO_MODEL), no API key):"
 	@echo "  run folder    $(RUN)/  (records.jsonl, rejected.jsonl, run.sqlite)"
 	@echo "  curation      $(RUN)/curation/report.md"
-	@echo "  dataset       $$(ls $(RUN)/export/*.jsonl | grep -v -e '\.meta\.jsonl$$' -e '/excluded\.jsonl$$' | tr '\n' ' ')"
+	@echo "  dataset       $$(ls $(RUN)/export/*.jsonl | grep -v -e '/meta\.jsonl$$' -e '/excluded\.jsonl$$' | tr '\n' ' ')"
 	@echo "  legal pack    $(RUN)/export/LEGAL_REVIEW.md  $(RUN)/export/manifest.json"
 
 local: $(VENV)/.local-installed  # just the local model runtime and models

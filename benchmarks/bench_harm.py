@@ -35,6 +35,8 @@ SETS = {
     "harm_labelled": "development set (asserted by the tests)",
     "harm_heldout": "second set (written later, then used in development)",
     "harm_fresh": "fresh set (never used in development, only measured)",
+    "harm_independent": "independent set (written by another author who never saw the "
+    "classifier or its exemplars; measured only)",
 }
 QUESTIONS = [
     "How do I request a new laptop?",

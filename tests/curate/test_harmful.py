@@ -77,7 +77,9 @@ def test_labelled_set_recall_and_false_positives(mode: str) -> None:
     assert result["fpr"] <= 0.02, result["false_positives"]
 
 
-@pytest.mark.parametrize("name", ["harm_labelled", "harm_heldout", "harm_fresh"])
+@pytest.mark.parametrize(
+    "name", ["harm_labelled", "harm_heldout", "harm_fresh", "harm_independent"]
+)
 @pytest.mark.parametrize("mode", MODES)
 def test_stored_figures_are_a_fresh_measurement(mode: str, name: str) -> None:
     """The report's figures (data/harm_eval.json) match what the classifier does now."""
@@ -103,7 +105,12 @@ def _shingles(text: str, n: int = 5) -> set[str]:
     return {flat[i : i + n] for i in range(max(1, len(flat) - n + 1))}
 
 
-ALL_SETS = ["harm_labelled.jsonl", "harm_heldout.jsonl", "harm_fresh.jsonl"]
+ALL_SETS = [
+    "harm_labelled.jsonl",
+    "harm_heldout.jsonl",
+    "harm_fresh.jsonl",
+    "harm_independent.jsonl",
+]
 
 
 @pytest.mark.parametrize("name", ALL_SETS)

@@ -95,6 +95,6 @@ def test_api_key_absent_when_server_errors_echo_it(docs, tmp_path, monkeypatch):
             return_value=Response(500, text=f"upstream failed for key {SECRET}")
         )
         res = gen(docs, run, "--max-retries", "0", model="openai/gpt-4o-mini")
-    assert res.exit_code == 0, res.output  # 6 failed units: reported, still pending
+    assert res.exit_code == 4, res.output  # every call failed: stopped, resumable
     _assert_secret_absent(run, res.output)
     assert query(run, "SELECT COUNT(*) FROM gen_units")[0][0] == 0

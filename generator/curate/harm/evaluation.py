@@ -1,10 +1,12 @@
 """Measured figures of the harmful-content classifier on a labelled set.
 
-Three labelled sets in ``tests/curate/data/`` (clear requests for serious harm and benign
+Four labelled sets in ``tests/curate/data/`` (clear requests for serious harm and benign
 look-alikes, all written apart from the exemplars): ``harm_labelled`` (the development set
 the acceptance test asserts on), ``harm_heldout`` (written later, then also used in
 development) and ``harm_fresh`` (written after the first classifier was frozen and never
-read or tuned on since, only measured: the honest figure for new phrasings).
+read or tuned on since, only measured) and ``harm_independent`` (written by another author
+who never saw the classifier or its exemplars, measured only: the honest figure for new
+phrasings).
 ``benchmarks/bench_harm.py`` stores the figures per classifier setting and set in
 ``data/harm_eval.json``; the step reports them only when they were measured for its exact
 setting (mode, operating point, exemplar file hash), and a test re-measures them and fails

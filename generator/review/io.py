@@ -122,7 +122,7 @@ def import_decisions(
         after = None
         if decision == "edit":
             try:
-                after = _edited(before, row, fmt)
+                after = edited_record(before, row, fmt)
             except ValueError as exc:
                 errors.append(f"{path.name}:{line_no}: edit not valid: {str(exc)[:200]}")
                 continue
@@ -138,7 +138,7 @@ def import_decisions(
     return imported, errors
 
 
-def _edited(before: Any, row: dict[str, Any], fmt: str) -> Any:
+def edited_record(before: Any, row: dict[str, Any], fmt: str) -> Any:
     meta = before.meta.model_dump(mode="json")
     if fmt == "csv":
         text = str(row.get("edited_output") or "")

@@ -28,7 +28,9 @@ from generator.service.api import (
     jobs,
     me,
     projects,
+    review,
     runs,
+    signoffs,
     users,
 )
 from generator.service.db import Database
@@ -56,7 +58,7 @@ def create_app(settings: ServiceSettings, db: Database) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, upload_limit=settings.max_upload_bytes)
     app.include_router(health.router)
-    for module in (me, projects, documents, runs, events, jobs, users, audit):
+    for module in (me, projects, documents, runs, review, signoffs, events, jobs, users, audit):
         app.include_router(module.router, prefix=API)
     _docs(app)
     return app

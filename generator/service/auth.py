@@ -27,6 +27,9 @@ RIGHTS: dict[str, frozenset[str]] = {
     "runs.read": frozenset({"operator", "reviewer", "legal"}),
     "runs.write": frozenset({"operator"}),
     "exports.write": frozenset({"operator", "legal"}),
+    "review.read": frozenset({"operator", "reviewer", "legal"}),
+    "review.write": frozenset({"reviewer"}),
+    "signoffs.write": frozenset({"legal"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
 }

@@ -57,8 +57,35 @@ def command(job: dict[str, Any], paths: JobPaths) -> list[str]:
     if kind == "export":
         argv = ["export", str(paths.run_dir), "--format", p["format"], "--use", p["use"],
                 "--out", str(paths.export_dir), "--force"]  # fmt: skip
-        return argv + (["--strict"] if p.get("strict") else [])
+        if p.get("strict"):  # refuses every 'review' verdict, signed off or not
+            return [*argv, "--strict"]
+        for policy in sorted({s["policy"] for s in _signoffs(paths, p["use"])}):
+            argv += ["--accept-review", policy]
+        return argv
     raise ValueError(f"unknown job kind {kind!r}")
+
+
+def child_env(job: dict[str, Any], paths: JobPaths) -> dict[str, str]:
+    """Environment the job's stage gets beyond the server's: an export honouring legal
+    sign-offs names their signers as the ones who accepted the review verdicts."""
+    if job["kind"] != "export" or job["params"].get("strict"):
+        return {}
+    names = sorted({s["signed_by"] for s in _signoffs(paths, job["params"]["use"])})
+    return {"INSTRUCTFORGE_REVIEWER": ", ".join(names)} if names else {}
+
+
+def _signoffs(paths: JobPaths, use: str) -> list[dict[str, Any]]:
+    """Legal sign-offs for ``use`` in the run journal (none when there is no journal)."""
+    from generator.review import signoffs
+    from generator.store import JOURNAL_NAME, Journal
+
+    if not (paths.run_dir / JOURNAL_NAME).exists():
+        return []
+    journal = Journal(paths.run_dir, create=False)
+    try:
+        return signoffs.for_use(journal, use)
+    finally:
+        journal.close()
 
 
 def progress(job: dict[str, Any], paths: JobPaths) -> tuple[dict[str, Any], float]:

@@ -37,6 +37,12 @@ MATRIX: list[tuple[str, str, Callable[[Ctx], dict[str, Any]], set[str], int]] = 
     ("POST", "/api/v1/runs/{rid}/exports", lambda c: {"json": {"format": "alpaca",
                                                                "use": "evaluation"}},
      {"operator", "legal"}, 202),
+    ("GET", "/api/v1/runs/{rid}/review", lambda c: {}, READERS, 200),
+    # the role got past the check: an unknown record (404), a run with nothing to sign (409)
+    ("POST", "/api/v1/runs/{rid}/review/{record_id}", lambda c: {"json": {"decision": "accept"}},
+     {"reviewer"}, 404),
+    ("POST", "/api/v1/runs/{rid}/signoffs",
+     lambda c: {"json": {"policy": "mock", "use": "evaluation", "note": "ok"}}, {"legal"}, 409),
     ("GET", "/api/v1/jobs/{jid}", lambda c: {}, READERS, 200),
     ("GET", "/api/v1/users", lambda c: {}, {"admin"}, 200),
     ("POST", "/api/v1/users", lambda c: {"json": {"name": f"u{uuid.uuid4().hex[:12]}",
@@ -59,7 +65,15 @@ def ctx(server: Server) -> Ctx:
         for name in ("other-1",):
             assert c.post("/api/v1/users", json={"name": name, "role": "legal"}).status_code == 201
     rid, jid = _quiet_run(server, pid)
-    return {"pid": pid, "did": did, "other": "other-1", "rid": rid, "jid": jid, "fresh": rid}
+    return {
+        "pid": pid,
+        "did": did,
+        "other": "other-1",
+        "rid": rid,
+        "jid": jid,
+        "fresh": rid,
+        "record_id": "no-such-record",
+    }
 
 
 def _quiet_run(server: Server, pid: int) -> tuple[int, int]:

@@ -1,0 +1,50 @@
+"""Legal sign-offs kept in the run journal: a ``review`` verdict of POLICY accepted for USE.
+
+The service's ``POST /runs/{rid}/signoffs`` writes them; an export job of the run for that
+use passes each as ``--accept-review POLICY`` (the gate's own acceptance), naming the signers
+as the ones who accepted (README "Service").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.records import utcnow
+from generator.store import Journal
+
+SIGNOFF_MIGRATIONS = [
+    """
+    CREATE TABLE signoffs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        policy TEXT NOT NULL,
+        use TEXT NOT NULL,
+        note TEXT NOT NULL,
+        signed_by TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    """
+]
+
+
+def _migrate(journal: Journal) -> None:
+    journal.migrate("signoffs", SIGNOFF_MIGRATIONS)
+
+
+def add(journal: Journal, *, policy: str, use: str, note: str, signed_by: str) -> dict[str, Any]:
+    """Record one sign-off; returns it as stored."""
+    _migrate(journal)
+    at = utcnow()
+    journal.execute(
+        "INSERT INTO signoffs(policy, use, note, signed_by, at) VALUES (?,?,?,?,?)",
+        (policy, use, note, signed_by, at),
+    )
+    row = journal.query("SELECT * FROM signoffs ORDER BY id DESC LIMIT 1")[0]
+    return dict(row)
+
+
+def for_use(journal: Journal, use: str) -> list[dict[str, Any]]:
+    """The sign-offs that hold for an export with ``use``, oldest first."""
+    _migrate(journal)
+    return [
+        dict(r) for r in journal.query("SELECT * FROM signoffs WHERE use=? ORDER BY id", (use,))
+    ]

@@ -127,6 +127,7 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     accepted_at: str = ""
     accepted_by: str = ""
+    signoffs: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # legal's, per id
     review: Any = None  # generator.review.session.ReviewFilter when the run has a journal
     flagged: Path | None = None  # curation/review.jsonl when it feeds the export
 

@@ -33,6 +33,7 @@ from generator.export.writer import Staging, secret_values, sha256_file
 from generator.policies import Policy
 from generator.records import utcnow
 from generator.redact import scrub_url_credentials
+from generator.review import signoffs
 from generator.sources import label_rules_ref
 
 _SECRET_KEY = re.compile(
@@ -161,6 +162,7 @@ def _manifest(res: ExportResult) -> dict[str, Any]:
         "usage": usage_totals(opts.run),  # tokens, cost, cache hits of the run's calls
         "accepted_reviews": [
             {"id": k, "records": n, "accepted_by": res.accepted_by, "accepted_at": res.accepted_at}
+            | ({"signed_off": res.signoffs[k]} if k in res.signoffs else {})
             for k, n in sorted(st.accepted.items())
         ],
         "excluded": {
@@ -198,6 +200,11 @@ def legal_review(res: ExportResult, manifest: dict[str, Any]) -> str:
         f"- Excluded: {len(res.exclusions)} (see the last section and `{EXCLUDED_FILE}`).",
         f"- Accepted reviews: {accepted or 'none'}"
         f"{' by ' + res.accepted_by if st.accepted else ''}.",
+        *[
+            f"- Signed off: {k} for {opts.use} by {s['by']} on {s['at']}: {s['note']}"
+            for k, signed in sorted(res.signoffs.items())
+            for s in signed
+        ],
         f"- Flags: {json.dumps(opts.flags())}",
     ]
     for pid, n in sorted(st.hash_mismatch.items()):
@@ -278,6 +285,7 @@ def legal_review(res: ExportResult, manifest: dict[str, Any]) -> str:
 def write_pack(res: ExportResult, stage: Staging) -> None:
     """Stage excluded.jsonl, README.md, LEGAL_REVIEW.md and manifest.json (hashes last)."""
     res.accepted_at, res.accepted_by = utcnow(), exporter_name()
+    res.signoffs = signoffs.recorded(res.options.run, res.options.use, res.gate.stats.accepted)
     stage.write_text(
         EXCLUDED_FILE,
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in exclusion_rows(res)),

@@ -7,10 +7,12 @@ as the ones who accepted (README "Service").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from generator.records import utcnow
-from generator.store import Journal
+from generator.store import JOURNAL_NAME, Journal
 
 SIGNOFF_MIGRATIONS = [
     """
@@ -48,3 +50,23 @@ def for_use(journal: Journal, use: str) -> list[dict[str, Any]]:
     return [
         dict(r) for r in journal.query("SELECT * FROM signoffs WHERE use=? ORDER BY id", (use,))
     ]
+
+
+def recorded(run: Path, use: str, accepted: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+    """For an export's legal pack: the sign-offs of ``run`` for ``use`` per accepted policy
+    or label (``{id: [{by, at, note}]}``). Read only: a run never signed off stays untouched."""
+    if not (run / JOURNAL_NAME).is_file():
+        return {}
+    journal = Journal(run, create=False)
+    try:
+        if not journal.query("SELECT 1 FROM sqlite_master WHERE name='signoffs'"):
+            return {}
+        rows = journal.query("SELECT * FROM signoffs WHERE use=? ORDER BY id", (use,))
+    finally:
+        journal.close()
+    out: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        key = r["policy"].removeprefix("source:")
+        if key in set(accepted):
+            out.setdefault(key, []).append({"by": r["signed_by"], "at": r["at"], "note": r["note"]})
+    return out

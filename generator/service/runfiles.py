@@ -65,13 +65,10 @@ def command(job: dict[str, Any], paths: JobPaths) -> list[str]:
     raise ValueError(f"unknown job kind {kind!r}")
 
 
-def child_env(job: dict[str, Any], paths: JobPaths) -> dict[str, str]:
-    """Environment the job's stage gets beyond the server's: an export honouring legal
-    sign-offs names their signers as the ones who accepted the review verdicts."""
-    if job["kind"] != "export" or job["params"].get("strict"):
-        return {}
-    names = sorted({s["signed_by"] for s in _signoffs(paths, job["params"]["use"])})
-    return {"INSTRUCTFORGE_REVIEWER": ", ".join(names)} if names else {}
+def child_env(job: dict[str, Any]) -> dict[str, str]:
+    """Environment the job's stage gets beyond the server's: an export names the API user
+    who asked for it as its exporter (the legal pack lists legal's sign-offs beside)."""
+    return {"INSTRUCTFORGE_REVIEWER": job["created_by"]} if job["kind"] == "export" else {}
 
 
 def _signoffs(paths: JobPaths, use: str) -> list[dict[str, Any]]:

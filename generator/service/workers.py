@@ -108,7 +108,7 @@ class JobRunner:
             child = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "generator.cli", *argv, stdin=asyncio.subprocess.DEVNULL,
                 stdout=out, stderr=asyncio.subprocess.STDOUT, preexec_fn=_die_with_server,
-                start_new_session=True, env={**_child_env(), **runfiles.child_env(job, paths)},
+                start_new_session=True, env={**_child_env(), **runfiles.child_env(job)},
             )  # fmt: skip
         self.children[job["id"]] = child
         try:

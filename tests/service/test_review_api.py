@@ -112,8 +112,13 @@ def test_review_decisions_and_signoff_reach_the_export(server: Server, tmp_path:
     assert (new["instruction"], new[field]) in pairs  # the edit, not the generated text
     assert (rejected["record"]["instruction"], rejected["record"][field]) not in pairs
     assert manifest["export"]["flags"]["accept_review"] == ["mock"]
-    assert "legal-1" in json.dumps(manifest)
-    assert "legal-1" in (out / "LEGAL_REVIEW.md").read_text()
+    assert manifest["exported_by"] == "operator-1"  # who asked for the export
+    [accepted] = manifest["accepted_reviews"]
+    [signed] = accepted["signed_off"]  # the evaluation sign-off, not the commercial one
+    assert signed["by"] == "legal-1" and signed["note"] == body["note"]
+    assert signed["at"] == res.json()["at"]
+    legal = (out / "LEGAL_REVIEW.md").read_text()
+    assert f"Signed off: mock for evaluation by legal-1 on {signed['at']}" in legal
 
     with server.client("admin") as a:
         trail = a.get("/api/v1/audit", params={"limit": 1000}).json()["items"]

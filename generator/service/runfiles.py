@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.redact import scrub_url_credentials
+from generator.review import signoffs
 
 LOG_TAIL = 64_000
 
@@ -59,7 +60,7 @@ def command(job: dict[str, Any], paths: JobPaths) -> list[str]:
                 "--out", str(paths.export_dir), "--force"]  # fmt: skip
         if p.get("strict"):  # refuses every 'review' verdict, signed off or not
             return [*argv, "--strict"]
-        for policy in sorted({s["policy"] for s in _signoffs(paths, p["use"])}):
+        for policy in sorted({s["policy"] for s in signoffs.for_use(paths.run_dir, p["use"])}):
             argv += ["--accept-review", policy]
         return argv
     raise ValueError(f"unknown job kind {kind!r}")
@@ -69,20 +70,6 @@ def child_env(job: dict[str, Any]) -> dict[str, str]:
     """Environment the job's stage gets beyond the server's: an export names the API user
     who asked for it as its exporter (the legal pack lists legal's sign-offs beside)."""
     return {"INSTRUCTFORGE_REVIEWER": job["created_by"]} if job["kind"] == "export" else {}
-
-
-def _signoffs(paths: JobPaths, use: str) -> list[dict[str, Any]]:
-    """Legal sign-offs for ``use`` in the run journal (none when there is no journal)."""
-    from generator.review import signoffs
-    from generator.store import JOURNAL_NAME, Journal
-
-    if not (paths.run_dir / JOURNAL_NAME).exists():
-        return []
-    journal = Journal(paths.run_dir, create=False)
-    try:
-        return signoffs.for_use(journal, use)
-    finally:
-        journal.close()
 
 
 def progress(job: dict[str, Any], paths: JobPaths) -> tuple[dict[str, Any], float]:

@@ -88,7 +88,7 @@ def open_journal(run_dir: Path, command: str) -> Iterator[Journal]:
             summary="The review queue: records, source chunks, scores, flags")  # fmt: skip
 def review_queue(
     request: Request, rid: int = RunId,
-    cursor: int = Query(0, ge=0, le=2**31, description="position to start after (next_cursor)"),
+    cursor: int = Query(0, ge=0, le=2**31, description="queue position to start at (next_cursor)"),
     limit: int = Query(50, ge=1, le=500),
     _user: Principal = Depends(require("review.read")),
 ) -> ReviewPage:  # fmt: skip

@@ -60,6 +60,9 @@ def test_review_decisions_and_signoff_reach_the_export(server: Server, tmp_path:
         res = c.post(url + edited["record_id"],
                      json={"decision": "edit", "record": {"instruction": 5}})  # fmt: skip
         assert res.status_code == 422, res.text
+        blank = {k: v for k, v in edited["record"].items() if k != "meta"} | {"instruction": ""}
+        res = c.post(url + edited["record_id"], json={"decision": "edit", "record": blank})
+        assert res.status_code == 422 and "instruction" in error(res)["message"]
         res = c.post(url + rejected["record_id"], json={"decision": "reject", "reason": "wrong"})
         assert res.status_code == 200, res.text
         new = {k: v for k, v in edited["record"].items() if k != "meta"}

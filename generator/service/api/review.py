@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from generator.curate.quality import journal_source_text
 from generator.errors import ConfigError, RunBusyError
+from generator.records import schema_errors
 from generator.review import io as review_io
 from generator.review.session import prepare
 from generator.review.store import ReviewStore, text_digest
@@ -142,6 +143,10 @@ def decide(
         if body.decision == "edit":
             try:
                 after = review_io.edited_record(before, {"edited": body.record}, "jsonl")
+                data = after.to_dict()
+                problems = schema_errors(after.meta.format, data)  # the shipped JSON Schema
+                if problems:
+                    raise ValueError(problems[0])
             except ValueError as exc:
                 raise ApiError(422, f"the edited record is not valid: {str(exc)[:300]}") from exc
         with request.app.state.db.engine.begin() as conn:

@@ -45,11 +45,14 @@ def test_review_decisions_and_signoff_reach_the_export(server: Server, tmp_path:
         page = c.get(f"/api/v1/runs/{rid}/review", params={"limit": 2})
         assert page.status_code == 200, page.text
         first = page.json()
-        assert len(first["items"]) == 2 and first["next_cursor"] is not None
-        rest = c.get(f"/api/v1/runs/{rid}/review", params={"cursor": first["next_cursor"]})
+        assert len(first["items"]) == 2 and first["next"] is not None
+        rest = c.get(f"/api/v1/runs/{rid}/review", params={"cursor": first["next"]})
         items = first["items"] + rest.json()["items"]
         assert len({i["record_id"] for i in items}) == len(items) >= 4
         assert all(i["source_text"] and i["decision"] is None for i in items)
+        assert rest.json()["next"] is None
+        bad = c.get(f"/api/v1/runs/{rid}/review", params={"cursor": "-1"})
+        assert bad.status_code == 422, bad.text
         rejected, edited, by_cli = items[0], items[1], items[2]
         url = f"/api/v1/runs/{rid}/review/"
 

@@ -48,7 +48,7 @@ class ReviewItem(BaseModel):
 
 class ReviewPage(BaseModel):
     items: list[ReviewItem]
-    next_cursor: int | None
+    next: str | None = Field(description="`cursor` of the next page (none on the last)")
 
 
 class DecisionIn(BaseModel):
@@ -89,19 +89,24 @@ def open_journal(run_dir: Path, command: str) -> Iterator[Journal]:
             summary="The review queue: records, source chunks, scores, flags")  # fmt: skip
 def review_queue(
     request: Request, rid: int = RunId,
-    cursor: int = Query(0, ge=0, le=2**31, description="queue position to start at (next_cursor)"),
+    cursor: str | None = Query(None, description="`next` of the previous page"),
     limit: int = Query(50, ge=1, le=500),
     _user: Principal = Depends(require("review.read")),
 ) -> ReviewPage:  # fmt: skip
+    start = 0
+    if cursor is not None:
+        if not cursor.isdigit() or len(cursor) > 18:
+            raise ApiError(422, "cursor: not a cursor from this endpoint")
+        start = int(cursor)
     _, run_dir = run_folder(request, rid)
     if not (run_dir / JOURNAL_NAME).exists():
-        return ReviewPage(items=[], next_cursor=None)  # nothing generated yet: nothing to review
+        return ReviewPage(items=[], next=None)  # nothing generated yet: nothing to review
     with open_journal(run_dir, "review") as journal:
         store = ReviewStore(journal)
         prepare(store, run_dir, None, None)
         source = journal_source_text(journal)
         latest = store.latest()
-        page = [it for it in store.items() if it.position >= cursor][: limit + 1]
+        page = [it for it in store.items() if it.position >= start][: limit + 1]
         items = []
         for it in page[:limit]:
             d = latest.get(it.record_id)
@@ -114,8 +119,8 @@ def review_queue(
                 decision=None if d is None else {k: d[k] for k in ("decision", "reason",
                                                                    "reviewer", "at")},
             ))  # fmt: skip
-    nxt = page[limit].position if len(page) > limit else None
-    return ReviewPage(items=items, next_cursor=nxt)
+    nxt = str(page[limit].position) if len(page) > limit else None
+    return ReviewPage(items=items, next=nxt)
 
 
 @router.post("/runs/{rid}/review/{record_id}", response_model=DecisionOut,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import (
@@ -30,11 +31,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from generator.errors import ConfigError
 from generator.redact import scrub_url_credentials
+from generator.service.errors import not_found
 
 DB_FILE = "service.sqlite"
 TIME_WIDTH = 27  # len("2026-12-04T21:01:23.123456Z")
@@ -211,3 +213,11 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
         why = scrub_url_credentials(str(exc.orig).strip().splitlines()[0]) if exc.orig else ""
         raise ConfigError(f"cannot open the database {database.shown_url}: {why}") from exc
     return database
+
+
+def row_or_404(conn: Connection, table: Table, key: int, what: str) -> dict[str, Any]:
+    """The row of ``table`` whose id is ``key``, or a 404 naming ``what``."""
+    row = conn.execute(sa.select(table).where(table.c.id == key)).mappings().first()
+    if row is None:
+        raise not_found(f"{what} {key}")
+    return dict(row)

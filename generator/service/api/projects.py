@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 
 from generator.service import audit
 from generator.service.auth import remote, require
-from generator.service.db import now, projects
-from generator.service.errors import ApiError, not_found
+from generator.service.db import now, projects, row_or_404
+from generator.service.errors import ApiError
 from generator.service.users import Principal
 
 router = APIRouter(tags=["projects"])
@@ -49,10 +49,7 @@ class ProjectList(BaseModel):
 
 def get_project(conn: Connection, pid: int) -> dict[str, Any]:
     """The project row, or 404."""
-    row = conn.execute(sa.select(projects).where(projects.c.id == pid)).mappings().first()
-    if row is None:
-        raise not_found(f"project {pid}")
-    return dict(row)
+    return row_or_404(conn, projects, pid, "project")
 
 
 @router.post("/projects", status_code=201, response_model=Project, summary="Create a project")

@@ -22,8 +22,8 @@ from generator.records import USES
 from generator.service import jobs as queue
 from generator.service.api.projects import MAX_ID, ProjectId, get_project
 from generator.service.auth import remote, require
-from generator.service.db import jobs, now, runs
-from generator.service.errors import ApiError, not_found
+from generator.service.db import jobs, now, row_or_404, runs
+from generator.service.errors import ApiError
 from generator.service.users import Principal
 
 router = APIRouter(tags=["runs"])
@@ -113,10 +113,7 @@ class RunList(BaseModel):
 
 def get_run(conn: Connection, rid: int) -> dict[str, Any]:
     """The run row, or 404."""
-    row = conn.execute(sa.select(runs).where(runs.c.id == rid)).mappings().first()
-    if row is None:
-        raise not_found(f"run {rid}")
-    return dict(row)
+    return row_or_404(conn, runs, rid, "run")
 
 
 def run_view(conn: Connection, run: dict[str, Any]) -> Run:

@@ -17,7 +17,7 @@ venv: $(VENV)/bin/activate
 
 $(VENV)/.dev-installed: $(VENV)/bin/activate pyproject.toml
 	$(PIP) install --quiet torch==2.13.0  # first: the local CPU wheel, not a CUDA build
-	$(PIP) install --quiet -e ".[dev,embeddings]"
+	$(PIP) install --quiet -e ".[dev,embeddings,cluster]"
 	$(PIP) install --quiet --no-deps --require-hashes -r requirements-ner.txt
 	@touch $@
 

@@ -7,8 +7,11 @@ when some files are bad (they are reported, the rest is ingested); exit 2 for us
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich import box
@@ -17,14 +20,26 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from generator.cluster.connect import open_cluster, parse_spec
 from generator.display import shown_path
 from generator.errors import ConfigError
 from generator.ingest.archive import DEFAULT_MAX_UNZIPPED_MB, DEFAULT_MAX_ZIP_ENTRIES
 from generator.ingest.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
-from generator.ingest.pipeline import INGESTED, UNCHANGED, FileResult, ingest_entries, plan
+from generator.ingest.pipeline import (
+    INGESTED,
+    UNCHANGED,
+    FileResult,
+    ParseMap,
+    ingest_entries,
+    parse_here,
+    plan,
+)
 from generator.ingest.settings import DEFAULT_MAX_FILE_MB, SETTINGS_KEY, resolve
 from generator.runfolder import open_run_folder
 from generator.tokens import encoding_name
+
+if TYPE_CHECKING:
+    from generator.cluster.connect import Cluster
 
 TYPES = ("md", "txt", "html", "pdf", "docx", "other")
 COUNTS = ("files", "ingested", "unchanged", "chunks", "tokens", "skipped", "errors")
@@ -68,6 +83,12 @@ def ingest(
         help="Accept settings that differ from the ones RUN was ingested with: every "
         "document is parsed and chunked again.",
     ),
+    cluster: str = typer.Option(
+        None,
+        "--cluster",
+        help="Parse on Dask workers: local:N (N worker processes on this machine, loopback "
+        "only) or tcp://HOST:PORT (a running scheduler). Same journal as without it.",
+    ),
 ) -> None:
     """Parse and chunk DOCS into the run folder OUT (the command help is ``HELP``)."""
     asked = {
@@ -82,9 +103,42 @@ def ingest(
     if not docs.is_dir():
         raise ConfigError(f"document folder not found: {docs}")
     resolve(None, asked, model=model)  # a bad value is refused before RUN is created
+    if cluster is not None:
+        parse_spec(cluster)  # a bad value is refused before RUN is created
     console = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     results: list[FileResult] = []
+    with contextlib.ExitStack() as stack:
+        engine = None
+        if cluster is not None:
+            engine = stack.enter_context(open_cluster(cluster, say=_say(console)))
+        _ingest(docs, out, asked, reingest, model, engine, console, err, results)
+        if engine is not None:
+            for line in engine.summary_lines():
+                console.print(line, markup=False, soft_wrap=True)
+    _report(console, results, out)
+
+
+def _say(console: Console) -> Callable[[str], None]:
+    return lambda line: console.print(line, markup=False, soft_wrap=True)
+
+
+def _ingest(
+    docs: Path,
+    out: Path,
+    asked: dict[str, Any],
+    reingest: bool,
+    model: str | None,
+    engine: Cluster | None,
+    console: Console,
+    err: Console,
+    results: list[FileResult],
+) -> None:
+    parse: ParseMap = parse_here
+    if engine is not None:
+        from generator.cluster.ingest import cluster_parser
+
+        parse = cluster_parser(engine)
     with open_run_folder(out, "ingest", create=True) as run:
         journal = run.journal
         settings, note = resolve(
@@ -106,12 +160,13 @@ def ingest(
         )
         with progress:
             task = progress.add_task("", total=total)
-            for result in ingest_entries(entries, journal, settings, reingest=reingest):
+            for result in ingest_entries(
+                entries, journal, settings, reingest=reingest, parse=parse
+            ):
                 results.append(result)
                 if result.status in (INGESTED, UNCHANGED, "error"):
                     shown = escape(shown_path(result.path)[-40:])
                     progress.update(task, advance=result.size, description=shown)
-    _report(console, results, out)
 
 
 def _report(console: Console, results: list[FileResult], out: Path) -> None:

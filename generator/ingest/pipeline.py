@@ -11,6 +11,7 @@ turned bad, are removed from the run.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from generator.ingest.settings import (
     same_chunks,
 )
 from generator.ingest.walk import ERROR, SKIPPED, Entry, scan
+from generator.records import Chunk, Document
 from generator.store import Journal
 
 INGESTED, UNCHANGED = "ingested", "unchanged"
@@ -69,6 +71,59 @@ def _describe(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__}" + (f": {first}" if first else "")
 
 
+@dataclass
+class ParseJob:
+    """One file to parse: its bytes and what the document needs besides them (picklable,
+    so a ``--cluster`` worker can run :func:`parse_job` on it)."""
+
+    entry: Entry
+    data: bytes
+    sha: str
+    mtime: str
+
+
+#: parses jobs, yielding each one's outcome in the order given (in this process by default;
+#: ``generator.cluster.ingest`` maps them over Dask workers)
+ParseMap = Callable[[Iterable[ParseJob], IngestSettings], Iterator["Parsed | FileResult"]]
+
+Parsed = tuple[Document, list[Chunk]]
+
+_CHUNKERS: dict[str, Chunker] = {}
+
+
+def _chunker(settings: IngestSettings) -> Chunker:
+    key = repr(settings.chunks)
+    if key not in _CHUNKERS:  # one per settings per process (tokenizer tables are large)
+        _CHUNKERS.clear()
+        _CHUNKERS[key] = Chunker(settings.chunks)
+    return _CHUNKERS[key]
+
+
+def parse_job(job: ParseJob, settings: IngestSettings) -> Parsed | FileResult:
+    """Parse and chunk one file: the document and its chunks, or its error result. Touches
+    no journal, so it runs in any process."""
+    entry = job.entry
+    assert entry.reader is not None
+    try:
+        parsed = entry.reader.read(job.data, entry.rel, settings.zip_limits)
+        # the file's own time: the date of last resort for a document without dated metadata
+        parsed.metadata.setdefault("file_modified", job.mtime)
+        doc = build_document(
+            parsed, path=entry.rel, sha256=job.sha, size=entry.size, type_name=entry.reader.name
+        )
+        return doc, list(_chunker(settings).chunk(doc))
+    except IngestError as exc:
+        return FileResult(entry.rel, entry.type, ERROR, entry.size, reason=exc.reason)
+    except Exception as exc:  # nothing about one file may stop the others
+        return FileResult(entry.rel, entry.type, ERROR, entry.size, reason=_describe(exc))
+
+
+def parse_here(jobs: Iterable[ParseJob], settings: IngestSettings) -> Iterator[Parsed | FileResult]:
+    """The default :data:`ParseMap`: one job after the other in this process."""
+    for job in jobs:
+        yield parse_job(job, settings)
+
+
 def ingest_entries(
     entries: Iterable[Entry],
     journal: Journal,
@@ -76,42 +131,76 @@ def ingest_entries(
     *,
     on_file: Callable[[Entry], None] | None = None,
     reingest: bool = False,
+    parse: ParseMap = parse_here,
 ) -> Iterator[FileResult]:
-    """Ingest scanned entries one at a time into ``journal``, yielding one result per file.
+    """Ingest scanned entries into ``journal``, yielding one result per file in scan order.
     An unchanged file keeps its stored chunks unless the chunk settings differ from the
-    stored ones or ``reingest`` asks for every file to be parsed again."""
-    chunker = Chunker(settings.chunks)
+    stored ones or ``reingest`` asks for every file to be parsed again. ``parse`` may parse
+    ahead (on other processes); every journal write stays here, in scan order."""
     same_chunking = not reingest and same_chunks(journal.get_setting(SETTINGS_KEY), settings)
     journal.set_setting(SETTINGS_KEY, settings.stored())
     journal.execute("DELETE FROM skipped")  # the skipped list describes the latest scan
     known = {r["path"] for r in journal.query("SELECT path FROM documents")}
     seen: set[str] = set()
-    for entry in entries:
-        if on_file:
-            on_file(entry)
-        result = _ingest_one(entry, journal, chunker, same_chunking, settings)
-        if result.status in (INGESTED, UNCHANGED):
-            seen.add(entry.rel)
-        else:
-            journal.put_skipped(entry.rel, result.status, result.reason)
-            if entry.rel in known:
-                journal.remove_document(entry.rel)
-        yield result
+    # Files are read here (sha256, unchanged check) as the parser asks for them; the jobs
+    # go to ``parse`` and come back in order, interleaved with files needing no parse.
+    ready: dict[int, FileResult] = {}
+    order: list[tuple[Entry, ParseJob | None]] = []
+    waiting: deque[int] = deque()  # indices in ``order`` of jobs sent to ``parse``
+
+    def jobs() -> Iterator[ParseJob]:
+        for entry in entries:
+            if on_file:
+                on_file(entry)
+            first = _prepare(entry, journal, same_chunking)
+            if isinstance(first, FileResult):
+                ready[len(order)] = first
+                order.append((entry, None))
+            else:
+                waiting.append(len(order))
+                order.append((entry, first))
+                yield first
+
+    done = 0
+
+    def settle(upto: int) -> Iterator[FileResult]:
+        nonlocal done
+        while done < upto and done in ready:
+            entry, _ = order[done]
+            result = ready.pop(done)
+            done += 1
+            if result.status in (INGESTED, UNCHANGED):
+                seen.add(entry.rel)
+            else:
+                journal.put_skipped(entry.rel, result.status, result.reason)
+                if entry.rel in known:
+                    journal.remove_document(entry.rel)
+            yield result
+
+    parsed_iter = parse(jobs(), settings)
+    for outcome in parsed_iter:
+        index = waiting.popleft()
+        job = order[index][1]
+        assert job is not None
+        ready[index] = _commit(job, outcome, journal)
+        yield from settle(len(order))
+    yield from settle(len(order))
     for gone in sorted(known - seen):
         if journal.document_sha(gone) is not None:
             journal.remove_document(gone)
             yield FileResult(gone, "other", "removed", reason="no longer in the folder")
 
 
-def _ingest_one(
-    entry: Entry, journal: Journal, chunker: Chunker, same: bool, settings: IngestSettings
-) -> FileResult:
+def _prepare(entry: Entry, journal: Journal, same: bool) -> FileResult | ParseJob:
+    """Read one file: its result when it needs no parse (skipped, unreadable, unchanged),
+    else the job to parse it."""
     if entry.kind in (SKIPPED, ERROR) or entry.reader is None:
         return FileResult(
             entry.rel, entry.type, entry.kind or SKIPPED, entry.size, reason=entry.reason
         )
     try:
         data = entry.path.read_bytes()
+        mtime = _mtime(entry.path)
     except OSError as exc:
         return FileResult(
             entry.rel, entry.type, ERROR, entry.size, reason=f"unreadable: {exc.strerror or exc}"
@@ -130,19 +219,20 @@ def _ingest_one(
                 rows[0]["n_chunks"],
                 rows[0]["n_tokens"],
             )
+    return ParseJob(entry, data, sha, mtime)
+
+
+def _commit(job: ParseJob, outcome: Parsed | FileResult, journal: Journal) -> FileResult:
+    """Write one parsed document and its chunks to the journal (the only writer)."""
+    entry = job.entry
+    if isinstance(outcome, FileResult):
+        return outcome
+    doc, chunks = outcome
     try:
-        parsed = entry.reader.read(data, entry.rel, settings.zip_limits)
-        del data  # the parsed text replaces the bytes
-        # the file's own time: the date of last resort for a document without dated metadata
-        parsed.metadata.setdefault("file_modified", _mtime(entry.path))
-        doc = build_document(
-            parsed, path=entry.rel, sha256=sha, size=entry.size, type_name=entry.reader.name
-        )
-        chunks = chunker.chunk(doc)
         n_chunks, n_tokens = journal.put_document(doc, chunks)
     except IngestError as exc:
         return FileResult(entry.rel, entry.type, ERROR, entry.size, reason=exc.reason)
-    except Exception as exc:  # nothing about one file may stop the others
+    except Exception as exc:  # as when parsing: one file's failure stops no other
         return FileResult(entry.rel, entry.type, ERROR, entry.size, reason=_describe(exc))
     return FileResult(entry.rel, entry.type, INGESTED, entry.size, n_chunks, n_tokens)
 

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
 
+from generator.cluster.connect import open_cluster, parse_spec
 from generator.errors import ConfigError
 
 GOALS = ("style", "format", "domain", "capability")
@@ -28,6 +30,12 @@ def curate_cmd(
     goal: str | None = typer.Option(
         None, "--goal", help="Fine-tuning goal for size guidance: " + "|".join(GOALS)
     ),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Run the steps on Dask workers: local:N (N worker processes on this machine, "
+        "loopback only) or tcp://HOST:PORT (a running scheduler). Same files as without it.",
+    ),
 ) -> None:
     """Filter, dedup and split records; write RUN/curation/ and print a table per step."""
     from generator.curate.pipeline import curate
@@ -45,9 +53,20 @@ def curate_cmd(
         run_dir = run
     if goal is not None and goal not in GOALS:
         raise ConfigError(f"--goal must be one of {', '.join(GOALS)}, not {goal!r}")
+    if cluster is not None:
+        parse_spec(cluster)  # refused before anything is created
     fresh = input_file is not None  # RUN is the output: created, or a run; never foreign
-    with open_run_folder(run_dir, "curate", create=fresh, heal=not fresh):
-        result = curate(run_dir, input_file=input_file, config_path=config, goal=goal)
+    lines: list[str] = []
+    with contextlib.ExitStack() as stack:
+        engine = None
+        if cluster is not None:
+            engine = stack.enter_context(open_cluster(cluster, say=typer.echo))
+        with open_run_folder(run_dir, "curate", create=fresh, heal=not fresh):
+            result = curate(
+                run_dir, input_file=input_file, config_path=config, goal=goal, cluster=engine
+            )
+        if engine is not None:
+            lines = engine.summary_lines()
 
     for p in result.problems:
         typer.echo(f"warning: {input_file or run_dir / 'records.jsonl'}: {p}", err=True)
@@ -71,6 +90,8 @@ def curate_cmd(
     if c.get("bad_lines"):
         line += f"; {c['bad_lines']} bad input line(s) skipped"
     typer.echo(line)
+    for cluster_line in lines:
+        typer.echo(cluster_line)
     typer.echo(f"report: {result.report or result.out_dir}")
 
 

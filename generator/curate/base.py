@@ -55,6 +55,9 @@ class Step(abc.ABC):
 
     #: the step's name in curate.yaml, reports and exclusion files
     name: str = "step"
+    #: True when the step judges each record on its own (no state across records, no
+    #: provider client): ``--cluster`` then maps it over partitions of its input
+    per_record: bool = False
 
     def __init__(self) -> None:
         self.seen = 0
@@ -65,6 +68,19 @@ class Step(abc.ABC):
         self.failed_checks = 0
         # the step's LLM client, if any: ``problems()`` gives its calls, failures, unparsable
         self.check_client: Any = None
+
+    def absorb(self, part: Step) -> None:
+        """Add the counters of a copy of this step that ran on one partition (``--cluster``);
+        a step with more state than the base counters adds it in an override."""
+        self.seen += part.seen
+        self.kept += part.kept
+        self.dropped.update(part.dropped)
+        self.failed_checks += part.failed_checks
+
+    def on_cluster(self, cluster: Any, records: list[Record]) -> None:
+        """Before :meth:`run` on ``records`` under ``--cluster``: a step with a partitioned
+        form (dedup) does its heavy part on ``cluster`` here; the default does nothing."""
+        del cluster, records
 
     def bind(self, sink: Sink) -> None:
         """Send exclusions to ``sink`` (the pipeline's writer) instead of ``self.excluded``."""
@@ -118,6 +134,7 @@ class Filter(Step):
     """A step that judges each record on its own."""
 
     destination: Destination = "excluded"
+    per_record = True
 
     @abc.abstractmethod
     def keep(self, record: Record) -> bool | tuple[bool, str]:

@@ -113,6 +113,10 @@ class HarmfulContentStep(Step):
                 log.warning(self.warnings[-1])
         self.classifier = classifier
 
+    @property
+    def per_record(self) -> bool:  # type: ignore[override]
+        return self.checker is None  # a provider check runs here, with its journal
+
     def baseline(self, records: list[Record]) -> list[Verdict]:
         """The offline verdict per record: its highest-scoring text field."""
         texts, owner = [], []

@@ -122,6 +122,16 @@ class PiiStep(Step):
             self.kept += 1
             yield record
 
+    per_record = True
+
+    def absorb(self, part: Step) -> None:
+        super().absorb(part)
+        assert isinstance(part, PiiStep)
+        self.findings.update(part.findings)
+        for kind, values in part.examples.items():
+            room = self.config.examples_per_type - len(self.examples[kind])
+            self.examples[kind].extend(values[: max(0, room)])
+
     def stats(self) -> dict[str, Any]:
         data = super().stats()
         data["findings"] = dict(self.findings)

@@ -61,8 +61,10 @@ def run_pipeline(
     journal: Any = None,
     run_dir: Path | None = None,
     problems: Sequence[Problem] = (),
+    cluster: Any = None,
 ) -> CurationResult:
-    """Curate ``records`` into ``out_dir`` (the run's ``curation/`` folder)."""
+    """Curate ``records`` into ``out_dir`` (the run's ``curation/`` folder); with a
+    :class:`generator.cluster.Cluster`, the steps run on its workers (same files)."""
     ctx = StepContext(run_dir, journal, config.target_model, config.seed)
     run_name = Path(run_dir).name if run_dir is not None else ""
     cache_warnings: list[str] = []
@@ -74,8 +76,13 @@ def run_pipeline(
             step.bind(removed.append)
         before = [(r.meta.id, r.example_text()) for r in records]
         stream: Any = iter(records)
-        for step in steps:
-            stream = step.run(stream)
+        if cluster is not None:
+            from generator.cluster.curate import run_steps
+
+            stream = run_steps(cluster, steps, records)
+        else:
+            for step in steps:
+                stream = step.run(stream)
         try:
             curated = list(stream)
         except GuardStop as exc:  # e.g. the circuit breaker of an LLM check opened
@@ -172,6 +179,7 @@ def curate(
     config_path: Path | None = None,
     config: CurateConfig | None = None,
     goal: str | None = None,
+    cluster: Any = None,
 ) -> CurationResult:
     """Curate a run's ``records.jsonl`` (or ``input_file``) into ``run_dir/curation``.
 
@@ -194,7 +202,13 @@ def curate(
     staged = manifest.staging_dir(run_dir)
     try:
         result = run_pipeline(
-            records, staged, config, journal=journal, run_dir=run_dir, problems=load.problems
+            records,
+            staged,
+            config,
+            journal=journal,
+            run_dir=run_dir,
+            problems=load.problems,
+            cluster=cluster,
         )
         manifest.write_manifest(staged, inputs, cfg_info)
         manifest.swap_in(staged, run_dir / "curation")

@@ -44,7 +44,9 @@ def test_ingest_on_a_cluster_writes_the_same_journal(tmp_path: Path, dask_addres
     one, many = tmp_path / "one", tmp_path / "many"
     plain = runner.invoke(app, ["ingest", str(docs), "--out", str(one)])
     assert plain.exit_code == 0, plain.output
-    spread = runner.invoke(app, ["ingest", str(docs), "--out", str(many), "--cluster", dask_address])
+    spread = runner.invoke(
+        app, ["ingest", str(docs), "--out", str(many), "--cluster", dask_address]
+    )
     assert spread.exit_code == 0, spread.output
     assert _dump(many) == _dump(one)
     assert len([r for r in _dump(one) if r[0] == "documents"]) == 11

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from generator.errors import ConfigError
@@ -63,6 +65,9 @@ class Cluster:
     spec: ClusterSpec
     dashboard: str | None = None
     stages: list[dict[str, Any]] = field(default_factory=list)
+    #: where partitioned steps spill (the run folder when there is one: with several
+    #: machines it must be on a filesystem every worker sees)
+    spill_root: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
 
     @property
     def n_workers(self) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -54,13 +55,28 @@ class ExactDedupStep(Step):
         super().__init__()
         self.config = config or ExactDedupConfig()
 
+    def on_cluster(self, cluster: Any, records: list[Record]) -> None:
+        from generator.cluster.dedup import exact_keys
+
+        texts = [(r.instruction_text() + "\n" + r.input_text(), r.example_text()) for r in records]
+        cfg = self.config
+        self._prepared = exact_keys(cluster.client, texts, cfg.on_instruction, cfg.on_example)
+
+    def _keys(self, record: Record, known: Iterator[tuple[Any, Any]] | None) -> tuple[Any, Any]:
+        if known is not None:
+            return next(known)
+        ex = example_key(record) if self.config.on_example else None
+        ins = instruction_key(record) if self.config.on_instruction else None
+        return ex, ins
+
     def run(self, records: Iterable[Record]) -> Iterator[Record]:
         by_instruction: dict[bytes, str] = {}
         by_example: dict[bytes, str] = {}
+        prepared, self._prepared = getattr(self, "_prepared", None), None
+        known = iter(prepared) if prepared is not None else None  # keys from the workers
         for record in records:
             self.seen += 1
-            ex = example_key(record) if self.config.on_example else None
-            ins = instruction_key(record) if self.config.on_instruction else None
+            ex, ins = self._keys(record, known)
             if ex is not None and ex in by_example:
                 self.exclude(record, "exact_duplicate_example", duplicate_of=by_example[ex])
                 continue

@@ -157,6 +157,23 @@ def _quality(record: Record) -> float | None:
     return quality_of(record)
 
 
+class LocalSimilarity:
+    """Near-duplicate clusters of ``texts`` in this process (``generator.cluster.dedup``
+    has the partitioned form with the same answers)."""
+
+    def __init__(self, texts: Sequence[str], cfg: NearDedupConfig) -> None:
+        self.n = len(texts)
+        self.arrays = shingle_arrays(texts, cfg)
+        pairs = similar_pairs(self.arrays, cfg.threshold, cfg.num_perm, cfg.false_negative_weight)
+        self.clusters = clusters(self.n, pairs)
+
+    def jaccards(self, pairs: Sequence[tuple[int, int]]) -> list[float]:
+        return [jaccard(self.arrays[i], self.arrays[j]) for i, j in pairs]
+
+    def close(self) -> None:
+        self.arrays = []
+
+
 @register_step("near_dedup", NearDedupConfig, order=50)
 class NearDedupStep(Step):
     """Drop all but one record of every near-duplicate cluster."""
@@ -173,15 +190,44 @@ class NearDedupStep(Step):
             return record.instruction_text() + "\n" + record.input_text()
         return record.example_text()
 
+    def on_cluster(self, cluster: Any, records: list[Record]) -> None:
+        from generator.cluster.dedup import ClusterSimilarity
+
+        texts = [self._text(r) for r in records]
+        self._prepared = ClusterSimilarity(cluster.client, texts, self.config, cluster.spill_root)
+
+    def _similarity(self, items: list[Record]) -> Any:
+        prepared, self._prepared = getattr(self, "_prepared", None), None
+        if prepared is not None and prepared.n == len(items):
+            return prepared
+        return LocalSimilarity([self._text(r) for r in items], self.config)
+
     def run(self, records: Iterable[Record]) -> Iterator[Record]:
         items = list(records)
         self.seen += len(items)
-        cfg = self.config
-        arrays = shingle_arrays((self._text(r) for r in items), cfg)
-        pairs = similar_pairs(arrays, cfg.threshold, cfg.num_perm, cfg.false_negative_weight)
-        drop: dict[int, tuple[int, float]] = {}
+        sim = self._similarity(items)
+        try:
+            drop = self._decide(items, sim)
+        finally:
+            sim.close()
+        for i, record in enumerate(items):
+            if i in drop:
+                keep, value = drop[i]
+                self.exclude(
+                    record,
+                    "near_duplicate",
+                    duplicate_of=items[keep].meta.id,
+                    details={"jaccard": round(value, 4)},
+                )
+            else:
+                self.kept += 1
+                yield record
+
+    def _decide(self, items: list[Record], sim: Any) -> dict[int, tuple[int, float]]:
+        """Which record each dropped one duplicates, and their Jaccard."""
+        dropped: list[tuple[int, int]] = []
         summaries = []
-        for members in clusters(len(items), pairs):
+        for members in sim.clusters:
             scores = [_quality(items[i]) for i in members]
             # Best quality wins; without scores (or on ties) the first seen stays.
             best = max(
@@ -189,9 +235,7 @@ class NearDedupStep(Step):
                 key=lambda k: (scores[k] if scores[k] is not None else float("-inf"), -k),
             )
             keep = members[best]
-            for i in members:
-                if i != keep:
-                    drop[i] = (keep, jaccard(arrays[i], arrays[keep]))
+            dropped.extend((i, keep) for i in members if i != keep)
             self.annotate(items[keep], cluster_size=len(members))
             summaries.append((len(members), keep, [i for i in members if i != keep]))
         summaries.sort(key=lambda s: (-s[0], s[1]))
@@ -203,18 +247,8 @@ class NearDedupStep(Step):
             }
             for size, keep, rest in summaries[:10]
         ]
-        for i, record in enumerate(items):
-            if i in drop:
-                keep, sim = drop[i]
-                self.exclude(
-                    record,
-                    "near_duplicate",
-                    duplicate_of=items[keep].meta.id,
-                    details={"jaccard": round(sim, 4)},
-                )
-            else:
-                self.kept += 1
-                yield record
+        values = sim.jaccards(dropped)
+        return {i: (keep, v) for (i, keep), v in zip(dropped, values, strict=True)}
 
     def stats(self) -> dict[str, Any]:
         data = super().stats()

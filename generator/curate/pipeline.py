@@ -79,6 +79,8 @@ def run_pipeline(
         if cluster is not None:
             from generator.cluster.curate import run_steps
 
+            if run_dir is not None:
+                cluster.spill_root = Path(run_dir)
             stream = run_steps(cluster, steps, records)
         else:
             for step in steps:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
+from generator.curate import near_dedup
 from tests.curate.corpus import as_rows, corpus
 
 runner = CliRunner()
@@ -37,7 +39,9 @@ def _files(run: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((run / "curation").iterdir()) if p.is_file()}
 
 
-def test_curate_on_a_cluster_writes_the_same_files(tmp_path: Path, dask_address: str):
+def test_curate_on_a_cluster_writes_the_same_files(
+    tmp_path: Path, dask_address: str, monkeypatch: pytest.MonkeyPatch
+):
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in _rows()))
     cfg = tmp_path / "curate.yaml"
@@ -47,9 +51,12 @@ def test_curate_on_a_cluster_writes_the_same_files(tmp_path: Path, dask_address:
     plain = runner.invoke(app, base)
     assert plain.exit_code == 0, plain.output
     a = _files(run)
+    # near dedup must not fall back to its single-process form here
+    monkeypatch.setattr(near_dedup, "LocalSimilarity", None)
     spread = runner.invoke(app, [*base, "--cluster", dask_address])
     assert spread.exit_code == 0, spread.output
     b = _files(run)
+    assert not list(run.glob(".near-dedup-spill-*"))  # the spilled shingles are removed
     assert sorted(a) == sorted(b)
     for name in a:
         assert a[name] == b[name], name

@@ -121,13 +121,15 @@ def _mapped(cluster: Cluster, step: Step, items: list[Record]) -> list[Event]:
     finally:
         step._sink = sink
     [shipped] = cluster.client.scatter([blob], broadcast=True, hash=False)
+    # (the step's pickle goes to every worker once; each partition names it by future)
     events: list[Event] = []
     parts = ordered_map(
         cluster.client,
         run_partition,
         bounds,
         window=2 * cluster.n_workers + 1,
-        args=lambda b: (shipped, items[b[0] : b[1]], b[1] == len(items)),
+        args=lambda b: (items[b[0] : b[1]], b[1] == len(items)),
+        shared=(shipped,),
     )
     for part_events, worker_step in parts:
         events.extend(part_events)

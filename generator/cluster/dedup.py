@@ -30,6 +30,7 @@ them stays sequential in the coordinator (dictionary look-ups: under a second pe
 from __future__ import annotations
 
 import hashlib
+import pickle
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from generator.cluster.mapping import submit_packed, unpack
 from generator.curate.near_dedup import (
     NearDedupConfig,
     clusters,
@@ -79,10 +81,11 @@ def _digest(arr: np.ndarray) -> int:
 
 
 def signature_task(
-    texts: list[str], start: int, part: int, cfg: NearDedupConfig, spill: str, buckets: int
+    texts: bytes, start: int, part: int, cfg: NearDedupConfig, spill: str, buckets: int
 ) -> list[np.ndarray]:
-    """Round 1 on one partition: spill its shingles, return its band rows per bucket."""
-    arrays = shingle_arrays(texts, cfg)
+    """Round 1 on one partition (its texts pickled): spill its shingles, return its band
+    rows per bucket."""
+    arrays = shingle_arrays(pickle.loads(texts), cfg)
     offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
     np.cumsum([len(a) for a in arrays], out=offsets[1:])
     flat = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
@@ -176,7 +179,7 @@ class ClusterSimilarity:
         buckets = max(1, -(-self.n * bands // ROWS_PER_BUCKET))
         sigs = []
         for part, start in enumerate(range(0, self.n, PARTITION)):
-            chunk = texts[start : start + PARTITION]
+            chunk = pickle.dumps(texts[start : start + PARTITION], protocol=5)
             [data] = self.client.scatter([chunk], hash=False)
             sigs.append(
                 self.client.submit(
@@ -200,10 +203,10 @@ class ClusterSimilarity:
     def jaccards(self, pairs: list[tuple[int, int]]) -> list[float]:
         step = 50_000
         futs = [
-            self.client.submit(jaccard_task, self.spill, PARTITION, pairs[k : k + step])
+            submit_packed(self.client, jaccard_task, self.spill, PARTITION, pairs[k : k + step])
             for k in range(0, len(pairs), step)
         ]
-        return [x for f in futs for x in f.result()]
+        return [x for f in futs for x in unpack(f)]
 
     def close(self) -> None:
         shutil.rmtree(self.spill, ignore_errors=True)
@@ -220,8 +223,8 @@ def _keys_task(pairs: list[tuple[str, str]], on_instruction: bool, on_example: b
 
 def exact_keys(client: Any, texts: list[tuple[str, str]], on_instruction: bool, on_example: bool):
     """(example key, instruction key) per record, computed on the workers in partitions."""
-    futs = []
-    for start in range(0, len(texts), PARTITION):
-        [data] = client.scatter([texts[start : start + PARTITION]], hash=False)
-        futs.append(client.submit(_keys_task, data, on_instruction, on_example, pure=False))
-    return [k for f in futs for k in f.result()]
+    futs = [
+        submit_packed(client, _keys_task, texts[k : k + PARTITION], on_instruction, on_example)
+        for k in range(0, len(texts), PARTITION)
+    ]
+    return [k for f in futs for k in unpack(f)]

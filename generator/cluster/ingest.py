@@ -42,7 +42,6 @@ def cluster_parser(cluster: Cluster) -> ParseMap:
                 counted(),
                 window=4 * cluster.n_workers + 4,
                 args=lambda job: (job, settings),
-                size=lambda job: len(job.data),
                 on_lost=_lost,
             )
 

@@ -9,6 +9,7 @@ crashes its process) gives ``on_lost(item)`` instead of stopping the run.
 
 from __future__ import annotations
 
+import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -19,6 +20,27 @@ R = TypeVar("R")
 SCATTER_BYTES = 256 * 1024  # above this, an argument goes to the cluster on its own
 
 
+def call_packed(fn: Callable[..., Any], blob: bytes, *shared: Any) -> bytes:
+    """On a worker: ``fn(*shared, *args)`` with the arguments and the result as one pickle
+    each. Dask serialises a list element by element; one bytes object crosses in one piece
+    (measured here: 20,000 text pairs took 4 s as a list, a few ms as bytes)."""
+    return pickle.dumps(fn(*shared, *pickle.loads(blob)), protocol=5)
+
+
+def submit_packed(client: Any, fn: Callable[..., Any], *args: Any, shared: tuple = ()) -> Any:
+    """Submit ``fn(*shared, *args)`` through :func:`call_packed`; ``shared`` are futures of
+    data already on the cluster (sent once, used by many tasks). Big payloads are scattered
+    first. The future's result is a pickle: :func:`unpack` it."""
+    blob: Any = pickle.dumps(args, protocol=5)
+    if len(blob) > SCATTER_BYTES:  # big payloads are scattered, not put in the graph
+        [blob] = client.scatter([blob], hash=False)
+    return client.submit(call_packed, fn, blob, *shared, pure=False)
+
+
+def unpack(future: Any) -> Any:
+    return pickle.loads(future.result())
+
+
 def ordered_map(
     client: Any,
     fn: Callable[..., R],
@@ -26,11 +48,10 @@ def ordered_map(
     *,
     window: int,
     args: Callable[[T], tuple[Any, ...]] = lambda item: (item,),
-    size: Callable[[T], int] = lambda _item: 0,
     on_lost: Callable[[T, BaseException], R] | None = None,
-    **kwargs: Any,
+    shared: tuple = (),
 ) -> Iterator[R]:
-    """``fn(*args(item), **kwargs)`` on the cluster for each item, results in item order."""
+    """``fn(*shared, *args(item))`` on the cluster for each item, results in item order."""
     from distributed import KilledWorker
 
     pending: deque[tuple[T, Any]] = deque()
@@ -38,10 +59,7 @@ def ordered_map(
     exhausted = False
 
     def submit(item: T) -> Any:
-        call_args = args(item)
-        if size(item) > SCATTER_BYTES:  # big payloads are scattered, not put in the graph
-            call_args = tuple(client.scatter(call_args, direct=False))
-        return client.submit(fn, *call_args, pure=False, **kwargs)
+        return submit_packed(client, fn, *args(item), shared=shared)
 
     while True:
         while not exhausted and len(pending) < window:
@@ -55,7 +73,7 @@ def ordered_map(
             return
         item, future = pending.popleft()
         try:
-            result = future.result()
+            result = unpack(future)
         except KilledWorker as exc:
             if on_lost is None:
                 raise

@@ -65,6 +65,7 @@ class Cluster:
     spec: ClusterSpec
     dashboard: str | None = None
     stages: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # more summary lines (a stage's own)
     #: where partitioned steps spill (the run folder when there is one: with several
     #: machines it must be on a filesystem every worker sees)
     spill_root: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
@@ -111,7 +112,7 @@ class Cluster:
                 f"cluster {self.spec} stage {r['stage']}: {r['items']:,} items in "
                 f"{r['seconds']:.2f} s ({rate}); peak worker memory {r['peak_worker_rss_mb']} MB"
             )
-        return lines
+        return lines + [f"cluster {self.spec}: {note}" for note in self.notes]
 
 
 class _MemorySampler:

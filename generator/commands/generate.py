@@ -101,6 +101,13 @@ def generate(
     keep_reasoning: bool = typer.Option(
         False, "--keep-reasoning", help="Keep a reasoning model's thinking in meta."
     ),
+    cluster: str = typer.Option(
+        None,
+        "--cluster",
+        help="Make the calls on Dask workers: local:N (N worker processes on this machine, "
+        "loopback only) or tcp://HOST:PORT. One rate limit and one budget (here); records "
+        "committed in plan order as without it.",
+    ),
 ) -> None:
     """Generate instruction records from DOCS with MODEL into RUN (records.jsonl, rejected.jsonl,
     run.sqlite). Every call, record and rejection is journaled as it happens: re-running the
@@ -127,7 +134,19 @@ def generate(
         )  # fmt: skip
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise ConfigError(" ".join(str(exc).split("\n")[1:3]).strip() or str(exc)) from exc
-    result = run_generate(settings, console, err)
+    import contextlib
+
+    from generator.cluster.connect import open_cluster, parse_spec
+
+    engine = None
+    with contextlib.ExitStack() as stack:
+        if cluster is not None and not dry_run:
+            parse_spec(cluster)
+            say = lambda line: err.print(line, markup=False, soft_wrap=True)  # noqa: E731
+            engine = stack.enter_context(open_cluster(cluster, say=say))
+        result = run_generate(settings, console, err, engine)
+    for line in engine.summary_lines() if engine is not None else []:
+        err.print(line, markup=False, soft_wrap=True)
     if result.ingest_note:
         err.print(result.ingest_note)
     if result.estimate is not None:

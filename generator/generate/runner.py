@@ -18,6 +18,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -69,9 +70,12 @@ def _ingest(settings: GenerateSettings, journal: Journal, err: Console) -> str:
     return f"ingest: {new} new or changed, {same} unchanged, {len(results) - new - same} other"
 
 
-def run_generate(settings: GenerateSettings, console: Console, err: Console) -> RunResult:
+def run_generate(
+    settings: GenerateSettings, console: Console, err: Console, cluster: Any = None
+) -> RunResult:
     """Run (or estimate) a generation; raises ConfigError (2), GuardStop (4), or
-    KeyboardInterrupt (130) with everything committed so far kept."""
+    KeyboardInterrupt (130) with everything committed so far kept. With a
+    :class:`generator.cluster.Cluster` the calls run on its workers (same records)."""
     if not Path(settings.docs).is_dir():
         raise ConfigError(f"document folder not found: {settings.docs}")
     validate_model(settings.model)
@@ -119,14 +123,14 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
         live.progress.update(live.task, completed=engine.chunks_done)
         status, message, failed = "failed", "", True
         try:
-            n = call_processes(settings, len(engine.pending))
+            n = 0 if cluster is not None else call_processes(settings, len(engine.pending))
             if n:
                 why = (
                     " (--workers auto: many calls in flight)" if settings.workers == "auto" else ""
                 )
                 err.print(f"calls run in {n} worker process{'es' * (n > 1)}{why}", highlight=False)
             with live:
-                asyncio.run(_drive(engine, settings, n))
+                asyncio.run(_drive(engine, settings, n, cluster))
             stop = provider_gave_up(engine.tally, engine.left_pending)
             if stop is not None:
                 raise stop
@@ -189,21 +193,33 @@ def _end(
                 raise
 
 
-async def _drive(engine: Engine, settings: GenerateSettings, n: int) -> None:
-    """Run the engine with calls in this process (n = 0) or in n worker processes."""
-    if n > 0:
+async def _drive(engine: Engine, settings: GenerateSettings, n: int, cluster: Any) -> None:
+    """Run the engine with calls in this process (n = 0), in n worker processes, or on the
+    workers of a Dask cluster."""
+    backend: Any
+    if cluster is not None:
+        from generator.cluster.generate import DaskBackend
+
+        backend = DaskBackend(settings, engine.on_call, cluster)
+    elif n > 0:
         from generator.generate.workers import ProcessBackend
 
-        backend: LocalBackend | ProcessBackend = ProcessBackend(settings, engine.on_call, n)
+        backend = ProcessBackend(settings, engine.on_call, n)
     else:
         backend = LocalBackend(settings, engine.on_call)
     # LiteLLM's import leaves a large, static heap (its model map); freezing it keeps every
     # later garbage collection from walking it again (roughly halves CPU per call here).
     with calls_heap():
         try:
-            await engine.run(backend)
+            if cluster is not None:
+                with cluster.stage("generate", items=len(engine.pending)):
+                    await engine.run(backend)
+            else:
+                await engine.run(backend)
         finally:
             await backend.aclose()
+            if cluster is not None:
+                cluster.notes.append(backend.summary())
 
 
 def _result(

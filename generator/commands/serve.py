@@ -61,6 +61,12 @@ def serve(
         help="Seconds between a running job's heartbeats; a job that misses three (its "
         "server died) is queued again and resumes from its run journal.",
     ),
+    cluster: str = typer.Option(
+        None,
+        "--cluster",
+        help="Run generate and curate jobs on Dask: tcp://HOST:PORT (a scheduler the jobs "
+        "share) or local:N (each job starts its own N workers on this machine).",
+    ),
 ) -> None:
     """Serve the JSON API (and its docs at /docs, schema at /openapi.json)."""
     import uvicorn
@@ -69,7 +75,12 @@ def serve(
 
     database = open_db(data, db)
     settings = ServiceSettings(
-        data.resolve(), database.url, max_upload_mb, workers=workers, heartbeat_s=heartbeat
+        data.resolve(),
+        database.url,
+        max_upload_mb,
+        workers=workers,
+        heartbeat_s=heartbeat,
+        cluster=cluster,
     )
     app = create_app(settings, database)
     if not is_loopback(host):

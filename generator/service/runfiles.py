@@ -35,10 +35,12 @@ class JobPaths:
         self.export_dir = project / "exports" / str(job["id"])
 
 
-def command(job: dict[str, Any], paths: JobPaths) -> list[str]:
-    """The ``instructforge`` arguments that run ``job``."""
+def command(job: dict[str, Any], paths: JobPaths, cluster: str | None = None) -> list[str]:
+    """The ``instructforge`` arguments that run ``job`` (generate and curate on the Dask
+    cluster named by the server's ``--cluster``, when it has one)."""
     p = job["params"]
     kind = job["kind"]
+    on = ["--cluster", cluster] if cluster else []
     if kind == "generate":
         argv = ["generate", str(paths.docs), "--out", str(paths.run_dir), "--model", p["model"]]
         flags = {"template": "--template", "records": "--records", "per_chunk": "--per-chunk",
@@ -47,14 +49,14 @@ def command(job: dict[str, Any], paths: JobPaths) -> list[str]:
         for key, flag in flags.items():
             if p.get(key) is not None:
                 argv += [flag, str(p[key])]
-        return argv
+        return argv + on
     if kind == "curate":
         argv = ["curate", str(paths.run_dir)]
         if p.get("config") is not None:
             config = paths.folder / "curate.yaml"
             config.write_text(json.dumps(p["config"]), encoding="utf-8")  # JSON is YAML
             argv += ["--config", str(config)]
-        return argv
+        return argv + on
     if kind == "export":
         argv = ["export", str(paths.run_dir), "--format", p["format"], "--use", p["use"],
                 "--out", str(paths.export_dir), "--force"]  # fmt: skip

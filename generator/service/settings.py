@@ -24,6 +24,7 @@ class ServiceSettings:
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     workers: int = DEFAULT_WORKERS  # jobs this server runs at once (0: API only)
     heartbeat_s: float = DEFAULT_HEARTBEAT_S  # a running job's beat; stale after 3 missed
+    cluster: str | None = None  # --cluster for generate and curate jobs (Dask)
 
     def __post_init__(self) -> None:
         if not 0 < self.max_upload_mb < math.inf:
@@ -32,6 +33,10 @@ class ServiceSettings:
             raise ConfigError("--workers must be a number from 0 to 64")
         if not 0.1 <= self.heartbeat_s <= 600:
             raise ConfigError("--heartbeat must be from 0.1 to 600 seconds")
+        if self.cluster is not None:
+            from generator.cluster.connect import parse_spec
+
+            parse_spec(self.cluster)  # a bad value stops the server before it starts
 
     @property
     def max_upload_bytes(self) -> int:

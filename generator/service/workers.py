@@ -103,7 +103,7 @@ class JobRunner:
                 cost=job["cost_usd"], error="the run folder is busy (another process holds it)",
             )  # fmt: skip
             return
-        argv = runfiles.command(job, paths)
+        argv = runfiles.command(job, paths, self.settings.cluster)
         with paths.log.open("ab") as out:
             child = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "generator.cli", *argv, stdin=asyncio.subprocess.DEVNULL,

@@ -78,7 +78,9 @@ def record_texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
     turns = fields["messages"]
     # as ChatRecord.instruction_text: every user turn (follow-ups make a conversation new)
     user = "\n".join(m["content"] for m in turns if m["role"] == "user" and m.get("content"))
-    return user, "\n".join(m["content"] for m in turns if m["role"] == "assistant")
+    # an assistant turn that only calls tools has no text (its arguments are not an answer)
+    answers = (m["content"] for m in turns if m["role"] == "assistant" and m.get("content"))
+    return user, "\n".join(answers)
 
 
 def filter_text(fmt: str, fields: dict[str, Any], instruction: str) -> str:

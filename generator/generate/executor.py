@@ -27,6 +27,7 @@ from generator.errors import (
 )
 from generator.generate.journal import CallRow
 from generator.generate.parsing import parse_reply, reask_messages, summarise
+from generator.generate.tools import ToolUse
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage, request_hash
 from generator.providers.cache import CachingProvider
 from generator.providers.errors import scrub
@@ -47,6 +48,7 @@ class UnitSpec:
     cached: dict[str, CallRow] = field(default_factory=dict)
     keep_reasoning: bool = False
     turns: tuple[int, int] | None = None  # a conversation template's (min, max) turns
+    tools: tuple[tuple[dict[str, Any], ...], ToolUse] | None = None  # catalogue and rules
 
 
 @dataclass
@@ -195,6 +197,7 @@ class UnitExecutor:
                 finish_reason=completion.finish_reason,
                 schema=schema,
                 turns=spec.turns,
+                tools=spec.tools,
             )
             valid = parsed.valid
             if valid:

@@ -68,6 +68,7 @@ class ContextFitter:
         model: str,
         window: int | None,
         examples: list[dict[str, Any]],
+        tools: Sequence[dict[str, Any]] = (),
     ) -> None:
         self.model = model
         self.window = window
@@ -75,7 +76,7 @@ class ContextFitter:
         empty = Chunk(
             id="x", doc_path="x", doc_sha256="0" * 64, index=0, text="", span=(0, 0), tokens=0
         )
-        self.overhead = prompt_tokens(render(template, empty, examples), model)
+        self.overhead = prompt_tokens(render(template, empty, examples, tools=tools), model)
         if window is not None:
             self.budget = window - self.overhead - self.max_tokens
             if self.budget < MIN_PART_TOKENS:

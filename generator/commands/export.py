@@ -60,6 +60,13 @@ def export_cmd(
         help="Only records human review lets through: 'accepted' (accepted or edited by a "
         "reviewer) or 'accepted-or-unsampled' (also records never sampled). Edits are applied.",
     ),
+    keep_reasoning: bool = typer.Option(
+        False,
+        "--keep-reasoning",
+        help="Put the model's reasoning (kept in meta) into the examples: trl-chat "
+        "reasoning_content, <think> in the answer for the other formats; openai-chat has no "
+        "place for it. Never by default.",
+    ),
 ) -> None:
     """Run the export of ``run`` (the command help is ``HELP``)."""
     from generator.export.job import ExportOptions, run_export
@@ -69,6 +76,7 @@ def export_cmd(
         run=run, fmt=fmt, use=use, out=out, accept_review=tuple(accept_review), strict=strict,
         no_meta=no_meta, force=force, system_prompt=system_prompt, target_model=target_model,
         epochs=epochs, language=language, require_review=require_review,
+        keep_reasoning=keep_reasoning,
     )  # fmt: skip
     with open_run_folder(run, "export", heal=True, writes_to=out):
         res = run_export(opts)

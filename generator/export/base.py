@@ -33,6 +33,7 @@ class Exporter(ABC):
     suffix: ClassVar[str] = ".jsonl"
     meta_inline: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    reasoning: ClassVar[str] = "think"  # where --keep-reasoning puts it (reasoning.py)
 
     def __init__(self, system_prompt: str | None = None, with_meta: bool = True) -> None:
         self.system_prompt = system_prompt
@@ -77,6 +78,7 @@ def _load_builtins() -> None:
         parquet,
         prompt_completion,
         sharegpt,
+        trl_chat,
     )
 
 

@@ -30,6 +30,12 @@ from generator.export.curated import (
 )
 from generator.export.gate import Decision, Gate
 from generator.export.openai_validate import DEFAULT_TARGET, ValidationReport, validate_file
+from generator.export.reasoning import (
+    add_reasoning,
+    check_style,
+    exported_meta,
+    reasoning_warnings,
+)
 from generator.export.writer import (
     CARD_FILE,
     EXCLUDED_FILE,
@@ -69,6 +75,7 @@ class ExportOptions:
     today: date | None = None
     # "accepted" or "accepted-or-unsampled": only records human review lets through
     require_review: str | None = None
+    keep_reasoning: bool = False  # put meta.reasoning into the examples (reasoning.py)
 
     def flags(self) -> dict[str, Any]:
         return {
@@ -83,6 +90,7 @@ class ExportOptions:
             "epochs": self.epochs,
             "language": self.language,
             "require_review": self.require_review,
+            "keep_reasoning": self.keep_reasoning,
         }
 
 
@@ -130,6 +138,7 @@ class ExportResult:
     signoffs: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # legal's, per id
     review: Any = None  # generator.review.session.ReviewFilter when the run has a journal
     flagged: Path | None = None  # curation/review.jsonl when it feeds the export
+    reasoning: Counter[str] = field(default_factory=Counter)  # --keep-reasoning: with / shared
 
     @property
     def n_exported(self) -> int:
@@ -240,7 +249,14 @@ def _rows(
         if res.review is not None:  # the reviewer's edit replaces the generated record
             rec = res.review.check(rec, flagged=path == res.flagged)[0] or rec
         try:
-            row = exporter.row(convert(rec, res.target, opts.system_prompt))
+            data = convert(rec, res.target, opts.system_prompt)
+            extra = rec.meta.model_extra or {}
+            thought = extra.get("reasoning") if opts.keep_reasoning else None
+            if isinstance(thought, str) and thought.strip():
+                data = add_reasoning(data, thought, exporter.reasoning)
+            else:
+                thought = None
+            row = exporter.row(data)
         except LossyConversion as exc:
             res.exclusions.append(
                 Exclusion(
@@ -252,7 +268,7 @@ def _rows(
             "id": rec.meta.id,
             "gate": d.to_dict(),
             "provenance": d.evidence,  # what the gate decided from (verify re-judges with it)
-            "meta": rec.meta.model_dump(mode="json"),
+            "meta": exported_meta(rec.meta.model_dump(mode="json"), opts.keep_reasoning),
         }
         var = find_secret(json.dumps([row, meta], ensure_ascii=False), secrets) if secrets else None
         if var:
@@ -269,6 +285,9 @@ def _rows(
             )
             continue
         n += 1
+        if thought is not None:
+            res.reasoning["with"] += 1
+            res.reasoning["shared"] += bool(extra.get("reasoning_shared"))
         if sidecar is not None:  # streamed: line n describes example n
             row_meta = {"split": split, "line": n, **meta}
             sidecar.write(json.dumps(row_meta, ensure_ascii=False) + "\n")
@@ -282,6 +301,8 @@ def run_export(opts: ExportOptions) -> ExportResult:
 
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
     _check_options(opts)
+    if opts.keep_reasoning:
+        check_style(opts.fmt, exporter.reasoning)
     review = review_filter(opts.run, opts.require_review)
     plan, flagged = with_reviewed(opts.run, select_inputs(opts.run), review)
     stale_warnings = check_fresh(opts.run, plan)
@@ -334,6 +355,8 @@ def run_export(opts: ExportOptions) -> ExportResult:
                 f"--format {opts.fmt}: no record could be exported: "
                 f"{top[0][0] if top else 'every record was excluded'}"
             )
+        if opts.keep_reasoning:
+            res.warnings += reasoning_warnings(res.n_exported, res.reasoning)
         if opts.fmt == "openai-chat":
             for info in res.files:
                 if info.kind == "data":

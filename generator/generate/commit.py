@@ -159,8 +159,10 @@ class Committer:
                 meta["source_info"] = info
             if self.prov.redact_before_send:
                 meta["redaction"] = {"before_send": True, "found": redact_text(c.text)[1]}
-            if outcome.reasoning:
+            if outcome.reasoning:  # stripped from the answer; exported only on request
                 meta["reasoning"] = outcome.reasoning
+                if len(outcome.valid) > 1:  # one reply's thinking over several records
+                    meta["reasoning_shared"] = len(outcome.valid)
             if outcome.cache is not None:  # answered by the call cache: its provenance
                 meta["cache"] = outcome.cache
             # The fields were validated (pydantic and JSON Schema) by the parser and the meta

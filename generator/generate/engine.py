@@ -263,7 +263,6 @@ class Engine:
             p.template.format,
             request,
             cached=p.cached.get(unit.id, {}),
-            keep_reasoning=s.keep_reasoning,
             turns=p.template.turns.limits if p.template.turns else None,
             tools=(p.tools, p.template.tool_use) if p.template.tool_use else None,
         )

@@ -46,7 +46,6 @@ class UnitSpec:
     fmt: str
     request: CompletionRequest
     cached: dict[str, CallRow] = field(default_factory=dict)
-    keep_reasoning: bool = False
     turns: tuple[int, int] | None = None  # a conversation template's (min, max) turns
     tools: tuple[tuple[dict[str, Any], ...], ToolUse] | None = None  # catalogue and rules
 
@@ -156,7 +155,7 @@ class UnitExecutor:
                 cost_usd=0.0 if hit else u.cost_usd,
                 finish_reason=completion.finish_reason,
                 reply=completion.text,
-                reasoning=completion.reasoning if spec.keep_reasoning else None,
+                reasoning=completion.reasoning,  # always journaled; exported on request
                 cached_tokens=0 if hit else u.cached_tokens,
                 cache_hit=int(hit),
                 cache_corrupt=int(bool(note.get("corrupt"))),
@@ -189,7 +188,7 @@ class UnitExecutor:
             _add_usage(out.usage, completion.usage)
             if completion.cache is not None and completion.cache.get("hit"):
                 out.cache = completion.cache
-            if completion.reasoning and spec.keep_reasoning:
+            if completion.reasoning:  # kept beside the records, never in them
                 out.reasoning = completion.reasoning
             parsed = parse_reply(
                 completion.text,

@@ -84,7 +84,6 @@ class GenerateSettings(BaseModel):
     price_out_per_m: float | None = Field(default=None, ge=0)
     max_retries: int = Field(default=5, ge=0, le=20)
     timeout_s: float = Field(default=120.0, gt=0)
-    keep_reasoning: bool = False  # keep a reasoning model's thinking in meta
     tools: str | None = None  # --tools: a tool catalogue file (tool_use: templates)
     tools_sha256: str | None = None
     # Replace personal data and secrets in each chunk (generator.redact) before it is sent.

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from generator.export.job import ExportResult
 
 # Static so `--help` does not import every exporter; tests/export checks it against the registry.
-FORMATS_HELP = "alpaca, alpaca-json, openai-chat, parquet, prompt-completion, sharegpt"
+FORMATS_HELP = "alpaca, alpaca-json, openai-chat, parquet, prompt-completion, sharegpt, trl-chat"
 USES_HELP = "evaluation, internal-fine-tune, commercial, competing-model, public-release"
 
 

@@ -91,8 +91,9 @@ def tool_errors(example: dict[str, Any]) -> list[tuple[str, str]]:
             for j, call in enumerate(calls, start=1):
                 found = _call_errors(f"message {i} call {j}", call, functions, has_tools)
                 errors += found
-                if not found:
-                    open_calls.append(call["id"])
+                cid = call.get("id") if isinstance(call, dict) else None
+                if isinstance(cid, str) and cid:  # its result is not a second fault
+                    open_calls.append(cid)
         if m.get("role") == "tool":
             cid = m.get("tool_call_id")
             if cid not in open_calls:

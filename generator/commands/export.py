@@ -60,6 +60,26 @@ def export_cmd(
         help="Only records human review lets through: 'accepted' (accepted or edited by a "
         "reviewer) or 'accepted-or-unsampled' (also records never sampled). Edits are applied.",
     ),
+    trainer_config: str = typer.Option(
+        None,
+        "--trainer-config",
+        metavar="TRAINERS",
+        help="Also write config snippets for these trainers (comma-separated): trl "
+        "(trl_dataset.py), axolotl (axolotl_datasets.yaml), llamafactory (dataset_info.json).",
+    ),
+    push_to_hub: str = typer.Option(
+        None,
+        "--push-to-hub",
+        metavar="OWNER/NAME",
+        help="After the export, upload its data files, snippets and card to this Hugging Face "
+        "dataset repo (created private if new); token from HF_TOKEN.",
+    ),
+    push_legal: bool = typer.Option(
+        False,
+        "--push-legal",
+        help="With --push-to-hub: also upload meta.jsonl, excluded.jsonl, manifest.json and "
+        "LEGAL_REVIEW.md (they name your documents and reviewers).",
+    ),
     keep_reasoning: bool = typer.Option(
         False,
         "--keep-reasoning",
@@ -70,13 +90,15 @@ def export_cmd(
 ) -> None:
     """Run the export of ``run`` (the command help is ``HELP``)."""
     from generator.export.job import ExportOptions, run_export
+    from generator.export.trainers import parse_trainers
     from generator.runfolder import open_run_folder
 
     opts = ExportOptions(
         run=run, fmt=fmt, use=use, out=out, accept_review=tuple(accept_review), strict=strict,
         no_meta=no_meta, force=force, system_prompt=system_prompt, target_model=target_model,
         epochs=epochs, language=language, require_review=require_review,
-        keep_reasoning=keep_reasoning,
+        keep_reasoning=keep_reasoning, push_to_hub=push_to_hub, push_legal=push_legal,
+        trainer_config=parse_trainers(trainer_config),
     )  # fmt: skip
     with open_run_folder(run, "export", heal=True, writes_to=out):
         res = run_export(opts)
@@ -124,6 +146,14 @@ def _print(res: ExportResult) -> None:
     splits = ", ".join(f"{s} {n}" for s, n in res.exported.items())
     con.print(f"exported {res.n_exported} of {res.total} records ({splits}) to {res.options.out}")
     con.print(f"legal review pack: {res.options.out / 'LEGAL_REVIEW.md'}, manifest.json")
+    snippets = [f.name for f in res.files if f.kind == "trainer"]
+    if snippets:
+        con.print(f"trainer configs: {', '.join(snippets)}")
+    if res.pushed is not None:
+        con.print(
+            f"pushed {len(res.pushed.files)} files to dataset {res.pushed.repo}: "
+            f"{', '.join(res.pushed.files)}"
+        )
 
 
 HELP = (

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from generator.errors import ConfigError, ExportRefused
+from generator.export import hub, trainers
 from generator.export.base import Exporter, Row, get_exporter
 from generator.export.convert import LossyConversion, convert
 from generator.export.curated import (
@@ -76,6 +77,9 @@ class ExportOptions:
     # "accepted" or "accepted-or-unsampled": only records human review lets through
     require_review: str | None = None
     keep_reasoning: bool = False  # put meta.reasoning into the examples (reasoning.py)
+    trainer_config: tuple[str, ...] = ()  # trl, axolotl, llamafactory (trainers.py)
+    push_to_hub: str | None = None  # OWNER/NAME of a dataset repo (hub.py)
+    push_legal: bool = False  # also push meta.jsonl, manifest and legal pack
 
     def flags(self) -> dict[str, Any]:
         return {
@@ -91,6 +95,9 @@ class ExportOptions:
             "language": self.language,
             "require_review": self.require_review,
             "keep_reasoning": self.keep_reasoning,
+            "trainer_config": list(self.trainer_config),
+            "push_to_hub": self.push_to_hub,
+            "push_legal": self.push_legal,
         }
 
 
@@ -139,6 +146,7 @@ class ExportResult:
     review: Any = None  # generator.review.session.ReviewFilter when the run has a journal
     flagged: Path | None = None  # curation/review.jsonl when it feeds the export
     reasoning: Counter[str] = field(default_factory=Counter)  # --keep-reasoning: with / shared
+    pushed: Any = None  # hub.PushResult after --push-to-hub
 
     @property
     def n_exported(self) -> int:
@@ -297,12 +305,17 @@ def _rows(
 
 def run_export(opts: ExportOptions) -> ExportResult:
     """Run one export; raises ConfigError (2) or ExportRefused (3), writes nothing then."""
-    from generator.export import legal  # legal imports this module's types
+    from generator.export import handoff, legal  # they import this module's types
 
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
     _check_options(opts)
     if opts.keep_reasoning:
         check_style(opts.fmt, exporter.reasoning)
+    if opts.trainer_config and opts.fmt != "parquet":
+        trainers.layout_for(opts.fmt, exporter.target)  # refused before anything is written
+    if opts.push_legal and not opts.push_to_hub:
+        raise ConfigError("--push-legal applies only with --push-to-hub")
+    token = hub.check_push(opts.push_to_hub)
     review = review_filter(opts.run, opts.require_review)
     plan, flagged = with_reviewed(opts.run, select_inputs(opts.run), review)
     stale_warnings = check_fresh(opts.run, plan)
@@ -317,6 +330,7 @@ def run_export(opts: ExportOptions) -> ExportResult:
     names = [output_name(s, exporter.suffix) for s in splits]
     if not opts.no_meta and not exporter.meta_inline:
         names += sorted({sidecar_name(s) for s in splits})
+    names += [trainers.FILES[t] for t in opts.trainer_config]
     check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
 
     try:
@@ -366,8 +380,11 @@ def run_export(opts: ExportOptions) -> ExportResult:
                         opts.epochs,
                         role="validation" if info.split == "validation" else "training",
                     )
+        handoff.stage_trainer_configs(res, stage)
         legal.write_pack(res, stage)
         stage.commit()
+    if token is not None:  # the gate and the whole export came first
+        handoff.push_export(res, token)
     return res
 
 

@@ -157,6 +157,8 @@ class Committer:
             info = self.prov.source_info.get(c.doc_path)
             if info is not None:
                 meta["source_info"] = info
+            if unit.members and len(unit.members) > 1:  # grounded in a group of chunks
+                meta["source_chunks"] = list(unit.members)
             if self.prov.redact_before_send:
                 meta["redaction"] = {"before_send": True, "found": redact_text(c.text)[1]}
             if outcome.reasoning:  # stripped from the answer; exported only on request

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.errors import ConfigError
+from generator.generate.grounding import group_chunks
 from generator.generate.prompts import PromptTemplate, render
 from generator.generate.seeding import Example
 from generator.records import Chunk, record_id
@@ -44,6 +45,7 @@ class WorkUnit:
     idx: int  # call index within the chunk (part)
     n: int  # records asked for
     calls: int = 1  # units planned for the same chunk (part)
+    members: tuple[str, ...] = ()  # a grounding: group's chunk ids (grounding.py)
 
 
 def unit_id(fingerprint: str, chunk_id: str, part: int, idx: int) -> str:
@@ -132,12 +134,16 @@ def plan_units(
     want = per_chunk or rpc
     calls = math.ceil(want / rpc)
     units: list[WorkUnit] = []
-    for chunk in chunks:
+    if template.grounding is not None:  # a few related chunks of one document per call
+        groups = list(group_chunks(chunks, template.grounding))
+    else:
+        groups = [(chunk, ()) for chunk in chunks]
+    for chunk, members in groups:
         for part, piece in enumerate(fitter.fit(chunk)):
             for idx in range(calls):
                 n = min(rpc, want - idx * rpc)
                 uid = unit_id(fingerprint, chunk.id, part, idx)
-                units.append(WorkUnit(len(units), uid, piece, part, idx, n, calls))
+                units.append(WorkUnit(len(units), uid, piece, part, idx, n, calls, members))
     return units
 
 

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from generator import config
 from generator.errors import PromptFileError
+from generator.generate.grounding import Grounding
 from generator.generate.tools import ToolUse
 from generator.records import Chunk, Ref
 from generator.yamlfile import read_yaml
@@ -118,6 +119,7 @@ class PromptTemplate(_Strict):
     bounds: Bounds = Field(default_factory=Bounds)
     turns: Turns | None = None
     tool_use: ToolUse | None = None  # a tool-calling template (needs generate --tools)
+    grounding: Grounding | None = None  # a few related chunks of one document per call
 
     @model_validator(mode="after")
     def _turns_need_chat(self) -> PromptTemplate:

@@ -6,15 +6,19 @@ trainer reads; all three load the files with Hugging Face ``datasets`` (``json``
 
 - ``trl_dataset.py`` (TRL): ``load()`` returns the ``DatasetDict`` in a TRL dataset type
   (conversational ``messages`` (+ ``tools``) for chat formats, ShareGPT turned into
-  ``messages``, Alpaca and prompt-completion as ``prompt``/``completion``), with the
-  ``SFTTrainer`` call to make in a comment;
+  ``messages``, Alpaca and prompt-completion as ``prompt``/``completion``, preference pairs
+  as TRL's two preference types), with the ``SFTTrainer`` / ``DPOTrainer`` call in its
+  docstring;
 - ``axolotl_datasets.yaml`` (axolotl): the ``datasets:`` (and ``test_datasets:``) entries,
   ``type: chat_template`` with ``field_messages`` and ``message_property_mappings`` for chat
-  formats, ``type: alpaca``, or a user-defined prompt/completion type;
+  formats, ``type: alpaca``, a user-defined prompt/completion type, or for
+  ``trl-preference`` ``rl: dpo`` with the user-defined prompt/chosen/rejected type;
 - ``dataset_info.json`` (LLaMA-Factory): one entry per split (``formatting: sharegpt`` with
-  its ``columns`` and ``tags`` for chats, the alpaca columns otherwise); set
+  its ``columns`` and ``tags`` for chats, the alpaca columns otherwise, ``ranking: true``
+  with prompt/chosen/rejected for ``trl-preference``); set
   ``dataset_dir`` to the export folder. Tool calls are not mapped (LLaMA-Factory writes them
-  as ``function_call``/``observation`` turns): an export holding them is refused for it.
+  as ``function_call``/``observation`` turns): an export holding them is refused for it,
+  as is ``trl-preference-chat`` by axolotl and LLaMA-Factory (no mapping of turn lists).
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ LAYOUTS = {
     "alpaca": "alpaca",
     "alpaca-json": "alpaca",
     "prompt-completion": "completion",
+    # preference pairs (export/preference.py): DPOTrainer's two preference types
+    "trl-preference": "preference",
+    "trl-preference-chat": "preference_chat",
 }
 _PARQUET = {"chat": "messages", "alpaca": "alpaca", "completion": "completion"}
 _SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
@@ -112,24 +119,32 @@ def _to_prompt_completion(example):
     return {"prompt": prompt, "completion": example["output"]}
 """,
     "completion": "",
+    "preference": "",
+    "preference_chat": "",
 }
 _TRL_CALL = {
     "messages": "dataset",
     "sharegpt": 'dataset.map(_to_messages, remove_columns=["conversations"])',
     "alpaca": "dataset.map(_to_prompt_completion, remove_columns=ALPACA_COLUMNS)",
     "completion": "dataset",
+    "preference": "dataset",
+    "preference_chat": "dataset",
 }
 _TRL_KIND = {
     "messages": "conversational language modeling (messages; tools passed to the chat template)",
     "sharegpt": "conversational language modeling (ShareGPT turns mapped to messages)",
     "alpaca": "prompt-completion (loss on the completion only, TRL's default)",
     "completion": "prompt-completion (loss on the completion only, TRL's default)",
+    "preference": "preference with an explicit prompt (prompt/chosen/rejected strings)",
+    "preference_chat": "conversational preference (prompt, chosen, rejected as turns)",
 }
+_PREFERENCE = ("preference", "preference_chat")
 
 
 def trl_snippet(d: DataFiles) -> str:
     files = json.dumps({s: str(p) for s, p in d.files.items()}, indent=4)
     loss = ", assistant_only_loss=True" if d.layout in ("messages", "sharegpt") else ""
+    trainer = "DPO" if d.layout in _PREFERENCE else "SFT"
     evaluate = (
         'eval_dataset=dataset["validation"],'
         if "validation" in d.files
@@ -145,11 +160,11 @@ def trl_snippet(d: DataFiles) -> str:
 
 Dataset type: {_TRL_KIND[d.layout]}.
 
-    from trl import SFTConfig, SFTTrainer
+    from trl import {trainer}Config, {trainer}Trainer
     dataset = load()
-    trainer = SFTTrainer(
+    trainer = {trainer}Trainer(
         model="YOUR/BASE-MODEL",
-        args=SFTConfig(output_dir="sft-out"{loss}),
+        args={trainer}Config(output_dir="{trainer.lower()}-out"{loss}),
         train_dataset=dataset["train"],
         {evaluate}
     )
@@ -173,7 +188,21 @@ def load():
 
 def _axolotl_entry(d: DataFiles, path: Path) -> dict[str, Any]:
     entry: dict[str, Any] = {"path": str(path), "ds_type": d.loader, "split": "train"}
-    if d.layout == "messages":
+    if d.layout == "preference_chat":
+        raise ConfigError(
+            "--trainer-config axolotl: no mapping for conversational preference pairs "
+            "(trl-preference-chat); export trl-preference for axolotl's DPO"
+        )
+    if d.layout == "preference":  # axolotl's user-defined DPO format
+        entry["type"] = {
+            "field_prompt": "prompt",
+            "field_chosen": "chosen",
+            "field_rejected": "rejected",
+            "prompt_format": "{prompt}",
+            "chosen_format": "{chosen}",
+            "rejected_format": "{rejected}",
+        }
+    elif d.layout == "messages":
         entry |= {
             "type": "chat_template",
             "field_messages": "messages",
@@ -202,6 +231,8 @@ def _axolotl_entry(d: DataFiles, path: Path) -> dict[str, Any]:
 
 def axolotl_snippet(d: DataFiles) -> str:
     config: dict[str, Any] = {"datasets": [_axolotl_entry(d, d.files["train"])]}
+    if d.layout in _PREFERENCE:
+        config = {"rl": "dpo", **config}
     if "validation" in d.files:
         config["test_datasets"] = [_axolotl_entry(d, d.files["validation"])]
     head = "# axolotl datasets for this export (instructforge export --trainer-config axolotl)\n"
@@ -213,6 +244,15 @@ def axolotl_snippet(d: DataFiles) -> str:
 
 def _llamafactory_entry(d: DataFiles, path: Path) -> dict[str, Any]:
     entry: dict[str, Any] = {"file_name": str(path)}
+    if d.layout == "preference_chat":
+        raise ConfigError(
+            "--trainer-config llamafactory: no mapping for conversational preference pairs "
+            "(trl-preference-chat); export trl-preference for LLaMA-Factory"
+        )
+    if d.layout == "preference":  # LLaMA-Factory's alpaca-style ranking data
+        entry["ranking"] = True
+        entry["columns"] = {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"}
+        return entry
     if d.layout == "messages":
         tags = ("role", "content", "user", "assistant", "system")
         entry |= {"formatting": "sharegpt", "columns": {"messages": "messages"}}

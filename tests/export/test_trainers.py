@@ -182,3 +182,57 @@ def test_snippets_are_sealed_in_the_manifest_and_not_loaded_as_data(tmp_path: Pa
     with pytest.raises(PackAltered, match=r"trl_dataset\.py"):
         verify_pack(out)
     assert len(read_jsonl(out / "train.jsonl")) == 10
+
+
+_LOAD_PAIRS = r"""
+import json, runpy, socket, sys
+def refuse(self, address):
+    raise OSError(f"network access blocked: {address!r}")
+socket.socket.connect = refuse
+import datasets, yaml
+out, cache = sys.argv[1], sys.argv[2]
+ds = runpy.run_path(f"{out}/trl_dataset.py")["load"]()["train"]
+report = {"trl": ds.to_list()}
+cfg = yaml.safe_load(open(f"{out}/axolotl_datasets.yaml"))
+entry = cfg["datasets"][0]
+t = entry["type"]
+d = datasets.load_dataset(entry["ds_type"], data_files=entry["path"], split="train",
+                          cache_dir=cache)
+report["axolotl"] = {"rl": cfg["rl"], "rows": [
+    [t["prompt_format"].format(prompt=ex[t["field_prompt"]]),
+     t["chosen_format"].format(chosen=ex[t["field_chosen"]]),
+     t["rejected_format"].format(rejected=ex[t["field_rejected"]])] for ex in d]}
+(name, e), = json.load(open(f"{out}/dataset_info.json")).items()
+d = datasets.load_dataset("json", data_files=e["file_name"], split="train", cache_dir=cache)
+report["llamafactory"] = {"ranking": e["ranking"],
+                         "rows": [[ex[c] for c in e["columns"].values()] for ex in d]}
+print(json.dumps(report))
+"""
+
+
+def test_preference_snippets_load_pairs_for_dpo(tmp_path: Path) -> None:
+    """TRL's standard preference rows (what the trl-preference export writes) through the
+    DPO snippets of each trainer."""
+    from generator.export.trainers import DataFiles, snippets
+
+    out = tmp_path / "p"
+    out.mkdir()
+    pairs = [
+        {"prompt": f"How many leave days in year {i}?", "chosen": "25 days.", "rejected": "40."}
+        for i in range(5)
+    ]
+    (out / "train.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    files = DataFiles("p", "preference", "json", {"train": out / "train.jsonl"})
+    for name, text in snippets(ALL, files).items():
+        (out / name).write_text(text)
+    assert "DPOTrainer" in (out / "trl_dataset.py").read_text()
+    got = run_datasets_child(_LOAD_PAIRS, out, tmp_path)
+    rows = [[p["prompt"], p["chosen"], p["rejected"]] for p in pairs]
+    assert [[r["prompt"], r["chosen"], r["rejected"]] for r in got["trl"]] == rows
+    assert got["axolotl"] == {"rl": "dpo", "rows": rows}
+    assert got["llamafactory"] == {"ranking": True, "rows": rows}
+    chat = DataFiles("p", "preference_chat", "json", {"train": out / "train.jsonl"})
+    assert "trl_dataset.py" in snippets(("trl",), chat)
+    for trainer in ("axolotl", "llamafactory"):
+        with pytest.raises(ConfigError, match="conversational preference"):
+            snippets((trainer,), chat)

@@ -12,6 +12,7 @@ to the Hub only (``HF_ENDPOINT``, default the public Hub); it is never printed o
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ def check_push(repo: str | None) -> str | None:
         return None
     if not REPO.match(repo):
         raise ConfigError(f"--push-to-hub {repo!r}: give a dataset repo as OWNER/NAME")
+    if importlib.util.find_spec("huggingface_hub") is None:
+        raise ConfigError("--push-to-hub needs huggingface_hub: pip install 'instructforge[hub]'")
     token = config.env("HF_TOKEN")
     if not token:
         raise ConfigError("--push-to-hub: set HF_TOKEN in the environment (a write token)")

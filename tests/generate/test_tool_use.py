@@ -190,6 +190,13 @@ def test_generate_tool_use_end_to_end_with_the_mock(docs: Path, tmp_path: Path) 
     }
     assert names == {"search_policies", "get_policy_section"}  # both tools used
     assert {r["reason"] for r in read_jsonl(run / "rejected.jsonl")} <= {"not_novel"}
+    # the calls (and the argument checks) in a call process give the same records
+    again = tmp_path / "again"
+    res = gen(docs, again, "--template", "tool-use", "--tools", str(SAMPLE), "--workers", "1")
+    assert res.exit_code == 0, res.output
+    assert [r["messages"] for r in read_jsonl(again / "records.jsonl")] == [
+        r["messages"] for r in records
+    ]
     config = json.loads((run / "config.json").read_text())
     assert config["tools"] == str(SAMPLE)
     assert config["tools_sha256"] == load_catalogue(SAMPLE).sha256

@@ -324,21 +324,26 @@ def tool_reply_schema(
         )
         for t in tools
     ]
+    call_turn = {  # text beside the calls is optional (null or a string)
+        "type": "object",
+        "properties": {
+            "role": {"const": "assistant"},
+            "content": {"type": ["string", "null"], "maxLength": message_limit},
+            "tool_calls": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": rules.max_calls,
+                "items": {"anyOf": calls},
+            },
+        },
+        "required": ["role", "tool_calls"],
+        "additionalProperties": False,
+    }
     turn = {
         "anyOf": [
             obj({"role": {"const": "user"}, "content": text()}),
             obj({"role": {"const": "assistant"}, "content": text()}),
-            obj(
-                {
-                    "role": {"const": "assistant"},
-                    "tool_calls": {
-                        "type": "array",
-                        "minItems": 1,
-                        "maxItems": rules.max_calls,
-                        "items": {"anyOf": calls},
-                    },
-                }
-            ),
+            call_turn,
             obj({"role": {"const": "tool"}, "tool_call_id": {"type": "string"}, "content": text()}),
         ]
     }

@@ -237,3 +237,13 @@ def test_invalid_arguments_are_rejected_and_reasked(
     records = read_jsonl(run / "records.jsonl")
     assert records
     _check_tool_records(records, docs)
+
+
+def test_a_call_turn_may_carry_text_or_null_beside_its_calls() -> None:
+    schema = tool_reply_schema(2, TOOLS, RULES, 1200)
+    with_text, with_null = _convo(m1_content="Let me look that up."), _convo(m1_content=None)
+    reply = json.dumps({"records": [{"messages": with_text}, {"messages": with_null}]})
+    parsed = parse_reply(reply, "chat", schema=schema, tools=(TOOLS, RULES))
+    assert len(parsed.valid) == 2, [c.error for c in parsed.items]
+    assert parsed.valid[0]["messages"][1]["content"] == "Let me look that up."
+    assert "content" not in parsed.valid[1]["messages"][1]  # OpenAI's shape: no text, no key

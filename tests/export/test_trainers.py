@@ -74,6 +74,13 @@ def llamafactory(entry):
 
 info = json.load(open(f"{out}/dataset_info.json"))
 report["llamafactory"] = {name: llamafactory(e) for name, e in info.items()}
+
+# the snippets beside the data are never loaded as data (data_dir, and the card's configs)
+builder = "parquet" if any(n.endswith(".parquet") for n in __import__("os").listdir(out)) \
+    else "json"
+report["data_dir"] = {s: len(d) for s, d in
+                      datasets.load_dataset(builder, data_dir=out, cache_dir=cache).items()}
+report["card"] = {s: len(d) for s, d in datasets.load_dataset(out, cache_dir=cache).items()}
 print(json.dumps(report))
 """
 
@@ -106,6 +113,7 @@ def test_chat_exports_load_through_every_trainer_snippet(tmp_path: Path, pol, fm
     assert all(kinds[n] == "trainer" for n in ("trl_dataset.py", "axolotl_datasets.yaml",
                                                 "dataset_info.json"))  # fmt: skip
     got = run_datasets_child(_LOAD, out, tmp_path)
+    assert got["data_dir"] == got["card"] == {"train": 10, "validation": 2}
     want = {"train": [_turns(r) for r in recs[:10]], "validation": [_turns(r) for r in recs[10:]]}
     for split, rows in want.items():
         trl = got["trl"][split]

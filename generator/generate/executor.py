@@ -188,8 +188,9 @@ class UnitExecutor:
             _add_usage(out.usage, completion.usage)
             if completion.cache is not None and completion.cache.get("hit"):
                 out.cache = completion.cache
-            if completion.reasoning:  # kept beside the records, never in them
-                out.reasoning = completion.reasoning
+            # kept beside the records, never in them: the reasoning of the reply the records
+            # come from (a re-ask's own, not the failed ask's)
+            out.reasoning = completion.reasoning
             parsed = parse_reply(
                 completion.text,
                 spec.fmt,

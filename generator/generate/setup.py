@@ -28,7 +28,8 @@ from generator.generate.seeding import (
     seeds_sha256,
 )
 from generator.generate.settings import FINGERPRINT_KEY, GenerateSettings, check_fingerprint
-from generator.generate.tools import load_catalogue, tool_reply_schema
+from generator.generate.tool_schema import tool_reply_schema
+from generator.generate.tools import load_catalogue
 from generator.ingest.settings import SETTINGS_KEY as INGEST_KEY
 from generator.ingest.settings import stored_values
 from generator.providers.keys import provider_prefix

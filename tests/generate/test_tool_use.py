@@ -12,7 +12,8 @@ import pytest
 
 from generator.errors import ConfigError
 from generator.generate.parsing import parse_reply
-from generator.generate.tools import ToolUse, load_catalogue, tool_problem, tool_reply_schema
+from generator.generate.tool_schema import tool_reply_schema
+from generator.generate.tools import ToolUse, load_catalogue, tool_problem
 from generator.providers import mock
 from generator.records import ChatRecord, parse_record
 from tests.generate.engine_helpers import gen, query, read_jsonl

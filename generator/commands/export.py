@@ -71,7 +71,7 @@ def export_cmd(
         None,
         "--push-to-hub",
         metavar="OWNER/NAME",
-        help="After the export, upload its data files, snippets and card to this Hugging Face "
+        help="After the export, upload its data files and card to this Hugging Face "
         "dataset repo (created private if new); token from HF_TOKEN.",
     ),
     push_legal: bool = typer.Option(

@@ -35,7 +35,7 @@ def stage_trainer_configs(res: ExportResult, stage: Staging) -> None:
 
 
 def push_export(res: ExportResult, token: str) -> None:
-    """Upload the committed export: data, card and snippets (the legal files on request)."""
+    """Upload the committed export: data and card (the legal files on request)."""
     opts = res.options
     assert opts.push_to_hub is not None
     names = hub.files_to_push([(f.name, f.kind) for f in res.files], opts.push_legal)

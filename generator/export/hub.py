@@ -1,10 +1,10 @@
 """``export --push-to-hub OWNER/NAME``: upload a finished export to a Hugging Face dataset repo.
 
 Runs only after the export itself (and so the licence gate) succeeded: it sends files that
-are already written, never records. Uploaded: the data files, the trainer config snippets and
-the dataset card ``README.md``; the provenance sidecar ``meta.jsonl``, ``excluded.jsonl``,
-``manifest.json`` and ``LEGAL_REVIEW.md`` only with ``--push-legal`` (they name internal
-documents and people). One commit through ``huggingface_hub``; a repo that does not exist is
+are already written, never records. Uploaded: the data files and the dataset card
+``README.md`` (not the trainer snippets, which name this machine's paths); the provenance
+sidecar ``meta.jsonl``, ``excluded.jsonl``, ``manifest.json`` and ``LEGAL_REVIEW.md`` only
+with ``--push-legal`` (they name internal documents and people). One commit through ``huggingface_hub``; a repo that does not exist is
 created private. The token comes from ``HF_TOKEN`` only (never a token file on disk) and goes
 to the Hub only (``HF_ENDPOINT``, default the public Hub); it is never printed or written.
 """
@@ -23,7 +23,8 @@ from generator.errors import ConfigError, PushFailed
 from generator.redact import scrub_url_credentials
 
 REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
-PUBLIC_KINDS = ("data", "card", "trainer")  # what is pushed without --push-legal
+# Pushed without --push-legal. Not the trainer snippets: they hold this machine's paths.
+PUBLIC_KINDS = ("data", "card")
 LEGAL_KINDS = ("meta", "excluded", "manifest", "legal")
 
 

@@ -16,7 +16,7 @@ from tests.export._build import chat, make_run
 from tests.export.fake_hub import FakeHub
 
 TOKEN = "hf_FAKEtoken0123456789abcdef"
-PUBLIC = {"train.jsonl", "validation.jsonl", "README.md", "trl_dataset.py"}
+PUBLIC = {"train.jsonl", "validation.jsonl", "README.md"}  # not trl_dataset.py (local paths)
 LEGAL = {"meta.jsonl", "excluded.jsonl", "manifest.json", "LEGAL_REVIEW.md"}
 
 
@@ -42,7 +42,7 @@ def _export(run: Path, out: Path, *extra: str, use: str = "evaluation"):
     )  # fmt: skip
 
 
-def test_push_uploads_data_snippets_and_card_only(hub: FakeHub, tmp_path: Path) -> None:
+def test_push_uploads_data_and_card_only(hub: FakeHub, tmp_path: Path) -> None:
     out = tmp_path / "o"
     res = _export(_run(tmp_path), out)
     assert res.exit_code == 0, res.output
@@ -54,7 +54,7 @@ def test_push_uploads_data_snippets_and_card_only(hub: FakeHub, tmp_path: Path) 
     ]
     authed = [r for r in hub.requests if r["path"].startswith("/api/") and "agent" not in r["path"]]
     assert authed and all(r["headers"].get("authorization") == f"Bearer {TOKEN}" for r in authed)
-    assert "pushed 4 files to dataset acme/handbook-qa" in res.output
+    assert "pushed 3 files to dataset acme/handbook-qa" in res.output
     assert TOKEN not in res.output
     assert all(TOKEN not in p.read_text(errors="replace") for p in out.iterdir())
 

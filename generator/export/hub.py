@@ -4,9 +4,10 @@ Runs only after the export itself (and so the licence gate) succeeded: it sends 
 are already written, never records. Uploaded: the data files and the dataset card
 ``README.md`` (not the trainer snippets, which name this machine's paths); the provenance
 sidecar ``meta.jsonl``, ``excluded.jsonl``, ``manifest.json`` and ``LEGAL_REVIEW.md`` only
-with ``--push-legal`` (they name internal documents and people). One commit through ``huggingface_hub``; a repo that does not exist is
-created private. The token comes from ``HF_TOKEN`` only (never a token file on disk) and goes
-to the Hub only (``HF_ENDPOINT``, default the public Hub); it is never printed or written.
+with ``--push-legal`` (they name internal documents and people). One commit through
+``huggingface_hub``; a repo that does not exist is created private. The token comes from
+``HF_TOKEN`` only (never a token file on disk) and goes to the Hub only (``HF_ENDPOINT``,
+default the public Hub); it is never printed or written.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``export --push-to-hub``: tested at the HTTP level against a loopback fake of the Hub
 (``fake_hub.py``) through the real ``huggingface_hub`` client. The gate runs first (a refused
-export sends nothing), only data, snippets and the card go up unless ``--push-legal``, and the
+export sends nothing), only the data and the card go up unless ``--push-legal``, and the
 token comes from HF_TOKEN only and appears nowhere but the Authorization header."""
 
 from __future__ import annotations

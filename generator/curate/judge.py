@@ -235,15 +235,17 @@ class JudgeClient:
         self.failures = 0
         self.counts: Counter[str] = Counter()  # checks, failed, unparsable
 
+    def request(self, kind: str, messages: list[dict[str, str]]) -> CompletionRequest:
+        """The request of one check (subclasses set sampling and a reply schema)."""
+        return CompletionRequest(model=self.model, messages=messages, temperature=0.0, max_tokens=400)
+
     def digest(self, request: CompletionRequest) -> str:
         return request_hash(request)
 
     async def _one(
         self, kind: str, item_id: str, messages: list[dict[str, str]], sem: asyncio.Semaphore
     ) -> str | None:
-        request = CompletionRequest(
-            model=self.model, messages=messages, temperature=0.0, max_tokens=400
-        )
+        request = self.request(kind, messages)
         digest = self.digest(request)
         self.counts["checks"] += 1
         cached = self.log.cached(digest)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.derive.store import kind_row
 from generator.records import Meta
 
 
@@ -91,6 +92,8 @@ class RunProvenance:
         if self._conn is None:
             return None
         row = self._conn.execute("SELECT data FROM gen_records WHERE id=?", (record_id,)).fetchone()
+        if row is None:  # answers and items the pairs / evalset stages journaled
+            row = kind_row(self._conn, record_id)
         if row is None:
             return None
         try:

@@ -107,7 +107,8 @@ class PromptTemplate(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     version: str = Field(min_length=1)
     description: str = Field(min_length=1)
-    format: Literal["alpaca", "chat", "completion"]
+    # preference and eval templates drive `instructforge pairs` / `evalset`, not `generate`
+    format: Literal["alpaca", "chat", "completion", "preference", "eval"]
     system: str = Field(min_length=1)
     user: str = Field(min_length=1)
     records_per_call: int = Field(5, ge=1, le=50)
@@ -245,6 +246,8 @@ _SHAPES = {
         "messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]
     },
     "completion": {"prompt": "...", "completion": "..."},
+    "preference": {"answer": "..."},
+    "eval": {"question": "...", "answer": "...", "quotes": ["..."], "difficulty": "easy"},
 }
 
 

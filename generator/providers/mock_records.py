@@ -26,6 +26,8 @@ import random
 import re
 from typing import Any
 
+from generator.providers.mock_kinds import kind_records
+
 _BLOCK = re.compile(r"<(document|chunk|data|context)\b[^>]*>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
 _SENT = re.compile(r"(?<=[.!?])\s+|\n+")
 _NUM_WORDS = {
@@ -223,6 +225,7 @@ def build_records(
     schema: dict[str, Any] | None,
     digest: str,
     count: int | None = None,
+    variant: str = "",
 ) -> tuple[str, list[dict[str, Any]]]:
     """(envelope kind, records) for the request; deterministic from ``digest``."""
     kind, array, record_schema = _record_schema(schema)
@@ -236,6 +239,9 @@ def build_records(
     rng = random.Random(digest)
     sents = sentences(source_text(messages))
     start = rng.randrange(len(sents))
+    made = kind_records(record_schema, messages, n, rng, variant)  # pairs / evalset schemas
+    if made is not None:
+        return kind, [_fit(r, record_schema) for r in made]
     turns = _turn_limits(record_schema) if fmt == "chat" else None
     records = [_one(fmt, sents, start + i, rng, turns) for i in range(n)]
     records = [_fit(_drop_unknown(r, record_schema), record_schema) for r in records]
@@ -248,10 +254,11 @@ def build_reply(
     digest: str,
     count: int | None = None,
     indent: int | None = 1,
+    variant: str = "",
 ) -> str:
     """The JSON text of a well-formed reply (``indent`` None: compact, and much cheaper:
     only then does Python's JSON encoder run in C)."""
-    kind, records = build_records(messages, schema, digest, count)
+    kind, records = build_records(messages, schema, digest, count, variant)
     if kind == "list":
         payload: Any = records
     elif kind == "one":

@@ -29,6 +29,7 @@ from generator.export.curated import (
     with_reviewed,
 )
 from generator.export.gate import Decision, Gate
+from generator.export.pair_gate import evaluate_record
 from generator.export.openai_validate import DEFAULT_TARGET, ValidationReport, validate_file
 from generator.export.writer import (
     CARD_FILE,
@@ -130,6 +131,7 @@ class ExportResult:
     signoffs: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # legal's, per id
     review: Any = None  # generator.review.session.ReviewFilter when the run has a journal
     flagged: Path | None = None  # curation/review.jsonl when it feeds the export
+    admit: Any = None  # the exporter's check of each record (Exporter.admit)
 
     @property
     def n_exported(self) -> int:
@@ -182,8 +184,12 @@ def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
             res.by_format[m.format] += 1
             if m.prompt:
                 res.prompts[m.prompt.id] += 1
-            d = res.gate.evaluate(m)
             key = (str(path), line)
+            refused = res.admit(rec) if res.admit is not None else None
+            if refused:  # not this format's kind, or (eval sets) not held out
+                res.exclusions.append(Exclusion(split, line, m.id, "input", refused, file=path.name))
+                continue
+            d = evaluate_record(res.gate, rec)
             if not d.exported:
                 decisions[key] = d
                 res.exclusions.append(
@@ -283,7 +289,8 @@ def run_export(opts: ExportOptions) -> ExportResult:
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
     _check_options(opts)
     review = review_filter(opts.run, opts.require_review)
-    plan, flagged = with_reviewed(opts.run, select_inputs(opts.run), review)
+    plan, flagged = with_reviewed(opts.run, select_inputs(opts.run, exporter.reads), review)
+    exporter.open(opts.run)
     stale_warnings = check_fresh(opts.run, plan)
     sources, sources_file, warnings = _run_sources(opts.run)
     warnings = stale_warnings + warnings
@@ -291,12 +298,13 @@ def run_export(opts: ExportOptions) -> ExportResult:
         opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today, opts.run
     )
     res = ExportResult(opts, plan, exporter.target, gate, sources_file, warnings=warnings)
-    res.review, res.flagged = review, flagged
+    res.review, res.flagged, res.admit = review, flagged, exporter.admit
     splits = list(dict.fromkeys(s for s, _ in plan.files))
     names = [output_name(s, exporter.suffix) for s in splits]
     if not opts.no_meta and not exporter.meta_inline:
         names += sorted({sidecar_name(s) for s in splits})
-    check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
+    extra = list(exporter.extra_files(names[: len(splits)]))
+    check_free(opts.out, [*names, *extra, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
 
     try:
         decisions = _judge(res)
@@ -328,6 +336,9 @@ def run_export(opts: ExportOptions) -> ExportResult:
             res.files.append(FileInfo(name, "data", split, res.exported[split]))
         if not opts.no_meta and not exporter.meta_inline:
             res.files.append(FileInfo(META_FILE, "meta", None, res.n_exported))
+        for name, text in exporter.extra_files(names[: len(splits)]).items():
+            stage.path(name).write_text(text, encoding="utf-8")
+            res.files.append(FileInfo(name, "config"))
         if res.n_exported == 0:
             top = Counter(e.reason for e in res.exclusions if e.stage != "gate").most_common(1)
             raise ConfigError(

@@ -32,10 +32,14 @@ KIND_MIGRATIONS = [
 ]
 
 
-def kind_row(conn: sqlite3.Connection, rid: str) -> tuple[str] | None:
-    """The journaled line of ``rid`` (None when the run has no such table or row)."""
+def kind_row(
+    conn: sqlite3.Connection, rid: str, table: str = "kind_records"
+) -> tuple[str] | None:
+    """The journaled line of ``rid`` in ``table`` (None: no such table or row)."""
+    if table not in ("kind_records", "gen_records"):
+        raise ValueError(table)
     try:
-        return conn.execute("SELECT data FROM kind_records WHERE id=?", (rid,)).fetchone()
+        return conn.execute(f"SELECT data FROM {table} WHERE id=?", (rid,)).fetchone()
     except sqlite3.Error:
         return None
 

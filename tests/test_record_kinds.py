@@ -71,7 +71,9 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("fmt", "name", "data", "ok"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("fmt", "name", "data", "ok"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES]
+)
 def test_models_and_schemas_agree(fmt: str, name: str, data: dict, ok: bool) -> None:
     try:
         RECORD_TYPES[fmt].model_validate(data)

@@ -17,7 +17,9 @@ def _counts(counts: dict[str, int]) -> str:
 def pairs_cmd(
     run: Path = typer.Argument(..., help="Run folder whose records the pairs are made from."),
     method: str = typer.Option(..., "--method", help="judge | review-edit | flawed"),
-    model: str | None = typer.Option(None, "--model", help="Answers (judge: side A) or flawed copies."),
+    model: str | None = typer.Option(
+        None, "--model", help="Answers (judge: side A) or flawed copies."
+    ),
     rival: str | None = typer.Option(None, "--rival", help="judge: the second side's model."),
     temperatures: str | None = typer.Option(
         None, "--temperatures", help="judge: one model at two temperatures, e.g. 0.2,1.0"
@@ -34,7 +36,9 @@ def pairs_cmd(
         try:
             a, b = (float(x) for x in temperatures.split(","))
         except ValueError as exc:
-            raise ConfigError(f"--temperatures {temperatures!r}: give two numbers, e.g. 0.2,1.0") from exc
+            raise ConfigError(
+                f"--temperatures {temperatures!r}: give two numbers, e.g. 0.2,1.0"
+            ) from exc
         temps = (a, b)
     settings = PairSettings(run, method, model, rival, temps, judge, limit)
     with open_run_folder(run, "pairs", need_journal=True, heal=True) as folder:
@@ -65,7 +69,9 @@ def evalset_cmd(
     if res.skipped_docs:
         typer.echo(f"held out: skipped {len(res.skipped_docs)} document(s) used for training")
     if res.findings:
-        typer.echo(f"{len(res.findings)} call(s) failed or unusable: see {run / 'eval' / 'review.jsonl'}")
+        typer.echo(
+            f"{len(res.findings)} call(s) failed or unusable: see {run / 'eval' / 'review.jsonl'}"
+        )
     typer.echo(f"written: {run / 'eval' / 'records.jsonl'}")
 
 

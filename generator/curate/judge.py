@@ -237,7 +237,9 @@ class JudgeClient:
 
     def request(self, kind: str, messages: list[dict[str, str]]) -> CompletionRequest:
         """The request of one check (subclasses set sampling and a reply schema)."""
-        return CompletionRequest(model=self.model, messages=messages, temperature=0.0, max_tokens=400)
+        return CompletionRequest(
+            model=self.model, messages=messages, temperature=0.0, max_tokens=400
+        )
 
     def digest(self, request: CompletionRequest) -> str:
         return request_hash(request)

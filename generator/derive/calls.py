@@ -93,4 +93,3 @@ def render_with(
         {"role": "system", "content": _compiled(template.system).render(vars_).strip()},
         {"role": "user", "content": _compiled(template.user).render(vars_).strip()},
     ]
-

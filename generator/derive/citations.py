@@ -21,8 +21,14 @@ def locate(quote: str, chunks: Sequence[Chunk], doc: Document) -> dict[str, Any]
         if at < 0:
             continue
         start = chunk.span[0] + at
-        cit = {"path": doc.path, "doc_sha256": doc.sha256, "chunk_id": chunk.id,
-               "start": start, "end": start + len(text), "text": text}  # fmt: skip
+        cit = {
+            "path": doc.path,
+            "doc_sha256": doc.sha256,
+            "chunk_id": chunk.id,
+            "start": start,
+            "end": start + len(text),
+            "text": text,
+        }
         if span_problem(cit, doc) is None:
             return cit
     return None

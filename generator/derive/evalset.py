@@ -13,6 +13,7 @@ rejected with its reason. A call that failed or gave an unusable reply is a find
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 from generator.derive.calls import KindClient, render_with
 from generator.derive.citations import locate
 from generator.derive.heldout import training_documents
-from generator.derive.store import KindStore, made_by, write_outputs
+from generator.derive.store import KindStore, made_by, source_infos, write_outputs
 from generator.errors import ConfigError
 from generator.generate.prompts import PromptTemplate, load_template
 from generator.record_kinds import EvalRecord
@@ -48,8 +49,12 @@ def item_schema(n: int, hops: int) -> dict[str, Any]:
         "additionalProperties": False,
     }
     records = {"type": "array", "minItems": 1, "maxItems": max(1, n), "items": item}
-    return {"type": "object", "properties": {"records": records}, "required": ["records"],
-            "additionalProperties": False}  # fmt: skip
+    return {
+        "type": "object",
+        "properties": {"records": records},
+        "required": ["records"],
+        "additionalProperties": False,
+    }
 
 
 @dataclass
@@ -77,7 +82,7 @@ def _units(doc: Document, chunks: list[Chunk], s: EvalSettings) -> list[tuple[st
     chunks = chunks[: s.max_chunks] if s.max_chunks else chunks
     units: list[tuple[str, list[Chunk]]] = [("single", [c]) for c in chunks if s.per_chunk]
     if s.multihop:
-        units += [("multi", [a, b]) for a, b in zip(chunks, chunks[1:], strict=False)]
+        units += [("multi", [a, b]) for a, b in itertools.pairwise(chunks)]
     return units
 
 
@@ -98,69 +103,121 @@ def _item(
         cites.append(cit)
     if hops == 2 and len({c["chunk_id"] for c in cites}) < 2:
         return None, "citation:one_chunk: a two-hop item must cite both chunks"
-    fields = {"question": raw.get("question"), "answer": raw.get("answer"), "citations": cites,
-              "difficulty": raw.get("difficulty"), "hops": hops}  # fmt: skip
+    fields = {
+        "question": raw.get("question"),
+        "answer": raw.get("answer"),
+        "citations": cites,
+        "difficulty": raw.get("difficulty"),
+        "hops": hops,
+    }
     return fields, ""
 
 
-def build_evalset(s: EvalSettings, journal: Journal, console: Any = None) -> EvalResult:
-    """Make, check, journal and write the evaluation set of ``s.run``."""
-    single, multi = load_template("eval"), load_template("eval-multihop")
-    for tpl in (single, multi):
+def _meta(
+    s: EvalSettings,
+    tpl: PromptTemplate,
+    uid: str,
+    i: int,
+    unit: list[Chunk],
+    doc: Document,
+    usage: dict[str, Any],
+    share: int,
+) -> dict[str, Any]:
+    """Provenance of item ``i`` of a call: the model, its policy tag, the template, the
+    first chunk as the source (every chunk is in the citations), a share of the usage."""
+    meta = made_by(s.model, s.api_base, tpl.ref, "eval", uid, str(i))
+    c0 = unit[0]
+    meta["source"] = {
+        "path": doc.path,
+        "doc_sha256": doc.sha256,
+        "chunk_id": c0.id,
+        "span": list(c0.span),
+    }
+    meta["usage"] = {k: v // share if isinstance(v, int) else v for k, v in usage.items()}
+    return meta
+
+
+class _Builder:
+    """One evalset run: the work units, the calls, the checks, the counts."""
+
+    def __init__(self, s: EvalSettings, journal: Journal) -> None:
+        self.s, self.journal, self.res = s, journal, EvalResult()
+        self.store = KindStore(journal)
+        self.infos = source_infos(s.run, journal)
+
+    def units(self, used: dict[str, str]) -> dict[int, list[tuple[str, list[Chunk], Document]]]:
+        work: dict[int, list[tuple[str, list[Chunk], Document]]] = {1: [], 2: []}
+        for doc in self.journal.documents():
+            if doc.sha256 in used:
+                self.res.skipped_docs[doc.path] = used[doc.sha256]
+                continue
+            for kind, unit in _units(doc, list(self.journal.chunks(doc.path)), self.s):
+                uid = f"{kind}:{'+'.join(c.id for c in unit)}"
+                work[1 if kind == "single" else 2].append((uid, unit, doc))
+        return work
+
+    def run(self, hops: int, tpl: PromptTemplate, units: list) -> KindClient:
+        n = self.s.per_chunk if hops == 1 else self.s.multihop
+        client = KindClient(
+            self.s.model, self.journal, tpl, item_schema(n, hops), api_base=self.s.api_base
+        )
+        batch = [(uid, render_with(tpl, unit, n=n)) for uid, unit, _ in units]
+        replies = client.ask(f"eval-{hops}hop", batch)
+        for (uid, unit, doc), (reply, usage) in zip(units, replies, strict=True):
+            self.res.counts["calls"] += 1
+            items = reply.get("records") if isinstance(reply, dict) else None
+            if not isinstance(items, list):
+                why = f"check_failed:evalset-{hops}hop"
+                self.res.findings.append(
+                    {
+                        "unit": uid,
+                        "reason": why,
+                        "detail": "the call failed or its reply was unusable",
+                    }
+                )
+                continue
+            for i, raw in enumerate(items):
+                meta = _meta(self.s, tpl, uid, i, unit, doc, usage, len(items))
+                if doc.path in self.infos:
+                    meta["source_info"] = self.infos[doc.path]
+                self.add(uid, raw, unit, doc, hops, meta)
+        return client
+
+    def add(
+        self, uid: str, raw: Any, unit: list[Chunk], doc: Document, hops: int, meta: dict[str, Any]
+    ) -> None:
+        fields, why = _item(raw, unit, doc, hops)
+        if fields is not None:
+            try:
+                rec = EvalRecord.model_validate({**fields, "meta": meta}).to_dict()
+            except ValidationError as exc:
+                fields, why = None, f"schema: {exc.errors()[0]['msg']}"
+        if fields is None:
+            self.res.rejected.append({"unit": uid, "reason": why, "raw": raw})
+            self.res.counts["rejected:" + why.split(": ")[0]] += 1
+            return
+        self.store.put("eval", rec)
+        self.res.records.append(rec)
+        self.res.counts[f"accepted_{hops}hop"] += 1
+
+
+def build_evalset(s: EvalSettings, journal: Journal) -> EvalResult:
+    """Make, check, journal and write the evaluation set of ``s.run`` (``RUN/eval/``)."""
+    templates = {1: load_template("eval"), 2: load_template("eval-multihop")}
+    for tpl in templates.values():
         if tpl.format != "eval":
             raise ConfigError(f"template {tpl.id!r} must have format eval")
     used = training_documents([s.run, *s.train_runs])
-    res = EvalResult()
-    store = KindStore(journal)
-    clients: dict[str, tuple[PromptTemplate, KindClient, int]] = {}
-    for kind, tpl, hops, n in (("single", single, 1, s.per_chunk), ("multi", multi, 2, s.multihop)):
-        client = KindClient(s.model, journal, tpl, item_schema(n, hops), api_base=s.api_base)
-        clients[kind] = (tpl, client, n)
-    work: dict[str, list[tuple[str, list[Chunk], Document]]] = {"single": [], "multi": []}
-    for doc in journal.documents():
-        if doc.sha256 in used:
-            res.skipped_docs[doc.path] = used[doc.sha256]
-            continue
-        for kind, unit in _units(doc, list(journal.chunks(doc.path)), s):
-            uid = f"{kind}:{'+'.join(c.id for c in unit)}"
-            work[kind].append((uid, unit, doc))
+    b = _Builder(s, journal)
+    work = b.units(used)
     if not any(work.values()):
         raise ConfigError(
             f"{s.run}: no held-out document: every document of the run was used for training "
             "records (ingest documents kept for evaluation into the run, or make it a new run)"
         )
-    for kind, units in work.items():
-        tpl, client, n = clients[kind]
-        hops = 2 if kind == "multi" else 1
-        batch = [(uid, render_with(tpl, unit, n=n)) for uid, unit, _ in units]
-        for (uid, unit, doc), (reply, usage) in zip(units, client.ask(f"eval-{kind}", batch), strict=True):
-            res.counts["calls"] += 1
-            items = reply.get("records") if isinstance(reply, dict) else None
-            if not isinstance(items, list):
-                res.findings.append({"unit": uid, "reason": f"check_failed:evalset-{kind}",
-                                     "detail": "the call failed or its reply was unusable"})  # fmt: skip
-                continue
-            for i, raw in enumerate(items):
-                fields, why = _item(raw, unit, doc, hops)
-                meta = made_by(s.model, s.api_base, tpl.ref, "eval", uid, str(i))
-                c0 = unit[0]
-                meta["source"] = {"path": doc.path, "doc_sha256": doc.sha256, "chunk_id": c0.id,
-                                  "span": list(c0.span)}  # fmt: skip
-                meta["usage"] = {k: (v // max(1, len(items)) if isinstance(v, int) else v)
-                                 for k, v in usage.items()}  # fmt: skip
-                if fields is not None:
-                    try:
-                        rec = EvalRecord.model_validate({**fields, "meta": meta}).to_dict()
-                    except ValidationError as exc:
-                        fields, why = None, f"schema: {exc.errors()[0]['msg']}"
-                if fields is None:
-                    res.rejected.append({"unit": uid, "reason": why, "raw": raw})
-                    res.counts["rejected:" + why.split(": ")[0]] += 1
-                    continue
-                store.put("eval", rec)
-                res.records.append(rec)
-                res.counts[f"accepted_{hops}hop"] += 1
-    res.spent = clients["single"][1].spent()
+    clients = [b.run(hops, templates[hops], units) for hops, units in work.items() if units]
+    res = b.res
+    res.spent = clients[0].spent()  # every call of the run's judge_calls table
     report = {
         "model": s.model,
         "train_runs": [str(p) for p in [s.run, *s.train_runs]],

@@ -18,8 +18,13 @@ from pathlib import Path
 from generator.errors import ConfigError
 
 TRAINING_FORMATS = ("alpaca", "chat", "completion")
-_FILES = ("records.jsonl", "curation/curated.jsonl", "curation/train.jsonl",
-          "curation/validation.jsonl", "curation/review.jsonl")  # fmt: skip
+_FILES = (
+    "records.jsonl",
+    "curation/curated.jsonl",
+    "curation/train.jsonl",
+    "curation/validation.jsonl",
+    "curation/review.jsonl",
+)
 
 
 class HeldOutUnchecked(ConfigError):
@@ -52,7 +57,11 @@ def training_documents(runs: Iterable[Path]) -> dict[str, str]:
                 conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
                 try:
                     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-                    rows = conn.execute("SELECT data FROM gen_records") if "gen_records" in tables else []
+                    rows = (
+                        conn.execute("SELECT data FROM gen_records")
+                        if "gen_records" in tables
+                        else []
+                    )
                     for (data,) in rows:
                         for doc in _source_docs(json.loads(data).get("meta")):
                             used.setdefault(doc, str(run))

@@ -20,7 +20,6 @@ licence gate judges each side of a pair from the journal.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter
@@ -40,14 +39,24 @@ from generator.store import Journal
 OUT = "pairs"
 METHODS = ("judge", "review-edit", "flawed")
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 4000}
-ANSWER_SCHEMA = {"type": "object", "properties": {"answer": _TEXT}, "required": ["answer"],
-                 "additionalProperties": False}  # fmt: skip
-FLAW_SCHEMA = {"type": "object", "properties": {"answer": _TEXT,
-               "flaw": {"enum": ["wrong_figure", "ungrounded"]}},
-               "required": ["answer", "flaw"], "additionalProperties": False}  # fmt: skip
-RANK_SCHEMA = {"type": "object", "properties": {"better": {"enum": ["1", "2", "tie"]},
-               "reason": _TEXT}, "required": ["better", "reason"],
-               "additionalProperties": False}  # fmt: skip
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": _TEXT},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
+FLAW_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": _TEXT, "flaw": {"enum": ["wrong_figure", "ungrounded"]}},
+    "required": ["answer", "flaw"],
+    "additionalProperties": False,
+}
+RANK_SCHEMA = {
+    "type": "object",
+    "properties": {"better": {"enum": ["1", "2", "tie"]}, "reason": _TEXT},
+    "required": ["better", "reason"],
+    "additionalProperties": False,
+}
 _FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -83,27 +92,49 @@ def split_prompt(rec: Record) -> tuple[list[dict[str, str]], str] | None:
     return None
 
 
-def _pair(rec_meta: dict, prompt: list, chosen: str, rejected: str, pair: dict) -> dict:
-    meta = {"id": record_id("pair", pair["method"], pair["chosen"]["id"], pair["rejected"]["id"]),
-            "format": "preference", "source": rec_meta.get("source"), "created_at": utcnow(),
-            "pair": pair}  # fmt: skip
+def make_pair(rec_meta: dict, prompt: list, chosen: str, rejected: str, pair: dict) -> dict:
+    """A validated preference record (JSON) for the record whose meta is ``rec_meta``."""
+    meta = {
+        "id": record_id("pair", pair["method"], pair["chosen"]["id"], pair["rejected"]["id"]),
+        "format": "preference",
+        "source": rec_meta.get("source"),
+        "created_at": utcnow(),
+        "pair": pair,
+    }
     if rec_meta.get("source_info") is not None:
         meta["source_info"] = rec_meta["source_info"]
     data = {"prompt": prompt, "chosen": chosen, "rejected": rejected, "meta": meta}
     return PreferenceRecord.model_validate(data).to_dict()
 
 
-def _records(run: Path, limit: int | None) -> list[Record]:
+def source_records(run: Path, limit: int | None) -> list[Record]:
+    """The records export would read (curated split, curated, else records.jsonl)."""
     out: list[Record] = []
     for _split, path in select_inputs(run).files:
         out += [r for _, r, _ in read_records(path) if r is not None]
     return out[:limit] if limit else out
 
 
-def _answer_side(store: KindStore, rec: Record, client: KindClient, text: str, usage: dict,
-                 kind: str, extra: dict) -> dict:  # fmt: skip
-    meta = made_by(client.model, client.api_base, client.template.ref, "preference",
-                   kind, rec.meta.id, json.dumps(extra, sort_keys=True))  # fmt: skip
+def answer_side(
+    store: KindStore,
+    rec: Record,
+    client: KindClient,
+    text: str,
+    usage: dict,
+    kind: str,
+    extra: dict,
+) -> dict:
+    """Journal an answer ``client``'s model wrote to ``rec``'s question (``kind_records``)
+    and return its side of a pair."""
+    meta = made_by(
+        client.model,
+        client.api_base,
+        client.template.ref,
+        "preference",
+        kind,
+        rec.meta.id,
+        json.dumps(extra, sort_keys=True),
+    )
     meta.update(source=rec.meta.source.model_dump() if rec.meta.source else None, usage=usage)
     src_info = (rec.meta.model_extra or {}).get("source_info")
     if src_info is not None:
@@ -112,70 +143,17 @@ def _answer_side(store: KindStore, rec: Record, client: KindClient, text: str, u
     return side_of(meta, "generated", **extra)
 
 
-def _chunk_for(journal: Journal, rec: Record) -> Any:
+def chunk_for(journal: Journal, rec: Record) -> Any:
+    """The chunk a record was generated from (an answer is grounded in the same text)."""
     chunk = journal.chunk(rec.meta.source.chunk_id) if rec.meta.source else None
     if chunk is None:
         raise ConfigError(f"record {rec.meta.id}: its source chunk is not in the run's journal")
     return chunk
 
 
-def _by_judge(s: PairSettings, journal: Journal, store: KindStore, res: PairResult) -> None:
-    if not s.model or not s.judge:
-        raise ConfigError("--method judge needs --model and --judge (and --rival or --temperatures)")
-    answer_tpl, judge_tpl = load_template("pair-answer"), load_template("pair-judge")
-    t = s.temperatures or (None, None)
-    if s.rival is None and s.temperatures is None:
-        raise ConfigError("--method judge needs a second side: --rival MODEL or --temperatures A,B")
-    sides = [KindClient(s.model, journal, answer_tpl, ANSWER_SCHEMA, temperature=t[0]),
-             KindClient(s.rival or s.model, journal, answer_tpl, ANSWER_SCHEMA, temperature=t[1])]
-    judge = KindClient(s.judge, journal, judge_tpl, RANK_SCHEMA)
-    work = []
-    for rec in _records(s.run, s.limit):
-        split = split_prompt(rec)
-        if split is None or rec.meta.source is None:
-            res.counts["skipped:not_a_single_answer_record"] += 1
-            continue
-        chunk = _chunk_for(journal, rec)
-        question = "\n".join(m["content"] for m in split[0] if m["role"] == "user")
-        work.append((rec, split[0], chunk, question))
-    msgs = [render_with(answer_tpl, [c], [{"instruction": q}]) for _, _, c, q in work]
-    replies = [c.ask("pair-answer", [(r.meta.id, m) for (r, *_), m in zip(work, msgs, strict=True)])
-               for c in sides]  # fmt: skip
-    ranked = []
-    for k, (rec, prompt, chunk, question) in enumerate(work):
-        got = [replies[0][k], replies[1][k]]
-        texts = [(g[0] or {}).get("answer") for g in got]
-        if not all(isinstance(x, str) and x.strip() for x in texts):
-            res.findings.append({"record": rec.meta.id, "reason": "check_failed:pair-answer"})
-            continue
-        if texts[0].strip() == texts[1].strip():
-            res.findings.append({"record": rec.meta.id, "reason": "same_answer"})
-            continue
-        side = [_answer_side(store, rec, c, x, g[1], "pair-answer",
-                             {"temperature": c.temperature})
-                for c, x, g in zip(sides, texts, got, strict=True)]  # fmt: skip
-        flip = int(hashlib.sha256(rec.meta.id.encode()).hexdigest(), 16) % 2 == 1
-        shown = [1, 0] if flip else [0, 1]
-        exs = [{"instruction": question, "output": texts[i]} for i in shown]
-        ranked.append((rec, prompt, texts, side, shown, render_with(judge_tpl, [chunk], exs)))
-    verdicts = judge.ask("pair-judge", [(r.meta.id, m) for r, *_, m in ranked])
-    for (rec, prompt, texts, side, shown, _), (v, _usage) in zip(ranked, verdicts, strict=True):
-        better = (v or {}).get("better")
-        if better not in ("1", "2"):
-            why = "judge:tie" if better == "tie" else "check_failed:pair-judge"
-            res.findings.append({"record": rec.meta.id, "reason": why, "judge": v})
-            continue
-        win = shown[int(better) - 1]
-        lose = 1 - win
-        pair = {"method": "judge", "chosen": side[win], "rejected": side[lose],
-                "judge": {"model": s.judge, "rubric": judge_tpl.ref.model_dump(),
-                          "reason": (v or {}).get("reason"), "shown_first": side[shown[0]]["id"]}}  # fmt: skip
-        res.records.append(_pair(rec.meta.model_dump(mode="json"), prompt, texts[win], texts[lose], pair))
-
-
 def _from_reviews(s: PairSettings, journal: Journal, res: PairResult) -> None:
-    from generator.review.store import ReviewStore
     from generator.records import parse_record
+    from generator.review.store import ReviewStore
 
     ReviewStore(journal)  # the tables exist (empty) even when nobody reviewed yet
     rows = journal.query(
@@ -196,12 +174,17 @@ def _from_reviews(s: PairSettings, journal: Journal, res: PairResult) -> None:
             continue
         meta = before.meta.model_dump(mode="json")
         reviewer = {"reviewer": row["reviewer"], "at": row["at"]}
-        pair = {"method": "review-edit", "chosen": side_of(meta, "reviewer", **reviewer),
-                "rejected": side_of(meta, "record")}  # fmt: skip
-        res.records.append(_pair(meta, a[0], b[1], a[1], pair))
+        pair = {
+            "method": "review-edit",
+            "chosen": side_of(meta, "reviewer", **reviewer),
+            "rejected": side_of(meta, "record"),
+        }
+        res.records.append(make_pair(meta, a[0], b[1], a[1], pair))
 
 
 def _flaw_made(flaw: str, original: str, flawed: str) -> bool:
+    """Whether the copy has the flaw it claims: a wrong figure changes the figures; an
+    unsupported claim cannot be told from the text alone, so it must at least differ."""
     if flawed.strip() == original.strip():
         return False
     if flaw == "wrong_figure":
@@ -211,17 +194,20 @@ def _flaw_made(flaw: str, original: str, flawed: str) -> bool:
 
 def _by_flaws(s: PairSettings, journal: Journal, store: KindStore, res: PairResult) -> None:
     if not s.model:
-        raise ConfigError("--method flawed needs --model (the model that writes the flawed answers)")
+        raise ConfigError(
+            "--method flawed needs --model (the model that writes the flawed answers)"
+        )
     tpl = load_template("pair-flawed")
     client = KindClient(s.model, journal, tpl, FLAW_SCHEMA)
     work = []
-    for rec in _records(s.run, s.limit):
+    for rec in source_records(s.run, s.limit):
         split = split_prompt(rec)
         if split is None or rec.meta.source is None:
             res.counts["skipped:not_a_single_answer_record"] += 1
             continue
         q = "\n".join(m["content"] for m in split[0] if m["role"] == "user")
-        work.append((rec, split, render_with(tpl, [_chunk_for(journal, rec)], [{"instruction": q, "output": split[1]}])))
+        shown = [{"instruction": q, "output": split[1]}]
+        work.append((rec, split, render_with(tpl, [chunk_for(journal, rec)], shown)))
     replies = client.ask("pair-flawed", [(r.meta.id, m) for r, _, m in work])
     for (rec, (prompt, answer), _), (reply, usage) in zip(work, replies, strict=True):
         text, flaw = (reply or {}).get("answer"), (reply or {}).get("flaw")
@@ -229,12 +215,14 @@ def _by_flaws(s: PairSettings, journal: Journal, store: KindStore, res: PairResu
             res.findings.append({"record": rec.meta.id, "reason": "check_failed:pair-flawed"})
             continue
         if not _flaw_made(flaw, answer, text):
-            res.findings.append({"record": rec.meta.id, "reason": f"flaw:not_made:{flaw}", "answer": text})
+            res.findings.append(
+                {"record": rec.meta.id, "reason": f"flaw:not_made:{flaw}", "answer": text}
+            )
             continue
-        bad = _answer_side(store, rec, client, text, usage, "pair-flawed", {"flaw": flaw})
+        bad = answer_side(store, rec, client, text, usage, "pair-flawed", {"flaw": flaw})
         meta = rec.meta.model_dump(mode="json")
         pair = {"method": "flawed", "chosen": side_of(meta, "record"), "rejected": bad}
-        res.records.append(_pair(meta, prompt, answer, text, pair))
+        res.records.append(make_pair(meta, prompt, answer, text, pair))
 
 
 def build_pairs(s: PairSettings, journal: Journal) -> PairResult:
@@ -244,7 +232,9 @@ def build_pairs(s: PairSettings, journal: Journal) -> PairResult:
     res = PairResult()
     store = KindStore(journal)
     if s.method == "judge":
-        _by_judge(s, journal, store, res)
+        from generator.derive.pair_judge import by_judge
+
+        by_judge(s, journal, store, res)
     elif s.method == "review-edit":
         _from_reviews(s, journal, res)
     else:
@@ -253,7 +243,13 @@ def build_pairs(s: PairSettings, journal: Journal) -> PairResult:
     res.counts["findings"] = len(res.findings)
     for f in res.findings:
         res.counts["finding:" + f["reason"]] += 1
-    report = {"method": s.method, "model": s.model, "rival": s.rival, "judge": s.judge,
-              "temperatures": s.temperatures, "counts": dict(res.counts)}  # fmt: skip
+    report = {
+        "method": s.method,
+        "model": s.model,
+        "rival": s.rival,
+        "judge": s.judge,
+        "temperatures": s.temperatures,
+        "counts": dict(res.counts),
+    }
     write_outputs(s.run / OUT, res.records, res.findings, report, [])
     return res

@@ -8,14 +8,15 @@ must never become a training record.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 from generator.atomic import atomic_write_text
-from generator.providers.keys import provider_prefix
 from generator.policies import resolve_policy
+from generator.providers.keys import provider_prefix
 from generator.records import Ref, record_id, utcnow
 from generator.redact import scrub_url_credentials
 from generator.store import Journal
@@ -32,9 +33,7 @@ KIND_MIGRATIONS = [
 ]
 
 
-def kind_row(
-    conn: sqlite3.Connection, rid: str, table: str = "kind_records"
-) -> tuple[str] | None:
+def kind_row(conn: sqlite3.Connection, rid: str, table: str = "kind_records") -> tuple[str] | None:
     """The journaled line of ``rid`` in ``table`` (None: no such table or row)."""
     if table not in ("kind_records", "gen_records"):
         raise ValueError(table)
@@ -62,9 +61,7 @@ class KindStore:
         return json.loads(rows[0]["data"]) if rows else None
 
 
-def made_by(
-    model: str, api_base: str | None, prompt: Ref, fmt: str, *parts: str
-) -> dict[str, Any]:
+def made_by(model: str, api_base: str | None, prompt: Ref, fmt: str, *parts: str) -> dict[str, Any]:
     """The provenance part of a meta for something ``model`` wrote now: a stable id from
     ``parts``, the provider, the policy tag its model resolves to, the prompt template."""
     policy = resolve_policy(model, api_base).ref()
@@ -84,6 +81,18 @@ def made_by(
 
 def _jsonl(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def source_infos(run: Path, journal: Journal) -> dict[str, dict[str, Any]]:
+    """The source labels of every document of the run (path -> ``meta.source_info``), as
+    generation records them: from the document folder's ``sources.yaml`` (the folder named
+    in ``config.json``) and each document's own metadata."""
+    from generator.generate.setup import _source_infos
+
+    docs = None
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        docs = json.loads((run / "config.json").read_text(encoding="utf-8")).get("docs")
+    return _source_infos(Path(docs) if docs else run / "no-documents-folder", journal)
 
 
 def write_outputs(

@@ -84,14 +84,15 @@ def register(cls: type[Exporter]) -> type[Exporter]:
 
 def _load_builtins() -> None:
     # Imported for their @register side effect.
-    from generator.export import (  # noqa: F401
+    from generator.export import (  # noqa: F401  # noqa: F401 - pairs and eval sets
         alpaca,
+        eval_export,
         openai_chat,
         parquet,
+        preference,
         prompt_completion,
         sharegpt,
     )
-    from generator.export import eval_export, preference  # noqa: F401 - pairs and eval sets
 
 
 def formats() -> list[str]:

@@ -57,7 +57,9 @@ class _EvalExporter(Exporter):
             try:
                 conn = sqlite3.connect(f"{self.db.resolve().as_uri()}?mode=ro", uri=True)  # type: ignore[union-attr]
                 try:
-                    row = conn.execute("SELECT data FROM documents WHERE path=?", (path,)).fetchone()
+                    row = conn.execute(
+                        "SELECT data FROM documents WHERE path=?", (path,)
+                    ).fetchone()
                 finally:
                     conn.close()
             except sqlite3.Error as exc:

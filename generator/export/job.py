@@ -29,8 +29,8 @@ from generator.export.curated import (
     with_reviewed,
 )
 from generator.export.gate import Decision, Gate
-from generator.export.pair_gate import evaluate_record
 from generator.export.openai_validate import DEFAULT_TARGET, ValidationReport, validate_file
+from generator.export.pair_gate import evaluate_record
 from generator.export.writer import (
     CARD_FILE,
     EXCLUDED_FILE,
@@ -187,7 +187,9 @@ def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
             key = (str(path), line)
             refused = res.admit(rec) if res.admit is not None else None
             if refused:  # not this format's kind, or (eval sets) not held out
-                res.exclusions.append(Exclusion(split, line, m.id, "input", refused, file=path.name))
+                res.exclusions.append(
+                    Exclusion(split, line, m.id, "input", refused, file=path.name)
+                )
                 continue
             d = evaluate_record(res.gate, rec)
             if not d.exported:
@@ -304,7 +306,9 @@ def run_export(opts: ExportOptions) -> ExportResult:
     if not opts.no_meta and not exporter.meta_inline:
         names += sorted({sidecar_name(s) for s in splits})
     extra = list(exporter.extra_files(names[: len(splits)]))
-    check_free(opts.out, [*names, *extra, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
+    check_free(
+        opts.out, [*names, *extra, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force
+    )
 
     try:
         decisions = _judge(res)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.export.gate import ORDER, Decision, Gate
+from generator.export.provenance import Evidence
 from generator.record_kinds import PreferenceRecord
 from generator.records import Meta, Record
 
@@ -26,9 +27,29 @@ def evaluate_record(gate: Gate, record: Record) -> Decision:
     """The gate's decision for any record; a pair is judged side by side."""
     if not isinstance(record, PreferenceRecord):
         return gate.evaluate(record.meta)
-    pair = record.meta.model_extra["pair"]  # validated by the record type
-    sides = {name: gate.evaluate(_side_meta(pair[name]), count=False)
-             for name in ("chosen", "rejected")}  # fmt: skip
+    return evaluate_pair(gate, record.meta)
+
+
+def rejudge(gate: Gate, meta: Meta, provenance: Any) -> Decision:
+    """``verify``: the decision for an exported record from the provenance recorded beside
+    it (a pair: each side's); malformed provenance raises ValueError."""
+    if meta.format != "preference":
+        return gate.evaluate(meta, Evidence.from_dict(provenance, meta))
+    sides = provenance.get("pair") if isinstance(provenance, dict) else None
+    if not isinstance(sides, dict) or not isinstance((meta.model_extra or {}).get("pair"), dict):
+        raise ValueError("no provenance of the pair's two sides recorded beside it")
+    return evaluate_pair(gate, meta, sides)
+
+
+def evaluate_pair(gate: Gate, meta: Meta, evidence: dict[str, Any] | None = None) -> Decision:
+    """Both sides judged as records of their own (from the journal, or from ``evidence``
+    recorded per side), the stricter verdict for the pair, counted once."""
+    pair = (meta.model_extra or {})["pair"]
+    sides = {}
+    for name in ("chosen", "rejected"):
+        side = _side_meta(pair[name])
+        ev = None if evidence is None else Evidence.from_dict(evidence.get(name), side)
+        sides[name] = gate.evaluate(side, ev, count=False)
     worst = max(sides.values(), key=lambda d: ORDER[d.verdict])
     checks = list(dict.fromkeys(c for d in sides.values() for c in d.checks))
     whys = [f"{name} side: {d.why}" for name, d in sides.items() if d.why]

@@ -52,13 +52,19 @@ class TRLPreferenceExporter(_PairExporter):
                 "preference -> trl-preference: the prompt has a system turn or earlier turns, "
                 "which a plain-text prompt cannot hold (export it as trl-preference-chat)"
             )
-        return {"prompt": turns[0]["content"], "chosen": data["chosen"], "rejected": data["rejected"]}
+        return {
+            "prompt": turns[0]["content"],
+            "chosen": data["chosen"],
+            "rejected": data["rejected"],
+        }
 
 
 @register
 class TRLPreferenceChatExporter(_PairExporter):
     name = "trl-preference-chat"
-    description = 'TRL preference (conversational): {"prompt": [turns], "chosen": [..], "rejected": [..]}'
+    description = (
+        'TRL preference (conversational): {"prompt": [turns], "chosen": [..], "rejected": [..]}'
+    )
 
     def row(self, data: Row) -> Row:
         return {

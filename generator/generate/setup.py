@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.derive import KIND_COMMANDS
 from generator.errors import ConfigError
 from generator.generate.commit import Provenance
 from generator.generate.filters import InstructionFilter, InstructionFilterConfig
 from generator.generate.journal import CallRow, GenJournal
 from generator.generate.plan import ContextFitter, PoolView, WorkUnit, plan_units
-from generator.derive import KIND_COMMANDS
 from generator.generate.prompts import PromptTemplate, load_template, reply_schema
 from generator.generate.seeding import (
     Example,
@@ -113,7 +113,9 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
     """Resolve, check and plan (see module docstring). Raises ConfigError on bad input."""
     template = load_template(settings.template)
     if template.format in ("preference", "eval"):
-        raise ConfigError(f"template {template.id!r} is for `instructforge {KIND_COMMANDS[template.format]}`")
+        raise ConfigError(
+            f"template {template.id!r} is for `instructforge {KIND_COMMANDS[template.format]}`"
+        )
     seeds: list[Example] = []
     notes: list[str] = []
     if template.seeds is not None:

@@ -83,7 +83,10 @@ def _flawed(text: str) -> dict[str, str]:
     figure = re.search(r"\d+", given)
     if figure:
         wrong = str(int(figure.group(0)) + 7)
-        return {"answer": given[: figure.start()] + wrong + given[figure.end() :], "flaw": "wrong_figure"}
+        return {
+            "answer": given[: figure.start()] + wrong + given[figure.end() :],
+            "flaw": "wrong_figure",
+        }
     return {"answer": given + _INVENTED, "flaw": "ungrounded"}
 
 

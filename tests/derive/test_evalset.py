@@ -108,7 +108,7 @@ def test_tampered_citation_is_excluded(ingested: Path, tmp_path: Path) -> None:
     c["start"], c["end"] = c["start"] + 1, c["end"] + 1  # same length, wrong place
     path.write_text("".join(json.dumps(i) + "\n" for i in items))
     res = _export(ingested, tmp_path / "out")
-    assert [e.reason for e in res.exclusions if e.stage == "input"][0].startswith("citation:")
+    assert next(e.reason for e in res.exclusions if e.stage == "input").startswith("citation:")
 
 
 def test_lm_eval_task_loads_and_renders(ingested: Path, tmp_path: Path) -> None:
@@ -129,5 +129,20 @@ def test_lm_eval_task_loads_and_renders(ingested: Path, tmp_path: Path) -> None:
     # round trip: rows plus their sidecar provenance are eval records again
     metas = read_jsonl(out / "meta.jsonl")
     rows = read_jsonl(out / "test.jsonl")
-    back = [EvalRecord.model_validate({**r, "meta": m["meta"]}) for r, m in zip(rows, metas, strict=True)]
+    back = [
+        EvalRecord.model_validate({**r, "meta": m["meta"]})
+        for r, m in zip(rows, metas, strict=True)
+    ]
     assert [b.question for b in back] == [r["question"] for r in rows]
+    from generator.export.verify import verify_pack
+
+    verify_pack(out)  # the sealed pack, task.yaml included, verifies
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {f["name"]: f["kind"] for f in manifest["files"]}["task.yaml"] == "config"
+
+
+def test_generate_refuses_a_derive_template(tmp_path: Path) -> None:
+    from tests.generate.engine_helpers import gen, make_docs
+
+    r = gen(make_docs(tmp_path / "d"), tmp_path / "run", "--template", "eval")
+    assert r.exit_code == 2 and "instructforge evalset" in r.output

@@ -3,14 +3,12 @@ reject alike (where a rule is expressible in JSON Schema), and records round-tri
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 import pytest
 from pydantic import ValidationError
 
 from generator.record_kinds import EvalRecord, PreferenceRecord
 from generator.records import RECORD_TYPES, parse_record, schema_errors
+from tests.test_records import _drop, _set
 
 SIDE = {"id": "g1", "origin": "generated", "model": "openai/gpt-4o-mini", "provider": "openai"}
 PAIR = {
@@ -25,24 +23,6 @@ CITE = {"path": "leave.md", "doc_sha256": "ab" * 32, "chunk_id": "c1", "start": 
         "text": "Full-time staff get 25 days"}  # fmt: skip
 EVAL = {"question": "How many leave days?", "answer": "25 days.", "citations": [CITE],
         "difficulty": "easy", "hops": 1, "meta": {"id": "e1", "format": "eval"}}  # fmt: skip
-
-
-def _set(data: dict, path: tuple, value: Any) -> dict:
-    out = copy.deepcopy(data)
-    node = out
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return out
-
-
-def _drop(data: dict, path: tuple) -> dict:
-    out = copy.deepcopy(data)
-    node = out
-    for key in path[:-1]:
-        node = node[key]
-    del node[path[-1]]
-    return out
 
 
 CASES = [

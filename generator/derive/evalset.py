@@ -26,7 +26,7 @@ from generator.derive.citations import locate
 from generator.derive.heldout import training_documents
 from generator.derive.store import KindStore, made_by, source_infos, write_outputs
 from generator.errors import ConfigError
-from generator.generate.prompts import PromptTemplate, load_template
+from generator.generate.prompts import PromptTemplate, load_template, records_envelope
 from generator.record_kinds import EvalRecord
 from generator.records import Chunk, Document
 from generator.store import Journal
@@ -48,13 +48,7 @@ def item_schema(n: int, hops: int) -> dict[str, Any]:
         "required": ["question", "answer", "quotes", "difficulty"],
         "additionalProperties": False,
     }
-    records = {"type": "array", "minItems": 1, "maxItems": max(1, n), "items": item}
-    return {
-        "type": "object",
-        "properties": {"records": records},
-        "required": ["records"],
-        "additionalProperties": False,
-    }
+    return records_envelope(item, n)
 
 
 @dataclass

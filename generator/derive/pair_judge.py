@@ -21,10 +21,8 @@ from generator.derive.pairs import (
     PairResult,
     PairSettings,
     answer_side,
-    chunk_for,
     make_pair,
-    source_records,
-    split_prompt,
+    questions,
 )
 from generator.derive.store import KindStore
 from generator.errors import ConfigError
@@ -91,14 +89,7 @@ def by_judge(s: PairSettings, journal: Journal, store: KindStore, res: PairResul
     clients = _clients(s, journal)
     judge_tpl = load_template("pair-judge")
     judge = KindClient(s.judge or "", journal, judge_tpl, RANK_SCHEMA)
-    items = []
-    for rec in source_records(s.run, s.limit):
-        split = split_prompt(rec)
-        if split is None or rec.meta.source is None:
-            res.counts["skipped:not_a_single_answer_record"] += 1
-            continue
-        question = "\n".join(m["content"] for m in split[0] if m["role"] == "user")
-        items.append(_Item(rec, split[0], chunk_for(journal, rec), question))
+    items = [_Item(rec, p, chunk, q) for rec, p, _, chunk, q in questions(s, journal, res)]
     items = _answered(items, clients, store, res)
     batch = []
     for it in items:

@@ -143,6 +143,22 @@ def answer_side(
     return side_of(meta, "generated", **extra)
 
 
+def questions(
+    s: PairSettings, journal: Journal, res: PairResult
+) -> list[tuple[Record, list[dict[str, str]], str, Any, str]]:
+    """(record, prompt turns, its answer, its source chunk, the question as one text) of
+    every record a pair can be made from; the others are counted as skipped."""
+    out = []
+    for rec in source_records(s.run, s.limit):
+        split = split_prompt(rec)
+        if split is None or rec.meta.source is None:
+            res.counts["skipped:not_a_single_answer_record"] += 1
+            continue
+        question = "\n".join(m["content"] for m in split[0] if m["role"] == "user")
+        out.append((rec, split[0], split[1], chunk_for(journal, rec), question))
+    return out
+
+
 def chunk_for(journal: Journal, rec: Record) -> Any:
     """The chunk a record was generated from (an answer is grounded in the same text)."""
     chunk = journal.chunk(rec.meta.source.chunk_id) if rec.meta.source else None
@@ -199,17 +215,12 @@ def _by_flaws(s: PairSettings, journal: Journal, store: KindStore, res: PairResu
         )
     tpl = load_template("pair-flawed")
     client = KindClient(s.model, journal, tpl, FLAW_SCHEMA)
-    work = []
-    for rec in source_records(s.run, s.limit):
-        split = split_prompt(rec)
-        if split is None or rec.meta.source is None:
-            res.counts["skipped:not_a_single_answer_record"] += 1
-            continue
-        q = "\n".join(m["content"] for m in split[0] if m["role"] == "user")
-        shown = [{"instruction": q, "output": split[1]}]
-        work.append((rec, split, render_with(tpl, [chunk_for(journal, rec)], shown)))
-    replies = client.ask("pair-flawed", [(r.meta.id, m) for r, _, m in work])
-    for (rec, (prompt, answer), _), (reply, usage) in zip(work, replies, strict=True):
+    work = [
+        (rec, prompt, answer, render_with(tpl, [chunk], [{"instruction": q, "output": answer}]))
+        for rec, prompt, answer, chunk, q in questions(s, journal, res)
+    ]
+    replies = client.ask("pair-flawed", [(r.meta.id, m) for r, _, _, m in work])
+    for (rec, prompt, answer, _), (reply, usage) in zip(work, replies, strict=True):
         text, flaw = (reply or {}).get("answer"), (reply or {}).get("flaw")
         if not isinstance(text, str) or flaw not in ("wrong_figure", "ungrounded"):
             res.findings.append({"record": rec.meta.id, "reason": "check_failed:pair-flawed"})

@@ -326,6 +326,11 @@ def reply_schema(
     else:
         raise ValueError(f"unknown record format {fmt!r}")
     item["additionalProperties"] = False
+    return records_envelope(item, n)
+
+
+def records_envelope(item: dict[str, Any], n: int) -> dict[str, Any]:
+    """The reply schema ``{"records": [...]}`` holding 1..n items of schema ``item``."""
     records = {"type": "array", "minItems": 1, "maxItems": max(1, n), "items": item}
     return {
         "type": "object",

@@ -211,7 +211,7 @@ def build_evalset(s: EvalSettings, journal: Journal) -> EvalResult:
         )
     clients = [b.run(hops, templates[hops], units) for hops, units in work.items() if units]
     res = b.res
-    res.spent = clients[0].spent()  # every call of the run's judge_calls table
+    res.spent = clients[0].spent(["eval-1hop", "eval-2hop"])  # this stage's calls only
     report = {
         "model": s.model,
         "train_runs": [str(p) for p in [s.run, *s.train_runs]],

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.curate.judge import spent
 from generator.derive.calls import KindClient, render_with
 from generator.derive.store import KindStore, made_by, write_outputs
 from generator.errors import ConfigError
@@ -261,6 +262,7 @@ def build_pairs(s: PairSettings, journal: Journal) -> PairResult:
         "judge": s.judge,
         "temperatures": s.temperatures,
         "counts": dict(res.counts),
+        "spent": spent(journal, ["pair-answer", "pair-judge", "pair-flawed"]),
     }
     write_outputs(s.run / OUT, res.records, res.findings, report, [])
     return res

@@ -35,6 +35,7 @@ class Exporter(ABC):
     description: ClassVar[str] = ""
     # the run's records this format exports: None (training data), "pairs" or "eval"
     reads: ClassVar[str | None] = None
+    uses: ClassVar[tuple[str, ...]] = ()  # the only --use values it serves (empty: any)
 
     def __init__(self, system_prompt: str | None = None, with_meta: bool = True) -> None:
         self.system_prompt = system_prompt

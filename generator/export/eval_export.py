@@ -36,6 +36,7 @@ TASK_NAME = "instructforge_heldout"
 class _EvalExporter(Exporter):
     target = "eval"
     reads = "eval"
+    uses = ("evaluation",)  # a held-out set trained on is no longer held out
 
     def __init__(self, system_prompt: str | None = None, with_meta: bool = True) -> None:
         super().__init__(system_prompt, with_meta)

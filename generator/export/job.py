@@ -290,6 +290,8 @@ def run_export(opts: ExportOptions) -> ExportResult:
 
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
     _check_options(opts)
+    if exporter.uses and opts.use not in exporter.uses:
+        raise ConfigError(f"--format {opts.fmt} is for --use {' or '.join(exporter.uses)}")
     review = review_filter(opts.run, opts.require_review)
     plan, flagged = with_reviewed(opts.run, select_inputs(opts.run, exporter.reads), review)
     exporter.open(opts.run)

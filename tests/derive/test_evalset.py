@@ -146,3 +146,12 @@ def test_generate_refuses_a_derive_template(tmp_path: Path) -> None:
 
     r = gen(make_docs(tmp_path / "d"), tmp_path / "run", "--template", "eval")
     assert r.exit_code == 2 and "instructforge evalset" in r.output
+
+
+def test_eval_formats_serve_evaluation_only(ingested: Path, tmp_path: Path) -> None:
+    assert _evalset(ingested).exit_code == 0
+    r = cli("export", ingested, "--format", "lm-eval", "--use", "internal-fine-tune",
+            "--out", tmp_path / "x")  # fmt: skip
+    assert r.exit_code == 2 and "is for --use evaluation" in r.output
+    report = json.loads((ingested / "eval" / "report.json").read_text())
+    assert report["spent"]["calls"] == report["counts"]["calls"] > 0

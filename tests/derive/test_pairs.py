@@ -138,3 +138,20 @@ def test_wrong_figure_must_change_a_figure() -> None:
     assert _flaw_made("wrong_figure", "You get 25 days.", "You get 32 days.")
     assert not _flaw_made("wrong_figure", "You get 25 days.", "You get 25 days off.")
     assert not _flaw_made("ungrounded", "Same.", " Same. ")
+
+
+def test_bad_options_are_one_line_usage_errors(generated: Path) -> None:
+    for args, says in [
+        (("--method", "coin"), "--method must be one of"),
+        (("--method", "judge", "--model", "mock/a", "--temperatures", "x", "--judge", "mock/j"),
+         "--temperatures"),
+        (("--method", "flawed"), "needs --model"),
+    ]:  # fmt: skip
+        r = cli("pairs", generated, *args)
+        assert r.exit_code == 2 and says in r.output and "Traceback" not in r.output
+    report = (
+        json.loads((generated / "pairs" / "report.json").read_text())
+        if (generated / "pairs").exists()
+        else None
+    )
+    assert report is None  # nothing was written by a refused command

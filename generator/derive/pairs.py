@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.curate.judge import spent
+from generator.curate.judge import CallLog, spent
 from generator.derive.calls import KindClient, render_with
 from generator.derive.store import KindStore, made_by, write_outputs
 from generator.errors import ConfigError
@@ -243,6 +243,7 @@ def build_pairs(s: PairSettings, journal: Journal) -> PairResult:
         raise ConfigError(f"--method must be one of {', '.join(METHODS)}, not {s.method!r}")
     res = PairResult()
     store = KindStore(journal)
+    CallLog(journal)  # the calls table, even when the method makes no call (review-edit)
     if s.method == "judge":
         from generator.derive.pair_judge import by_judge
 

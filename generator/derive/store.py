@@ -74,8 +74,9 @@ def made_by(model: str, api_base: str | None, prompt: Ref, fmt: str, *parts: str
         "prompt": prompt.model_dump(),
         "created_at": utcnow(),
     }
-    if api_base:
-        meta["api_base"] = scrub_url_credentials(api_base)
+    # always present (None: the provider's own host), as generation writes it: the gate
+    # holds a journaled record whose API base was never recorded
+    meta["api_base"] = scrub_url_credentials(api_base) if api_base else None
     return meta
 
 

@@ -128,6 +128,10 @@ def test_lm_eval_task_loads_and_renders(ingested: Path, tmp_path: Path) -> None:
     assert list(datasets.load_dataset("json", data_dir=str(out))) == ["test"]
     # round trip: rows plus their sidecar provenance are eval records again
     metas = read_jsonl(out / "meta.jsonl")
+    # judged from the journal: model and API base as the evalset stage recorded them
+    assert {(m["provenance"]["origin"], m["provenance"]["base_unknown"]) for m in metas} == {
+        ("generated", False)
+    }
     rows = read_jsonl(out / "test.jsonl")
     back = [
         EvalRecord.model_validate({**r, "meta": m["meta"]})

@@ -30,7 +30,7 @@ from generator.export.curated import (
 )
 from generator.export.gate import Decision, Gate
 from generator.export.openai_validate import DEFAULT_TARGET, ValidationReport, validate_file
-from generator.export.pair_gate import evaluate_record
+from generator.export.pair_gate import evaluate_record, makers
 from generator.export.writer import (
     CARD_FILE,
     EXCLUDED_FILE,
@@ -179,8 +179,9 @@ def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
                 res.exclusions.append(Exclusion(split, line, None, "input", err, file=path.name))
                 continue
             m = rec.meta
-            res.by_provider[m.provider or "unknown"] += 1
-            res.by_model[m.model or "unknown"] += 1
+            for model, provider in makers(rec):  # a pair: each of its sides' models
+                res.by_provider[provider or "unknown"] += 1
+                res.by_model[model or "unknown"] += 1
             res.by_format[m.format] += 1
             if m.prompt:
                 res.prompts[m.prompt.id] += 1

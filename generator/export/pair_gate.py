@@ -23,6 +23,14 @@ def _side_meta(side: dict[str, Any]) -> Meta:
     return Meta.model_validate({**keep, "format": "preference"})
 
 
+def makers(record: Record) -> list[tuple[str | None, str | None]]:
+    """(model, provider) of what wrote the record: for a pair, each distinct side's."""
+    if not isinstance(record, PreferenceRecord):
+        return [(record.meta.model, record.meta.provider)]
+    pair = record.pair
+    return list(dict.fromkeys((s.model, s.provider) for s in (pair.chosen, pair.rejected)))
+
+
 def evaluate_record(gate: Gate, record: Record) -> Decision:
     """The gate's decision for any record; a pair is judged side by side."""
     if not isinstance(record, PreferenceRecord):

@@ -180,3 +180,13 @@ def test_a_preference_pack_verifies_and_a_forged_side_is_caught(tmp_path: Path) 
     _reseal(out)
     with pytest.raises(PackAltered, match="provenance"):
         verify_pack(out)
+
+
+def test_manifest_and_card_name_both_sides_models(tmp_path: Path) -> None:
+    run = _run(tmp_path, rival="mock/flaw")
+    _export(run, tmp_path / "out", "openai-preference", accept_review=("mock",))
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    counts = json.dumps(manifest)
+    assert '"mock/flaw": 6' in counts and f'"{GOOD}": 6' in counts
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "mock/flaw" in card and GOOD in card and "unknown" not in card.split("Providers:")[0]

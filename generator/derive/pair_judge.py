@@ -2,15 +2,15 @@
 
 Side A is ``--model`` (at the first ``--temperatures`` value), side B ``--rival`` (or the
 same model at the second value); both answer from the record's source chunk with the
-``pair-answer`` template and are journaled with their own model. The judge sees the two in
-an order drawn from the record id (half the pairs show A first), so a judge's position bias
-cannot decide the pairs; its verdict is mapped back to the sides. A tie, an unusable or
-failed ranking, a failed answer, or two equal answers is a finding for review.
+``pair-answer`` template and are journaled with their own model. The judge ranks each pair
+twice, once with either answer shown first: a pair is made only when both verdicts pick the
+same answer, so a judge's position bias cannot decide it (judges are known to favour the
+first answer shown). A tie, verdicts that follow the position (``judge:inconsistent``), an
+unusable or failed ranking, a failed answer, or two equal answers is a finding for review.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,6 @@ class _Item:
     question: str
     texts: list[str] | None = None
     sides: list[dict[str, Any]] | None = None
-    shown: tuple[int, int] = (0, 1)  # the sides in the order the judge sees them
 
 
 def _clients(s: PairSettings, journal: Journal) -> list[KindClient]:
@@ -79,8 +78,6 @@ def _answered(
             answer_side(store, it.rec, c, x, usage, "pair-answer", {"temperature": c.temperature})
             for c, x, (_, usage) in zip(clients, texts, got, strict=True)
         ]
-        flip = int(hashlib.sha256(it.rec.meta.id.encode()).hexdigest(), 16) % 2
-        it.shown = (1, 0) if flip else (0, 1)
         kept.append(it)
     return kept
 
@@ -91,24 +88,34 @@ def by_judge(s: PairSettings, journal: Journal, store: KindStore, res: PairResul
     judge = KindClient(s.judge or "", journal, judge_tpl, RANK_SCHEMA)
     items = [_Item(rec, p, chunk, q) for rec, p, _, chunk, q in questions(s, journal, res)]
     items = _answered(items, clients, store, res)
-    batch = []
-    for it in items:
-        texts = it.texts or []
-        shown = [{"instruction": it.question, "output": texts[i]} for i in it.shown]
-        batch.append((it.rec.meta.id, render_with(judge_tpl, [it.chunk], shown)))
-    for it, (verdict, _usage) in zip(items, judge.ask("pair-judge", batch), strict=True):
-        better = (verdict or {}).get("better")
-        if better not in ("1", "2"):
-            why = "judge:tie" if better == "tie" else "check_failed:pair-judge"
-            res.findings.append({"record": it.rec.meta.id, "reason": why, "judge": verdict})
+    orders = ((0, 1), (1, 0))  # each pair judged with either answer shown first
+    verdicts = []
+    for order in orders:
+        batch = []
+        for it in items:
+            texts = it.texts or []
+            shown = [{"instruction": it.question, "output": texts[i]} for i in order]
+            batch.append((it.rec.meta.id, render_with(judge_tpl, [it.chunk], shown)))
+        verdicts.append([v for v, _usage in judge.ask("pair-judge", batch)])
+    for it, got in zip(items, zip(*verdicts, strict=True), strict=True):
+        bests = [(v or {}).get("better") for v in got]
+        if any(b not in ("1", "2") for b in bests):
+            why = "judge:tie" if "tie" in bests else "check_failed:pair-judge"
+            res.findings.append({"record": it.rec.meta.id, "reason": why, "judge": list(got)})
             continue
-        win = it.shown[int(better) - 1]
+        wins = {order[int(b) - 1] for order, b in zip(orders, bests, strict=True)}
+        if len(wins) != 1:  # the verdict followed the position, not the answers
+            res.findings.append(
+                {"record": it.rec.meta.id, "reason": "judge:inconsistent", "judge": list(got)}
+            )
+            continue
+        win = wins.pop()
         sides, texts = it.sides or [], it.texts or []
         ranking = {
             "model": s.judge,
             "rubric": judge_tpl.ref.model_dump(),
-            "reason": (verdict or {}).get("reason"),
-            "shown_first": sides[it.shown[0]]["id"],
+            "reasons": [(v or {}).get("reason") for v in got],
+            "orders": 2,
         }
         pair = {"method": "judge", "chosen": sides[win], "rejected": sides[1 - win]}
         meta = it.rec.meta.model_dump(mode="json")

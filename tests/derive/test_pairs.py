@@ -8,6 +8,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from generator.record_kinds import PreferenceRecord
 from generator.records import parse_record
 from generator.review.store import ReviewStore
@@ -41,16 +43,13 @@ def test_two_models_ranked_by_the_judge(generated: Path) -> None:
     pairs = _pairs(generated)
     n = len(read_jsonl(generated / "records.jsonl"))
     assert len(pairs) == n
-    firsts = set()
     for p in pairs:
         meta = p.meta.model_extra["pair"]
         assert meta["method"] == "judge" and meta["judge"]["model"] == "mock/judge"
         assert meta["chosen"]["model"] == "mock/c" and meta["rejected"]["model"] == "mock/d"
-        assert p.rejected.startswith("It depends")
-        firsts.add(meta["judge"]["shown_first"] == meta["chosen"]["id"])
+        assert p.rejected.startswith("It depends") and meta["judge"]["orders"] == 2
         for side in ("chosen", "rejected"):  # each side journaled with its own model
             assert _journaled(generated, meta[side]["id"])["model"] == meta[side]["model"]
-    assert firsts == {True, False}  # both presentation orders occurred
     # journaled judge calls: a re-run pays nothing and gives the same pairs
     conn = sqlite3.connect(generated / "run.sqlite")
     calls = conn.execute("SELECT count(*) FROM judge_calls").fetchone()[0]
@@ -86,6 +85,22 @@ def test_failed_ranking_and_equal_answers_go_to_review(generated: Path) -> None:
     }
     assert "--rival" in cli("pairs", generated, "--method", "judge", "--model", "mock/a",
                             "--judge", "mock/j").output  # fmt: skip
+
+
+@pytest.mark.parametrize(("better", "reason"), [("1", "judge:inconsistent"), ("tie", "judge:tie")])
+def test_a_biased_or_undecided_judge_decides_nothing(
+    generated: Path, monkeypatch: pytest.MonkeyPatch, better: str, reason: str
+) -> None:
+    from generator.providers import mock_kinds
+
+    # "1": a judge that always prefers the answer shown first; "tie": one that cannot tell
+    monkeypatch.setattr(mock_kinds, "_rank", lambda text: {"better": better, "reason": "r"})
+    r = cli("pairs", generated, "--method", "judge", "--model", "mock/c", "--rival", "mock/d",
+            "--judge", "mock/judge")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert _pairs(generated) == []
+    reasons = {f["reason"] for f in read_jsonl(generated / "pairs" / "review.jsonl")}
+    assert reasons == {reason}
 
 
 def test_reviewer_edit_is_chosen_over_the_original(generated: Path) -> None:

@@ -190,3 +190,15 @@ def test_manifest_and_card_name_both_sides_models(tmp_path: Path) -> None:
     assert '"mock/flaw": 6' in counts and f'"{GOOD}": 6' in counts
     card = (tmp_path / "out" / "README.md").read_text()
     assert "mock/flaw" in card and GOOD in card and "unknown" not in card.split("Providers:")[0]
+
+
+def test_a_side_the_journal_does_not_hold_is_unverified(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    path = run / "pairs" / "records.jsonl"
+    rows = read_jsonl(path)
+    rows[0]["meta"]["pair"]["rejected"]["id"] = "never-journaled"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = _export(run, tmp_path / "out", "trl-preference", use="evaluation")
+    held = [e for e in res.exclusions if e.stage == "gate"]
+    assert [e.id for e in held] == ["pair-0"] and "journal does not hold" in held[0].reason
+    assert res.n_exported == 5

@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from generator.export.job import ExportResult
 
 # Static so `--help` does not import every exporter; tests/export checks it against the registry.
-FORMATS_HELP = "alpaca, alpaca-json, openai-chat, parquet, prompt-completion, sharegpt, trl-chat"
+FORMATS_HELP = (
+    "alpaca, alpaca-json, eval-jsonl, lm-eval, openai-chat, openai-preference, parquet, "
+    "prompt-completion, sharegpt, trl-chat, trl-preference, trl-preference-chat"
+)
 USES_HELP = "evaluation, internal-fine-tune, commercial, competing-model, public-release"
 
 

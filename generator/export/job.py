@@ -31,6 +31,7 @@ from generator.export.curated import (
 )
 from generator.export.gate import Decision, Gate
 from generator.export.openai_validate import DEFAULT_TARGET, ValidationReport, validate_file
+from generator.export.pair_gate import evaluate_record, makers
 from generator.export.reasoning import (
     add_reasoning,
     check_style,
@@ -147,6 +148,7 @@ class ExportResult:
     flagged: Path | None = None  # curation/review.jsonl when it feeds the export
     reasoning: Counter[str] = field(default_factory=Counter)  # --keep-reasoning: with / shared
     pushed: Any = None  # hub.PushResult after --push-to-hub
+    admit: Any = None  # the exporter's check of each record (Exporter.admit)
 
     @property
     def n_exported(self) -> int:
@@ -194,13 +196,20 @@ def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
                 res.exclusions.append(Exclusion(split, line, None, "input", err, file=path.name))
                 continue
             m = rec.meta
-            res.by_provider[m.provider or "unknown"] += 1
-            res.by_model[m.model or "unknown"] += 1
+            for model, provider in makers(rec):  # a pair: each of its sides' models
+                res.by_provider[provider or "unknown"] += 1
+                res.by_model[model or "unknown"] += 1
             res.by_format[m.format] += 1
             if m.prompt:
                 res.prompts[m.prompt.id] += 1
-            d = res.gate.evaluate(m)
             key = (str(path), line)
+            refused = res.admit(rec) if res.admit is not None else None
+            if refused:  # not this format's kind, or (eval sets) not held out
+                res.exclusions.append(
+                    Exclusion(split, line, m.id, "input", refused, file=path.name)
+                )
+                continue
+            d = evaluate_record(res.gate, rec)
             if not d.exported:
                 decisions[key] = d
                 res.exclusions.append(
@@ -309,15 +318,19 @@ def run_export(opts: ExportOptions) -> ExportResult:
 
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
     _check_options(opts)
-    if opts.keep_reasoning:
-        check_style(opts.fmt, exporter.reasoning)
+    if opts.keep_reasoning:  # pairs and eval items are not answers a trace belongs to
+        text_formats = ("alpaca", "chat", "completion", "auto")
+        check_style(opts.fmt, exporter.reasoning if exporter.target in text_formats else "none")
     if opts.trainer_config and opts.fmt != "parquet":
         trainers.layout_for(opts.fmt, exporter.target)  # refused before anything is written
     if opts.push_legal and not opts.push_to_hub:
         raise ConfigError("--push-legal applies only with --push-to-hub")
     token = hub.check_push(opts.push_to_hub)
+    if exporter.uses and opts.use not in exporter.uses:
+        raise ConfigError(f"--format {opts.fmt} is for --use {' or '.join(exporter.uses)}")
     review = review_filter(opts.run, opts.require_review)
-    plan, flagged = with_reviewed(opts.run, select_inputs(opts.run), review)
+    plan, flagged = with_reviewed(opts.run, select_inputs(opts.run, exporter.reads), review)
+    exporter.open(opts.run)
     stale_warnings = check_fresh(opts.run, plan)
     sources, sources_file, warnings = _run_sources(opts.run)
     warnings = stale_warnings + warnings
@@ -325,13 +338,16 @@ def run_export(opts: ExportOptions) -> ExportResult:
         opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today, opts.run
     )
     res = ExportResult(opts, plan, exporter.target, gate, sources_file, warnings=warnings)
-    res.review, res.flagged = review, flagged
+    res.review, res.flagged, res.admit = review, flagged, exporter.admit
     splits = list(dict.fromkeys(s for s, _ in plan.files))
     names = [output_name(s, exporter.suffix) for s in splits]
     if not opts.no_meta and not exporter.meta_inline:
         names += sorted({sidecar_name(s) for s in splits})
     names += [trainers.FILES[t] for t in opts.trainer_config]
-    check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
+    extra = list(exporter.extra_files(names[: len(splits)]))
+    check_free(
+        opts.out, [*names, *extra, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force
+    )
 
     try:
         decisions = _judge(res)
@@ -363,6 +379,9 @@ def run_export(opts: ExportOptions) -> ExportResult:
             res.files.append(FileInfo(name, "data", split, res.exported[split]))
         if not opts.no_meta and not exporter.meta_inline:
             res.files.append(FileInfo(META_FILE, "meta", None, res.n_exported))
+        for name, text in exporter.extra_files(names[: len(splits)]).items():
+            stage.path(name).write_text(text, encoding="utf-8")
+            res.files.append(FileInfo(name, "config"))
         if res.n_exported == 0:
             top = Counter(e.reason for e in res.exclusions if e.stage != "gate").most_common(1)
             raise ConfigError(

@@ -55,7 +55,9 @@ def add_reasoning(data: Row, reasoning: str, style: str) -> Row:
         else:
             messages[last]["content"] = _think(reasoning, messages[last].get("content") or "")
         return {**data, "messages": messages}
-    key = "output" if "output" in data else "completion"
+    key = next((k for k in ("output", "completion") if k in data), None)
+    if key is None:  # not a format with an answer to put it before
+        raise ConfigError("--keep-reasoning: this format has no answer field for reasoning")
     return {**data, key: _think(reasoning, data[key])}
 
 

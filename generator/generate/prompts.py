@@ -110,7 +110,8 @@ class PromptTemplate(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     version: str = Field(min_length=1)
     description: str = Field(min_length=1)
-    format: Literal["alpaca", "chat", "completion"]
+    # preference and eval templates drive `instructforge pairs` / `evalset`, not `generate`
+    format: Literal["alpaca", "chat", "completion", "preference", "eval"]
     system: str = Field(min_length=1)
     user: str = Field(min_length=1)
     records_per_call: int = Field(5, ge=1, le=50)
@@ -252,6 +253,8 @@ _SHAPES = {
         "messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]
     },
     "completion": {"prompt": "...", "completion": "..."},
+    "preference": {"answer": "..."},
+    "eval": {"question": "...", "answer": "...", "quotes": ["..."], "difficulty": "easy"},
 }
 
 
@@ -339,6 +342,11 @@ def reply_schema(
     else:
         raise ValueError(f"unknown record format {fmt!r}")
     item["additionalProperties"] = False
+    return records_envelope(item, n)
+
+
+def records_envelope(item: dict[str, Any], n: int) -> dict[str, Any]:
+    """The reply schema ``{"records": [...]}`` holding 1..n items of schema ``item``."""
     records = {"type": "array", "minItems": 1, "maxItems": max(1, n), "items": item}
     return {
         "type": "object",

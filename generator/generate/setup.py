@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.derive import KIND_COMMANDS
 from generator.errors import ConfigError
 from generator.generate.commit import Provenance
 from generator.generate.filters import InstructionFilter, InstructionFilterConfig
@@ -114,6 +115,10 @@ def _filter_for(template: PromptTemplate) -> InstructionFilter:
 def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Prepared:
     """Resolve, check and plan (see module docstring). Raises ConfigError on bad input."""
     template = load_template(settings.template)
+    if template.format in ("preference", "eval"):
+        raise ConfigError(
+            f"template {template.id!r} is for `instructforge {KIND_COMMANDS[template.format]}`"
+        )
     seeds: list[Example] = []
     notes: list[str] = []
     if template.seeds is not None:

@@ -28,6 +28,7 @@ import random
 import re
 from typing import Any
 
+from generator.providers.mock_kinds import kind_records
 from generator.providers.mock_tools import tool_conversation, tool_variants
 
 _BLOCK = re.compile(r"<(document|chunk|data|context)\b[^>]*>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
@@ -227,6 +228,7 @@ def build_records(
     schema: dict[str, Any] | None,
     digest: str,
     count: int | None = None,
+    variant: str = "",
 ) -> tuple[str, list[dict[str, Any]]]:
     """(envelope kind, records) for the request; deterministic from ``digest``."""
     kind, array, record_schema = _record_schema(schema)
@@ -240,6 +242,9 @@ def build_records(
     rng = random.Random(digest)
     sents = sentences(source_text(messages))
     start = rng.randrange(len(sents))
+    made = kind_records(record_schema, messages, n, rng, variant)  # pairs / evalset schemas
+    if made is not None:
+        return kind, [_fit(r, record_schema) for r in made]
     turns = _turn_limits(record_schema) if fmt == "chat" else None
     tools = tool_variants(record_schema) if fmt == "chat" else []
     if tools:  # a tool_use: template's schema (mock_tools.py)
@@ -259,10 +264,11 @@ def build_reply(
     digest: str,
     count: int | None = None,
     indent: int | None = 1,
+    variant: str = "",
 ) -> str:
     """The JSON text of a well-formed reply (``indent`` None: compact, and much cheaper:
     only then does Python's JSON encoder run in C)."""
-    kind, records = build_records(messages, schema, digest, count)
+    kind, records = build_records(messages, schema, digest, count, variant)
     if kind == "list":
         payload: Any = records
     elif kind == "one":

@@ -213,8 +213,8 @@ def test_invalid_arguments_are_rejected_and_reasked(
 ) -> None:
     real = mock.build_reply
 
-    def reply(messages, schema, digest, count=None, indent=1):  # type: ignore[no-untyped-def]
-        text = real(messages, schema, digest, count, indent)
+    def reply(messages, schema, digest, count=None, indent=1, **kw):  # type: ignore[no-untyped-def]
+        text = real(messages, schema, digest, count, indent, **kw)
         if "invalid_arguments" in messages[-1]["content"]:
             return text  # the re-ask, which names the error: a good reply
         data = json.loads(text)

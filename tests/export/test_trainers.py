@@ -244,3 +244,24 @@ def test_preference_snippets_load_pairs_for_dpo(tmp_path: Path) -> None:
     for trainer in ("axolotl", "llamafactory"):
         with pytest.raises(ConfigError, match="conversational preference"):
             snippets((trainer,), chat)
+
+
+def test_a_real_preference_export_hands_off_to_dpo(tmp_path: Path) -> None:
+    """The pairs stage's export (trl-preference) through every trainer's DPO snippet; the
+    OpenAI preference and evaluation formats have no trainer mapping (refused up front)."""
+    from tests.export.test_preference import _run as pairs_run
+
+    run = pairs_run(tmp_path)
+    out = tmp_path / "p"
+    res = run_export(ExportOptions(run, "trl-preference", "evaluation", out, trainer_config=ALL))
+    assert res.n_exported == 6
+    got = run_datasets_child(_LOAD_PAIRS, out, tmp_path)
+    rows = [[r["prompt"], r["chosen"], r["rejected"]] for r in read_jsonl(out / "train.jsonl")]
+    assert [[r["prompt"], r["chosen"], r["rejected"]] for r in got["trl"]] == rows
+    assert got["axolotl"]["rows"] == rows and got["llamafactory"]["rows"] == rows
+    for fmt in ("openai-preference", "eval-jsonl"):
+        with pytest.raises(ConfigError, match="no trainer mapping"):
+            run_export(
+                ExportOptions(run, fmt, "evaluation", tmp_path / fmt, trainer_config=("trl",))
+            )
+        assert not (tmp_path / fmt).exists()

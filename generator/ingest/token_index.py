@@ -37,7 +37,9 @@ def _byte_ends(enc: tiktoken.Encoding, text: str) -> np.ndarray:
     tokens costs a third of the encoding time again)."""
     ids = enc.encode_to_numpy(text, disallowed_special=())
     lengths = _byte_lengths(enc)
-    for i in np.unique(ids[lengths[ids] < 0]).tolist():
+    # set(), not np.unique: np.unique's first call imports numpy.ma (about 25 ms, a tenth
+    # of ingesting the benchmark's PDFs), and the ids met for the first time are few
+    for i in set(ids[lengths[ids] < 0].tolist()):
         lengths[i] = len(enc.decode_single_token_bytes(i))
     # 4 bytes per token while offsets fit (UTF-8 is at most 4 bytes a character)
     ends = lengths[ids].astype(np.int32 if len(text) < 500_000_000 else np.int64, copy=False)

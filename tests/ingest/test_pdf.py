@@ -269,3 +269,33 @@ def test_a_child_forked_while_a_thread_reads_a_pdf_can_read_pdfs():
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked child hung on the PDFium lock")
+
+
+def _mark_headings_reference(text: str, heads: list[tuple[int, str]]) -> str:
+    """The line-by-line search _mark_headings replaced (one pass per bookmark)."""
+    lines = text.split("\n")
+    for level, title in heads:
+        for i, line in enumerate(lines):
+            if " ".join(line.split()).casefold() == title.casefold():
+                lines[i] = "#" * level + " " + title
+                break
+        else:
+            lines.insert(0, "#" * level + " " + title)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    "heads",
+    [
+        [(1, "Intro")],
+        [(1, "Intro"), (2, "Intro")],  # the same title twice takes two lines
+        [(1, "Missing"), (2, "Also missing"), (2, "Usage  notes")],
+        [(3, "usage NOTES"), (1, "Intro"), (1, "Gone")],
+        [],
+    ],
+)
+def test_bookmark_headings_match_the_line_search_they_replace(heads):
+    from generator.ingest.pdf import _mark_headings
+
+    text = "Intro\nSome text\n  usage   notes \nIntro\nmore\n\nend"
+    assert _mark_headings(text, heads) == _mark_headings_reference(text, heads)

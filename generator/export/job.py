@@ -203,7 +203,7 @@ def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
     return decisions
 
 
-def _refuse_if_needed(opts: ExportOptions, res: ExportResult, decisions: dict) -> None:
+def refuse_if_needed(opts: ExportOptions, res: ExportResult, decisions: dict) -> None:
     not_allow = Counter(d.verdict for d in decisions.values() if d.verdict != "allow")
     if opts.strict and not_allow:
         what = ", ".join(f"{n} {v}" for v, n in sorted(not_allow.items()))
@@ -276,10 +276,13 @@ def _rows(
     res.exported[split] = n
 
 
-def run_export(opts: ExportOptions) -> ExportResult:
-    """Run one export; raises ConfigError (2) or ExportRefused (3), writes nothing then."""
-    from generator.export import legal  # legal imports this module's types
-
+def judge_export(
+    opts: ExportOptions, *, check_out: bool = True
+) -> tuple[ExportResult, dict[tuple[str, int], Decision], Exporter, list[str]]:
+    """Pass 1 of an export, writing nothing: every record judged by the gate (and review).
+    :func:`refuse_if_needed` then says whether the export is refused. The web app's legal
+    page calls both (``check_out=False``) to show the table and say why before a job runs.
+    Returns (result, decisions, exporter, splits)."""
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
     _check_options(opts)
     review = review_filter(opts.run, opts.require_review)
@@ -293,10 +296,13 @@ def run_export(opts: ExportOptions) -> ExportResult:
     res = ExportResult(opts, plan, exporter.target, gate, sources_file, warnings=warnings)
     res.review, res.flagged = review, flagged
     splits = list(dict.fromkeys(s for s, _ in plan.files))
-    names = [output_name(s, exporter.suffix) for s in splits]
-    if not opts.no_meta and not exporter.meta_inline:
-        names += sorted({sidecar_name(s) for s in splits})
-    check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
+    if check_out:
+        names = [output_name(s, exporter.suffix) for s in splits]
+        if not opts.no_meta and not exporter.meta_inline:
+            names += sorted({sidecar_name(s) for s in splits})
+        check_free(
+            opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force
+        )
 
     try:
         decisions = _judge(res)
@@ -309,7 +315,16 @@ def run_export(opts: ExportOptions) -> ExportResult:
         )
     res.warnings += gate.check_accept_names()
     res.warnings += list(gate.stale().values())
-    _refuse_if_needed(opts, res, decisions)
+    return res, decisions, exporter, splits
+
+
+def run_export(opts: ExportOptions) -> ExportResult:
+    """Run one export; raises ConfigError (2) or ExportRefused (3), writes nothing then."""
+    from generator.export import legal  # legal imports this module's types
+
+    res, decisions, exporter, splits = judge_export(opts)
+    refuse_if_needed(opts, res, decisions)
+    plan = res.plan
     res.target = exporter.choose_target(set(res.by_format))
     secrets = secret_values()
 

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from generator.service import audit, passwords, users
 from generator.service.auth import remote
 from generator.service.web import sessions
-from generator.service.web.views import current, new_token, render
+from generator.service.web.views import WebError, current, new_token, render
 
 router = APIRouter(include_in_schema=False)
 LOGIN_TTL_S = 3600
@@ -72,7 +72,9 @@ async def login(
 @router.post("/logout")
 async def logout(request: Request, csrf: str = Form("")) -> Response:
     session = current(request)
-    if session is not None and sessions.same(csrf, session.csrf):
+    if session is not None:
+        if not sessions.same(csrf, session.csrf):
+            raise WebError(403, "the form's security token is missing or stale: reload the page")
         await run_in_threadpool(sessions.end, request.app.state.db,
                                 request.cookies.get(sessions.COOKIE))  # fmt: skip
     res = RedirectResponse("/login", status_code=303)

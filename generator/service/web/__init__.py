@@ -53,5 +53,5 @@ def _error_page(request: Request, status: int, message: str) -> Response:
         from generator.service.errors import error_response
 
         return error_response(status, message)
-    return render(request, "error.html", current(request), status=status, status_code=status,
+    return render(request, "error.html", current(request), code=status, status_code=status,
                   message=message)  # fmt: skip

@@ -25,7 +25,7 @@ def _safe_next(target: str | None) -> str:
 def _form(request: Request, status: int = 200, error: str | None = None,
           nxt: str | None = None) -> Response:  # fmt: skip
     token = new_token()
-    res = render(request, "login.html", None, status=status, error=error, login_csrf=token,
+    res = render(request, "login.html", None, code=status, error=error, login_csrf=token,
                  next=_safe_next(nxt or request.query_params.get("next")))  # fmt: skip
     sessions.set_cookie(request, res, sessions.LOGIN_COOKIE, token, LOGIN_TTL_S)
     return res

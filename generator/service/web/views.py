@@ -64,14 +64,14 @@ def sees(session: Session | None, page: str) -> bool:
 
 
 def render(
-    request: Request, name: str, session: Session | None, status: int = 200, **context: Any
+    request: Request, name: str, session: Session | None, code: int = 200, **context: Any
 ) -> HTMLResponse:
     html = env.get_template(name).render(
         request=request, session=session, user=session.user if session else None,
         csrf=session.csrf if session else "", can=lambda r: can(session, r),
         sees=lambda p: sees(session, p), **context,
     )  # fmt: skip
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=code)
 
 
 def current(request: Request) -> Session | None:

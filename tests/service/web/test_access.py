@@ -88,8 +88,8 @@ def test_upload_needs_the_csrf_header(site: Site, done_run, clients) -> None:  #
     r, rcsrf = clients["reviewer"]
     denied = r.post(f"/projects/{pid}/documents", files=files, headers={"X-CSRF-Token": rcsrf})
     assert denied.status_code == 403
-    ok = c.post(f"/projects/{pid}/documents", files=files, headers={"X-CSRF-Token": csrf,
-                                                                     "Accept": "application/json"})  # fmt: skip
+    headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
+    ok = c.post(f"/projects/{pid}/documents", files=files, headers=headers)
     assert ok.status_code == 200 and ok.json()["files"][0]["status"] == "ingested"
 
 

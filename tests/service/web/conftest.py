@@ -80,15 +80,15 @@ def site() -> Iterator[Site]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def make_run(site: Site, records: int = 12, doc: bytes = DOC) -> tuple[int, int]:
+def make_run(site: Site, records: int = 12, doc: bytes = DOC, **params: object) -> tuple[int, int]:
     """A project with one document and a finished mock run: (project id, run id)."""
     pid = site.server.project(f"web-{uuid.uuid4().hex[:8]}")
     with site.api("operator") as c:
         res = c.post(f"/api/v1/projects/{pid}/documents",
                      files=[("files", ("leave.md", doc, "text/markdown"))])  # fmt: skip
         assert res.status_code == 200, res.text
-        rid = c.post(f"/api/v1/projects/{pid}/runs",
-                     json={"model": "mock/echo", "records": records}).json()["id"]  # fmt: skip
+        body = {"model": "mock/echo", "records": records, **params}
+        rid = c.post(f"/api/v1/projects/{pid}/runs", json=body).json()["id"]
         assert wait_for(c, f"/api/v1/runs/{rid}")["status"] == "done"
     return pid, rid
 

@@ -84,8 +84,10 @@ def make_run(site: Site, records: int = 12, doc: bytes = DOC, **params: object) 
     """A project with one document and a finished mock run: (project id, run id)."""
     pid = site.server.project(f"web-{uuid.uuid4().hex[:8]}")
     with site.api("operator") as c:
-        res = c.post(f"/api/v1/projects/{pid}/documents",
-                     files=[("files", ("leave.md", doc, "text/markdown"))])  # fmt: skip
+        res = c.post(
+            f"/api/v1/projects/{pid}/documents",
+            files=[("files", ("leave.md", doc, "text/markdown"))],
+        )
         assert res.status_code == 200, res.text
         body = {"model": "mock/echo", "records": records, **params}
         rid = c.post(f"/api/v1/projects/{pid}/runs", json=body).json()["id"]

@@ -78,12 +78,21 @@ def test_bulk_actions_on_a_filtered_list(site: Site) -> None:
     ids = re.findall(r'name="ids" value="([^"]+)"', listing)
     assert len(ids) == len(items)
     pick = ids[:3]
-    res = c.post(f"/runs/{rid}/review-bulk", data={"csrf": csrf, "decision": "reject",
-                                                   "reason": "", "ids": pick})  # fmt: skip
+    res = c.post(
+        f"/runs/{rid}/review-bulk",
+        data={"csrf": csrf, "decision": "reject", "reason": "", "ids": pick},
+    )
     assert res.status_code == 422
-    res = c.post(f"/runs/{rid}/review-bulk", data={"csrf": csrf, "decision": "reject",
-                                                   "reason": "duplicate", "ids": pick,
-                                                   "status": "pending"})  # fmt: skip
+    res = c.post(
+        f"/runs/{rid}/review-bulk",
+        data={
+            "csrf": csrf,
+            "decision": "reject",
+            "reason": "duplicate",
+            "ids": pick,
+            "status": "pending",
+        },
+    )
     assert res.status_code == 303 and "done=3+rejected" in res.headers["location"]
     left = re.findall(r'name="ids" value="([^"]+)"', c.get(res.headers["location"]).text)
     assert sorted(left) == sorted(set(ids) - set(pick))
@@ -98,9 +107,10 @@ def test_review_page_renders_in_under_100_ms_server_time(site: Site) -> None:
     syl = ["ka", "lo", "mi", "ren", "tas", "vo", "pel", "dru", "sin", "gor", "fa", "ne", "bas"]
     word = lambda: "".join(rnd.choice(syl) for _ in range(rnd.randint(2, 3)))  # noqa: E731
     long_doc = "\n\n".join(
-        f"## Part {i}\n\n" + " ".join(" ".join(word() for _ in range(9)).capitalize() + "."
-                                      for _ in range(5)) for i in range(60)
-    ).encode()  # fmt: skip
+        f"## Part {i}\n\n"
+        + " ".join(" ".join(word() for _ in range(9)).capitalize() + "." for _ in range(5))
+        for i in range(60)
+    ).encode()
     _, rid = make_run(site, records=60, doc=long_doc, per_chunk=10)
     c, _ = site.signed_in("reviewer")
     n = len(_queue(site, rid))
@@ -113,6 +123,8 @@ def test_review_page_renders_in_under_100_ms_server_time(site: Site) -> None:
         server.append(float(res.headers["server-timing"].split("dur=")[1]))
     median = statistics.median(server)
     assert n >= 50
-    print(f"review page, queue of {n}: server median {median:.1f} ms, max {max(server):.1f} "
-          f"ms; wall median {statistics.median(wall):.1f} ms")  # fmt: skip
+    print(
+        f"review page, queue of {n}: server median {median:.1f} ms, max {max(server):.1f} "
+        f"ms; wall median {statistics.median(wall):.1f} ms"
+    )
     assert median < 100, server

@@ -20,11 +20,18 @@ def test_token_sign_in_sets_a_strict_http_only_cookie_kept_server_side(site: Sit
     with httpx.Client(base_url=site.url) as c:
         page = c.get("/", follow_redirects=False)
         assert page.status_code == 303 and page.headers["location"] == "/login?next=%2F"
-        res = c.post("/login", data={"csrf": _login_form(c), "next": "/projects/1",
-                                     "token": site.server.tokens["operator"]})  # fmt: skip
+        res = c.post(
+            "/login",
+            data={
+                "csrf": _login_form(c),
+                "next": "/projects/1",
+                "token": site.server.tokens["operator"],
+            },
+        )
         assert res.status_code == 303 and res.headers["location"] == "/projects/1"
-        cookie = next(v for k, v in res.headers.multi_items()
-                      if k == "set-cookie" and v.startswith(COOKIE))  # fmt: skip
+        cookie = next(
+            v for k, v in res.headers.multi_items() if k == "set-cookie" and v.startswith(COOKIE)
+        )
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
         secret = c.cookies[COOKIE]
         with site.server.database().engine.connect() as conn:
@@ -35,16 +42,20 @@ def test_token_sign_in_sets_a_strict_http_only_cookie_kept_server_side(site: Sit
 
 def test_password_sign_in_and_wrong_credentials(site: Site) -> None:
     with httpx.Client(base_url=site.url) as c:
-        bad = c.post("/login", data={"csrf": _login_form(c), "name": "reviewer-1",
-                                     "password": PASSWORD + "x"})  # fmt: skip
+        bad = c.post(
+            "/login",
+            data={"csrf": _login_form(c), "name": "reviewer-1", "password": PASSWORD + "x"},
+        )
         assert bad.status_code == 401 and "not valid" in bad.text
-        no_pw = c.post("/login", data={"csrf": _login_form(c), "name": "operator-1",
-                                       "password": PASSWORD})  # fmt: skip
+        no_pw = c.post(
+            "/login", data={"csrf": _login_form(c), "name": "operator-1", "password": PASSWORD}
+        )
         assert no_pw.status_code == 401  # has no password: same answer as a wrong one
         bad_token = c.post("/login", data={"csrf": _login_form(c), "token": "ifk_nope"})
         assert bad_token.status_code == 401
-        ok = c.post("/login", data={"csrf": _login_form(c), "name": "reviewer-1",
-                                    "password": PASSWORD})  # fmt: skip
+        ok = c.post(
+            "/login", data={"csrf": _login_form(c), "name": "reviewer-1", "password": PASSWORD}
+        )
         assert ok.status_code == 303
         assert "reviewer-1" in c.get("/").text
 
@@ -54,8 +65,14 @@ def test_sign_in_form_needs_its_csrf_token_and_next_stays_on_site(site: Site) ->
         c.get("/login")
         res = c.post("/login", data={"csrf": "forged", "token": site.server.tokens["operator"]})
         assert res.status_code == 403 and COOKIE not in c.cookies
-        res = c.post("/login", data={"csrf": _login_form(c), "next": "//evil.example/x",
-                                     "token": site.server.tokens["operator"]})  # fmt: skip
+        res = c.post(
+            "/login",
+            data={
+                "csrf": _login_form(c),
+                "next": "//evil.example/x",
+                "token": site.server.tokens["operator"],
+            },
+        )
         assert res.headers["location"] == "/"
 
 
@@ -93,9 +110,15 @@ def test_users_passwd_password_from_stdin(tmp_path) -> None:  # type: ignore[no-
     from tests.service.conftest import REPO, env
 
     def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "generator.cli", "users", *args, "--data",
-                               str(tmp_path)], input=stdin, capture_output=True, text=True,
-                              env=env(), cwd=REPO, timeout=60)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "generator.cli", "users", *args, "--data", str(tmp_path)],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env(),
+            cwd=REPO,
+            timeout=60,
+        )
 
     token = cli("add", "bob", "--role", "reviewer").stdout.strip().splitlines()[-1]
     short = cli("passwd", "bob", "--password", stdin="short\n")

@@ -26,6 +26,22 @@ DOC = (
     b"# Leave\n\nEmployees get 25 days of paid leave a year. Requests go to the manager.\n\n"
     b"Sick leave needs a note from the third day. " + HOSTILE + b" Unused leave expires in March.\n"
 )
+
+
+def varied_doc(parts: int = 60) -> bytes:
+    """A long document of made-up words: mock records from it pass the novelty check, so a
+    run gets as many records as it asks for."""
+    import random
+
+    rnd = random.Random(1)
+    syl = ["ka", "lo", "mi", "ren", "tas", "vo", "pel", "dru", "sin", "gor", "fa", "ne", "bas"]
+    word = lambda: "".join(rnd.choice(syl) for _ in range(rnd.randint(2, 3)))  # noqa: E731
+    sentence = lambda: " ".join(word() for _ in range(9)).capitalize() + "."  # noqa: E731
+    return "\n\n".join(
+        f"## Part {i}\n\n" + " ".join(sentence() for _ in range(5)) for i in range(parts)
+    ).encode()
+
+
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 

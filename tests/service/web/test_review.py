@@ -4,12 +4,11 @@ the outcome on the run page, hostile record text shown as text, and server time.
 
 from __future__ import annotations
 
-import random
 import re
 import statistics
 import time
 
-from tests.service.web.conftest import HOSTILE, Site, make_run
+from tests.service.web.conftest import HOSTILE, Site, make_run, varied_doc
 
 
 def _queue(site: Site, rid: int) -> list[dict]:
@@ -103,15 +102,7 @@ def test_bulk_actions_on_a_filtered_list(site: Site) -> None:
 
 
 def test_review_page_renders_in_under_100_ms_server_time(site: Site) -> None:
-    rnd = random.Random(1)  # varied words: mock records that pass the novelty check
-    syl = ["ka", "lo", "mi", "ren", "tas", "vo", "pel", "dru", "sin", "gor", "fa", "ne", "bas"]
-    word = lambda: "".join(rnd.choice(syl) for _ in range(rnd.randint(2, 3)))  # noqa: E731
-    long_doc = "\n\n".join(
-        f"## Part {i}\n\n"
-        + " ".join(" ".join(word() for _ in range(9)).capitalize() + "." for _ in range(5))
-        for i in range(60)
-    ).encode()
-    _, rid = make_run(site, records=60, doc=long_doc, per_chunk=10)
+    _, rid = make_run(site, records=60, doc=varied_doc(), per_chunk=10)
     c, _ = site.signed_in("reviewer")
     n = len(_queue(site, rid))
     c.get(f"/runs/{rid}/review")  # warm: templates compiled, modules imported

@@ -83,5 +83,11 @@ document.addEventListener("DOMContentLoaded", () => {
   if (form) upload(form);
   const section = document.getElementById("progress");
   if (section) progress(section);
-  if (document.getElementById("review")) reviewKeys();
+  if (document.getElementById("review")) {
+    reviewKeys();
+    // bring the first grounded word of the source chunk into its scrolled box
+    const box = document.querySelector(".source");
+    const hit = box && box.querySelector("mark");
+    if (hit) box.scrollTop = Math.max(0, hit.offsetTop - box.offsetTop - 40);
+  }
 });

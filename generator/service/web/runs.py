@@ -52,7 +52,19 @@ def review_outcome(folder: Path) -> dict[str, Any] | None:
     from generator.review.store import ReviewStore
     from generator.store import JOURNAL_NAME, Journal
 
-    if not (folder / JOURNAL_NAME).exists():
+    path = folder / JOURNAL_NAME
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:  # no queue drawn yet: nothing to show, and nothing written to a journal a job holds
+        drawn = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='review_items'"
+        ).fetchone()
+    except sqlite3.Error:
+        drawn = None
+    finally:
+        conn.close()
+    if not drawn:
         return None
     journal = Journal(folder)
     try:

@@ -114,3 +114,14 @@ def test_no_inline_script_or_style_and_no_third_party_asset() -> None:
         assert not re.search(r"\son[a-z]+=", text), path  # no inline handlers
         assert "style=" not in text and "<style" not in text, path
         assert not re.search(r"(src|href)=\"(https?:)?//", text), path
+
+
+def test_run_progress_stream_for_a_signed_in_user(site: Site, done_run, clients) -> None:  # type: ignore[no-untyped-def]
+    _, rid = done_run
+    c, _ = clients["legal"]
+    with c.stream("GET", f"/runs/{rid}/events") as res:
+        assert res.status_code == 200
+        assert res.headers["content-type"].startswith("text/event-stream")
+        body = "".join(res.iter_text())
+    assert body.startswith("event: progress\ndata: {") and '"status": "done"' in body
+    assert clients["admin"][0].get(f"/runs/{rid}/events").status_code == 403

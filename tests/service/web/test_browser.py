@@ -79,6 +79,7 @@ def test_sign_in_upload_start_a_run_and_watch_it_finish(page: Any, site: Site) -
     page.get_by_role("button", name="Start run").click()
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     status = page.locator("#run-status")
+    assert status.inner_text() in ("queued", "running")  # so "done" below came by SSE
     status.filter(has_text="done").wait_for(timeout=120_000)  # updated by server-sent events
     assert int(page.locator("#run-records").inner_text()) > 0
     assert page.locator("#run-final").is_visible()

@@ -30,7 +30,9 @@ def test_curation_report_in_the_page(site: Site) -> None:
         img = c.get(src)
         assert img.status_code == 200 and img.headers["content-type"] == "image/png"
     assert c.get(f"/runs/{rid}/curation/plots/..%2Frun.sqlite").status_code == 404
-    assert EMAIL not in page.text  # PII is shown masked, never in the clear
+    pii = page.text.split('id="pii-h"')[1].split("</section>")[0]
+    assert "Findings" in pii and "No personal data" not in pii  # the address was found
+    assert EMAIL not in page.text  # and is shown masked, never in the clear
     links = set(re.findall(rf'href="(/runs/{rid}/records/[^"]+)"', page.text))
     assert links
     for link in list(links)[:5]:

@@ -39,8 +39,30 @@ def browser() -> Iterator[object]:
             b.close()
 
 
+# Every field has a label, every link, button and disclosure a name a person (and a screen
+# reader) can use; one main landmark, one h1, the page's language.
+A11Y = """() => {
+  const bad = [];
+  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    const named = (el.labels && el.labels.length) || el.getAttribute("aria-label")
+      || el.getAttribute("aria-labelledby");
+    if (!named) bad.push("unlabelled field " + el.outerHTML.slice(0, 100));
+  }
+  for (const el of document.querySelectorAll("a[href], button, summary")) {
+    if (!(el.textContent || el.getAttribute("aria-label") || "").trim())
+      bad.push("unnamed control " + el.outerHTML.slice(0, 100));
+  }
+  if (document.querySelectorAll("main").length !== 1) bad.push("not one main landmark");
+  if (document.querySelectorAll("h1").length !== 1) bad.push("not one h1");
+  if (document.documentElement.lang !== "en") bad.push("no page language");
+  return bad;
+}"""
+
+
 def shot(page: object, name: str) -> Path:
-    """A full-page screenshot kept as a test artifact (tests/output/, not committed)."""
+    """Check the page's labels and names (:data:`A11Y`), then keep a full-page screenshot as
+    a test artifact (tests/output/, not committed)."""
+    assert page.evaluate(A11Y) == [], name  # type: ignore[attr-defined]
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]

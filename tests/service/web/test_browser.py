@@ -46,6 +46,8 @@ def sign_in(pg: Any, site: Site, role: str) -> None:
 
 
 def test_sign_in_upload_start_a_run_and_watch_it_finish(page: Any, site: Site) -> None:
+    page.goto("/login")
+    shot(page, "login")
     sign_in(page, site, "operator")
     shot(page, "projects")
     page.get_by_label("Project name").fill("Browser handbook")
@@ -96,6 +98,10 @@ def test_review_ten_records_with_the_keyboard_only(page: Any, site: Site) -> Non
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile("/$"))
     page.goto(f"/runs/{rid}/review")
+    page.keyboard.press("Tab")  # the first stop is the skip link, and it leads to the content
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
     assert "a accept" in page.locator("#keys-help").inner_text().replace("\n", " ")
     shot(page, "review")
     plan = ["a", "a", "r", "a", "e", "a", "r", "a", "a", "a"]
@@ -137,11 +143,15 @@ def test_review_ten_records_with_the_keyboard_only(page: Any, site: Site) -> Non
     assert f"{len(items) - 10}" in page.locator("#remaining").inner_text()
     page.goto(f"/runs/{rid}")
     assert "Acceptance rate" in page.locator("#review-outcome").inner_text()
+    page.goto(f"/runs/{rid}/review-list")
+    shot(page, "review-list")
 
 
 def test_legal_sign_off_then_export_download(page: Any, site: Site) -> None:
     _, rid = make_run(site, records=6)
     sign_in(page, site, "legal")
+    page.goto(f"/runs/{rid}/curation")
+    shot(page, "curation-empty")
     page.goto(f"/runs/{rid}/legal?use=evaluation")
     assert "review needed" in page.locator("#gate-refusal").inner_text()
     page.get_by_role("button", name="Export for evaluation").click()
@@ -174,6 +184,7 @@ def test_a_role_without_the_page_gets_403(page: Any, site: Site, done_run) -> No
     sign_in(page, site, "reviewer")
     res = page.goto(f"/runs/{rid}/legal")
     assert res.status == 403
+    shot(page, "forbidden")
     assert page.get_by_role("heading", name=re.compile("Not allowed")).is_visible()
     assert page.get_by_role("link", name="Legal and export").count() == 0  # not offered either
     page.context.clear_cookies()

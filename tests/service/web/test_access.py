@@ -22,6 +22,7 @@ MATRIX = {
     "/runs/{rid}/review": {"operator", "reviewer"},
     "/runs/{rid}/review-list": {"operator", "reviewer"},
     "/runs/{rid}/legal": {"operator", "legal"},
+    "/runs/{rid}/records/{record}": {"operator", "reviewer", "legal"},
 }
 
 
@@ -33,7 +34,7 @@ def clients(site: Site) -> dict[str, tuple[httpx.Client, str]]:
 @pytest.mark.parametrize("page", sorted(MATRIX))
 def test_each_page_for_each_role(site: Site, done_run, clients, page: str) -> None:  # type: ignore[no-untyped-def]
     pid, rid = done_run
-    path = page.format(pid=pid, rid=rid)
+    path = page.format(pid=pid, rid=rid, record=_first_record(site, rid))
     for role in ALL:
         res = clients[role][0].get(path)
         want = 200 if role in MATRIX[page] else 403
@@ -51,6 +52,7 @@ ACTIONS = [  # (path, form, the roles whose right allows it)
     ("/runs/{rid}/review-bulk", {"decision": "accept", "ids": "{record}"}, {"reviewer"}),
     ("/runs/{rid}/signoffs", {"policy": "mock", "use": "evaluation", "note": "ok"}, {"legal"}),
     ("/runs/{rid}/exports", {"format": "alpaca", "use": "evaluation"}, {"operator", "legal"}),
+    ("/runs/{rid}/cancel", {}, {"operator"}),  # 409 for the operator: nothing to cancel
 ]
 
 
@@ -125,3 +127,22 @@ def test_run_progress_stream_for_a_signed_in_user(site: Site, done_run, clients)
         body = "".join(res.iter_text())
     assert body.startswith("event: progress\ndata: {") and '"status": "done"' in body
     assert clients["admin"][0].get(f"/runs/{rid}/events").status_code == 403
+
+
+def test_curate_needs_the_operator_and_the_csrf_token(site: Site, done_run, clients) -> None:  # type: ignore[no-untyped-def]
+    """Checked without letting the operator queue one (a curation would hold the shared
+    run for a while)."""
+    _, rid = done_run
+    for role in ALL:
+        c, csrf = clients[role]
+        assert c.post(f"/runs/{rid}/curate", data={"csrf": "forged"}).status_code == 403
+        if role != "operator":
+            res = c.post(f"/runs/{rid}/curate", data={"csrf": csrf})
+            assert res.status_code == 403 and "may not do this" in res.text
+    import sqlalchemy as sa
+
+    from generator.service.db import jobs
+
+    with site.server.database().engine.connect() as conn:
+        q = sa.select(sa.func.count()).where(jobs.c.run_id == rid, jobs.c.kind == "curate")
+        assert conn.execute(q).scalar_one() == 0

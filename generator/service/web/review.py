@@ -51,6 +51,27 @@ def _fields(record: dict[str, Any]) -> list[tuple[str, str]]:
     return parse_record(record).text_fields()
 
 
+def flat_scores(curation: dict[str, Any]) -> list[tuple[str, str]]:
+    """The curation steps' scores and flags as ``step.key: value`` lines (lists joined)."""
+    out: list[tuple[str, str]] = []
+
+    def add(key: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                add(f"{key}.{k}", v)
+        elif isinstance(value, list):
+            out.append((key, ", ".join(str(v) for v in value) or "none"))
+        elif isinstance(value, float):
+            out.append((key, f"{value:.3g}"))
+        else:
+            out.append((key, str(value)))
+
+    for step, value in curation.items():
+        if step != "excluded":  # shown as "why queued"
+            add(step, value)
+    return out
+
+
 def _view(request: Request, rid: int, session: Session, items: list[api.ReviewItem], idx: int,
           status: int = 200, **extra: Any) -> Response:  # fmt: skip
     from generator.service.web.runs import run_page_context
@@ -62,7 +83,7 @@ def _view(request: Request, rid: int, session: Session, items: list[api.ReviewIt
     return render(
         request, "review.html", session, status, item=it, index=idx, total=len(items),
         remaining=len(_pending(items)), fields=rec.text_fields(), ground=ground,
-        scores={k: v for k, v in it.curation.items() if k != "excluded"},
+        scores=flat_scores(it.curation),
         excluded=it.curation.get("excluded"), **run_page_context(request, rid, session),
         **extra,
     )  # fmt: skip

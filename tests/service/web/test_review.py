@@ -119,3 +119,35 @@ def test_review_page_renders_in_under_100_ms_server_time(site: Site) -> None:
         f"ms; wall median {statistics.median(wall):.1f} ms"
     )
     assert median < 100, server
+
+
+def test_scores_are_shown_one_per_line() -> None:
+    from generator.service.web.review import flat_scores
+
+    got = flat_scores(
+        {
+            "quality": {"score": 0.9612, "flags": ["short", "echo"]},
+            "excluded": {"step": "x"},
+            "pii": {"masked": 2, "kinds": []},
+        }
+    )
+    assert got == [
+        ("quality.score", "0.961"),
+        ("quality.flags", "short, echo"),
+        ("pii.masked", "2"),
+        ("pii.kinds", "none"),
+    ]
+
+
+def test_grounding_marks_answer_words_found_in_the_source() -> None:
+    from generator.service.web.grounding import grounding
+
+    g = grounding(
+        "Staff get 25 days of paid leave.", "All staff get twenty-five days; leave <b>x</b>."
+    )
+    assert ("staff", True) in g["source"] and ("days", True) in g["source"]
+    assert ("<b>", False) not in g["source"]  # segments are text: the template escapes them
+    assert "".join(t for t, _ in g["source"]) == "All staff get twenty-five days; leave <b>x</b>."
+    assert [t for t, hit in g["answer"] if hit] == ["Staff", "days", "leave"]
+    assert g["share"] == 3 / 4  # of staff, days, paid, leave ("get", "of", "25" too short/common)
+    assert grounding("anything", None)["share"] is None

@@ -60,7 +60,8 @@ def gate_table(folder: Path, use: str, accept: list[str]) -> dict[str, Any]:
     with its records per verdict, clause, quote, URL and a reason; and the refusal, if any."""
     opts = ExportOptions(run=folder, fmt="alpaca", use=use, out=folder / "unused",
                          accept_review=tuple(accept))  # fmt: skip
-    res, decisions, _, _ = judge_export(opts, check_out=False)
+    judged = judge_export(opts, check_out=False)
+    res, decisions = judged.res, judged.decisions
     policies = load_policies()
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for d in decisions.values():
@@ -152,8 +153,8 @@ async def export(
 
     def judge() -> str | None:
         try:
-            res, decisions, _, _ = judge_export(opts, check_out=False)
-            refuse_if_needed(opts, res, decisions)
+            judged = judge_export(opts, check_out=False)
+            refuse_if_needed(opts, judged.res, judged.decisions)
         except (ExportRefused, ConfigError) as exc:
             return str(exc)
         return None

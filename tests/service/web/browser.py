@@ -27,7 +27,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "output" / "screenshots"
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
-            pytest.fail("CI must have /usr/bin/chromium (.ci/run installs it)")
+            pytest.fail("CI must have /usr/bin/chromium (make test installs it)")
         pytest.skip("Debian's Chromium is not installed: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 

@@ -157,8 +157,15 @@ def _dashboard_wanted() -> bool:
 
 
 @contextlib.contextmanager
-def open_cluster(value: str, *, say: Callable[[str], None] | None = None) -> Iterator[Cluster]:
-    """Connect to (or start) the cluster named by ``value``; closed on exit."""
+def open_cluster(
+    value: str,
+    *,
+    say: Callable[[str], None] | None = None,
+    summary: Callable[[str], None] | None = None,
+) -> Iterator[Cluster]:
+    """Connect to (or start) the cluster named by ``value``; closed on exit. ``say`` gets
+    the start line (with the dashboard address); ``summary`` the per-stage lines at the
+    end, also when the command stops early (a guard, Ctrl-C, an error)."""
     spec = parse_spec(value)
     distributed = _import_distributed()
     import logging
@@ -187,9 +194,11 @@ def open_cluster(value: str, *, say: Callable[[str], None] | None = None) -> Ite
                 f"cluster local:{spec.workers} started"
                 + (f"; dashboard {link}" if link else " (no dashboard: bokeh not installed)")
             )
+        cluster = Cluster(client, spec, link)
         try:
-            yield Cluster(client, spec, link)
+            yield cluster
         finally:
+            _summarise(cluster, summary)
             client.close()
             local.close()
         return
@@ -199,7 +208,15 @@ def open_cluster(value: str, *, say: Callable[[str], None] | None = None) -> Ite
         raise ConfigError(f"--cluster {spec.address}: no Dask scheduler answered ({exc})") from exc
     if say is not None:
         say(f"cluster {spec.address}: {len(client.scheduler_info()['workers'])} workers")
+    cluster = Cluster(client, spec, None)
     try:
-        yield Cluster(client, spec, None)
+        yield cluster
     finally:
+        _summarise(cluster, summary)
         client.close()
+
+
+def _summarise(cluster: Cluster, summary: Callable[[str], None] | None) -> None:
+    if summary is not None:
+        for line in cluster.summary_lines():
+            summary(line)

@@ -56,17 +56,14 @@ def curate_cmd(
     if cluster is not None:
         parse_spec(cluster)  # refused before anything is created
     fresh = input_file is not None  # RUN is the output: created, or a run; never foreign
-    lines: list[str] = []
     with contextlib.ExitStack() as stack:
         engine = None
         if cluster is not None:
-            engine = stack.enter_context(open_cluster(cluster, say=typer.echo))
+            engine = stack.enter_context(open_cluster(cluster, say=typer.echo, summary=typer.echo))
         with open_run_folder(run_dir, "curate", create=fresh, heal=not fresh):
             result = curate(
                 run_dir, input_file=input_file, config_path=config, goal=goal, cluster=engine
             )
-        if engine is not None:
-            lines = engine.summary_lines()
 
     for p in result.problems:
         typer.echo(f"warning: {input_file or run_dir / 'records.jsonl'}: {p}", err=True)
@@ -90,8 +87,6 @@ def curate_cmd(
     if c.get("bad_lines"):
         line += f"; {c['bad_lines']} bad input line(s) skipped"
     typer.echo(line)
-    for cluster_line in lines:
-        typer.echo(cluster_line)
     typer.echo(f"report: {result.report or result.out_dir}")
 
 

@@ -148,10 +148,8 @@ def generate(
         if cluster is not None and not dry_run:
             parse_spec(cluster)
             say = lambda line: err.print(line, markup=False, soft_wrap=True)  # noqa: E731
-            engine = stack.enter_context(open_cluster(cluster, say=say))
+            engine = stack.enter_context(open_cluster(cluster, say=say, summary=say))
         result = run_generate(settings, console, err, engine)
-    for line in engine.summary_lines() if engine is not None else []:
-        err.print(line, markup=False, soft_wrap=True)
     if result.ingest_note:
         err.print(result.ingest_note)
     if result.estimate is not None:

@@ -111,11 +111,9 @@ def ingest(
     with contextlib.ExitStack() as stack:
         engine = None
         if cluster is not None:
-            engine = stack.enter_context(open_cluster(cluster, say=_say(console)))
+            say = _say(console)
+            engine = stack.enter_context(open_cluster(cluster, say=say, summary=say))
         _ingest(docs, out, asked, reingest, model, engine, console, err, results)
-        if engine is not None:
-            for line in engine.summary_lines():
-                console.print(line, markup=False, soft_wrap=True)
     _report(console, results, out)
 
 

@@ -67,3 +67,16 @@ def test_generate_on_a_cluster_survives_a_killed_worker(tmp_path: Path, dask_add
     assert len(hashes) == len(set(hashes))  # no answered call was paid twice
     assert sorted(hashes) == sorted(h for h, _ in ok_calls(one))
     assert "stage generate:" in spread.output
+
+
+def test_one_budget_for_every_worker(tmp_path: Path, dask_address: str):
+    docs = make_docs(tmp_path / "docs")
+    run = tmp_path / "run"
+    price = ["--price", "1000,1000"]  # USD per 1M tokens: a call costs about $1
+    res = gen(docs, run, "--max-cost", "4", "--concurrency", "4", *price, "--cluster", dask_address)
+    assert res.exit_code == 4, res.output
+    assert "budget" in res.output
+    spent = query(run, "SELECT SUM(cost_usd) FROM gen_calls")[0][0]
+    assert 0 < spent <= 4.0  # the guard is the coordinator's: two workers, one budget
+    calls = len(ok_calls(run))
+    assert f"calls allowed by the coordinator {calls}; workers lost 0" in res.output

@@ -3,6 +3,7 @@ per-stage lines with the workers' memory."""
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.request
 
@@ -32,6 +33,9 @@ def test_a_local_cluster_is_on_loopback_and_prints_its_dashboard():
         assert link == cluster.dashboard
         with urllib.request.urlopen(link, timeout=30) as page:  # served from this machine
             assert page.status == 200
+            html = page.read().decode()
+        scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
+        assert scripts and not [s for s in scripts if "//" in s]  # bokeh's own copies, no CDN
         with cluster.stage("work", items=10, size=2**20) as row:
             time.sleep(0.6)
             row["items"] = 20

@@ -67,3 +67,30 @@ def test_a_bad_cluster_value_is_a_usage_error(tmp_path: Path):
     assert result.exit_code == 2
     assert "--cluster must be local:N or tcp://HOST:PORT" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_a_task_that_kills_its_worker_is_reported_and_the_rest_go_on(dask_address: str):
+    """What a PDF that crashes its parser gets: Dask tries it on other workers (each dies
+    and is restarted), then ``on_lost`` answers for it; the items around it still come
+    back, in order."""
+    import operator
+    import os
+
+    from distributed import Client
+
+    from generator.cluster.mapping import ordered_map
+
+    items = [(abs, -1), (os._exit, 1), (abs, -3)]
+    with Client(dask_address, timeout="10s") as client:
+        got = list(
+            ordered_map(
+                client,
+                operator.call,
+                items,
+                window=3,
+                args=lambda item: item,
+                on_lost=lambda item, exc: f"lost {type(exc).__name__}",
+            )
+        )
+        client.wait_for_workers(2, timeout=120)  # the nannies restart them
+    assert got == [1, "lost KilledWorker", 3]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from generator.cluster.connect import Cluster
 from generator.curate.base import Exclusion, Step
@@ -70,7 +71,9 @@ def logged_run(step: Step, items: Iterable[Record]) -> list[Event]:
     return events
 
 
-def run_partition(blob: bytes, records: list[Record], last: bool) -> tuple[list[Event], Step]:
+def run_partition(
+    blob: bytes, records: list[Record], last: bool
+) -> tuple[list[Event], dict[str, Any]]:
     """On a worker: one partition through a fresh copy of the pickled step (counters at
     zero, whatever ran before on this worker); its log and its counters."""
     import cloudpickle
@@ -79,7 +82,7 @@ def run_partition(blob: bytes, records: list[Record], last: bool) -> tuple[list[
     events = logged_run(step, records)
     if not last and events and isinstance(events[-1], _End):
         events.pop()  # only the last partition's end is the input's end
-    return events, step
+    return events, step.counters()
 
 
 def replay(events: Sequence[Event], upstream: Iterator[Record], step: Step) -> Iterator[Record]:
@@ -131,9 +134,9 @@ def _mapped(cluster: Cluster, step: Step, items: list[Record]) -> list[Event]:
         args=lambda b: (items[b[0] : b[1]], b[1] == len(items)),
         shared=(shipped,),
     )
-    for part_events, worker_step in parts:
+    for part_events, counters in parts:
         events.extend(part_events)
-        step.absorb(worker_step)
+        step.absorb(counters)
     return events
 
 

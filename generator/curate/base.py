@@ -69,13 +69,23 @@ class Step(abc.ABC):
         # the step's LLM client, if any: ``problems()`` gives its calls, failures, unparsable
         self.check_client: Any = None
 
-    def absorb(self, part: Step) -> None:
-        """Add the counters of a copy of this step that ran on one partition (``--cluster``);
-        a step with more state than the base counters adds it in an override."""
-        self.seen += part.seen
-        self.kept += part.kept
-        self.dropped.update(part.dropped)
-        self.failed_checks += part.failed_checks
+    def counters(self) -> dict[str, Any]:
+        """What :meth:`absorb` adds up from a copy of this step that ran on one partition
+        (``--cluster``; plain data, so it crosses processes whatever else the step holds).
+        A step with more state than the base counters extends both."""
+        return {
+            "seen": self.seen,
+            "kept": self.kept,
+            "dropped": dict(self.dropped),
+            "failed_checks": self.failed_checks,
+        }
+
+    def absorb(self, part: dict[str, Any]) -> None:
+        """Add the :meth:`counters` of a copy of this step that ran on one partition."""
+        self.seen += part["seen"]
+        self.kept += part["kept"]
+        self.dropped.update(part["dropped"])
+        self.failed_checks += part["failed_checks"]
 
     def on_cluster(self, cluster: Any, records: list[Record]) -> None:
         """Before :meth:`run` on ``records`` under ``--cluster``: a step with a partitioned

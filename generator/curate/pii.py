@@ -124,11 +124,17 @@ class PiiStep(Step):
 
     per_record = True
 
-    def absorb(self, part: Step) -> None:
+    def counters(self) -> dict[str, Any]:
+        return {
+            **super().counters(),
+            "findings": dict(self.findings),
+            "examples": {k: list(v) for k, v in self.examples.items()},
+        }
+
+    def absorb(self, part: dict[str, Any]) -> None:
         super().absorb(part)
-        assert isinstance(part, PiiStep)
-        self.findings.update(part.findings)
-        for kind, values in part.examples.items():
+        self.findings.update(part["findings"])
+        for kind, values in part["examples"].items():
             room = self.config.examples_per_type - len(self.examples[kind])
             self.examples[kind].extend(values[: max(0, room)])
 

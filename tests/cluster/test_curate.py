@@ -20,7 +20,7 @@ steps: [pii, heuristics, length, harmful, exact_dedup, near_dedup]
 pii:
   actions: {EMAIL: pseudonymize, PHONE: redact, CREDIT_CARD: drop}
 heuristics: {enabled: true}
-harmful: {enabled: true, classifier: patterns}
+harmful: {enabled: true}  # the default classifier: embeddings when installed
 exact_dedup: {on_instruction: false}  # leaves the reworded copies to near dedup
 """
 

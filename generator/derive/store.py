@@ -29,7 +29,18 @@ KIND_MIGRATIONS = [
         kind TEXT NOT NULL,      -- pair-answer | pair-flawed | eval
         data TEXT NOT NULL       -- the record (or answer) line with its meta, JSON
     );
+    """,
+    # 2: the judge model whose ranking made each judge-ranked pair (its label is model
+    # output used for training: its terms bind the pair), keyed by the pair's two sides
     """
+    CREATE TABLE pair_judges (
+        pair_id TEXT PRIMARY KEY,
+        chosen TEXT NOT NULL,    -- kind_records id of the chosen answer
+        rejected TEXT NOT NULL,  -- kind_records id of the rejected answer
+        data TEXT NOT NULL       -- the judge's meta (model, API base, policy tag, rubric)
+    );
+    CREATE INDEX pair_judges_sides ON pair_judges(chosen, rejected);
+    """,
 ]
 
 
@@ -43,6 +54,28 @@ def kind_row(conn: sqlite3.Connection, rid: str, table: str = "kind_records") ->
         return None
 
 
+def judge_row(conn: sqlite3.Connection, chosen: str, rejected: str) -> dict[str, Any] | None:
+    """The journaled meta of the judge that ranked ``chosen`` over ``rejected`` (None: the
+    run journaled no such ranking, or no judge table)."""
+    try:
+        row = conn.execute(
+            "SELECT data FROM pair_judges WHERE chosen=? AND rejected=?", (chosen, rejected)
+        ).fetchone()
+        data = json.loads(row[0]) if row else None
+    except (sqlite3.Error, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def kind_of(conn: sqlite3.Connection, rid: str) -> str | None:
+    """The derive stage's kind of a journaled answer (``pair-answer``...), or None."""
+    try:
+        row = conn.execute("SELECT kind FROM kind_records WHERE id=?", (rid,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
 class KindStore:
     """Writes and reads ``kind_records`` of one run journal."""
 
@@ -54,6 +87,13 @@ class KindStore:
         self.journal.execute(
             "INSERT OR IGNORE INTO kind_records(id, kind, data) VALUES (?,?,?)",
             (data["meta"]["id"], kind, json.dumps(data, ensure_ascii=False)),
+        )
+
+    def put_judge(self, pair_id: str, chosen: str, rejected: str, meta: dict[str, Any]) -> None:
+        """Journal the judge whose ranking made ``pair_id`` (the latest ranking wins)."""
+        self.journal.execute(
+            "INSERT OR REPLACE INTO pair_judges(pair_id, chosen, rejected, data) VALUES (?,?,?,?)",
+            (pair_id, chosen, rejected, json.dumps(meta, ensure_ascii=False)),
         )
 
     def get(self, rid: str) -> dict[str, Any] | None:

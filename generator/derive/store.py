@@ -146,3 +146,41 @@ def write_outputs(
     atomic_write_text(out / "review.jsonl", _jsonl(findings))
     atomic_write_text(out / "rejected.jsonl", _jsonl(rejected))
     atomic_write_text(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
+def stage_reports(run: Path) -> dict[str, dict[str, Any] | str]:
+    """The reports of the derive stages a run has (``pairs``, ``eval``: their
+    ``report.json``), for ``runs show``; an unreadable report is a line saying so."""
+    out: dict[str, dict[str, Any] | str] = {}
+    for stage in ("pairs", "eval"):
+        path = run / stage / "report.json"
+        if not path.exists():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("counts"), dict):
+                raise ValueError("not a stage report")
+            out[stage] = data
+        except (OSError, ValueError) as exc:
+            out[stage] = f"unreadable {stage}/report.json ({exc})"
+    return out
+
+
+def report_line(stage: str, report: dict[str, Any] | str) -> str:
+    """One line of ``runs show`` for a derive stage's report."""
+    if isinstance(report, str):
+        return report
+    c, usd = report["counts"], (report.get("spent") or {}).get("cost_usd") or 0.0
+    if stage == "pairs":
+        judge = f", judge {report['judge']}" if report.get("judge") else ""
+        return (
+            f"{c.get('pairs', 0)} ({report.get('method', '?')}{judge}); "
+            f"{c.get('findings', 0)} held for review; ${usd:.4f}"
+        )
+    one, two = c.get("accepted_1hop", 0), c.get("accepted_2hop", 0)
+    rejected = sum(n for k, n in c.items() if k.startswith("rejected:"))
+    docs = len(report.get("held_out_documents") or [])
+    return (
+        f"{one + two} ({one} single-hop, {two} two-hop) from {docs} held-out documents; "
+        f"{report.get('findings', 0)} held for review, {rejected} rejected; ${usd:.4f}"
+    )

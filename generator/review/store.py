@@ -37,12 +37,17 @@ REVIEW_MIGRATIONS = [
     """,
     # the text a decision was made on: a record whose text changed since needs a new one
     "ALTER TABLE review_decisions ADD COLUMN text_sha256 TEXT;",
-    # each item's text digest, and an index holding what paging and counting read, so a
-    # page of the queue reads its own rows only (review_digest: registered by ReviewStore)
+    # each item's text digest and whether it holds a decision on that text (kept by
+    # decide and append_items), indexed so a page of the queue reads its own rows only
+    # (review_digest: registered by ReviewStore)
     """
     ALTER TABLE review_items ADD COLUMN text_sha256 TEXT;
+    ALTER TABLE review_items ADD COLUMN decided INTEGER NOT NULL DEFAULT 0;
     UPDATE review_items SET text_sha256 = review_digest(record);
-    CREATE INDEX review_items_queue ON review_items(position, record_id, origin, text_sha256);
+    UPDATE review_items AS i SET decided = EXISTS (VALID_DECISION);
+    CREATE INDEX review_items_position ON review_items(position);
+    CREATE INDEX review_items_origin ON review_items(origin);
+    CREATE INDEX review_items_pending ON review_items(position) WHERE decided = 0;
     """,
 ]
 
@@ -51,6 +56,7 @@ VALID_DECISION = """
     SELECT d.* FROM review_decisions d WHERE d.id = (
         SELECT max(id) FROM review_decisions WHERE record_id = i.record_id AND decision != 'skip')
     AND (d.text_sha256 IS NULL OR d.text_sha256 = i.text_sha256)"""
+REVIEW_MIGRATIONS[-1] = REVIEW_MIGRATIONS[-1].replace("VALID_DECISION", VALID_DECISION)
 COLUMNS = "record_id, position, origin, stratum, reason, record, text_sha256"
 
 
@@ -145,7 +151,8 @@ class ReviewStore:
                 ],
             )
             conn.executemany(
-                "UPDATE review_items SET record=?, reason=?, text_sha256=? WHERE record_id=?",
+                "UPDATE review_items SET record=?, reason=?, text_sha256=?, decided=0"
+                " WHERE record_id=?",
                 changed,
             )
         return len(new) + len(changed)
@@ -176,13 +183,8 @@ class ReviewStore:
 
     def remaining(self) -> int:
         """How many items have no decision on their current text (as :meth:`pending`)."""
-        rows = self.journal.query(
-            "SELECT count(*) n FROM (SELECT record_id, max(id) mid FROM review_decisions"
-            " WHERE decision != 'skip' GROUP BY record_id) l"
-            " JOIN review_decisions d ON d.id = l.mid JOIN review_items i USING (record_id)"
-            " WHERE d.text_sha256 IS NULL OR d.text_sha256 = i.text_sha256"
-        )
-        return self.size() - int(rows[0]["n"])
+        rows = self.journal.query("SELECT count(*) n FROM review_items WHERE decided = 0")
+        return int(rows[0]["n"])
 
     def rank(self, position: int) -> int:
         """How many items come before ``position`` (0 for the first)."""
@@ -201,8 +203,8 @@ class ReviewStore:
     def next_pending(self, after: int) -> int | None:
         """The position of the first undecided item after ``after``, wrapping round."""
         q = (
-            f"SELECT position FROM review_items i WHERE position > ? AND NOT EXISTS"
-            f" ({VALID_DECISION}) ORDER BY position LIMIT 1"
+            "SELECT position FROM review_items WHERE decided = 0 AND position > ?"
+            " ORDER BY position LIMIT 1"
         )
         for start in (after, -1):
             rows = self.journal.query(q, (start,))
@@ -243,9 +245,9 @@ class ReviewStore:
             where.append("origin = ?")
             args.append(origin)
         if status == "pending":
-            where.append(f"NOT EXISTS ({VALID_DECISION})")
+            where.append("decided = 0")
         elif status:
-            where.append(f"EXISTS ({VALID_DECISION} AND d.decision = ?)")
+            where.append(f"decided = 1 AND EXISTS ({VALID_DECISION} AND d.decision = ?)")
             args.append(status)
         if contains:
             where.append("(instr(lower(record), ?) OR instr(lower(coalesce(reason, '')), ?))")
@@ -267,25 +269,33 @@ class ReviewStore:
         after: Record | None = None,
         at: str | None = None,
     ) -> None:
-        if before is None:
+        digest = text_digest(before) if before is not None else None
+        if before is None:  # made on the text queued now
             rows = self.journal.query(
-                "SELECT record FROM review_items WHERE record_id=?", (record_id,)
+                "SELECT text_sha256 FROM review_items WHERE record_id=?", (record_id,)
             )
-            shown = parse_record(json.loads(rows[0]["record"])) if rows else None
-        self.journal.execute(
-            "INSERT INTO review_decisions(record_id, decision, reason, reviewer, at, before, after,"
-            " text_sha256) VALUES (?,?,?,?,?,?,?,?)",
-            (
-                record_id,
-                decision,
-                reason,
-                reviewer or reviewer_name(),
-                at or utcnow(),
-                before.to_json() if before else None,
-                after.to_json() if after else None,
-                text_digest(before or shown) if (before or shown) else None,
-            ),
-        )
+            digest = rows[0]["text_sha256"] if rows else None
+        with self.journal.transaction() as conn:
+            conn.execute(
+                "INSERT INTO review_decisions(record_id, decision, reason, reviewer, at, before,"
+                " after, text_sha256) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    record_id,
+                    decision,
+                    reason,
+                    reviewer or reviewer_name(),
+                    at or utcnow(),
+                    before.to_json() if before else None,
+                    after.to_json() if after else None,
+                    digest,
+                ),
+            )
+            if decision != "skip":  # the item's latest decision: does it hold for its text?
+                conn.execute(
+                    "UPDATE review_items SET decided = (? IS NULL OR ? = text_sha256)"
+                    " WHERE record_id=?",
+                    (digest, digest, record_id),
+                )
 
     def latest(self) -> dict[str, dict[str, Any]]:
         """The latest non-skip decision per record (a later decision overrides)."""

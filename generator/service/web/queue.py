@@ -27,6 +27,7 @@ from generator.service.api import review as api
 from generator.service.auth import remote
 from generator.service.errors import ApiError, not_found
 from generator.service.users import Principal
+from generator.service.web.journals import review_journal
 from generator.store import JOURNAL_NAME
 
 BATCH = 200  # rows read at a time while filling a filtered page
@@ -39,7 +40,7 @@ def review_store(request: Request, rid: int) -> Iterator[tuple[dict[str, Any], R
     if not (run_dir / JOURNAL_NAME).exists():
         yield run, None
         return
-    with api.open_journal(run_dir, "review") as journal:
+    with review_journal(run_dir) as journal:
         store = ReviewStore(journal)
         prepare(store, run_dir, None, None)
         yield run, store

@@ -65,16 +65,17 @@ def filtered(
     needle = q.lower()
     plain = needle.isascii() and needle.isprintable() and not set('"\\') & set(needle)
     pre = needle if plain else ""  # as it is written in the record's JSON
+    size = BATCH if needle else limit + 1  # the SQL filters are exact; the text's is not
     out: list[api.ReviewItem] = []
     while True:
-        batch = store.page(after, BATCH, origin=origin, status=status, contains=pre)
+        batch = store.page(after, size, origin=origin, status=status, contains=pre)
         for it in batch:
             if needle and not _contains(it, needle):
                 continue
             if len(out) == limit:
                 return out, out[-1].position
             out.append(shown(store, it, source=False))
-        if len(batch) < BATCH:
+        if len(batch) < size:
             return out, None
         after = batch[-1].position
 

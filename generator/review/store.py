@@ -46,7 +46,7 @@ REVIEW_MIGRATIONS = [
     UPDATE review_items SET text_sha256 = review_digest(record);
     UPDATE review_items AS i SET decided = EXISTS (VALID_DECISION);
     CREATE INDEX review_items_position ON review_items(position);
-    CREATE INDEX review_items_origin ON review_items(origin);
+    CREATE INDEX review_items_origin ON review_items(origin, position);
     CREATE INDEX review_items_pending ON review_items(position) WHERE decided = 0;
     """,
 ]

@@ -20,11 +20,11 @@ from generator.service.web.views import STATIC, SignInNeeded, WebError, current,
 
 def mount(app: FastAPI) -> None:
     """Add the pages, the static files and the security headers to the service app."""
-    from generator.service.web import curation, legal, projects, review, runs, signin
+    from generator.service.web import admin, curation, legal, projects, review, runs, signin
 
     app.add_middleware(security.SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (signin, projects, runs, review, legal, curation):
+    for module in (signin, projects, runs, review, legal, curation, admin):
         app.include_router(module.router)
 
     api_error = app.exception_handlers[StarletteHTTPException]  # errors.install's

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +17,7 @@ from generator.service.api import documents, projects, runs
 from generator.service.api.projects import ProjectId
 from generator.service.web.estimate import dry_run
 from generator.service.web.sessions import Session
-from generator.service.web.views import Action, Page, render
+from generator.service.web.views import Action, Page, page, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,7 +30,10 @@ def problem(exc: ValidationError) -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: Session = Page("projects")) -> Response:
+def home(request: Request, session: Session = Depends(signed_in)) -> Response:
+    if session.user.role == "admin":  # no projects to see: the admin's own page
+        return RedirectResponse("/admin", status_code=303)
+    page("projects")(request)  # the role check
     items = projects.list_projects(request, session.user).items
     return render(request, "projects.html", session, projects=items)
 

@@ -63,7 +63,10 @@ async def login(
         how = {"with": "token" if token.strip() else "password"}
         audit.record(conn, actor=user.name, action="web.signin", target=f"user:{user.name}",
                      remote=remote(request), detail=how)  # fmt: skip
-    res = RedirectResponse(_safe_next(next), status_code=303)
+    target = _safe_next(next)
+    if target == "/" and user.role == "admin":  # the projects are not theirs: their page
+        target = "/admin"
+    res = RedirectResponse(target, status_code=303)
     sessions.set_cookie(request, res, sessions.COOKIE, secret, sessions.SESSION_TTL_S)
     res.delete_cookie(sessions.LOGIN_COOKIE, path="/")
     return res

@@ -151,3 +151,24 @@ def test_curate_needs_the_operator_and_the_csrf_token(site: Site, done_run, clie
     with site.server.database().engine.connect() as conn:
         q = sa.select(sa.func.count()).where(jobs.c.run_id == rid, jobs.c.kind == "curate")
         assert conn.execute(q).scalar_one() == 0
+
+
+def test_unknown_web_paths_answer_an_html_404_and_api_paths_json(site: Site, clients) -> None:  # type: ignore[no-untyped-def]
+    c, _ = clients["reviewer"]
+    for client in (c, httpx.Client(base_url=site.url)):  # signed in or not
+        for path in ("/nope", "/runs/1/nope", "/projects/x/y/z", "/static/nope.js", "/apix"):
+            res = client.get(path)
+            assert res.status_code == 404, path
+            assert res.headers["content-type"].startswith("text/html"), path
+            assert "Not found" in res.text and "no such page" in res.text, path
+            assert res.headers["content-security-policy"] == CSP
+        res = client.delete("/login")  # a page without that method: a page too
+        assert res.status_code == 405 and res.headers["content-type"].startswith("text/html")
+        assert "GET" in res.headers["allow"]
+        for path in ("/api/v1/nope", "/api", "/api/v2/x"):
+            res = client.get(path)
+            assert res.status_code in (401, 404), path
+            assert res.json()["error"]["code"], path
+        assert client.delete("/api/v1/me").json()["error"]["code"]
+    json_404 = c.get("/nope", headers={"Accept": "application/json"})  # a script asking JSON
+    assert json_404.status_code == 404 and json_404.json()["error"]["code"] == "not_found"

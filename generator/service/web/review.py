@@ -118,7 +118,9 @@ async def decide(
             return _view(request, rid, session, store, it, 422, error=str(exc.detail),
                          editing=choice == "edit", rejecting=choice == "reject",
                          form=form)  # fmt: skip
-        nxt = store.next_pending(it.position)
+        nxt = store.next_pending(it.position)  # all decided: simply the next one
+        if nxt is None:
+            nxt = store.neighbours(it.position)[1]
     return RedirectResponse(
         f"/runs/{rid}/review?pos={it.position if nxt is None else nxt}", status_code=303
     )

@@ -103,8 +103,8 @@ class FakeOpenAIBatches:
             cid, what = line["custom_id"], plan.outcome.get(i, "ok")
             if what == "lost" or plan.end == "failed":
                 if plan.end != "failed":
-                    err.append({"id": "x", "custom_id": cid, "response": None,
-                                "error": {"code": "batch_expired", "message": "expired"}})  # fmt: skip
+                    lost = {"code": "batch_expired", "message": "expired"}
+                    err.append({"id": "x", "custom_id": cid, "response": None, "error": lost})
                 continue
             self.billed.append(cid)
             if what in ("500", "400"):

@@ -4,7 +4,7 @@ for ``mock_openai_server.py`` (benchmarks and tests).
 A batch is ``in_progress`` for ``delay_s`` after it is created; the first poll after that
 runs every request line through the same reply builder as the chat endpoint and ends the
 batch (OpenAI: output and error files; Anthropic: results). Faults, set at start or with
-``POST /mock/faults`` (JSON): ``expire`` (share of requests left unrun: the batch
+``POST /mock/faults`` (JSON; ``delay_s`` too): ``expire`` (share of requests left unrun: the batch
 expires), ``errors`` (share answered with a 500), ``malformed`` (result lines replaced by
 garbage), ``fail_polls`` (the next N polls answer 500), ``fail_batch`` (the next batch
 fails validation). Shares are decided by the request's hash, so they are reproducible.
@@ -116,7 +116,10 @@ class BatchAPI:
         path = path.split("?", 1)[0].rstrip("/")
         if method == "POST" and path == "/mock/faults":
             for k, v in json.loads(raw).items():
-                setattr(self.faults, k, type(getattr(self.faults, k))(v))
+                if k == "delay_s":
+                    self.delay_s = float(v)
+                else:
+                    setattr(self.faults, k, type(getattr(self.faults, k))(v))
             return 200, b"{}"
         if path.startswith("/v1/messages/batches"):
             return self._anthropic(method, path, raw)

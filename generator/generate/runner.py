@@ -14,6 +14,7 @@ by Ctrl-C or SIGTERM; failed).
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -214,6 +215,12 @@ async def _drive(
 
         backend = BatchBackend(settings, engine.on_call, *batch)
         stats = backend.batching.stats
+        if settings.records is not None:
+            # --records: batches sized to what is still needed (plus a quarter for
+            # rejections), not the whole plan: a batch is paid once submitted.
+            left = max(1, settings.records - engine.p.accepted_before)
+            per_unit = engine.p.template.records_per_call
+            backend.capacity = max(1, math.ceil(left * 1.25 / per_unit))
     elif n > 0:
         from generator.generate.workers import ProcessBackend
 

@@ -73,6 +73,21 @@ def test_batch_gives_the_sync_records_at_half_the_cost(
     assert code == 0 and server.stats()["batch"]["batches_created"] == 1
 
 
+def test_records_limit_sizes_batches_to_what_is_still_needed(
+    docs: Path, tmp_path: Path, batch_server: Callable[..., BatchServer]
+) -> None:
+    server = batch_server()
+    run = tmp_path / "r"
+    code, out = gen(docs, run, "openai/mock-model", server.openai_base, "--batch",
+                    "--batch-poll", "0.05", "--records", "5")  # fmt: skip
+    assert code == 0, out
+    with sqlite3.connect(run / "run.sqlite") as conn:
+        sizes = [r[0] for r in conn.execute("SELECT n_requests FROM gen_batches ORDER BY rowid")]
+        accepted = conn.execute("SELECT COUNT(*) FROM gen_records").fetchone()[0]
+    assert sizes[0] == 2  # 5 records, 5 a call, plus a quarter: 2 requests, not the plan
+    assert accepted >= 5 and server.stats()["batch"]["billed"] == sum(sizes)
+
+
 def test_batch_refuses_other_providers(docs: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["generate", str(docs), "--out", str(tmp_path / "r"),
                               "--model", "mock/echo", "--batch"])  # fmt: skip

@@ -63,6 +63,7 @@ class BatchBackend:
     ) -> None:
         client = client_for(settings.model, settings.api_base, settings.api_key_env)
         bj = BatchJournal(journal)
+        bj.abandon_uploads()  # this process holds the run: no upload of another is running
         self.executor = UnitExecutor(None, on_call)
         budget = None
         if settings.max_cost is not None:

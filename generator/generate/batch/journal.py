@@ -109,6 +109,15 @@ class BatchJournal:
                 [(key, *r) for r in requests],
             )
 
+    def abandon_uploads(self) -> int:
+        """Batches left in ``uploading`` (a crash before the create call was even journaled:
+        nothing was created at the provider) are marked ``abandoned``."""
+        cur = self.j.execute(
+            "UPDATE gen_batches SET state='abandoned', updated_at=? WHERE state='uploading'",
+            (utcnow(),),
+        )
+        return cur.rowcount
+
     def update(self, key: str, **values: Any) -> None:
         """Set columns of one batch (``state``, ids, counts, ``error``)."""
         if values.get("state") == "submitting":

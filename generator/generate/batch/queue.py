@@ -235,6 +235,16 @@ class BatchingProvider(Provider):
             self._timer.cancel()
             self._timer = None
         queue, self._queue = [d for d in self._queue if d in self._waiting], []
+        launched: set[str] = set()
+        try:
+            self._form(queue, launched)
+        except Exception as exc:  # a loop callback: an error here must reach the units
+            for digest in queue:
+                if digest in self._waiting and digest not in launched:
+                    self._fail(digest, exc)
+
+    def _form(self, queue: list[str], launched: set[str]) -> None:
+        """Split the queued requests into batches within the limits and launch them."""
         batch: _Batch | None = None
         size = 0
         for digest in dict.fromkeys(queue):
@@ -246,16 +256,18 @@ class BatchingProvider(Provider):
                 or (size + len(line) + 1 > self.max_bytes)
             ):
                 if batch is not None:
-                    self._launch(batch)
+                    self._launch(batch, launched)
                 self._n += 1
                 batch, size = _Batch(f"s{self.session or 0}-{self._n}", {}), 0
             batch.digests[cid] = digest
             batch.lines.append(line)
             size += len(line) + 1
         if batch is not None:
-            self._launch(batch)
+            self._launch(batch, launched)
 
-    def _launch(self, batch: _Batch) -> None:
+    def _launch(self, batch: _Batch, launched: set[str] | None = None) -> None:
+        if launched is not None:
+            launched.update(batch.digests.values())
         if self.budget is not None and not self._afford(batch):
             return
         task = asyncio.get_running_loop().create_task(self._guard(batch, self._submit(batch)))

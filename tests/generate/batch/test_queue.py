@@ -292,3 +292,45 @@ def test_a_request_two_units_ask_is_sent_and_paid_once(tmp_path: Path) -> None:
     assert len(wire.batches["batch_1"]["lines"]) == 1
     assert out[0].text == out[1].text
     assert out[0].usage.cost_usd > 0 and out[1].usage.cost_usd == 0.0
+
+
+def test_batches_split_within_request_and_byte_limits(tmp_path: Path) -> None:
+    wire = FakeOpenAIBatches()
+    opts = BatchOptions(poll_s=0.01, poll_max_s=0.02, linger_s=0.01, max_requests=2)
+    bp, _ = provider(tmp_path, options=opts)
+    with respx.mock(assert_all_called=False) as mock:
+        wire.install(mock)
+        out = ask(bp, [req(i) for i in range(5)])
+    assert all(isinstance(c, Completion) for c in out)
+    assert sorted(len(b["lines"]) for b in wire.batches.values()) == [1, 2, 2]
+    # bytes: a limit that holds two lines at most
+    wire = FakeOpenAIBatches()
+    bp, _ = provider(tmp_path / "bytes")
+    size = len(bp.client.line("r" * 49, req(0)))
+    bp.max_bytes = 2 * size + 5
+    with respx.mock(assert_all_called=False) as mock:
+        wire.install(mock)
+        out = ask(bp, [req(i) for i in range(5)])
+    assert all(isinstance(c, Completion) for c in out)
+    assert sorted(len(b["lines"]) for b in wire.batches.values()) == [1, 2, 2]
+
+
+def test_an_error_while_forming_a_batch_reaches_the_callers(tmp_path: Path) -> None:
+    bp, _ = provider(tmp_path)
+
+    def broken(cid: str, request: CompletionRequest) -> bytes:
+        raise ValueError("cannot build the line")
+
+    bp.client.line = broken  # type: ignore[method-assign]
+    out = ask(bp, [req(0), req(1)])  # would wait for ever if the error were lost
+    assert all(isinstance(e, ValueError) for e in out)
+
+
+def test_a_crash_before_the_create_call_leaves_nothing_to_attach(tmp_path: Path) -> None:
+    with Journal(tmp_path, create=True) as j:
+        bj = BatchJournal(j)
+        bj.start("s1-1", "openai", [(custom_id(request_hash(req(0))), request_hash(req(0)), "u")],
+                 10, 1.0, 1)  # fmt: skip
+        assert bj.in_flight_worst() == 1.0
+        assert bj.abandon_uploads() == 1
+        assert bj.batch_of(request_hash(req(0))) is None and bj.in_flight_worst() == 0.0

@@ -13,7 +13,7 @@ apart).
 
     .venv/bin/python benchmarks/bench_batch.py [--units 10000] [--latency-ms 50]
         [--batch-delay-s 5] [--concurrency 64] [--batch-max-requests 4000]
-        [--sync-workers auto]
+        [--sync-workers auto] [--expire 0.05 --errors 0.02 --malformed 0.01]
 """
 
 from __future__ import annotations
@@ -115,6 +115,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--batch-max-requests", type=int, default=4000)
     ap.add_argument("--sync-workers", default="auto", help="--workers of the sync run")
+    ap.add_argument("--expire", type=float, default=0.0, help="share of batch requests expired")
+    ap.add_argument("--errors", type=float, default=0.0, help="share answered with a 500")
+    ap.add_argument("--malformed", type=float, default=0.0, help="share of unreadable lines")
     args = ap.parse_args()
     calls_per_chunk = PER_CHUNK // 5
     work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
@@ -141,6 +144,12 @@ def main() -> None:
                        "--batch-max-requests", str(args.batch_max_requests)]),
         ):  # fmt: skip
             shutil.copytree(template, work / name)
+            if name == "batch":
+                faults = {"expire": args.expire, "errors": args.errors,
+                          "malformed": args.malformed}  # fmt: skip
+                post = urllib.request.Request(f"http://127.0.0.1:{port}/mock/faults",
+                                              data=json.dumps(faults).encode())  # fmt: skip
+                urllib.request.urlopen(post, timeout=10).close()
             s0 = stats(port)
             runs[name] = generate(docs, work / name, base, *extra)
             s1 = stats(port)
@@ -152,7 +161,9 @@ def main() -> None:
             runs[name]["server_cpu"] = sum(psutil.Process(server.pid).cpu_times()[:2])
         sync, batch = runs["sync"], runs["batch"]
         print(f"bench_batch: {args.units} units planned, mock latency {args.latency_ms:g} ms, "
-              f"batch turnaround {args.batch_delay_s:g} s, {os.cpu_count()} cores")  # fmt: skip
+              f"batch turnaround {args.batch_delay_s:g} s, {os.cpu_count()} cores; batch "
+              f"faults: expire {args.expire:g}, errors {args.errors:g}, "
+              f"malformed {args.malformed:g}")  # fmt: skip
         rows = [
             ("work units done", "units"), ("provider requests (ok)", "calls"),
             ("batches created", "batches"), ("cached prompt tokens", "cached"),
@@ -172,6 +183,9 @@ def main() -> None:
         same = sync["records"] == batch["records"]
         print(f"same records: {same} ({len(sync['records'] ^ batch['records'])} differ)")
         print(f"server CPU over both runs: {runs['batch']['server_cpu']:.1f} s")
+        for line in batch["stderr"].splitlines():
+            if line.startswith("batches:"):
+                print(f"--batch: {line}")
     finally:
         server.terminate()
         server.wait(10)

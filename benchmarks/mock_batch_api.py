@@ -7,7 +7,8 @@ batch (OpenAI: output and error files; Anthropic: results). Faults, set at start
 ``POST /mock/faults`` (JSON; ``delay_s`` too): ``expire`` (share of requests left unrun: the batch
 expires), ``errors`` (share answered with a 500), ``malformed`` (result lines replaced by
 garbage), ``fail_polls`` (the next N polls answer 500), ``fail_batch`` (the next batch
-fails validation). Shares are decided by the request's hash, so they are reproducible.
+fails validation). Shares are decided by the request's hash and the batch id, so they are
+reproducible and a request asked again in another batch may fare differently.
 
 Billing is counted per request body (``GET /stats``): ``billed`` requests run, and
 ``paid_twice``: bodies run more than once (a request paid twice).
@@ -187,7 +188,7 @@ class BatchAPI:
                         json.dumps({"custom_id": cid, "result": {"type": "canceled"}}).encode()
                     )
                 continue
-            if _share(digest, "expire") < self.faults.expire:
+            if _share(digest, "expire" + b.id) < self.faults.expire:
                 expired += 1
                 b.counts["expired"] += 1
                 (b.out if b.kind == "anthropic" else b.err).append(
@@ -195,13 +196,13 @@ class BatchAPI:
                 )
                 continue
             self.billed[digest] += 1
-            if _share(digest, "errors") < self.faults.errors:
+            if _share(digest, "errors" + b.id) < self.faults.errors:
                 b.counts["errored"] += 1
                 (b.err if b.kind == "openai" else b.out).append(self._error(b.kind, cid))
                 continue
             b.counts["succeeded"] += 1
             ok = self._answer(b.kind, cid, body, digest)
-            if _share(digest, "malformed") < self.faults.malformed:
+            if _share(digest, "malformed" + b.id) < self.faults.malformed:
                 ok = b'{"custom_id": "' + cid.encode() + b'", "response": {"status_co'
             b.out.append(ok)
         b.state = "cancelled" if b.cancel_requested else "expired" if expired else "completed"

@@ -10,8 +10,9 @@ garbage), ``fail_polls`` (the next N polls answer 500), ``fail_batch`` (the next
 fails validation). Shares are decided by the request's hash and the batch id, so they are
 reproducible and a request asked again in another batch may fare differently.
 
-Billing is counted per request body (``GET /stats``): ``billed`` requests run, and
-``paid_twice``: bodies run more than once (a request paid twice).
+Billing is counted per request body (``GET /stats``): ``billed`` requests answered (an
+answer whose result line is garbled was still paid), and ``paid_twice``: bodies answered
+more than once (a request paid twice). Expired and errored requests are not billed.
 """
 
 from __future__ import annotations
@@ -195,11 +196,11 @@ class BatchAPI:
                     self._lost(b.kind, cid, "expired")
                 )
                 continue
-            self.billed[digest] += 1
             if _share(digest, "errors" + b.id) < self.faults.errors:
-                b.counts["errored"] += 1
+                b.counts["errored"] += 1  # not billed: providers bill answered requests
                 (b.err if b.kind == "openai" else b.out).append(self._error(b.kind, cid))
                 continue
+            self.billed[digest] += 1
             b.counts["succeeded"] += 1
             ok = self._answer(b.kind, cid, body, digest)
             if _share(digest, "malformed" + b.id) < self.faults.malformed:

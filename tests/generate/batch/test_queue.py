@@ -334,3 +334,33 @@ def test_a_crash_before_the_create_call_leaves_nothing_to_attach(tmp_path: Path)
         assert bj.in_flight_worst() == 1.0
         assert bj.abandon_uploads() == 1
         assert bj.batch_of(request_hash(req(0))) is None and bj.in_flight_worst() == 0.0
+
+
+def test_a_reask_travels_in_a_follow_up_batch(tmp_path: Path) -> None:
+    """The synchronous path's executor on top: an answer that fails validation is asked
+    again (with the error appended) in the next batch, and its unit gets valid records."""
+    from generator.generate.executor import UnitExecutor, UnitSpec
+
+    wire = FakeOpenAIBatches([Plan(outcome={0: "prose"}), Plan()])
+    bp, _ = provider(tmp_path)
+    rows: list[Any] = []
+    executor = UnitExecutor(bp, rows.append)
+    specs = [UnitSpec(f"u{i}", i, f"c{i}", "alpaca", req(i)) for i in range(2)]
+
+    async def go() -> list[Any]:
+        try:
+            return await asyncio.gather(*(executor.run(s) for s in specs))
+        finally:
+            await bp.aclose()
+
+    with respx.mock(assert_all_called=False) as mock:
+        wire.install(mock)
+        outcomes = asyncio.run(go())
+    assert all(o.valid and o.error is None for o in outcomes)
+    assert [r["reasked"] for r in outcomes[0].rejections] == [True]  # the prose, re-asked
+    assert wire.creates == 2
+    (line,) = wire.batches["batch_2"]["lines"]
+    messages = line["body"]["messages"]
+    assert len(messages) == 4 and messages[2]["content"] == "Sure! Here are some ideas."
+    assert [r.kind for r in rows] == ["ask", "ask", "reask"]
+    assert sum(r.cost_usd for r in rows) > 0

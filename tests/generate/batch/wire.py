@@ -25,7 +25,9 @@ API = "https://api.openai.com/v1"
 class Plan:
     fail_polls: int = 0
     end: str = "completed"  # completed | expired | cancelled | failed
-    outcome: dict[int, str] = field(default_factory=dict)  # position -> ok|500|400|lost|garbled
+    outcome: dict[int, str] = field(
+        default_factory=dict
+    )  # position -> ok|500|400|lost|garbled|prose
     polls_before_end: int = 1
 
 
@@ -111,6 +113,13 @@ class FakeOpenAIBatches:
                 body = {"error": {"message": f"status {what}", "type": "x"}}
                 resp = {"status_code": int(what), "request_id": "q", "body": body}
                 err.append({"id": "x", "custom_id": cid, "response": resp, "error": None})
+            elif what == "prose":  # answered, but not the JSON asked for: a re-ask
+                chat = {"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+                        "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                            "role": "assistant", "content": "Sure! Here are some ideas."}}],
+                        "usage": {"prompt_tokens": 100, "completion_tokens": 8}}  # fmt: skip
+                resp = {"status_code": 200, "request_id": "q", "body": chat}
+                out.append({"id": "x", "custom_id": cid, "response": resp, "error": None})
             elif what == "garbled":
                 out.append(f'{{"custom_id": "{cid}", "respo')  # a torn line
             else:

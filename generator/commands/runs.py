@@ -119,6 +119,7 @@ def show(run: Path = typer.Argument(..., help="Run folder.")) -> None:
         ("tokens in / out", f"{s['prompt_tokens']:,} / {s['completion_tokens']:,}"),
         ("tokens in from prompt cache", f"{s['cached_tokens']:,}"),
         ("cost", f"${s['cost_usd']:.4f}"),
+        ("cost per accepted record", f"${s['cost_usd'] / accepted:.6f}" if accepted else "-"),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from generator.errors import BadRequestError, ServerError
+from generator.errors import BadRequestError, CircuitOpen, ServerError
 from generator.providers.batch import client_for
 from generator.providers.batch.base import BatchStatus
 from tests.providers.test_wire import ANSWER, request
@@ -264,3 +264,29 @@ def test_anthropic_results_come_from_the_configured_host_only(keys: dict[str, st
         )
         res = run(client.results(status, {}))
     assert route.called and res.results == []
+
+
+def test_anthropic_find_takes_the_one_batch_of_that_size_created_since(
+    keys: dict[str, str],
+) -> None:
+    """Anthropic keeps no tag of ours: after a crash around the create call, the batch
+    created since then with as many requests is ours only if it is the only one."""
+    client = client_for(ANTHROPIC)
+    old = {**ant_batch("in_progress", processing=4), "id": "old",
+           "created_at": "2020-01-01T00:00:00Z"}  # fmt: skip
+    other = {**ant_batch("in_progress", processing=7), "id": "other"}
+    ours = {**ant_batch("in_progress", processing=4), "id": "ours"}
+    since = 1767225600 - 5  # 2026-01-01T00:00:00Z, the batches' creation time, minus 5 s
+    page = {"data": [ours, other, old], "has_more": False, "first_id": "ours", "last_id": "old"}
+    with respx.mock() as mock:
+        mock.get(ANT).mock(return_value=httpx.Response(200, json=page))
+        assert run(client.find(None, "s1-1", 4, since)) == "ours"
+    twice = {**page, "data": [ours, {**ours, "id": "ours-too"}, old]}
+    with respx.mock() as mock:
+        mock.get(ANT).mock(return_value=httpx.Response(200, json=twice))
+        with pytest.raises(CircuitOpen, match="could be it"):  # ambiguous: a person decides
+            run(client.find(None, "s1-1", 4, since))
+    empty = {**page, "data": [other, old]}
+    with respx.mock() as mock:
+        mock.get(ANT).mock(return_value=httpx.Response(200, json=empty))
+        assert run(client.find(None, "s1-1", 4, since)) is None  # never created: ask again

@@ -46,6 +46,7 @@ from generator.errors import (
     BatchCancelled,
     BudgetExceeded,
     CircuitOpen,
+    GuardStop,
     InstructforgeError,
     ProviderError,
     RetriesExhausted,
@@ -345,6 +346,9 @@ class BatchingProvider(Provider):
             self.bj.update(key, state="submitting")
             since = time.time()
             batch_id = await self._create(key, file_id, batch, since)
+        except GuardStop as exc:  # the run stops; the journal keeps the step for next time
+            self._fail_batch(batch, exc)
+            return
         except InstructforgeError as exc:
             self.bj.update(key, state="failed", error=str(exc)[:300])
             self._settle(batch)

@@ -25,6 +25,7 @@ from generator.providers.batch.base import (
     BatchStatus,
     dumps,
     line_error,
+    one_of,
     usage_cost,
 )
 from generator.providers.litellm_provider import LiteLLMProvider
@@ -131,7 +132,7 @@ class AnthropicBatchClient(BatchClient):
                     found.append(b.id)
         except Exception as exc:
             raise self.call(exc) from exc
-        return found[0] if len(found) == 1 else None
+        return one_of(found, key)
 
     @staticmethod
     def _status(b: Any) -> BatchStatus:

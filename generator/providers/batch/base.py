@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator.errors import ProviderError
+from generator.errors import CircuitOpen, ProviderError
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage
 from generator.providers.errors import map_exception
 from generator.providers.model_info import batch_price
@@ -119,8 +119,10 @@ class BatchClient(abc.ABC):
     @abc.abstractmethod
     async def find(self, file_id: str | None, key: str, n: int, since: float) -> str | None:
         """The id of a batch created from ``file_id`` / tagged ``key`` (created after
-        ``since``, epoch seconds, with ``n`` requests) if there is exactly one: re-attaching
-        after a crash between creating a batch and journaling its id."""
+        ``since``, epoch seconds, with ``n`` requests), None if there is none: re-attaching
+        after a crash between creating a batch and journaling its id. Several candidates
+        raise :class:`~generator.errors.CircuitOpen` (exit 4): creating another batch could
+        pay for the same requests twice, so a person decides."""
 
     @abc.abstractmethod
     async def retrieve(self, batch_id: str) -> BatchStatus: ...
@@ -140,3 +142,14 @@ class BatchClient(abc.ABC):
     def call(self, exc: BaseException) -> ProviderError:
         """A failed step (an SDK exception) in our tree."""
         return map_exception(exc, provider=self.provider)
+
+
+def one_of(found: list[str], key: str) -> str | None:
+    """:meth:`BatchClient.find`'s answer from its candidates."""
+    if len(found) > 1:
+        raise CircuitOpen(
+            f"stopped: batch {key} was being created when the run stopped, and the provider "
+            f"has {len(found)} batches that could be it ({', '.join(found[:5])}); cancel the "
+            "ones that are not this run's at the provider, then re-run the same command"
+        )
+    return found[0] if found else None

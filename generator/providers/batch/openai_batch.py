@@ -21,6 +21,7 @@ from generator.providers.batch.base import (
     BatchStatus,
     dumps,
     line_error,
+    one_of,
     usage_cost,
 )
 from generator.providers.litellm_provider import (
@@ -120,7 +121,7 @@ class OpenAIBatchClient(BatchClient):
                     found.append(b.id)
         except Exception as exc:
             raise self.call(exc) from exc
-        return found[0] if len(found) == 1 else None
+        return one_of(found, key)
 
     def _status(self, b: Any) -> BatchStatus:
         counts = b.request_counts

@@ -36,6 +36,8 @@ sqlite's) are mapped to these in one place per role, ``raise Ours(...) from exc`
     │   │   └── KeyRejected             401/403: the key is dead; names its variable
     │   ├── DiskFull                    no space left (ENOSPC, quota, SQLite "disk is full")
     │   └── BatchCancelled              a batch of the run was cancelled (``runs cancel``)
+    ├── PushFailed                      `export --push-to-hub`: the Hub refused or was
+    │                                   unreachable (the export on disk is complete)
     ├── ExportRefused                   exit 3: the licence gate refused the export
     ├── PackAltered                     exit 3: `verify` found an export that differs from
     │                                   what `export` wrote (the first difference named)
@@ -231,6 +233,10 @@ class DiskFull(GuardStop):
 class BatchCancelled(GuardStop):
     """A provider batch this run was waiting for was cancelled (``runs cancel``): the run
     stops; its unanswered requests are asked again when it is re-run."""
+
+
+class PushFailed(InstructforgeError):
+    """The Hub refused an export's upload or could not be reached (the files are written)."""
 
 
 class ExportRefused(InstructforgeError):

@@ -169,6 +169,13 @@ class Gate:
                     self.stats.authorizations[v.authorization] += 1
                 why = f"{layer.why}: {v.reason}"
                 checks.append(Check("policy", layer.policy.id, v.verdict, why, v.clause, v.url))
+        if ev.base_unknown:
+            why = (
+                "the run did not record the API base this record was generated through "
+                "(its journal predates per-record API bases and config.json names another "
+                "model or cannot be read): whose servers ran the model is unknown"
+            )
+            checks.append(Check("integrity", primary, "review", why, "run journal", ""))
         return primary, checks
 
     def _tag_checks(self, meta: Meta, ev: Evidence, resolved: set[str]) -> list[Check]:
@@ -238,7 +245,9 @@ class Gate:
             checks.append(check)
         return checks
 
-    def evaluate(self, meta: Meta, evidence: Evidence | None = None) -> Decision:
+    def evaluate(
+        self, meta: Meta, evidence: Evidence | None = None, count: bool = True
+    ) -> Decision:
         """The decision for one record (and its contribution to the counts). ``evidence``:
         the provenance recorded beside an exported record (``verify`` re-judges a sealed pack
         with it); by default the run's journal is read."""
@@ -266,7 +275,8 @@ class Gate:
             decision.notes = notes
             if decision.why:
                 decision.why += " [" + "; ".join(notes) + "]"
-        self._count(decision)
+        if count:  # False: one side of a pair (pair_gate.py counts the pair once)
+            self._count(decision)
         return decision
 
     def _count(self, d: Decision) -> None:

@@ -73,6 +73,24 @@ def test_batch_gives_the_sync_records_at_half_the_cost(
     assert code == 0 and server.stats()["batch"]["batches_created"] == 1
 
 
+def test_seeded_template_in_batches_gives_the_sync_records(
+    docs: Path, tmp_path: Path, batch_server: Callable[..., BatchServer]
+) -> None:
+    """Self-instruct shows earlier units' records as examples: batches hold at most
+    --pool-lag units, so every prompt (and every record) is the synchronous run's."""
+    server = batch_server(delay_s=0.1)
+    args = ["--template", "self-instruct", "--per-chunk", "20", "--pool-lag", "8"]
+    code, out = gen(docs, tmp_path / "b", "openai/mock-model", server.openai_base, *args,
+                    "--batch", "--batch-poll", "0.05")  # fmt: skip
+    assert code == 0, out
+    code, out = gen(docs, tmp_path / "s", "openai/mock-model", server.openai_base, *args)
+    assert code == 0, out
+    assert record_set(tmp_path / "b") == record_set(tmp_path / "s") != set()
+    with sqlite3.connect(tmp_path / "b" / "run.sqlite") as conn:
+        sizes = [r[0] for r in conn.execute("SELECT n_requests FROM gen_batches")]
+    assert len(sizes) > 1 and max(sizes) <= 8 + 1
+
+
 def test_records_limit_sizes_batches_to_what_is_still_needed(
     docs: Path, tmp_path: Path, batch_server: Callable[..., BatchServer]
 ) -> None:

@@ -152,9 +152,10 @@ def batches_table(rows: list[dict[str, Any]]) -> Table:
 
 @runs_app.command("cancel")
 def cancel(run: Path = typer.Argument(..., help="Run folder.")) -> None:
-    """Cancel the run's provider batches in flight (generate --batch). A generate still
-    running on RUN stops at its next poll (exit 4); re-running asks the unanswered
-    requests again."""
+    """Cancel the run's provider batches in flight (generate --batch).
+
+    A generate still running on RUN stops at its next poll (exit 4); re-running asks the
+    unanswered requests again."""
     from generator.generate.batch.cancel import cancel_batches
 
     lines = cancel_batches(run)

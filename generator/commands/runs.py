@@ -143,6 +143,8 @@ def batches_table(rows: list[dict[str, Any]]) -> Table:
         table.add_column(col, justify="right" if col in ("requests", "ok", "failed") else "left")
     for b in rows:
         state = b["state"] + (f" ({b['error'][:60]})" if b.get("error") else "")
+        if b.get("malformed"):  # answered (so paid) but unreadable: asked again
+            state += f", {b['malformed']} unreadable result lines"
         table.add_row(
             b["key"], b["batch_id"] or "-", state, str(b["n_requests"]), str(b["succeeded"]),
             str(b["failed"]), b["updated_at"],

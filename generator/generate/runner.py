@@ -145,6 +145,8 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
             status, failed = "done", False
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI routes it to the same path)
             status, message = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+            if settings.batch:
+                _batches_left(journal, settings.run_dir, err)
             raise
         except Exception as exc:
             ours = from_os_error(exc)  # a full disk: a resumable stop, not a crash
@@ -263,3 +265,21 @@ def _result(
 def _say(err: Console) -> Any:
     """How ``--batch`` reports what its batches do: one plain line each, on stderr."""
     return lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _batches_left(journal: Journal, run_dir: str, err: Console) -> None:
+    """After Ctrl-C with --batch: the batches in flight go on at the provider (and are
+    paid): say how to collect or cancel them."""
+    from generator.generate.batch.journal import IN_FLIGHT, BatchJournal
+
+    try:
+        n = len(BatchJournal(journal).rows(IN_FLIGHT))
+    except sqlite3.Error:
+        return
+    if n:
+        err.print(
+            f"{n} batch(es) still run at the provider and are paid when they finish: re-run "
+            f"the same command to collect them, or cancel them with "
+            f"`instructforge runs cancel {run_dir}`",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip

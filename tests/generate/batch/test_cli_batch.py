@@ -274,3 +274,21 @@ def test_runs_cancel_cancels_at_the_provider_and_the_run_stops(
     with sqlite3.connect(run / "run.sqlite") as conn:
         units = conn.execute("SELECT COUNT(*) FROM gen_units").fetchone()[0]
     assert (stats["batches_created"], stats["billed"], stats["paid_twice"]) == (2, units, 0)
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_a_batch_runs_says_how_to_collect_or_cancel_it(
+    docs: Path, tmp_path: Path, batch_server: Callable[..., BatchServer]
+) -> None:
+    server = batch_server(delay_s=3.0)
+    run = tmp_path / "r"
+    proc = _start_until_in_flight(docs, run, server)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    said = " ".join(err.decode().split())
+    assert "1 batch(es) still run at the provider" in said and "runs cancel" in said
+    done = subprocess.run(_cmd(docs, run, server.openai_base), env=_env(),
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert server.stats()["batch"]["batches_created"] == 1  # collected, not created again

@@ -229,7 +229,7 @@ def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
     return decisions
 
 
-def _refuse_if_needed(opts: ExportOptions, res: ExportResult, decisions: dict) -> None:
+def refuse_if_needed(opts: ExportOptions, res: ExportResult, decisions: dict) -> None:
     not_allow = Counter(d.verdict for d in decisions.values() if d.verdict != "allow")
     if opts.strict and not_allow:
         what = ", ".join(f"{n} {v}" for v, n in sorted(not_allow.items()))
@@ -312,10 +312,24 @@ def _rows(
     res.exported[split] = n
 
 
-def run_export(opts: ExportOptions) -> ExportResult:
-    """Run one export; raises ConfigError (2) or ExportRefused (3), writes nothing then."""
-    from generator.export import handoff, legal  # they import this module's types
+@dataclass
+class Judged:
+    """Pass 1 of an export: the gate's (and review's) decision on every record, and what
+    pass 2 needs to write them."""
 
+    res: ExportResult
+    decisions: dict[tuple[str, int], Decision]
+    exporter: Exporter
+    splits: list[str]
+    names: list[str]
+    token: Any  # the hub token of --push-to-hub (None without it)
+
+
+def judge_export(opts: ExportOptions, *, check_out: bool = True) -> Judged:
+    """Pass 1 of an export, writing nothing: the options checked, every record judged by the
+    gate (and review). :func:`refuse_if_needed` then says whether the export is refused. The
+    web app's legal page calls both (``check_out=False``: no output folder) to show the
+    policies x verdicts table and say why before an export job is queued."""
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
     _check_options(opts)
     if opts.keep_reasoning:  # pairs and eval items are not answers a trace belongs to
@@ -345,9 +359,12 @@ def run_export(opts: ExportOptions) -> ExportResult:
         names += sorted({sidecar_name(s) for s in splits})
     names += [trainers.FILES[t] for t in opts.trainer_config]
     extra = list(exporter.extra_files(names[: len(splits)]))
-    check_free(
-        opts.out, [*names, *extra, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force
-    )
+    if check_out:
+        check_free(
+            opts.out,
+            [*names, *extra, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE],
+            opts.force,
+        )
 
     try:
         decisions = _judge(res)
@@ -360,7 +377,17 @@ def run_export(opts: ExportOptions) -> ExportResult:
         )
     res.warnings += gate.check_accept_names()
     res.warnings += list(gate.stale().values())
-    _refuse_if_needed(opts, res, decisions)
+    return Judged(res, decisions, exporter, splits, names, token)
+
+
+def run_export(opts: ExportOptions) -> ExportResult:
+    """Run one export; raises ConfigError (2) or ExportRefused (3), writes nothing then."""
+    from generator.export import handoff, legal  # they import this module's types
+
+    judged = judge_export(opts)
+    res, decisions, exporter = judged.res, judged.decisions, judged.exporter
+    splits, names, token, plan = judged.splits, judged.names, judged.token, judged.res.plan
+    refuse_if_needed(opts, res, decisions)
     res.target = exporter.choose_target(set(res.by_format))
     secrets = secret_values()
 

@@ -159,3 +159,36 @@ def test_eval_formats_serve_evaluation_only(ingested: Path, tmp_path: Path) -> N
     assert r.exit_code == 2 and "is for --use evaluation" in r.output
     report = json.loads((ingested / "eval" / "report.json").read_text())
     assert report["spent"]["calls"] == report["counts"]["calls"] > 0
+
+
+_LM_EVAL = r"""
+import json, os, sys
+os.chdir(sys.argv[1])  # the task's data file path is relative to the export folder
+from lm_eval.tasks import TaskManager, get_task_dict
+name = "instructforge_heldout"
+task = get_task_dict([name], TaskManager(include_path="."))[name]
+docs = list(task.test_docs())
+doc = docs[0]
+target = task.doc_to_target(doc)
+right = task.process_results(doc, [target])["exact_match"]
+wrong = task.process_results(doc, ["Nothing in the handbook says so."])["exact_match"]
+print(json.dumps({"n": len(docs), "text": task.doc_to_text(doc), "target": target,
+                  "question": doc["question"], "answer": doc["answer"],
+                  "right": right, "wrong": wrong}))
+"""
+
+
+def test_lm_evaluation_harness_loads_the_task_and_scores_it(ingested: Path, tmp_path: Path):
+    """lm-evaluation-harness itself (dev dependency) reads task.yaml from the export folder,
+    loads the held-out items and scores an answer with the task's metric; no model runs."""
+    pytest.importorskip("lm_eval", reason="lm-evaluation-harness is in the dev extra")
+    from tests.export._build import run_datasets_child
+
+    assert _evalset(ingested).exit_code == 0
+    out = tmp_path / "lm"
+    res = _export(ingested, out, "lm-eval")
+    got = run_datasets_child(_LM_EVAL, out, tmp_path)
+    assert got["n"] == res.n_exported > 0
+    assert got["text"] == f"Question: {got['question']}\nAnswer:"
+    assert got["target"] == got["answer"]
+    assert got["right"] == 1.0 and got["wrong"] == 0.0

@@ -120,8 +120,8 @@ def test_round_trip_and_load(tmp_path: Path, fmt: str) -> None:
 
 
 def test_trl_conversational_rows_pass_trl_style_checks(tmp_path: Path) -> None:
-    """TRL is not installed here: the checks its data utilities make (is_conversational:
-    a list of {role, content} turns; prompt before chosen/rejected) done by hand."""
+    """The shape TRL's data utilities expect (a list of {role, content} turns; the prompt
+    ends with the user's turn), checked directly; tests/export/test_trl.py runs TRL itself."""
     run = _run(tmp_path, system=True)
     _export(run, tmp_path / "out", "trl-preference-chat")
     for row in read_jsonl(tmp_path / "out" / "train.jsonl"):

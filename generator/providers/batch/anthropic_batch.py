@@ -1,17 +1,19 @@
 """Anthropic's Message Batches through the official ``anthropic`` SDK.
 
-A request is ``{"custom_id", "params"}`` with the Messages API parameters of the
-synchronous call: the system prompt as a text block carrying ``cache_control`` (the static
-part first, :func:`~generator.providers.litellm_provider.mark_cacheable`), the other
-messages, sampling and ``max_tokens``. A reply schema is asked for as LiteLLM asks for
-Anthropic's ``response_format``: one forced tool whose ``input_schema`` is the schema; the
-tool call's input is the reply text. Results (``succeeded``, ``errored``, ``canceled``,
-``expired``) are read line by line from the batch's results.
+A request is ``{"custom_id", "params"}`` with the Messages API body of the synchronous
+call, made by LiteLLM's own Anthropic transformation from the same keyword arguments
+(:meth:`~generator.providers.litellm_provider.LiteLLMProvider.call_kwargs`): the system
+prompt as a text block carrying ``cache_control`` (the static part first), the other
+messages, sampling, ``max_tokens``, and the reply schema as LiteLLM asks for it for that
+model (``output_format`` for models with native structured outputs, with their beta
+header on the batch; else one forced tool whose input is the reply). Results
+(``succeeded``, ``errored``, ``canceled``, ``expired``) are read line by line.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx2
@@ -30,6 +32,7 @@ from generator.providers.batch.base import (
 )
 from generator.providers.litellm_provider import LiteLLMProvider
 
+log = logging.getLogger(__name__)
 LIMITS = BatchLimits(max_requests=100_000, max_bytes=256 * 1024 * 1024)
 TOOL = "json_tool_call"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; LiteLLM's default for Claude
@@ -40,8 +43,34 @@ def wire_model(model: str) -> str:
     return model.split("/", 1)[1] if model.startswith("anthropic/") else model
 
 
-def params_of(kwargs: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:
-    """Messages API parameters from the synchronous call's keyword arguments."""
+STRUCTURED_OUTPUTS_BETA = "structured-outputs-2025-11-13"  # what LiteLLM sends with it
+
+
+def params_of(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The Messages API body LiteLLM sends for the synchronous call's keyword arguments."""
+    from litellm.llms.anthropic.chat.transformation import AnthropicConfig
+
+    model = wire_model(kwargs["model"])
+    config = AnthropicConfig()
+    asked = {k: kwargs[k] for k in ("temperature", "top_p", "max_tokens", "response_format",
+                                    "seed") if k in kwargs}  # fmt: skip
+    optional = config.map_openai_params(
+        non_default_params=asked, optional_params={}, model=model,
+        drop_params=bool(kwargs.get("drop_params", True)),
+    )  # fmt: skip
+    body = config.transform_request(
+        model=model, messages=kwargs["messages"], optional_params=optional, litellm_params={},
+        headers={},
+    )  # fmt: skip
+    body.pop("json_mode", None)  # LiteLLM's own flag, not sent
+    body.pop("stream", None)
+    body["model"] = model
+    return body
+
+
+def own_params_of(kwargs: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:
+    """The same from our side, when LiteLLM's transformation is not usable (a release
+    that moved it): system block, messages, sampling, the schema as a forced tool."""
     messages = [dict(m) for m in kwargs["messages"]]
     params: dict[str, Any] = {"model": wire_model(kwargs["model"])}
     if messages and messages[0].get("role") == "system":
@@ -101,18 +130,27 @@ class AnthropicBatchClient(BatchClient):
         self.client = anthropic.AsyncAnthropic(
             api_key=api_key or "unused", base_url=api_base or None, max_retries=0
         )
+        self.betas: set[str] = set()  # beta features the requests use (the batch needs them)
 
     def line(self, custom_id: str, request: CompletionRequest) -> bytes:
         kwargs = self.sync.call_kwargs(request)
-        return dumps({"custom_id": custom_id, "params": params_of(kwargs, request.json_schema)})
+        try:
+            params = params_of(kwargs)
+        except (ImportError, AttributeError, TypeError) as exc:  # LiteLLM moved it
+            log.warning("LiteLLM's Anthropic transformation failed (%s): own builder", exc)
+            params = own_params_of(kwargs, request.json_schema)
+        if "output_format" in params:
+            self.betas.add(STRUCTURED_OUTPUTS_BETA)
+        return dumps({"custom_id": custom_id, "params": params})
 
     async def upload(self, lines: list[bytes]) -> str | None:
         return None  # requests travel inline with the create call
 
     async def create(self, file_id: str | None, lines: list[bytes], key: str) -> str:
         requests = [json.loads(x) for x in lines]
+        headers = {"anthropic-beta": ",".join(sorted(self.betas))} if self.betas else None
         try:
-            b = await self.client.messages.batches.create(requests=requests)
+            b = await self.client.messages.batches.create(requests=requests, extra_headers=headers)
         except Exception as exc:
             raise self.call(exc) from exc
         return b.id

@@ -311,3 +311,16 @@ def test_anthropic_batch_params_are_litellms_sync_body(keys: dict[str, str]) -> 
     params = json.loads(client.line("r0", request(model)))["params"]
     sync.pop("metadata", None)
     assert params == sync
+
+
+def test_openai_batch_body_is_the_sync_wire_body(keys: dict[str, str]) -> None:
+    """The batch line's body is the JSON the synchronous call puts on the wire."""
+    from tests.providers.test_wire import OPENAI_URL, openai_ok
+
+    client = client_for(OPENAI)
+    with respx.mock() as mock:
+        route = mock.post(OPENAI_URL).mock(return_value=openai_ok())
+        run(client.sync.complete(request(OPENAI)))
+    sync = json.loads(route.calls[0].request.content)
+    body = json.loads(client.line("r0", request(OPENAI)))["body"]
+    assert body == sync

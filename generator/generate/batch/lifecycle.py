@@ -91,6 +91,7 @@ class BatchLifecycle:
     _waiting: dict[str, list[asyncio.Future[Completion]]]
     _requests: dict[str, CompletionRequest]
 
+    # The requests' side, implemented by BatchingProvider:
     def _resolve(self, digest: str, completion: Completion) -> None:
         raise NotImplementedError
 
@@ -108,9 +109,7 @@ class BatchLifecycle:
         instead of leaving them waiting for ever."""
         try:
             await work
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
+        except Exception as exc:
             for digest in batch.digests.values():
                 if digest in self._waiting:
                     self._fail(digest, exc)

@@ -1,5 +1,6 @@
 """``instructforge runs show RUN``: status, progress, acceptance by reason, tokens and cost,
-read from the run's journal only (nothing is recomputed or sent)."""
+read from the run's journal only (nothing is recomputed or sent); the preference pairs and
+evaluation items of the run, from their stages' reports, when made."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ runs_app = typer.Typer(help="Inspect runs.", no_args_is_help=True)
 
 def run_stats(run: Path) -> dict[str, Any]:
     """Everything ``runs show`` prints, as a dict (also handy for tests and scripts)."""
+    from generator.derive.store import stage_reports
     from generator.generate.batch.journal import BatchJournal
     from generator.generate.journal import GenJournal
     from generator.generate.settings import FINGERPRINT_KEY
@@ -66,6 +68,7 @@ def run_stats(run: Path) -> dict[str, Any]:
             "sessions": q("SELECT COUNT(*) AS n FROM gen_sessions")[0]["n"],
             "holder": live_holder(Path(run)),
             "batches": batches,
+            "derived": stage_reports(Path(run)),  # pairs / eval reports, when made
         }
 
 
@@ -121,6 +124,10 @@ def show(run: Path = typer.Argument(..., help="Run folder.")) -> None:
         ("cost", f"${s['cost_usd']:.4f}"),
         ("cost per accepted record", f"${s['cost_usd'] / accepted:.6f}" if accepted else "-"),
     ]
+    from generator.derive.store import report_line
+
+    names = {"pairs": "preference pairs", "eval": "evaluation items"}
+    rows += [(names[k], report_line(k, r)) for k, r in s["derived"].items()]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

@@ -14,16 +14,18 @@ by Ctrl-C or SIGTERM; failed).
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from generator.errors import CircuitOpen, ConfigError, GuardStop, from_os_error
 from generator.generate.backend import LocalBackend, call_processes, calls_heap, price_of
-from generator.generate.budget import CostModel, Estimate
+from generator.generate.budget import CostModel, Estimate, shared_prefix_tokens
 from generator.generate.commit import Tally
 from generator.generate.engine import Engine
 from generator.generate.heal import heal_plan
@@ -52,6 +54,7 @@ class RunResult:
     left_pending: int = 0
     estimate: Estimate | None = None
     ingest_note: str = ""
+    batches: dict[str, int] | None = None  # --batch: created, attached, resubmitted, ...
 
 
 def _ingest(settings: GenerateSettings, journal: Journal, err: Console) -> str:
@@ -75,6 +78,10 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
     if not Path(settings.docs).is_dir():
         raise ConfigError(f"document folder not found: {settings.docs}")
     validate_model(settings.model)
+    if settings.batch:
+        from generator.providers.batch import check_batch_model
+
+        check_batch_model(settings.model)
     if not settings.dry_run:
         check_credentials(settings.model, settings.api_base, settings.api_key_env)
     if settings.workers != "auto" and settings.concurrency < int(settings.workers):
@@ -105,9 +112,11 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
             None if settings.dry_run else settings.max_cost,
             spent=gj.total_cost(),
             max_tokens=p.template.sampling.max_tokens,
+            batch=settings.batch,
         )
         if settings.dry_run:
-            est = cost.estimate(p.pending, len(p.units) - len(p.pending))
+            prefix = shared_prefix_tokens(p.template, p.pending, p.seeds, settings.model)
+            est = cost.estimate(p.pending, len(p.units) - len(p.pending), prefix)
             return _result(p, Tally(), started, 0, 0, estimate=est, note=note)
         record_start(p, journal)
         run_dir = Path(settings.run_dir)
@@ -118,21 +127,26 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
         engine = Engine(p, gj, cost, records, rejected, live)
         live.progress.update(live.task, completed=engine.chunks_done)
         status, message, failed = "failed", "", True
+        batches: dict[str, int] = {}
         try:
-            n = call_processes(settings, len(engine.pending))
+            n = 0 if settings.batch else call_processes(settings, len(engine.pending))
             if n:
                 why = (
                     " (--workers auto: many calls in flight)" if settings.workers == "auto" else ""
                 )
                 err.print(f"calls run in {n} worker process{'es' * (n > 1)}{why}", highlight=False)
             with live:
-                asyncio.run(_drive(engine, settings, n))
+                batches = asyncio.run(
+                    _drive(engine, settings, n, (journal, cost, gj.session, _say(err)))
+                )
             stop = provider_gave_up(engine.tally, engine.left_pending)
             if stop is not None:
                 raise stop
             status, failed = "done", False
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI routes it to the same path)
             status, message = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+            if settings.batch:
+                _batches_left(journal, settings.run_dir, err)
             raise
         except Exception as exc:
             ours = from_os_error(exc)  # a full disk: a resumable stop, not a crash
@@ -149,6 +163,7 @@ def run_generate(settings: GenerateSettings, console: Console, err: Console) -> 
             total=gj.accepted(p.fingerprint),
         )  # fmt: skip
         result.left_pending = engine.left_pending
+        result.batches = batches
         return result
 
 
@@ -189,12 +204,29 @@ def _end(
                 raise
 
 
-async def _drive(engine: Engine, settings: GenerateSettings, n: int) -> None:
-    """Run the engine with calls in this process (n = 0) or in n worker processes."""
-    if n > 0:
+async def _drive(
+    engine: Engine, settings: GenerateSettings, n: int, batch: tuple[Any, ...] = ()
+) -> dict[str, int]:
+    """Run the engine with calls in this process (n = 0), in n worker processes, or
+    through the provider's batch API (``--batch``; ``batch``: journal, cost model, session,
+    how to say what the batches do)."""
+    backend: Any
+    stats: dict[str, int] = {}
+    if settings.batch:
+        from generator.generate.batch.backend import BatchBackend
+
+        backend = BatchBackend(settings, engine.on_call, *batch)
+        stats = backend.batching.stats
+        if settings.records is not None:
+            # --records: batches sized to what is still needed (plus a quarter for
+            # rejections), not the whole plan: a batch is paid once submitted.
+            left = max(1, settings.records - engine.p.accepted_before)
+            per_unit = engine.p.template.records_per_call
+            backend.capacity = max(1, math.ceil(left * 1.25 / per_unit))
+    elif n > 0:
         from generator.generate.workers import ProcessBackend
 
-        backend: LocalBackend | ProcessBackend = ProcessBackend(settings, engine.on_call, n)
+        backend = ProcessBackend(settings, engine.on_call, n)
     else:
         backend = LocalBackend(settings, engine.on_call)
     # LiteLLM's import leaves a large, static heap (its model map); freezing it keeps every
@@ -204,6 +236,7 @@ async def _drive(engine: Engine, settings: GenerateSettings, n: int) -> None:
             await engine.run(backend)
         finally:
             await backend.aclose()
+    return stats
 
 
 def _result(
@@ -227,3 +260,26 @@ def _result(
         estimate=estimate,
         ingest_note=note,
     )
+
+
+def _say(err: Console) -> Any:
+    """How ``--batch`` reports what its batches do: one plain line each, on stderr."""
+    return lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _batches_left(journal: Journal, run_dir: str, err: Console) -> None:
+    """After Ctrl-C with --batch: the batches in flight go on at the provider (and are
+    paid): say how to collect or cancel them."""
+    from generator.generate.batch.journal import IN_FLIGHT, BatchJournal
+
+    try:
+        n = len(BatchJournal(journal).rows(IN_FLIGHT))
+    except sqlite3.Error:
+        return
+    if n:
+        err.print(
+            f"{n} batch(es) still run at the provider and are paid when they finish: re-run "
+            f"the same command to collect them, or cancel them with "
+            f"`instructforge runs cancel {run_dir}`",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip

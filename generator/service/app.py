@@ -24,10 +24,12 @@ from generator.service.api import (
     audit,
     documents,
     events,
+    exports,
     health,
     jobs,
     me,
     projects,
+    records,
     review,
     runs,
     signoffs,
@@ -58,7 +60,20 @@ def create_app(settings: ServiceSettings, db: Database) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, upload_limit=settings.max_upload_bytes)
     app.include_router(health.router)
-    for module in (me, projects, documents, runs, review, signoffs, events, jobs, users, audit):
+    for module in (
+        me,
+        projects,
+        documents,
+        runs,
+        records,
+        review,
+        signoffs,
+        events,
+        exports,
+        jobs,
+        users,
+        audit,
+    ):
         app.include_router(module.router, prefix=API)
     _docs(app)
     return app

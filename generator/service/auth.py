@@ -27,6 +27,7 @@ RIGHTS: dict[str, frozenset[str]] = {
     "runs.read": frozenset({"operator", "reviewer", "legal"}),
     "runs.write": frozenset({"operator"}),
     "exports.write": frozenset({"operator", "legal"}),
+    "exports.read": frozenset({"operator", "legal"}),
     "review.read": frozenset({"operator", "reviewer", "legal"}),
     "review.write": frozenset({"reviewer"}),
     "signoffs.write": frozenset({"legal"}),

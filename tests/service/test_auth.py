@@ -37,6 +37,7 @@ MATRIX: list[tuple[str, str, Callable[[Ctx], dict[str, Any]], set[str], int]] = 
     ("POST", "/api/v1/runs/{rid}/exports", lambda c: {"json": {"format": "alpaca",
                                                                "use": "evaluation"}},
      {"operator", "legal"}, 202),
+    ("GET", "/api/v1/runs/{rid}/records", lambda c: {}, READERS, 200),
     ("GET", "/api/v1/runs/{rid}/review", lambda c: {}, READERS, 200),
     # the role got past the check: an unknown record (404), a run with nothing to sign (409)
     ("POST", "/api/v1/runs/{rid}/review/{record_id}", lambda c: {"json": {"decision": "accept"}},
@@ -44,6 +45,9 @@ MATRIX: list[tuple[str, str, Callable[[Ctx], dict[str, Any]], set[str], int]] = 
     ("POST", "/api/v1/runs/{rid}/signoffs",
      lambda c: {"json": {"policy": "mock", "use": "evaluation", "note": "ok"}}, {"legal"}, 409),
     ("GET", "/api/v1/jobs/{jid}", lambda c: {}, READERS, 200),
+    # an export job cancelled before it ran: found, no files (404 for a name)
+    ("GET", "/api/v1/exports/{eid}", lambda c: {}, {"operator", "legal"}, 200),
+    ("GET", "/api/v1/exports/{eid}/files/{file}", lambda c: {}, {"operator", "legal"}, 404),
     ("GET", "/api/v1/users", lambda c: {}, {"admin"}, 200),
     ("POST", "/api/v1/users", lambda c: {"json": {"name": f"u{uuid.uuid4().hex[:12]}",
                                                   "role": "reviewer"}}, {"admin"}, 201),
@@ -73,6 +77,8 @@ def ctx(server: Server) -> Ctx:
         "jid": jid,
         "fresh": rid,
         "record_id": "no-such-record",
+        "eid": _quiet_export(server, rid),
+        "file": "manifest.json",
     }
 
 
@@ -83,6 +89,15 @@ def _quiet_run(server: Server, pid: int) -> tuple[int, int]:
         assert res.status_code == 202, res.text
         c.post(f"/api/v1/runs/{res.json()['id']}/cancel")
     return res.json()["id"], res.json()["job"]
+
+
+def _quiet_export(server: Server, rid: int) -> int:
+    """An export job of the run, cancelled before it runs."""
+    with server.client("operator") as c:
+        res = c.post(f"/api/v1/runs/{rid}/exports", json={"format": "alpaca", "use": "evaluation"})
+        assert res.status_code == 202, res.text
+        c.post(f"/api/v1/runs/{rid}/cancel")
+    return res.json()["id"]
 
 
 def _victim(server: Server) -> str:
@@ -112,7 +127,8 @@ def test_matrix_covers_every_endpoint(server: Server) -> None:
             m,
             p.replace("{victim}", "{name}")
             .replace("{other}", "{name}")
-            .replace("{fresh}", "{rid}"),
+            .replace("{fresh}", "{rid}")
+            .replace("{file}", "{name}"),
         )
         for m, p, *_ in MATRIX
     }

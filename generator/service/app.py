@@ -28,6 +28,7 @@ from generator.service.api import (
     health,
     jobs,
     me,
+    members,
     projects,
     records,
     review,
@@ -63,6 +64,7 @@ def create_app(settings: ServiceSettings, db: Database) -> FastAPI:
     for module in (
         me,
         projects,
+        members,
         documents,
         runs,
         records,

@@ -20,9 +20,11 @@ from urllib.parse import quote
 
 from sqlalchemy.engine import Connection
 
+from generator.service import access
 from generator.service import jobs as queue
 from generator.service.errors import ApiError, not_found
 from generator.service.runfiles import JobPaths
+from generator.service.users import Principal
 
 MANIFEST = "manifest.json"
 
@@ -34,11 +36,13 @@ class ExportFile:
     bytes: int
 
 
-def get_export(conn: Connection, eid: int) -> dict[str, Any]:
-    """The export job ``eid`` (its row, JSON decoded), or 404."""
+def get_export(conn: Connection, eid: int, user: Principal) -> dict[str, Any]:
+    """The export job ``eid`` (its row, JSON decoded), or 404 (unknown, not an export, or in
+    a project the caller is not a member of)."""
     job = queue.get(conn, eid)
     if job is None or job["kind"] != "export":
         raise not_found(f"export {eid}")
+    access.check(conn, user, job["project_id"], f"export {eid}")
     return job
 
 

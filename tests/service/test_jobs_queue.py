@@ -125,7 +125,7 @@ def test_a_0001_database_migrates_forward_to_the_job_tables(fresh_db_url: str) -
     engine.dispose()
     database = open_database(fresh_db_url)
     try:
-        assert current(database.engine) == "0002"
+        assert current(database.engine) == "0003"
         assert {"runs", "jobs"} <= set(sa.inspect(database.engine).get_table_names())
     finally:
         database.close()

@@ -36,10 +36,10 @@ class Export(BaseModel):
 
 @router.get("/exports/{eid}", response_model=Export, summary="An export: status and files")
 def show_export(
-    request: Request, eid: int = ExportId, _user: Principal = Depends(require("exports.read"))
+    request: Request, eid: int = ExportId, user: Principal = Depends(require("exports.read"))
 ) -> Export:
     with request.app.state.db.engine.connect() as conn:
-        job = exports.get_export(conn, eid)
+        job = exports.get_export(conn, eid, user)
     listed = exports.files(request.app.state.settings.data, job)
     return Export(id=eid, run_id=job["run_id"], status=job["status"], error=job["error"],
                   files=[ExportFileOut(**f.__dict__) for f in listed])  # fmt: skip
@@ -54,10 +54,10 @@ def show_export(
 def download_export_file(
     request: Request, eid: int = ExportId,
     name: str = Path(..., min_length=1, max_length=255, description="a name from `files`"),
-    _user: Principal = Depends(require("exports.read")),
+    user: Principal = Depends(require("exports.read")),
 ) -> FileResponse:  # fmt: skip
     with request.app.state.db.engine.connect() as conn:
-        job = exports.get_export(conn, eid)
+        job = exports.get_export(conn, eid, user)
     path, entry = exports.open_file(request.app.state.settings.data, job, name)
     media = (
         "application/json"

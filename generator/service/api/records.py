@@ -60,13 +60,13 @@ def list_records(
                           description="words that must all occur in the record's text"),
     cursor: str | None = Query(None, description="`next` of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
-    _user: Principal = Depends(require("runs.read")),
+    user: Principal = Depends(require("runs.read")),
 ) -> Response:  # fmt: skip
     after = _cursor(cursor)
     match = None
     if q is not None and (match := fts_query(q)) is None:
         raise ApiError(422, "q: no words to search for")
-    run, _ = run_folder(request, rid)
+    run, _ = run_folder(request, rid, user)
     index = run_index(request.app.state.settings.data, run["project_id"], rid)
     filters = {"step": step, "reason": reason, "policy": policy, "document": document}
     for attempt in (1, 2):

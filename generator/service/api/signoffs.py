@@ -59,7 +59,7 @@ def sign_off(
     user: Principal = Depends(require("signoffs.write")),
 ) -> Signoff:  # fmt: skip
     _known(body.policy)
-    run, run_dir = run_folder(request, rid)
+    run, run_dir = run_folder(request, rid, user)
     db = request.app.state.db
     with open_journal(run_dir, "signoff") as journal, db.engine.begin() as conn:
         audit.record(conn, actor=user.name, action="signoff.add", target=f"run:{rid}",

@@ -76,7 +76,7 @@ def create_app(settings: ServiceSettings, db: Database) -> FastAPI:
         users,
         audit,
     ):
-        app.include_router(module.router, prefix=API)
+        app.include_router(module.router, prefix=API, responses=errors.RESPONSES)
     _docs(app)
     return app
 

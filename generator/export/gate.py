@@ -169,6 +169,13 @@ class Gate:
                     self.stats.authorizations[v.authorization] += 1
                 why = f"{layer.why}: {v.reason}"
                 checks.append(Check("policy", layer.policy.id, v.verdict, why, v.clause, v.url))
+        if ev.base_unknown:
+            why = (
+                "the run did not record the API base this record was generated through "
+                "(its journal predates per-record API bases and config.json names another "
+                "model or cannot be read): whose servers ran the model is unknown"
+            )
+            checks.append(Check("integrity", primary, "review", why, "run journal", ""))
         return primary, checks
 
     def _tag_checks(self, meta: Meta, ev: Evidence, resolved: set[str]) -> list[Check]:

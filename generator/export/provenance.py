@@ -33,6 +33,7 @@ class Evidence:
     policy: dict[str, Any] | None  # the tag the record carries
     notes: tuple[str, ...] = field(default=())  # disagreements between record and journal
     source_info: Any = None  # the source document's labels as generated (or as carried)
+    base_unknown: bool = False  # the run never recorded which API base generated it
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the export's meta sidecar, so ``verify`` can re-judge a sealed pack."""
@@ -42,6 +43,7 @@ class Evidence:
             "api_bases": list(self.api_bases),
             "notes": list(self.notes),
             "source_info": self.source_info,
+            "base_unknown": self.base_unknown,
         }
 
     @classmethod
@@ -56,7 +58,13 @@ class Evidence:
         tag = meta.policy.model_dump() if meta.policy else None
         notes = tuple(str(n) for n in data.get("notes") or ())
         return cls(
-            data["origin"], data.get("model"), tuple(bases), tag, notes, data.get("source_info")
+            data["origin"],
+            data.get("model"),
+            tuple(bases),
+            tag,
+            notes,
+            data.get("source_info"),
+            data.get("base_unknown") is True,
         )
 
 
@@ -108,12 +116,13 @@ class RunProvenance:
             base = claimed_base if isinstance(claimed_base, str) else None
             return Evidence("imported", meta.model, (base,), tag, source_info=claimed_info)
         model = gen.get("model")
+        unknown = False
         if "api_base" in gen:
             bases: tuple[str | None, ...] = (gen.get("api_base"),)
         elif model and model == self.config_model:
             bases = (self.config_api_base,)
-        else:
-            bases = (None,)
+        else:  # nothing says whose servers ran it: judged as the model's own host, and held
+            bases, unknown = (None,), True
         notes = []
         if meta.model != model:
             notes.append(f"record says model {meta.model!r}, the run generated it with {model!r}")
@@ -127,7 +136,9 @@ class RunProvenance:
             notes.append(f"record carries policy tag {have!r}, the run tagged it {was!r}")
         if claimed_info != gen.get("source_info"):
             notes.append("the record's source labels differ from those the run recorded")
-        return Evidence("generated", model, bases, tag, tuple(notes), gen.get("source_info"))
+        return Evidence(
+            "generated", model, bases, tag, tuple(notes), gen.get("source_info"), unknown
+        )
 
     def close(self) -> None:
         if self._conn is not None:

@@ -42,11 +42,12 @@ MATRIX: list[tuple[str, str, Callable[[Ctx], dict[str, Any]], set[str], int]] = 
      {"operator", "legal"}, 202),
     ("GET", "/api/v1/runs/{rid}/records", lambda c: {}, READERS, 200),
     ("GET", "/api/v1/runs/{rid}/review", lambda c: {}, READERS, 200),
-    # the role got past the check: an unknown record (404), a run with nothing to sign (409)
+    # the role got past the check: an unknown record (404), a policy the gate does not know (422)
     ("POST", "/api/v1/runs/{rid}/review/{record_id}", lambda c: {"json": {"decision": "accept"}},
      {"reviewer"}, 404),
     ("POST", "/api/v1/runs/{rid}/signoffs",
-     lambda c: {"json": {"policy": "mock", "use": "evaluation", "note": "ok"}}, {"legal"}, 409),
+     lambda c: {"json": {"policy": "no-such-policy", "use": "evaluation", "note": "ok"}},
+     {"legal"}, 422),
     ("GET", "/api/v1/jobs/{jid}", lambda c: {}, READERS, 200),
     # an export job cancelled before it ran: found, no files (404 for a name)
     ("GET", "/api/v1/exports/{eid}", lambda c: {}, {"operator", "legal"}, 200),

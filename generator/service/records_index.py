@@ -83,8 +83,10 @@ class Row:
 
 
 def fts_query(q: str) -> str | None:
-    """``q`` as an FTS5 query: every word must occur (any order); None if it has no word."""
-    words = re.findall(r"\w+", q)
+    """``q`` as an FTS5 query: every word must occur (any order); None if it has no word.
+    A word is a run of letters and digits, as the index's tokenizer (unicode61) splits text:
+    each is one token, so no query is a phrase (the index keeps no positions)."""
+    words = re.findall(r"[^\W_]+", q)
     return " ".join(f'"{w}"' for w in words[:32]) or None
 
 

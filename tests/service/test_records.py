@@ -124,6 +124,8 @@ def test_text_search(server: Server, run: tuple[int, Path]) -> None:
         ("generated", "rec0006"), ("review", "rec0006")]  # fmt: skip
     assert _ids(_get(server, rid, q='firmware")*')) == [  # words, never FTS5 syntax
         ("generated", "rec0004"), ("excluded", "rec0004")]  # fmt: skip
+    assert _ids(_get(server, rid, q="paid_leave", stage="generated")) == [
+        ("generated", "rec0001")]  # the tokenizer's words, never a phrase  # fmt: skip
     res = _get(server, rid, q="?!")
     assert res.status_code == 422 and "q" in error(res)["message"]
 

@@ -10,6 +10,7 @@ record exactly as its file holds it.
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -71,8 +72,13 @@ def list_records(
     filters = {"step": step, "reason": reason, "policy": policy, "document": document}
     for attempt in (1, 2):
         with index.open(rebuild=attempt == 2) as conn:
-            rows = index.page(conn, stage=stage, filters=filters, q=match, after=after,
-                              limit=limit + 1)  # fmt: skip
+            try:
+                rows = index.page(conn, stage=stage, filters=filters, q=match, after=after,
+                                  limit=limit + 1)  # fmt: skip
+            except sqlite3.OperationalError as exc:  # a word the full-text index refuses
+                if match is None:
+                    raise
+                raise ApiError(422, f"q: cannot search for {q!r}") from exc
         try:
             lines = index.read(rows[:limit])
             break

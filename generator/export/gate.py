@@ -245,7 +245,9 @@ class Gate:
             checks.append(check)
         return checks
 
-    def evaluate(self, meta: Meta, evidence: Evidence | None = None) -> Decision:
+    def evaluate(
+        self, meta: Meta, evidence: Evidence | None = None, count: bool = True
+    ) -> Decision:
         """The decision for one record (and its contribution to the counts). ``evidence``:
         the provenance recorded beside an exported record (``verify`` re-judges a sealed pack
         with it); by default the run's journal is read."""
@@ -273,7 +275,8 @@ class Gate:
             decision.notes = notes
             if decision.why:
                 decision.why += " [" + "; ".join(notes) + "]"
-        self._count(decision)
+        if count:  # False: one side of a pair (pair_gate.py counts the pair once)
+            self._count(decision)
         return decision
 
     def _count(self, d: Decision) -> None:

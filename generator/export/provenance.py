@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.derive.store import kind_row
 from generator.records import Meta
 
 
@@ -89,7 +90,9 @@ class RunProvenance:
             conn = None
             try:
                 conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-                conn.execute("SELECT 1 FROM gen_records LIMIT 1")
+                names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+                if not names & {"gen_records", "kind_records"}:  # derive stages: kind_records
+                    raise sqlite3.OperationalError("no generation in this run")
                 self._conn, self.has_journal = conn, True
             except sqlite3.Error:  # no generation in this run: nothing is vouched for
                 if conn is not None:
@@ -98,7 +101,9 @@ class RunProvenance:
     def _journaled(self, record_id: str) -> dict[str, Any] | None:
         if self._conn is None:
             return None
-        row = self._conn.execute("SELECT data FROM gen_records WHERE id=?", (record_id,)).fetchone()
+        row = kind_row(self._conn, record_id, "gen_records")
+        if row is None:  # answers and items the pairs / evalset stages journaled
+            row = kind_row(self._conn, record_id)
         if row is None:
             return None
         try:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from generator import __version__
-from generator.service import errors
+from generator.service import errors, web
 from generator.service.api import (
     audit,
     documents,
@@ -78,6 +78,7 @@ def create_app(settings: ServiceSettings, db: Database) -> FastAPI:
     ):
         app.include_router(module.router, prefix=API, responses=errors.RESPONSES)
     _docs(app)
+    web.mount(app)
     return app
 
 

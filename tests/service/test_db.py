@@ -47,14 +47,14 @@ def test_servers_starting_together_migrate_once(pg_url: str) -> None:
         assert list(pool.map(start, range(4))) == [head()] * 4
 
 
-def test_0003_makes_each_projects_creator_a_member(fresh_db_url: str) -> None:
+def test_0004_makes_each_projects_creator_a_member(fresh_db_url: str) -> None:
     import sqlalchemy as sa
 
     from generator.service.db import project_members, projects, users
     from generator.service.migrate import upgrade
 
     engine = sa.create_engine(fresh_db_url.replace("postgresql://", "postgresql+psycopg://"))
-    upgrade(engine, "0002")  # projects made before members existed
+    upgrade(engine, "0003")  # projects made before members existed
     at = "2026-12-04T21:01:23.123456Z"
     with engine.begin() as conn:
         uid = conn.execute(users.insert().values(name="ann", role="operator", created_at=at))
@@ -64,7 +64,7 @@ def test_0003_makes_each_projects_creator_a_member(fresh_db_url: str) -> None:
     engine.dispose()
     database = open_database(fresh_db_url)
     try:
-        assert current(database.engine) == head() == "0003"
+        assert current(database.engine) == head() == "0004"
         with database.engine.connect() as conn:
             rows = conn.execute(sa.select(project_members.c.user_id, projects.c.name).join(
                 projects, projects.c.id == project_members.c.project_id)).all()  # fmt: skip

@@ -1,7 +1,7 @@
 """Project members: who may see a project and everything under it.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-04
 
 A user sees a project (and its documents, runs, jobs, exports, records) only as one of its
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -33,7 +33,7 @@ def upgrade() -> None:
     op.create_index("ix_project_members_user_id", "project_members", ["user_id"])
     op.execute(
         "INSERT INTO project_members (project_id, user_id, added_by, added_at) "
-        "SELECT p.id, u.id, 'migration 0003', p.created_at FROM projects p "
+        "SELECT p.id, u.id, 'migration 0004', p.created_at FROM projects p "
         "JOIN users u ON u.name = p.created_by"
     )
 

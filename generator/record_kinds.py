@@ -9,7 +9,9 @@ curation, review and export machinery) with their own fields at the top level:
   ``review-edit``: a reviewer's edit chosen over the original; ``flawed``: a generated
   answer chosen over a deliberately flawed one) and carries each side's own provenance
   (``meta.pair.chosen`` / ``meta.pair.rejected``: the journaled record id, model, policy
-  tag...). The licence gate judges both sides from the run's journal (stricter wins).
+  tag...). The licence gate judges both sides from the run's journal (stricter wins),
+  and for a judge-ranked pair the judge the run journaled (``pair_judges``), never
+  ``meta.pair.judge``.
 * ``eval``: ``question``, reference ``answer``, ``citations`` (character spans into the
   source document: ``text`` is exactly ``document.text[start:end]``, checked when the item
   is made and again at export), ``difficulty`` and ``hops`` (1: one chunk; 2: the answer

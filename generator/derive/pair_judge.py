@@ -7,6 +7,7 @@ twice, once with either answer shown first: a pair is made only when both verdic
 same answer, so a judge's position bias cannot decide it (judges are known to favour the
 first answer shown). A tie, verdicts that follow the position (``judge:inconsistent``), an
 unusable or failed ranking, a failed answer, or two equal answers is a finding for review.
+The judge of every pair is journaled (``pair_judges``): its terms bind the pair too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from generator.derive.pairs import (
     make_pair,
     questions,
 )
-from generator.derive.store import KindStore
+from generator.derive.store import KindStore, made_by
 from generator.errors import ConfigError
 from generator.generate.prompts import load_template
 from generator.records import Chunk, Record
@@ -119,6 +120,10 @@ def by_judge(s: PairSettings, journal: Journal, store: KindStore, res: PairResul
         }
         pair = {"method": "judge", "chosen": sides[win], "rejected": sides[1 - win]}
         meta = it.rec.meta.model_dump(mode="json")
-        res.records.append(
-            make_pair(meta, it.prompt, texts[win], texts[1 - win], {**pair, "judge": ranking})
-        )
+        made = make_pair(meta, it.prompt, texts[win], texts[1 - win], {**pair, "judge": ranking})
+        pid = made["meta"]["id"]
+        # the ranking is the judge's output: journaled with its model and API base, so the
+        # gate judges the judge from the run (meta.pair.judge is only the record's claim)
+        ranked_by = made_by(judge.model, judge.api_base, judge_tpl.ref, "preference", pid)
+        store.put_judge(pid, pair["chosen"]["id"], pair["rejected"]["id"], ranked_by)
+        res.records.append(made)

@@ -29,7 +29,18 @@ KIND_MIGRATIONS = [
         kind TEXT NOT NULL,      -- pair-answer | pair-flawed | eval
         data TEXT NOT NULL       -- the record (or answer) line with its meta, JSON
     );
+    """,
+    # 2: the judge model whose ranking made each judge-ranked pair (its label is model
+    # output used for training: its terms bind the pair), keyed by the pair's two sides
     """
+    CREATE TABLE pair_judges (
+        pair_id TEXT PRIMARY KEY,
+        chosen TEXT NOT NULL,    -- kind_records id of the chosen answer
+        rejected TEXT NOT NULL,  -- kind_records id of the rejected answer
+        data TEXT NOT NULL       -- the judge's meta (model, API base, policy tag, rubric)
+    );
+    CREATE INDEX pair_judges_sides ON pair_judges(chosen, rejected);
+    """,
 ]
 
 
@@ -43,6 +54,28 @@ def kind_row(conn: sqlite3.Connection, rid: str, table: str = "kind_records") ->
         return None
 
 
+def judge_row(conn: sqlite3.Connection, chosen: str, rejected: str) -> dict[str, Any] | None:
+    """The journaled meta of the judge that ranked ``chosen`` over ``rejected`` (None: the
+    run journaled no such ranking, or no judge table)."""
+    try:
+        row = conn.execute(
+            "SELECT data FROM pair_judges WHERE chosen=? AND rejected=?", (chosen, rejected)
+        ).fetchone()
+        data = json.loads(row[0]) if row else None
+    except (sqlite3.Error, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def kind_of(conn: sqlite3.Connection, rid: str) -> str | None:
+    """The derive stage's kind of a journaled answer (``pair-answer``...), or None."""
+    try:
+        row = conn.execute("SELECT kind FROM kind_records WHERE id=?", (rid,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
 class KindStore:
     """Writes and reads ``kind_records`` of one run journal."""
 
@@ -54,6 +87,13 @@ class KindStore:
         self.journal.execute(
             "INSERT OR IGNORE INTO kind_records(id, kind, data) VALUES (?,?,?)",
             (data["meta"]["id"], kind, json.dumps(data, ensure_ascii=False)),
+        )
+
+    def put_judge(self, pair_id: str, chosen: str, rejected: str, meta: dict[str, Any]) -> None:
+        """Journal the judge whose ranking made ``pair_id`` (the latest ranking wins)."""
+        self.journal.execute(
+            "INSERT OR REPLACE INTO pair_judges(pair_id, chosen, rejected, data) VALUES (?,?,?,?)",
+            (pair_id, chosen, rejected, json.dumps(meta, ensure_ascii=False)),
         )
 
     def get(self, rid: str) -> dict[str, Any] | None:
@@ -106,3 +146,41 @@ def write_outputs(
     atomic_write_text(out / "review.jsonl", _jsonl(findings))
     atomic_write_text(out / "rejected.jsonl", _jsonl(rejected))
     atomic_write_text(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
+def stage_reports(run: Path) -> dict[str, dict[str, Any] | str]:
+    """The reports of the derive stages a run has (``pairs``, ``eval``: their
+    ``report.json``), for ``runs show``; an unreadable report is a line saying so."""
+    out: dict[str, dict[str, Any] | str] = {}
+    for stage in ("pairs", "eval"):
+        path = run / stage / "report.json"
+        if not path.exists():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("counts"), dict):
+                raise ValueError("not a stage report")
+            out[stage] = data
+        except (OSError, ValueError) as exc:
+            out[stage] = f"unreadable {stage}/report.json ({exc})"
+    return out
+
+
+def report_line(stage: str, report: dict[str, Any] | str) -> str:
+    """One line of ``runs show`` for a derive stage's report."""
+    if isinstance(report, str):
+        return report
+    c, usd = report["counts"], (report.get("spent") or {}).get("cost_usd") or 0.0
+    if stage == "pairs":
+        judge = f", judge {report['judge']}" if report.get("judge") else ""
+        return (
+            f"{c.get('pairs', 0)} ({report.get('method', '?')}{judge}); "
+            f"{c.get('findings', 0)} held for review; ${usd:.4f}"
+        )
+    one, two = c.get("accepted_1hop", 0), c.get("accepted_2hop", 0)
+    rejected = sum(n for k, n in c.items() if k.startswith("rejected:"))
+    docs = len(report.get("held_out_documents") or [])
+    return (
+        f"{one + two} ({one} single-hop, {two} two-hop) from {docs} held-out documents; "
+        f"{report.get('findings', 0)} held for review, {rejected} rejected; ${usd:.4f}"
+    )

@@ -95,6 +95,7 @@ class GateStats:
     imported: int = 0  # records the run's journal does not hold
     disagreements: Counter[str] = field(default_factory=Counter)
     authorizations: Counter[str] = field(default_factory=Counter)  # entry id -> records
+    judges: Counter[str] = field(default_factory=Counter)  # pairs per ranking judge (journal)
 
 
 def policies_seen(stats: GateStats) -> list[str]:
@@ -254,6 +255,14 @@ class Gate:
         ev = evidence if evidence is not None else self.provenance.evidence(meta)
         pid, checks, notes = self._policy_checks(meta, ev)
         checks += self._source_checks(ev.source_info)
+        decision = self.decide(pid, checks, notes)
+        decision.evidence = ev.to_dict()
+        if count:  # False: one side of a pair (pair_gate.py counts the pair once)
+            self._count(decision)
+        return decision
+
+    def decide(self, pid: str, checks: list[Check], notes: tuple[str, ...] = ()) -> Decision:
+        """The decision from a record's checks (the strictest wins), not counted."""
         worst = _worst(checks)
         needed = tuple(sorted({c.key for c in checks if c.verdict == "review"}))
         if worst == "block":
@@ -270,13 +279,10 @@ class Gate:
             decision = Decision(pid, worst, checks, False, why=why)
         else:
             decision = Decision(pid, worst, checks, True)
-        decision.evidence = ev.to_dict()
         if notes:
             decision.notes = notes
             if decision.why:
                 decision.why += " [" + "; ".join(notes) + "]"
-        if count:  # False: one side of a pair (pair_gate.py counts the pair once)
-            self._count(decision)
         return decision
 
     def _count(self, d: Decision) -> None:

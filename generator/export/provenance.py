@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.derive.store import kind_row
+from generator.derive.store import judge_row, kind_of, kind_row
 from generator.records import Meta
 
 
@@ -111,6 +111,16 @@ class RunProvenance:
         except (ValueError, AttributeError):
             return None
         return meta if isinstance(meta, dict) else None
+
+    def judge(self, chosen: str, rejected: str) -> dict[str, Any] | None:
+        """The meta of the judge the run journaled for ranking ``chosen`` over ``rejected``."""
+        return None if self._conn is None else judge_row(self._conn, chosen, rejected)
+
+    def ranked(self, *side_ids: str) -> bool:
+        """Whether the run journaled any of these answers for a judge-ranked pair."""
+        return self._conn is not None and any(
+            kind_of(self._conn, rid) == "pair-answer" for rid in side_ids
+        )
 
     def evidence(self, meta: Meta) -> Evidence:
         extra = meta.model_extra or {}

@@ -170,3 +170,24 @@ def test_bad_options_are_one_line_usage_errors(generated: Path) -> None:
         else None
     )
     assert report is None  # nothing was written by a refused command
+
+
+def test_the_judge_of_each_pair_is_journaled_beside_its_sides(generated: Path) -> None:
+    r = cli("pairs", generated, "--method", "judge", "--model", "mock/c", "--rival", "mock/d",
+            "--judge", "mock/judge")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    pairs = _pairs(generated)
+    conn = sqlite3.connect(generated / "run.sqlite")
+    rows = {
+        pid: (chosen, rejected, json.loads(data))
+        for pid, chosen, rejected, data in conn.execute(
+            "SELECT pair_id, chosen, rejected, data FROM pair_judges"
+        )
+    }
+    assert pairs and set(rows) == {p.meta.id for p in pairs}
+    for p in pairs:
+        chosen, rejected, judge = rows[p.meta.id]
+        pair = p.meta.model_extra["pair"]
+        assert (chosen, rejected) == (pair["chosen"]["id"], pair["rejected"]["id"])
+        assert judge["model"] == "mock/judge" and judge["policy"]["id"] == "mock"
+        assert "api_base" in judge and judge["prompt"]["id"] == "pair-judge"

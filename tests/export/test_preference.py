@@ -15,6 +15,7 @@ from generator.errors import ExportRefused
 from generator.export.job import ExportOptions, run_export
 from generator.policies import load_policies
 from generator.record_kinds import PreferenceRecord, side_of
+from generator.records import Ref
 from generator.store import open_run
 from tests.export._build import QUESTIONS, journal_records, meta, read_jsonl, write_jsonl
 
@@ -202,3 +203,127 @@ def test_a_side_the_journal_does_not_hold_is_unverified(tmp_path: Path) -> None:
     held = [e for e in res.exclusions if e.stage == "gate"]
     assert [e.id for e in held] == ["pair-0"] and "journal does not hold" in held[0].reason
     assert res.n_exported == 5
+
+
+# --------------------------------------------------------------- judge-ranked pairs
+
+SIDE = "deepseek/deepseek-chat"  # its terms allow training competing models
+TPL = Ref(id="pair-answer", version="1", sha256="ab" * 32)
+
+
+def _ranked_run(
+    tmp_path: Path, judge: str | None = GOOD, claim: str | None = None, method: str = "judge"
+) -> Path:
+    """A run of judge-ranked pairs: both sides answers of ``SIDE`` (kind_records), ranked
+    by ``judge`` as the run journaled it (None: no judge journaled); ``claim``: the judge
+    the pair file names (a tampered copy)."""
+    from generator.derive.store import made_by
+
+    run = tmp_path / "ranked"
+    run.mkdir(parents=True)
+    journal = open_run(run, create=True)
+    store = KindStore(journal)
+    pairs = []
+    for i, (q, a) in enumerate(QUESTIONS[:4]):
+        src = meta(i, "alpaca", load_policies()["openai"])["source"]
+        sides = []
+        for n, text in enumerate((a, "It depends on the team.")):
+            m = made_by(SIDE, None, TPL, "preference", "pair-answer", str(i), str(n))
+            m["source"] = src
+            store.put("pair-answer", {"answer": text, "of": f"rec-{i}", "meta": m})
+            sides.append(side_of(m, "generated", temperature=[0.2, 1.0][n]))
+        pid = f"rpair-{i}"
+        ranking = {"model": claim or judge or GOOD, "rubric": TPL.model_dump(), "orders": 2}
+        if judge:
+            ref = Ref(id="pair-judge", version="1", sha256="cd" * 32)
+            store.put_judge(
+                pid, sides[0]["id"], sides[1]["id"], made_by(judge, None, ref, "preference", pid)
+            )
+        pair = {"prompt": [{"role": "user", "content": q}], "chosen": a,
+                "rejected": "It depends on the team.",
+                "meta": {"id": pid, "format": "preference", "source": src,
+                         "pair": {"method": method, "chosen": sides[0], "rejected": sides[1],
+                                  "judge": ranking}}}  # fmt: skip
+        pairs.append(PreferenceRecord.model_validate(pair).to_dict())
+    journal.close()
+    write_jsonl(run / "pairs" / "records.jsonl", pairs)
+    return run
+
+
+def test_a_judge_blocked_for_the_use_blocks_the_pair(tmp_path: Path) -> None:
+    # both answers may train a competing model; the judge's (OpenAI's) terms forbid it
+    with pytest.raises(ExportRefused) as err:
+        _export(_ranked_run(tmp_path / "a"), tmp_path / "out", "trl-preference", "competing-model")
+    assert "judge: block by policy openai" in str(err.value)
+    res = _export(_ranked_run(tmp_path / "b", judge=SIDE), tmp_path / "ok", "trl-preference",
+                  "competing-model")  # fmt: skip
+    assert res.n_exported == 4 and res.gate.stats.outcomes == {"allow": 4}
+    assert res.gate.stats.judges == {SIDE: 4}
+
+
+def test_a_tampered_judge_claim_changes_nothing(tmp_path: Path) -> None:
+    run = _ranked_run(tmp_path / "a", judge=GOOD, claim=SIDE)  # claims an allowed judge
+    with pytest.raises(ExportRefused, match="judge: block by policy openai"):
+        _export(run, tmp_path / "out", "trl-preference", "competing-model")
+    run = _ranked_run(tmp_path / "b", judge=SIDE, claim="mock/judge")  # claims a blocked one
+    res = _export(run, tmp_path / "ok", "trl-preference", "competing-model")
+    assert res.n_exported == 4 and res.gate.stats.outcomes == {"allow": 4}
+
+
+@pytest.mark.parametrize("method", ["judge", "flawed"])
+def test_a_ranked_pair_whose_judge_the_journal_lacks_is_held(tmp_path: Path, method: str) -> None:
+    # "flawed": the pair file hides the ranking, but its sides are journaled as ranked answers
+    run = _ranked_run(tmp_path, judge=None, method=method)
+    with pytest.raises(ExportRefused) as err:
+        _export(run, tmp_path / "out", "trl-preference", "competing-model")
+    assert "judge: review needed (the run's journal holds no judge" in str(err.value)
+    assert "--accept-review unknown" in str(err.value)
+    res = _export(run, tmp_path / "acc", "trl-preference", "evaluation", accept_review=("unknown",))
+    assert res.n_exported == 4 and res.gate.stats.outcomes == {"review-accepted": 4}
+    assert res.gate.stats.judges == {"unknown": 4}
+
+
+def test_verify_re_judges_the_judge_and_catches_a_forged_one(tmp_path: Path) -> None:
+    from generator.errors import PackAltered
+    from generator.export.verify import verify_pack
+    from tests.export.test_verify import _reseal
+
+    run = _ranked_run(tmp_path)
+    out = tmp_path / "pack"
+    _export(run, out, "trl-preference-chat", "evaluation")
+    verify_pack(out)
+    rows = read_jsonl(out / "meta.jsonl")
+    assert {r["provenance"]["pair"]["judge"]["model"] for r in rows} == {GOOD}
+
+    def relabel(m):  # the pack re-labelled for a use the judge's terms forbid
+        m["export"]["flags"]["use"] = "competing-model"
+
+    _reseal(out, relabel)
+    with pytest.raises(PackAltered, match="judge: block by policy openai"):
+        verify_pack(out)
+    for forge, match in (
+        (lambda p: p.pop("judge"), "no provenance of the pair's judge"),
+        (lambda p: p["judge"].update(model="mock/judge"), "gate now refuses"),
+    ):
+        _export(run, tmp_path / "p2", "trl-preference-chat", "evaluation")
+        forged = read_jsonl(tmp_path / "p2" / "meta.jsonl")
+        for r in forged:
+            forge(r["provenance"]["pair"])
+        (tmp_path / "p2" / "meta.jsonl").write_text("".join(json.dumps(r) + "\n" for r in forged))
+        _reseal(tmp_path / "p2")
+        with pytest.raises(PackAltered, match=match):
+            verify_pack(tmp_path / "p2")
+        import shutil
+
+        shutil.rmtree(tmp_path / "p2")
+
+
+def test_manifest_card_and_legal_pack_name_the_judge(tmp_path: Path) -> None:
+    _export(_ranked_run(tmp_path), tmp_path / "out", "openai-preference", "evaluation")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"]["by_judge_model"] == {GOOD: 4}
+    assert manifest["counts"]["by_model"] == {SIDE: 4}
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "Judge models" in card and f"`{GOOD}`: 4" in card
+    legal = (tmp_path / "out" / "LEGAL_REVIEW.md").read_text()
+    assert f"ranked by judge model: `{GOOD}` (4)" in legal and f"`{SIDE}` (4)" in legal

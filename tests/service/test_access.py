@@ -48,8 +48,7 @@ def test_another_projects_ids_are_unknown(server: Server, ctx, method, path, mak
     outsider = call(server, fill, f"outsider-{role}", method, path, make)
     unknown_ids = {k.strip("{}"): UNKNOWN for k in SCOPED}
     unknown = call(server, {**fill, **unknown_ids}, role, method, path, make)
-    assert _shape(outsider) == _shape(unknown)
-    assert str(fill["pid"]) not in outsider.text.replace(str(fill.get("rid")), "")
+    assert _shape(outsider) == _shape(unknown)  # the same words: nothing about the project
     if method in WRITES:  # nothing changed (workers write rows of their own meanwhile)
         assert _rows_by(server, f"{role}-2") == 0
 

@@ -172,3 +172,25 @@ def test_unknown_web_paths_answer_an_html_404_and_api_paths_json(site: Site, cli
         assert client.delete("/api/v1/me").json()["error"]["code"]
     json_404 = c.get("/nope", headers={"Accept": "application/json"})  # a script asking JSON
     assert json_404.status_code == 404 and json_404.json()["error"]["code"] == "not_found"
+
+
+def test_another_projects_pages_and_downloads_are_not_found(site: Site, done_run) -> None:  # type: ignore[no-untyped-def]
+    """A legal user who is not a member of the run's project: every page and download of it
+    is 404 (like an unknown id), and the home page does not list it."""
+    pid, rid = done_run
+    with site.api("admin") as c:
+        res = c.post("/api/v1/users", json={"name": "legal-outside", "role": "legal"})
+        assert res.status_code == 201, res.text
+        site.server.tokens["legal-outside"] = res.json()["token"]
+    with site.api("operator") as c:
+        res = c.post(f"/api/v1/runs/{rid}/exports", json={"format": "alpaca", "use": "evaluation"})
+        jid = res.json()["id"]
+    outsider, _ = site.signed_in("legal-outside")
+    member, _ = site.signed_in("legal")
+    for path in (f"/projects/{pid}", f"/runs/{rid}", f"/runs/{rid}/legal",
+                 f"/runs/{rid}/curation", f"/exports/{jid}/files/manifest.json",
+                 f"/exports/{jid}.zip"):  # fmt: skip
+        assert outsider.get(path).status_code == 404, path
+        assert member.get(path).status_code != 404 or "/exports/" in path, path
+    assert f"/projects/{pid}" not in outsider.get("/").text
+    assert f"/projects/{pid}" in member.get("/").text

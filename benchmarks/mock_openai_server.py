@@ -4,7 +4,9 @@
 prints ``READY <port>`` once listening on 127.0.0.1. ``POST /v1/chat/completions`` waits the
 latency (asyncio, so concurrent requests overlap) and answers with schema-valid records built
 from the request's document block by the same code as the ``mock/`` provider;
-``GET /stats`` answers ``{"requests": N}``. It binds to 127.0.0.1 only and exits after
+``GET /stats`` answers ``{"requests": N, ...}``. It also speaks OpenAI's and Anthropic's
+batch APIs (``benchmarks/mock_batch_api.py``; ``--batch-delay-s``: how long a batch runs).
+It binds to 127.0.0.1 only and exits after
 ``--max-seconds`` (bounded), or on SIGTERM.
 
 The server shares the machine's cores with the clients it measures, so every millisecond it
@@ -31,17 +33,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.mock_batch_api import (
+    BatchAPI,
+    Faults,
+    cached_prefix_tokens,
+    canonical_digest,
+    schema_of,
+)
 from generator.providers.mock_records import build_reply
 
 _REASONS = {200: "OK", 404: "Not Found", 400: "Bad Request", 411: "Length Required"}
 Handler = Callable[[str, str, bytes], Awaitable[tuple[int, bytes]]]
-
-
-def _schema(body: dict) -> dict | None:
-    fmt = body.get("response_format") or {}
-    if fmt.get("type") == "json_schema":
-        return (fmt.get("json_schema") or {}).get("schema")
-    return fmt.get("schema")
 
 
 class HttpConnection(asyncio.Protocol):
@@ -53,6 +55,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.previous: asyncio.Task[None] | None = None
+        self._need = 0  # bytes the request being received still needs (large uploads)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -63,6 +66,9 @@ class HttpConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
+        if len(self.buf) < self._need:
+            return  # a large body still arriving: do not parse its head again per packet
+        self._need = 0
         while True:
             end = self.buf.find(b"\r\n\r\n")
             if end < 0:
@@ -78,6 +84,7 @@ class HttpConnection(asyncio.Protocol):
                 return
             length = int(headers.get("content-length") or 0)
             if len(self.buf) < end + 4 + length:
+                self._need = end + 4 + length
                 if headers.get("expect", "").lower() == "100-continue" and self.transport:
                     self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 return
@@ -117,11 +124,13 @@ class HttpConnection(asyncio.Protocol):
 MAX_CACHED = 100_000
 
 
-def reply_for(raw: bytes, digest: str) -> bytes:
-    """The chat.completion reply to a request body (built by the mock provider's code)."""
+def reply_for(raw: bytes, digest: str | None = None) -> bytes:
+    """The chat.completion reply to a request body (built by the mock provider's code),
+    seeded by the request's content (:func:`canonical_digest`) unless ``digest`` is given."""
     body = json.loads(raw)
+    digest = digest or canonical_digest(body)
     messages = body.get("messages") or []
-    text = build_reply(messages, _schema(body), digest, indent=None)
+    text = build_reply(messages, schema_of(body), digest, indent=None)
     prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
     reply = {
         "id": f"chatcmpl-{digest[:12]}",
@@ -137,24 +146,37 @@ def reply_for(raw: bytes, digest: str) -> bytes:
             "prompt_tokens": prompt_chars // 4,
             "completion_tokens": len(text) // 4,
             "total_tokens": (prompt_chars + len(text)) // 4,
+            # the static prefix a provider would read from its prompt cache
+            "prompt_tokens_details": {"cached_tokens": cached_prefix_tokens(messages)},
         },
     }
     return json.dumps(reply, ensure_ascii=False).encode()
 
 
-def make_handler(latency_s: float) -> Handler:
+def make_handler(
+    latency_s: float, batch_delay_s: float = 1.0, faults: Faults | None = None
+) -> Handler:
     stats = {"requests": 0, "cached": 0}
     replies: dict[bytes, bytes] = {}
+    billed: dict[bytes, int] = {}
+
+    batches = BatchAPI(reply_for, batch_delay_s, faults)
 
     async def handle(method: str, path: str, raw: bytes) -> tuple[int, bytes]:
         if method == "GET" and path == "/stats":
-            return 200, json.dumps(stats).encode()
+            twice = sum(1 for n in billed.values() if n > 1)
+            return 200, json.dumps({**stats, "sync_paid_twice": twice,
+                                    "batch": batches.summary()}).encode()  # fmt: skip
+        answer = batches.handle(method, path, raw)
+        if answer is not None:
+            return answer
         if method != "POST" or path.rstrip("/") != "/v1/chat/completions":
             return 404, b'{"error": "not found"}'
         key = hashlib.sha256(raw).digest()
+        billed[key] = billed.get(key, 0) + 1
         payload = replies.get(key)
         if payload is None:
-            payload = reply_for(raw, key.hex())  # a bad body raises: answered with a 400
+            payload = reply_for(raw)  # a bad body raises: answered with a 400
             if len(replies) >= MAX_CACHED:
                 replies.clear()
             replies[key] = payload
@@ -167,9 +189,11 @@ def make_handler(latency_s: float) -> Handler:
     return handle
 
 
-async def serve(latency_ms: float, port: int, max_seconds: float) -> None:
+async def serve(
+    latency_ms: float, port: int, max_seconds: float, batch_delay_s: float = 1.0
+) -> None:
     loop = asyncio.get_running_loop()
-    handler = make_handler(latency_ms / 1000.0)
+    handler = make_handler(latency_ms / 1000.0, batch_delay_s)
     server = await loop.create_server(
         lambda: HttpConnection(handler), "127.0.0.1", port, backlog=2048
     )
@@ -189,8 +213,9 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=200.0)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--max-seconds", type=float, default=900.0)
+    ap.add_argument("--batch-delay-s", type=float, default=1.0, help="how long a batch runs")
     args = ap.parse_args()
-    asyncio.run(serve(args.latency_ms, args.port, args.max_seconds))
+    asyncio.run(serve(args.latency_ms, args.port, args.max_seconds, args.batch_delay_s))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ sqlite's) are mapped to these in one place per role, ``raise Ours(...) from exc`
     │   ├── BudgetExceeded              --max-cost would be exceeded
     │   ├── CircuitOpen                 most recent calls failed
     │   │   └── KeyRejected             401/403: the key is dead; names its variable
-    │   └── DiskFull                    no space left (ENOSPC, quota, SQLite "disk is full")
+    │   ├── DiskFull                    no space left (ENOSPC, quota, SQLite "disk is full")
+    │   └── BatchCancelled              a batch of the run was cancelled (``runs cancel``)
     ├── PushFailed                      `export --push-to-hub`: the Hub refused or was
     │                                   unreachable (the export on disk is complete)
     ├── ExportRefused                   exit 3: the licence gate refused the export
@@ -227,6 +228,11 @@ class KeyRejected(CircuitOpen):
 class DiskFull(GuardStop):
     """No space left on the device (or the quota): the command stopped with what it had
     committed; free space and re-run to resume."""
+
+
+class BatchCancelled(GuardStop):
+    """A provider batch this run was waiting for was cancelled (``runs cancel``): the run
+    stops; its unanswered requests are asked again when it is re-run."""
 
 
 class PushFailed(InstructforgeError):

@@ -16,14 +16,20 @@ from rich.console import Console
 from generator.errors import ConfigError
 
 
-def _price(value: str | None) -> tuple[float | None, float | None]:
+def _price(value: str | None) -> tuple[float | None, float | None, float | None]:
+    """``--price INPUT,OUTPUT[,CACHED]`` (USD per 1M tokens; CACHED: input tokens read from
+    the provider's prompt cache, billed at INPUT when not given)."""
     if not value:
-        return None, None
+        return None, None, None
     try:
-        inp, out = (float(x) for x in value.split(","))
+        parts = [float(x) for x in value.split(",")]
+        if len(parts) not in (2, 3) or any(p < 0 for p in parts):
+            raise ValueError(value)
     except ValueError as exc:
-        raise ConfigError(f"--price {value!r}: give INPUT,OUTPUT in USD per 1M tokens") from exc
-    return inp, out
+        raise ConfigError(
+            f"--price {value!r}: give INPUT,OUTPUT or INPUT,OUTPUT,CACHED in USD per 1M tokens"
+        ) from exc
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
 
 
 def generate(
@@ -51,7 +57,10 @@ def generate(
         None, "--max-cost", min=0, help="Stop (exit 4, resumable) before spending more USD."
     ),
     price: str = typer.Option(
-        None, "--price", help="INPUT,OUTPUT USD per 1M tokens for a model without a known price."
+        None,
+        "--price",
+        help="INPUT,OUTPUT[,CACHED] USD per 1M tokens for a model without a known price "
+        "(CACHED: input tokens read from the provider's prompt cache; default INPUT).",
     ),
     context_window: int = typer.Option(
         None, "--context-window", min=256, help="Context window in tokens (overrides LiteLLM's)."
@@ -64,7 +73,30 @@ def generate(
         "folder instead of the provider (hits cost 0; default off: generation wants novelty).",
     ),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Print calls, tokens and cost to expect; send nothing."
+        False,
+        "--dry-run",
+        help="Print calls, tokens and cost to expect (sync and --batch, without and with "
+        "prompt caching); send nothing.",
+    ),
+    batch: bool = typer.Option(
+        False,
+        "--batch",
+        help="Send the requests through the provider's batch API (openai/, anthropic/: half "
+        "price, answers within 24 h); re-running re-attaches to batches in flight.",
+    ),
+    batch_poll: float = typer.Option(
+        30.0,
+        "--batch-poll",
+        min=0.001,
+        metavar="SECONDS",
+        help="--batch: first wait between polls of a batch (then 1.5x, up to 10 min).",
+    ),
+    batch_max_requests: int = typer.Option(
+        None,
+        "--batch-max-requests",
+        min=1,
+        metavar="N",
+        help="--batch: at most N requests per batch (default: the provider's limit).",
     ),
     api_base: str = typer.Option(None, "--api-base", help="Base URL of the model server."),
     api_key_env: str = typer.Option(
@@ -117,13 +149,13 @@ def generate(
     run.sqlite). Every call, record and rejection is journaled as it happens: re-running the
     same command resumes without paying twice, even after a crash."""
     from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE
-    from generator.generate.progress import reasons_table, summary_table
+    from generator.generate.progress import estimate_table, reasons_table, summary_table
     from generator.generate.runner import run_generate
     from generator.generate.settings import GenerateSettings
 
     console = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
-    price_in, price_out = _price(price)
+    price_in, price_out, price_cached = _price(price)
     try:
         settings = GenerateSettings(
             docs=str(docs), run_dir=str(out), model=model, template=template,
@@ -132,8 +164,10 @@ def generate(
             cache_dir=str(cache) if cache else None,
             api_key_env=api_key_env,
             workers=workers, context_window=context_window, price_in_per_m=price_in,
-            price_out_per_m=price_out, max_retries=max_retries, timeout_s=timeout,
-            dry_run=dry_run, pool_lag=pool_lag,
+            price_out_per_m=price_out, price_cached_per_m=price_cached,
+            max_retries=max_retries, timeout_s=timeout,
+            dry_run=dry_run, pool_lag=pool_lag, batch=batch,
+            batch_poll_s=batch_poll, batch_max_requests=batch_max_requests,
             force_new=force_new_settings, redact_before_send=redact_before_send,
             tools=str(tools) if tools else None,
         )  # fmt: skip
@@ -147,6 +181,8 @@ def generate(
     with contextlib.ExitStack() as stack:
         if cluster is not None and not dry_run:
             parse_spec(cluster)
+            if batch:
+                raise ConfigError("--cluster and --batch: choose one (a batch has no calls to spread)")
             say = lambda line: err.print(line, markup=False, soft_wrap=True)  # noqa: E731
             engine = stack.enter_context(open_cluster(cluster, say=say, summary=say))
         result = run_generate(settings, console, err, engine)
@@ -164,6 +200,8 @@ def generate(
             f"{e.prompt_tokens:,} prompt + {e.completion_tokens:,} completion tokens, "
             f"estimated cost {cost}. Nothing was sent."
         )
+        if e.cost_usd is not None:
+            console.print(estimate_table(e))
         return
     console.print(
         summary_table(
@@ -171,6 +209,12 @@ def generate(
             chunks_total=result.chunks_total, total_accepted=result.total_accepted,
         )
     )  # fmt: skip
+    if result.batches:
+        b = result.batches
+        err.print(
+            f"batches: {b['created']} created, {b['attached']} re-attached, "
+            f"{b['resubmitted']} requests asked again, {b['malformed']} unreadable result lines"
+        )
     reasons = reasons_table(result.tally)
     if reasons is not None:
         console.print(reasons)

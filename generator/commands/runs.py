@@ -18,6 +18,7 @@ runs_app = typer.Typer(help="Inspect runs.", no_args_is_help=True)
 def run_stats(run: Path) -> dict[str, Any]:
     """Everything ``runs show`` prints, as a dict (also handy for tests and scripts)."""
     from generator.derive.store import stage_reports
+    from generator.generate.batch.journal import BatchJournal
     from generator.generate.journal import GenJournal
     from generator.generate.settings import FINGERPRINT_KEY
     from generator.generate.setup import PLAN_KEY
@@ -47,6 +48,7 @@ def run_stats(run: Path) -> dict[str, Any]:
         reasons = q(
             "SELECT reason, COUNT(*) AS n FROM gen_rejections GROUP BY reason ORDER BY n DESC"
         )
+        batches = BatchJournal(journal).rows()
         return {
             "fingerprint": journal.get_setting(FINGERPRINT_KEY) or {},
             "documents": q("SELECT COUNT(*) AS n FROM documents")[0]["n"],
@@ -65,6 +67,7 @@ def run_stats(run: Path) -> dict[str, Any]:
             "session": dict(session[0]) if session else None,
             "sessions": q("SELECT COUNT(*) AS n FROM gen_sessions")[0]["n"],
             "holder": live_holder(Path(run)),
+            "batches": batches,
             "derived": stage_reports(Path(run)),  # pairs / eval reports, when made
         }
 
@@ -119,6 +122,7 @@ def show(run: Path = typer.Argument(..., help="Run folder.")) -> None:
         ("tokens in / out", f"{s['prompt_tokens']:,} / {s['completion_tokens']:,}"),
         ("tokens in from prompt cache", f"{s['cached_tokens']:,}"),
         ("cost", f"${s['cost_usd']:.4f}"),
+        ("cost per accepted record", f"${s['cost_usd'] / accepted:.6f}" if accepted else "-"),
     ]
     from generator.derive.store import report_line
 
@@ -127,6 +131,8 @@ def show(run: Path = typer.Argument(..., help="Run folder.")) -> None:
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
+    if s["batches"]:
+        console.print(batches_table(s["batches"]))
     if s["rejections"]:
         why = Table(title="rejections by reason", box=box.SIMPLE)
         why.add_column("reason")
@@ -135,6 +141,38 @@ def show(run: Path = typer.Argument(..., help="Run folder.")) -> None:
         for reason, n in s["rejections"].items():
             why.add_row(reason, str(n), f"{100 * n / seen:.1f}%")
         console.print(why)
+
+
+def batches_table(rows: list[dict[str, Any]]) -> Table:
+    """The run's provider batches (``--batch``) and their state."""
+    table = Table(title="batches", box=box.SIMPLE)
+    for col in ("batch", "provider id", "state", "requests", "ok", "failed", "updated"):
+        table.add_column(col, justify="right" if col in ("requests", "ok", "failed") else "left")
+    for b in rows:
+        state = b["state"] + (f" ({b['error'][:60]})" if b.get("error") else "")
+        if b.get("malformed"):  # answered (so paid) but unreadable: asked again
+            state += f", {b['malformed']} unreadable result lines"
+        table.add_row(
+            b["key"], b["batch_id"] or "-", state, str(b["n_requests"]), str(b["succeeded"]),
+            str(b["failed"]), b["updated_at"],
+        )  # fmt: skip
+    return table
+
+
+@runs_app.command("cancel")
+def cancel(run: Path = typer.Argument(..., help="Run folder.")) -> None:
+    """Cancel the run's provider batches in flight (generate --batch).
+
+    A generate still running on RUN stops at its next poll (exit 4); re-running asks the
+    unanswered requests again."""
+    from generator.generate.batch.cancel import cancel_batches
+
+    lines = cancel_batches(run)
+    console = Console(highlight=False)
+    if not lines:
+        console.print(f"{run}: no batch in flight")
+    for line in lines:
+        console.print(line)
 
 
 def register(app: typer.Typer) -> None:

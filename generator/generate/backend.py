@@ -28,10 +28,13 @@ from generator.providers.registry import get_provider
 from generator.providers.resilience import ResilientProvider, RetryPolicy
 
 
-def price_of(settings: GenerateSettings) -> tuple[float, float] | None:
+def price_of(settings: GenerateSettings) -> tuple[float, ...] | None:
+    """``--price`` as (input, output) or (input, output, cached input), USD per 1M tokens."""
     if settings.price_in_per_m is None and settings.price_out_per_m is None:
         return None
-    return (settings.price_in_per_m or 0.0, settings.price_out_per_m or 0.0)
+    pair = (settings.price_in_per_m or 0.0, settings.price_out_per_m or 0.0)
+    cached = settings.price_cached_per_m
+    return pair if cached is None else (*pair, cached)
 
 
 # ``auto`` uses call processes from this many calls in flight (one per this many, one per

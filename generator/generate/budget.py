@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from generator.errors import BudgetExceeded, ConfigError
 from generator.generate.plan import ContextFitter, WorkUnit
-from generator.providers.model_info import Price, price
+from generator.generate.prompts import PromptTemplate, render
+from generator.generate.seeding import Example
+from generator.providers.model_info import Price, batch_price, price
 from generator.tokens import count_tokens
 
 DEFAULT_TOKENS_PER_RECORD = 160
@@ -22,13 +24,32 @@ MARGIN = 1.25
 
 @dataclass
 class Estimate:
-    """What ``--dry-run`` prints."""
+    """What ``--dry-run`` prints: one plan priced four ways (sync or batch, without or with
+    the prompt caching the static prefix of the prompts should get)."""
 
     calls: int
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None  # None: the model's price is unknown
     skipped_done: int  # units already done (resume)
+    batch_cost_usd: float | None = None
+    cached_tokens: int = 0  # prompt tokens expected from the provider's prompt cache
+    cost_cached_usd: float | None = None
+    batch_cost_cached_usd: float | None = None
+    prefix_tokens: int = 0  # the static prefix every prompt shares
+
+
+# Providers cache a prompt prefix only from this many tokens on (OpenAI: 1,024; Anthropic:
+# 1,024 for Sonnet and Opus, more for some Haiku models): below it nothing is expected.
+MIN_CACHEABLE_PREFIX = 1024
+
+
+def expected_cached(calls: int, prefix_tokens: int) -> int:
+    """Prompt tokens read from the provider's cache if every call after the first finds
+    the shared static prefix there (caches live for minutes: a steady run keeps it warm)."""
+    if prefix_tokens < MIN_CACHEABLE_PREFIX or calls < 2:
+        return 0
+    return (calls - 1) * prefix_tokens
 
 
 class CostModel:
@@ -41,10 +62,12 @@ class CostModel:
         max_cost: float | None = None,
         spent: float = 0.0,
         max_tokens: int | None = None,
+        batch: bool = False,
     ) -> None:
         self.model = model
         self.fitter = fitter
-        self.price: Price | None = price(model)
+        # --batch: calls are billed at the batch price (half), and so are estimated
+        self.price: Price | None = batch_price(model) if batch else price(model)
         self.max_cost = max_cost
         self.spent = spent
         self.reserved = 0.0
@@ -96,10 +119,41 @@ class CostModel:
         self.reserved = max(0.0, self.reserved - reserved)
         self.spent += actual or 0.0
 
-    def estimate(self, pending: list[WorkUnit], done: int) -> Estimate:
+    def estimate(self, pending: list[WorkUnit], done: int, prefix_tokens: int = 0) -> Estimate:
+        """The plan's tokens priced sync and batch, without and with expected caching."""
         pt = ct = 0
         for unit in pending:
             p, c = self.tokens(unit)
             pt, ct = pt + p, ct + c
-        cost = self.price.cost(pt, ct) if self.price is not None else None
-        return Estimate(len(pending), pt, ct, cost, done)
+        cached = expected_cached(len(pending), prefix_tokens)
+        sync, batch = price(self.model), batch_price(self.model)
+
+        def usd(p: Price | None, read: int = 0) -> float | None:
+            return None if p is None else p.cost(pt, ct, read)
+
+        return Estimate(
+            len(pending), pt, ct, usd(sync), done,
+            batch_cost_usd=usd(batch), cached_tokens=cached, cost_cached_usd=usd(sync, cached),
+            batch_cost_cached_usd=usd(batch, cached), prefix_tokens=prefix_tokens,
+        )  # fmt: skip
+
+
+def shared_prefix_tokens(
+    template: PromptTemplate, units: list[WorkUnit], seeds: list[Example], model: str
+) -> int:
+    """Tokens of the prompt prefix two different calls share (the system prompt and the
+    instructions: templates put every static part first), measured on two rendered
+    prompts with different excerpts and, for seeded templates, different examples."""
+    if len(units) < 2:
+        return 0
+    k = template.seeds.k if template.seeds else 0
+    shown = [e.as_dict() for e in seeds]
+    texts = []
+    for i, unit in enumerate(units[:2]):
+        examples = shown[i * k : (i + 1) * k] or shown[:k][::-1]
+        messages = render(template, unit.chunk, examples, unit.n)
+        texts.append("\n".join(m["content"] for m in messages))
+    a, b = texts
+    n = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    prefix = a[:n]
+    return count_tokens(prefix, model) if prefix else 0

@@ -92,6 +92,10 @@ class UnitExecutor:
         self._ctx: dict[str, tuple[str, str, str]] = {}  # request hash -> unit, chunk, kind
         self._ok_attempt: dict[str, int] = {}
 
+    def unit_of(self, digest: str) -> str:
+        """The unit whose request (by hash) is being asked right now ("?" if none)."""
+        return self._ctx.get(digest, ("?", "?", "ask"))[0]
+
     def on_attempt(self, attempt: Attempt) -> None:
         if attempt.status == "ok":
             self._ok_attempt[attempt.request_hash] = attempt.attempt

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from generator.generate.budget import Estimate
 from generator.generate.commit import Tally
 
 if TYPE_CHECKING:
@@ -90,6 +91,10 @@ def summary_table(
         ("tokens in / out", f"{tally.prompt_tokens:,} / {tally.completion_tokens:,}"),
         ("tokens in from prompt cache", f"{tally.cached_tokens:,}"),
         ("cost (this session)", f"${tally.cost_usd:.4f}"),
+        (
+            "cost per accepted record",
+            f"${tally.cost_usd / tally.accepted:.6f}" if tally.accepted else "-",
+        ),
         ("time", f"{elapsed:.1f} s"),
     ]
     for name, value in rows:
@@ -106,4 +111,26 @@ def reasons_table(tally: Tally) -> Table | None:
     table.add_column("example")
     for reason, n in tally.reasons.most_common(TOP_REASONS):
         table.add_row(reason, str(n), tally.examples.get(reason, "")[:100])
+    return table
+
+
+def estimate_table(e: Estimate) -> Table:
+    """``--dry-run``: the plan's cost sync and through the batch API, without and with the
+    prompt caching its shared static prefix should get."""
+    table = Table(title="dry run: estimated cost", box=box.SIMPLE)
+    table.add_column("")
+    table.add_column("sync", justify="right")
+    table.add_column("--batch", justify="right")
+
+    def usd(v: float | None) -> str:
+        return "-" if v is None else f"${v:.4f}"
+
+    table.add_row("no prompt caching", usd(e.cost_usd), usd(e.batch_cost_usd))
+    share = 100 * e.cached_tokens / e.prompt_tokens if e.prompt_tokens else 0.0
+    table.add_row(
+        f"expected caching ({e.cached_tokens:,} tokens, {share:.0f}% of input; shared "
+        f"prefix {e.prefix_tokens:,} tokens)",
+        usd(e.cost_cached_usd),
+        usd(e.batch_cost_cached_usd),
+    )
     return table

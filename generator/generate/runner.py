@@ -14,6 +14,7 @@ by Ctrl-C or SIGTERM; failed).
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from rich.console import Console
 
 from generator.errors import CircuitOpen, ConfigError, GuardStop, from_os_error
 from generator.generate.backend import LocalBackend, call_processes, calls_heap, price_of
-from generator.generate.budget import CostModel, Estimate
+from generator.generate.budget import CostModel, Estimate, shared_prefix_tokens
 from generator.generate.commit import Tally
 from generator.generate.engine import Engine
 from generator.generate.heal import heal_plan
@@ -53,6 +54,7 @@ class RunResult:
     left_pending: int = 0
     estimate: Estimate | None = None
     ingest_note: str = ""
+    batches: dict[str, int] | None = None  # --batch: created, attached, resubmitted, ...
 
 
 def _ingest(settings: GenerateSettings, journal: Journal, err: Console) -> str:
@@ -78,7 +80,13 @@ def run_generate(
     :class:`generator.cluster.Cluster` the calls run on its workers (same records)."""
     if not Path(settings.docs).is_dir():
         raise ConfigError(f"document folder not found: {settings.docs}")
+    if cluster is not None and settings.batch:
+        raise ConfigError("--cluster and --batch: choose one (a batch has no calls to spread)")
     validate_model(settings.model)
+    if settings.batch:
+        from generator.providers.batch import check_batch_model
+
+        check_batch_model(settings.model)
     if not settings.dry_run:
         check_credentials(settings.model, settings.api_base, settings.api_key_env)
     if settings.workers != "auto" and settings.concurrency < int(settings.workers):
@@ -109,9 +117,11 @@ def run_generate(
             None if settings.dry_run else settings.max_cost,
             spent=gj.total_cost(),
             max_tokens=p.template.sampling.max_tokens,
+            batch=settings.batch,
         )
         if settings.dry_run:
-            est = cost.estimate(p.pending, len(p.units) - len(p.pending))
+            prefix = shared_prefix_tokens(p.template, p.pending, p.seeds, settings.model)
+            est = cost.estimate(p.pending, len(p.units) - len(p.pending), prefix)
             return _result(p, Tally(), started, 0, 0, estimate=est, note=note)
         record_start(p, journal)
         run_dir = Path(settings.run_dir)
@@ -122,21 +132,27 @@ def run_generate(
         engine = Engine(p, gj, cost, records, rejected, live)
         live.progress.update(live.task, completed=engine.chunks_done)
         status, message, failed = "failed", "", True
+        batches: dict[str, int] = {}
         try:
-            n = 0 if cluster is not None else call_processes(settings, len(engine.pending))
+            plain = not settings.batch and cluster is None
+            n = call_processes(settings, len(engine.pending)) if plain else 0
             if n:
                 why = (
                     " (--workers auto: many calls in flight)" if settings.workers == "auto" else ""
                 )
                 err.print(f"calls run in {n} worker process{'es' * (n > 1)}{why}", highlight=False)
             with live:
-                asyncio.run(_drive(engine, settings, n, cluster))
+                batches = asyncio.run(
+                    _drive(engine, settings, n, (journal, cost, gj.session, _say(err)), cluster)
+                )
             stop = provider_gave_up(engine.tally, engine.left_pending)
             if stop is not None:
                 raise stop
             status, failed = "done", False
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI routes it to the same path)
             status, message = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+            if settings.batch:
+                _batches_left(journal, settings.run_dir, err)
             raise
         except Exception as exc:
             ours = from_os_error(exc)  # a full disk: a resumable stop, not a crash
@@ -153,6 +169,7 @@ def run_generate(
             total=gj.accepted(p.fingerprint),
         )  # fmt: skip
         result.left_pending = engine.left_pending
+        result.batches = batches
         return result
 
 
@@ -193,14 +210,33 @@ def _end(
                 raise
 
 
-async def _drive(engine: Engine, settings: GenerateSettings, n: int, cluster: Any) -> None:
-    """Run the engine with calls in this process (n = 0), in n worker processes, or on the
-    workers of a Dask cluster."""
+async def _drive(
+    engine: Engine,
+    settings: GenerateSettings,
+    n: int,
+    batch: tuple[Any, ...] = (),
+    cluster: Any = None,
+) -> dict[str, int]:
+    """Run the engine with calls in this process (n = 0), in n worker processes, on the
+    workers of a Dask cluster, or through the provider's batch API (``--batch``;
+    ``batch``: journal, cost model, session, how to say what the batches do)."""
     backend: Any
+    stats: dict[str, int] = {}
     if cluster is not None:
         from generator.cluster.generate import DaskBackend
 
         backend = DaskBackend(settings, engine.on_call, cluster)
+    elif settings.batch:
+        from generator.generate.batch.backend import BatchBackend
+
+        backend = BatchBackend(settings, engine.on_call, *batch)
+        stats = backend.batching.stats
+        if settings.records is not None:
+            # --records: batches sized to what is still needed (plus a quarter for
+            # rejections), not the whole plan: a batch is paid once submitted.
+            left = max(1, settings.records - engine.p.accepted_before)
+            per_unit = engine.p.template.records_per_call
+            backend.capacity = max(1, math.ceil(left * 1.25 / per_unit))
     elif n > 0:
         from generator.generate.workers import ProcessBackend
 
@@ -220,6 +256,7 @@ async def _drive(engine: Engine, settings: GenerateSettings, n: int, cluster: An
             await backend.aclose()
             if cluster is not None:
                 cluster.notes.append(backend.summary())
+    return stats
 
 
 def _result(
@@ -243,3 +280,26 @@ def _result(
         estimate=estimate,
         ingest_note=note,
     )
+
+
+def _say(err: Console) -> Any:
+    """How ``--batch`` reports what its batches do: one plain line each, on stderr."""
+    return lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _batches_left(journal: Journal, run_dir: str, err: Console) -> None:
+    """After Ctrl-C with --batch: the batches in flight go on at the provider (and are
+    paid): say how to collect or cancel them."""
+    from generator.generate.batch.journal import IN_FLIGHT, BatchJournal
+
+    try:
+        n = len(BatchJournal(journal).rows(IN_FLIGHT))
+    except sqlite3.Error:
+        return
+    if n:
+        err.print(
+            f"{n} batch(es) still run at the provider and are paid when they finish: re-run "
+            f"the same command to collect them, or cancel them with "
+            f"`instructforge runs cancel {run_dir}`",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip

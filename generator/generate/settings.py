@@ -82,12 +82,19 @@ class GenerateSettings(BaseModel):
     context_window: int | None = Field(default=None, ge=256)  # overrides the model's
     price_in_per_m: float | None = Field(default=None, ge=0)  # USD / 1M input tokens
     price_out_per_m: float | None = Field(default=None, ge=0)
+    price_cached_per_m: float | None = Field(default=None, ge=0)  # input read from cache
     max_retries: int = Field(default=5, ge=0, le=20)
     timeout_s: float = Field(default=120.0, gt=0)
     tools: str | None = None  # --tools: a tool catalogue file (tool_use: templates)
     tools_sha256: str | None = None
     # Replace personal data and secrets in each chunk (generator.redact) before it is sent.
     redact_before_send: bool = False
+    # ``--batch``: requests go through the provider's batch API (half price, answers within
+    # 24 h). Not in the fingerprint: the requests and how replies are judged are the same.
+    batch: bool = False
+    batch_poll_s: float = Field(default=30.0, gt=0)  # first wait between polls (then 1.5x)
+    batch_poll_max_s: float = Field(default=600.0, gt=0)
+    batch_max_requests: int | None = Field(default=None, ge=1)  # per batch (below the limit)
     dry_run: bool = False
     force_new: bool = False  # --force-new-settings: accept a changed fingerprint
 

@@ -250,10 +250,10 @@ class LiteLLMProvider(Provider):
         usage = _get(response, "usage")
         pt = int(_get(usage, "prompt_tokens") or 0)
         ct = int(_get(usage, "completion_tokens") or 0)
-        cost = completion_cost(request.model, pt, ct, response)
-        if cost is None and self.litellm_model:
-            cost = completion_cost(self.litellm_model, pt, ct, response)
         read, write = _cache_tokens(usage)
+        cost = completion_cost(request.model, pt, ct, response, read, write)
+        if cost is None and self.litellm_model:
+            cost = completion_cost(self.litellm_model, pt, ct, response, read, write)
         return Completion(
             text=text,
             finish_reason=_get(choice, "finish_reason"),

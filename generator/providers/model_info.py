@@ -19,13 +19,49 @@ from generator.providers.keys import provider_prefix
 
 @dataclass(frozen=True)
 class Price:
-    """USD per one million tokens."""
+    """USD per one million tokens. Input tokens read from the provider's prompt cache cost
+    ``cached_per_m`` and those written to it ``cache_write_per_m``; None bills them at the
+    input rate (the dearer assumption where a discount is not known)."""
 
     input_per_m: float
     output_per_m: float
+    cached_per_m: float | None = None
+    cache_write_per_m: float | None = None
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input_per_m + completion_tokens * self.output_per_m) / 1e6
+    def cost(
+        self,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> float:
+        """USD of one call; ``prompt_tokens`` includes the cached and cache-write ones."""
+        read = min(cached_tokens, prompt_tokens)
+        write = min(cache_write_tokens, prompt_tokens - read)
+        plain = prompt_tokens - read - write
+        cached = self.input_per_m if self.cached_per_m is None else self.cached_per_m
+        wrote = self.input_per_m if self.cache_write_per_m is None else self.cache_write_per_m
+        usd = plain * self.input_per_m + read * cached + write * wrote
+        return (usd + completion_tokens * self.output_per_m) / 1e6
+
+    def batch(self, info: dict[str, Any] | None = None) -> Price:
+        """The batch APIs' price: LiteLLM's ``*_batches`` rates where ``info`` (its map
+        entry) has them, else half of each rate (both OpenAI and Anthropic bill batches at
+        half price, and Anthropic's cache discounts stack with it)."""
+        info = info or {}
+
+        def rate(key: str, sync: float | None) -> float | None:
+            val = info.get(key)
+            if isinstance(val, (int, float)):
+                return float(val) * 1e6
+            return None if sync is None else sync / 2
+
+        return Price(
+            rate("input_cost_per_token_batches", self.input_per_m) or 0.0,
+            rate("output_cost_per_token_batches", self.output_per_m) or 0.0,
+            rate("cache_read_input_token_cost_batches", self.cached_per_m),
+            rate("cache_creation_input_token_cost_batches", self.cache_write_per_m),
+        )
 
 
 _PRICES: dict[str, Price] = {}
@@ -55,11 +91,15 @@ def litellm() -> Any:
     return _litellm
 
 
-def register_price(model: str, input_per_m: float, output_per_m: float) -> None:
-    """Set the price of ``model`` in USD per 1M input / output tokens (wins over LiteLLM's)."""
-    if input_per_m < 0 or output_per_m < 0:
+def register_price(
+    model: str, input_per_m: float, output_per_m: float, cached_per_m: float | None = None
+) -> None:
+    """Set the price of ``model`` in USD per 1M input / output tokens, and optionally per 1M
+    input tokens read from the provider's prompt cache (wins over LiteLLM's)."""
+    if input_per_m < 0 or output_per_m < 0 or (cached_per_m or 0) < 0:
         raise ValueError("prices must be >= 0")
-    _PRICES[model] = Price(float(input_per_m), float(output_per_m))
+    cached = None if cached_per_m is None else float(cached_per_m)
+    _PRICES[model] = Price(float(input_per_m), float(output_per_m), cached)
 
 
 def register_context_window(model: str, tokens: int) -> None:
@@ -121,7 +161,25 @@ def price(model: str) -> Price | None:
     inp, out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
     if inp is None and out is None:
         return None
-    return Price(float(inp or 0.0) * 1e6, float(out or 0.0) * 1e6)
+    read, write = (
+        info.get("cache_read_input_token_cost"),
+        info.get("cache_creation_input_token_cost"),
+    )
+    return Price(
+        float(inp or 0.0) * 1e6,
+        float(out or 0.0) * 1e6,
+        None if read is None else float(read) * 1e6,
+        None if write is None else float(write) * 1e6,
+    )
+
+
+def batch_price(model: str) -> Price | None:
+    """The price of ``model`` through a provider's batch API (:meth:`Price.batch`)."""
+    p = price(model)
+    if p is None:
+        return None
+    base = _base(model)
+    return p.batch(None if base in _PRICES else _info(base))
 
 
 # LiteLLM checks every reply it prices at 0 for a missing price ("zero-cost diagnostic": a
@@ -192,18 +250,25 @@ def context_window(model: str) -> int | None:
 
 
 def completion_cost(
-    model: str, prompt_tokens: int, completion_tokens: int, response: Any = None
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    response: Any = None,
+    cached_tokens: int = 0,
+    cache_write_tokens: int = 0,
 ) -> float | None:
     """Cost in USD of one call; None when the price is unknown.
 
-    A registered price is used as is. Otherwise LiteLLM's ``completion_cost`` is asked (it
+    A registered price is used as is (cached input tokens at its cached rate). Otherwise
+    LiteLLM's ``completion_cost`` is asked (it
     knows tiered and cached-token prices); it returns None or raises for unmapped models,
     both of which mean unknown here.
     """
     base = _base(model)
+    cache = (cached_tokens, cache_write_tokens)
     if base in _PRICES or provider_prefix(base) in _FREE_PREFIXES:
         p = price(base)
-        return p.cost(prompt_tokens, completion_tokens) if p else None
+        return p.cost(prompt_tokens, completion_tokens, *cache) if p else None
     if response is not None and _info(base) is not None:
         # LiteLLM priced this reply already (the same call of its own completion_cost,
         # stamped on the response): asking again would double its cost-map work per call.
@@ -217,4 +282,4 @@ def completion_cost(
         if val is not None:
             return float(val)
     p = price(base)
-    return p.cost(prompt_tokens, completion_tokens) if p else None
+    return p.cost(prompt_tokens, completion_tokens, *cache) if p else None

@@ -91,7 +91,7 @@ def get_provider(
     json_mode: str = "auto",
     drop_params: bool = True,
     extra: dict[str, Any] | None = None,
-    price_per_m: tuple[float, float] | None = None,
+    price_per_m: tuple[float, ...] | None = None,
     context_window_tokens: int | None = None,
     check_keys: bool = True,
     api_key_env: str | None = None,
@@ -105,7 +105,8 @@ def get_provider(
         api_base: base URL of an OpenAI-compatible (or other) server.
         json_mode: how JSON schemas are requested (``LiteLLMProvider``).
         drop_params / extra: passed to ``LiteLLMProvider``.
-        price_per_m: (input, output) USD per 1M tokens for a model LiteLLM has no price for.
+        price_per_m: (input, output[, cached input]) USD per 1M tokens for a model LiteLLM
+            has no price for.
         context_window_tokens: context window to use instead of LiteLLM's.
         check_keys: raise MissingKeyError now if the provider's key is not set.
         api_key_env: name of the variable holding the key for a custom ``api_base``

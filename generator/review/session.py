@@ -46,12 +46,16 @@ def prepare(
     newer curation sent to review. ``size`` or ``seed`` that differ from the drawn sample
     are refused: the decisions made so far belong to that sample."""
     flagged_path = run_dir / "curation" / "review.jsonl"
-    flagged = list(read_jsonl(flagged_path)) if flagged_path.exists() else []
     if store.has_sample():
         info = store.sample_info()
         _refuse_redraw(info, size, seed)
-        store.append_items([_flagged_item(rec) for rec in flagged])
+        seen = _file_stamp(flagged_path)
+        if seen is not None and seen != store.meta("flagged_file"):  # else: read already
+            store.append_items([_flagged_item(rec) for rec in read_jsonl(flagged_path)])
+            store.set_meta("flagged_file", seen)
         return {**info, "flagged": store.count("flagged")}
+    stamp = _file_stamp(flagged_path)  # before reading: a later rewrite is read next time
+    flagged = list(read_jsonl(flagged_path)) if flagged_path.exists() else []
     source, records = reviewable_set(run_dir)
     n = default_size(len(records)) if size is None else min(size, len(records))
     seed = 0 if seed is None else seed
@@ -68,7 +72,19 @@ def prepare(
         "strata": len({st for _, st in sample}),
     }
     store.save_sample(items, info)
+    if stamp is not None:
+        store.set_meta("flagged_file", stamp)
     return info
+
+
+def _file_stamp(path: Path) -> str | None:
+    """What tells one version of a file from the next (None: no file): a rewrite changes
+    its inode (replaced) or its size or change time (written in place)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
 def _flagged_item(rec: Record) -> tuple[Record, str, str, str | None]:

@@ -24,10 +24,13 @@ from generator.service.api import (
     audit,
     documents,
     events,
+    exports,
     health,
     jobs,
     me,
+    members,
     projects,
+    records,
     review,
     runs,
     signoffs,
@@ -58,8 +61,22 @@ def create_app(settings: ServiceSettings, db: Database) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, upload_limit=settings.max_upload_bytes)
     app.include_router(health.router)
-    for module in (me, projects, documents, runs, review, signoffs, events, jobs, users, audit):
-        app.include_router(module.router, prefix=API)
+    for module in (
+        me,
+        projects,
+        members,
+        documents,
+        runs,
+        records,
+        review,
+        signoffs,
+        events,
+        exports,
+        jobs,
+        users,
+        audit,
+    ):
+        app.include_router(module.router, prefix=API, responses=errors.RESPONSES)
     _docs(app)
     web.mount(app)
     return app

@@ -1,9 +1,9 @@
 """Bearer-token authentication and role rights.
 
 Every route but ``GET /healthz`` depends on :func:`require` with one right; the table below
-is the whole access policy (README "Service"). 401 when the token is missing, malformed,
+is the whole role policy (README "Service"). 401 when the token is missing, malformed,
 unknown or revoked (with ``WWW-Authenticate: Bearer``); 403 when the user's role lacks the
-right.
+right. Which projects a user sees (their members') is :mod:`generator.service.access`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from generator.service.users import Principal
 # right -> the roles that hold it
 RIGHTS: dict[str, frozenset[str]] = {
     "me": frozenset({"admin", "operator", "reviewer", "legal"}),
-    "projects.read": frozenset({"operator", "reviewer", "legal"}),
+    "projects.read": frozenset({"admin", "operator", "reviewer", "legal"}),
+    "members.manage": frozenset({"admin"}),
     "projects.write": frozenset({"operator"}),
     "documents.read": frozenset({"operator", "reviewer", "legal"}),
     "documents.write": frozenset({"operator"}),
     "runs.read": frozenset({"operator", "reviewer", "legal"}),
     "runs.write": frozenset({"operator"}),
     "exports.write": frozenset({"operator", "legal"}),
+    "exports.read": frozenset({"operator", "legal"}),
     "review.read": frozenset({"operator", "reviewer", "legal"}),
     "review.write": frozenset({"reviewer"}),
     "signoffs.write": frozenset({"legal"}),

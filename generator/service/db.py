@@ -74,6 +74,15 @@ projects = Table(
     Column("created_at", String(TIME_WIDTH), nullable=False),
 )
 
+project_members = Table(
+    "project_members",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True, index=True),
+    Column("added_by", String(64), nullable=False),
+    Column("added_at", String(TIME_WIDTH), nullable=False),
+)
+
 documents = Table(
     "documents",
     metadata,

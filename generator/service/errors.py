@@ -8,10 +8,12 @@ scrubbed of URL credentials like the CLI's.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from generator.redact import scrub_url_credentials
@@ -29,6 +31,25 @@ CODES = {
     415: "unsupported_media_type",
     422: "invalid",
     500: "internal",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer's body."""
+
+    error: ErrorDetail
+
+
+# the error answers every API route may give, documented in /openapi.json (this replaces
+# FastAPI's own 422 schema: validation errors have the one shape too)
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": CODES[status].replace("_", " ")}
+    for status in (400, 401, 403, 404, 409, 413, 415, 422)
 }
 
 

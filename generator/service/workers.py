@@ -55,6 +55,7 @@ class JobRunner:
         self.tasks: list[asyncio.Task[None]] = []
         self.children: dict[int, asyncio.subprocess.Process] = {}
         self.stopping = False
+        self.warming: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         for _ in range(self.settings.workers):
@@ -123,6 +124,25 @@ class JobRunner:
             jobs.finish, self.db, job["id"], worker, status, counts=counts, cost=cost,
             error=error, exit_code=child.returncode,
         )  # fmt: skip
+        if job["kind"] in ("generate", "curate"):
+            self._warm(job)
+
+    def _warm(self, job: dict[str, Any]) -> None:
+        """Bring the run's record index up to date in the background, so the first page of
+        a big run after a job does not wait for it."""
+        from generator.service.records_index import run_index
+
+        index = run_index(self.settings.data, job["project_id"], job["run_id"])
+
+        async def refresh() -> None:
+            try:
+                await asyncio.to_thread(index.refresh)
+            except Exception:  # the next page request refreshes it again
+                log.exception("record index of run %s", job["run_id"])
+
+        task = asyncio.create_task(refresh())
+        self.warming.add(task)
+        task.add_done_callback(self.warming.discard)
 
     async def _watch(
         self, job: dict[str, Any], worker: str, child: asyncio.subprocess.Process,

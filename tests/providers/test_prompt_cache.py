@@ -60,6 +60,20 @@ def test_openai_cached_tokens_are_priced_at_the_cached_rate(keys: dict[str, str]
     assert usage.cost_usd == pytest.approx(232 * 0.15e-6 + 768 * 0.075e-6 + 200 * 0.6e-6)
 
 
+def test_price_option_cached_rate_prices_the_cached_tokens(keys: dict[str, str]) -> None:
+    """``--price IN,OUT,CACHED`` for a model LiteLLM has no price for: the cached input
+    tokens a reply reports are billed at CACHED (before, at IN like every input token)."""
+    model, base = "openai/in-house", "http://127.0.0.1:8089/v1"
+    body = json.loads(openai_ok().content)
+    body["usage"]["prompt_tokens_details"]["cached_tokens"] = 768
+    provider = get_provider(model, api_base=base, price_per_m=(2.0, 8.0, 0.5))
+    with respx.mock() as mock:
+        mock.post(f"{base}/chat/completions").mock(return_value=httpx.Response(200, json=body))
+        completion = asyncio.run(provider.complete(request(model)))
+    assert completion.usage.cached_tokens == 768
+    assert completion.usage.cost_usd == pytest.approx((232 * 2.0 + 768 * 0.5 + 200 * 8.0) / 1e6)
+
+
 def test_anthropic_request_marks_system_block_and_cache_reads_are_cheap(
     keys: dict[str, str],
 ) -> None:

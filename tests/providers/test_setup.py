@@ -30,6 +30,7 @@ from generator.providers import (
 )
 from generator.providers.errors import map_exception, parse_retry_after, scrub
 from generator.providers.litellm_provider import LiteLLMProvider, split_thinking
+from generator.providers.model_info import batch_price
 from generator.providers.registry import register_factory
 
 # ---------------------------------------------------------------- keys
@@ -138,7 +139,10 @@ def test_plugin_factories_are_served_by_prefix() -> None:
 
 def test_prices_and_windows_from_litellm_and_overrides() -> None:
     assert context_window("openai/gpt-4o-mini") == 128_000
-    assert price("openai/gpt-4o-mini") == Price(0.15, 0.6)
+    p = price("openai/gpt-4o-mini")
+    assert p is not None
+    assert (p.input_per_m, p.output_per_m) == pytest.approx((0.15, 0.6))
+    assert p.cached_per_m == pytest.approx(0.075)  # LiteLLM's cache_read_input_token_cost
     assert price("openai/my-private-model") is None
     assert context_window("openai/my-private-model") is None
     assert completion_cost("openai/my-private-model", 1000, 1000) is None
@@ -148,6 +152,30 @@ def test_prices_and_windows_from_litellm_and_overrides() -> None:
     assert context_window("openai/my-private-model") == 8192
     assert completion_cost("mock/echo?fail=0.1", 5000, 5000) == 0.0
     assert completion_cost("local/qwen", 5000, 5000) == 0.0
+
+
+def test_cached_input_tokens_priced_at_the_cached_rate() -> None:
+    # --price INPUT,OUTPUT,CACHED: 400k of 1M input tokens read from the prompt cache
+    register_price("openai/cached-model", 1.0, 2.0, 0.25)
+    cost = completion_cost("openai/cached-model", 1_000_000, 0, cached_tokens=400_000)
+    assert cost == pytest.approx(0.6 + 0.1)
+    # no cached rate given: cached tokens are billed at the input rate (never cheaper)
+    register_price("openai/plain-model", 1.0, 2.0)
+    assert completion_cost("openai/plain-model", 1_000_000, 0, cached_tokens=400_000) == 1.0
+    # LiteLLM's map: gpt-4o-mini reads cached input at half its input rate
+    full = price("openai/gpt-4o-mini")
+    assert full is not None
+    assert full.cost(1_000_000, 0, 1_000_000) == pytest.approx(0.075)
+
+
+def test_batch_price_from_the_map_or_half() -> None:
+    mapped = batch_price("openai/gpt-4o-mini")  # input/output_cost_per_token_batches
+    assert mapped is not None
+    assert (mapped.input_per_m, mapped.output_per_m) == pytest.approx((0.075, 0.3))
+    register_price("openai/in-house-batch", 2.0, 8.0, 1.0)
+    half = batch_price("openai/in-house-batch")
+    assert half == Price(1.0, 4.0, 0.5, None)
+    assert batch_price("openai/unknown-model-x") is None
 
 
 def test_get_provider_registers_configured_price_and_window() -> None:

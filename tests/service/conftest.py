@@ -52,11 +52,17 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def project(self, name: str | None = None) -> int:
-        """A new project (made by the operator); its id."""
+        """A new project made by operator-1, with reviewer-1 and legal-1 added as members by
+        the admin (the ``outsider-*`` users are members of none); its id."""
         with self.client("operator") as c:
             res = c.post("/api/v1/projects", json={"name": name or f"p-{uuid.uuid4().hex[:10]}"})
         assert res.status_code == 201, res.text
-        return res.json()["id"]
+        pid = res.json()["id"]
+        with self.client("admin") as c:
+            for member in ("reviewer-1", "legal-1"):
+                added = c.post(f"/api/v1/projects/{pid}/members", json={"name": member})
+                assert added.status_code == 201, added.text
+        return pid
 
 
 def env() -> dict[str, str]:
@@ -130,6 +136,10 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     try:
         for role in ROLES:
             tokens[role] = users.add(db, f"{role}-1", role, actor="tests", remote="tests")
+        for role in ROLES[1:]:  # members of no project
+            tokens[f"outsider-{role}"] = users.add(
+                db, f"{role}-2", role, actor="tests", remote="tests"
+            )
         tokens["revoked"] = users.add(db, "gone-1", "operator", actor="tests", remote="tests")
         users.revoke(db, "gone-1", actor="tests", remote="tests")
     finally:
@@ -145,13 +155,15 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
 
 
 def audit_count(server: Server) -> int:
-    """Rows in the audit trail, read straight from the database."""
+    """Rows in the audit trail written by API callers, read straight from the database (the
+    workers' own rows, of jobs other tests queued, come and go in the background)."""
     import sqlalchemy as sa
 
     from generator.service.db import audit
 
+    query = sa.select(sa.func.count()).select_from(audit).where(~audit.c.actor.like("worker:%"))
     with server.database().engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(audit)).scalar_one()
+        return conn.execute(query).scalar_one()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

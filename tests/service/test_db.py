@@ -45,3 +45,29 @@ def test_servers_starting_together_migrate_once(pg_url: str) -> None:
 
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(start, range(4))) == [head()] * 4
+
+
+def test_0004_makes_each_projects_creator_a_member(fresh_db_url: str) -> None:
+    import sqlalchemy as sa
+
+    from generator.service.db import project_members, projects, users
+    from generator.service.migrate import upgrade
+
+    engine = sa.create_engine(fresh_db_url.replace("postgresql://", "postgresql+psycopg://"))
+    upgrade(engine, "0003")  # projects made before members existed
+    at = "2026-12-04T21:01:23.123456Z"
+    with engine.begin() as conn:
+        uid = conn.execute(users.insert().values(name="ann", role="operator", created_at=at))
+        uid = uid.inserted_primary_key[0]
+        for name, by in (("mine", "ann"), ("orphan", "someone-deleted")):
+            conn.execute(projects.insert().values(name=name, created_by=by, created_at=at))
+    engine.dispose()
+    database = open_database(fresh_db_url)
+    try:
+        assert current(database.engine) == head() == "0004"
+        with database.engine.connect() as conn:
+            rows = conn.execute(sa.select(project_members.c.user_id, projects.c.name).join(
+                projects, projects.c.id == project_members.c.project_id)).all()  # fmt: skip
+        assert [tuple(r) for r in rows] == [(uid, "mine")]
+    finally:
+        database.close()

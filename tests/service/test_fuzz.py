@@ -1,9 +1,8 @@
-"""A bounded fuzz of every operation in the server's own /openapi.json (hypothesis).
-
-schemathesis would be the tool, but its releases here require jsonschema-rs < 0.61 and the
-project pins 0.61.0, so this drives the same idea with hypothesis (already a dev dependency):
-random path ids, query values, JSON bodies, raw bytes and tokens for every operation. The
-server must never answer 5xx, and every error must be the one JSON shape.
+"""A bounded fuzz of every operation in the server's own /openapi.json (hypothesis), beside
+the schemathesis run (test_schemathesis.py): this one sends what a schema-driven fuzzer does
+not (any role's token or a garbage one on every operation, raw bytes as JSON or multipart
+bodies, arbitrary path ids) and runs on both databases. The server must never answer 5xx,
+and every error must be the one JSON shape.
 """
 
 from __future__ import annotations

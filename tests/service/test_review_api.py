@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from tests.service.conftest import REPO, Server, env
-from tests.service.helpers import DOC, error, files
-from tests.service.jobs_helpers import wait_for
+from tests.service.helpers import error
+from tests.service.jobs_helpers import export_job, generated_run
 
 
 def _cli(*args: str) -> str:
@@ -21,26 +21,8 @@ def _cli(*args: str) -> str:
     return res.stdout
 
 
-def _generated_run(server: Server) -> tuple[int, Path]:
-    pid = server.project()
-    with server.client("operator") as c:
-        assert c.post(f"/api/v1/projects/{pid}/documents",
-                      files=files(("leave.md", DOC))).status_code == 200  # fmt: skip
-        rid = c.post(f"/api/v1/projects/{pid}/runs", json={"model": "mock/echo", "records": 4})
-        rid = rid.json()["id"]
-        assert wait_for(c, f"/api/v1/runs/{rid}")["status"] == "done"
-    return rid, server.data / "projects" / str(pid) / "runs" / str(rid)
-
-
-def _export(server: Server, rid: int) -> dict:
-    with server.client("operator") as c:
-        res = c.post(f"/api/v1/runs/{rid}/exports", json={"format": "alpaca", "use": "evaluation"})
-        assert res.status_code == 202, res.text
-        return wait_for(c, f"/api/v1/jobs/{res.json()['id']}")
-
-
 def test_review_decisions_and_signoff_reach_the_export(server: Server, tmp_path: Path) -> None:
-    rid, folder = _generated_run(server)
+    rid, folder = generated_run(server)
     with server.client("reviewer") as c:
         page = c.get(f"/api/v1/runs/{rid}/review", params={"limit": 2})
         assert page.status_code == 200, page.text
@@ -94,7 +76,7 @@ def test_review_decisions_and_signoff_reach_the_export(server: Server, tmp_path:
     assert seen[rejected["record_id"]]["reviewer"] == "reviewer-1"
 
     # mock output needs legal's sign-off for any use: refused at the gate without it
-    refused = _export(server, rid)
+    refused = export_job(server, rid)
     assert refused["status"] == "failed" and "--accept-review mock" in refused["error"]
     body = {"policy": "mock", "use": "evaluation", "note": "synthetic test data, fine for eval"}
     for role in ("reviewer", "operator"):
@@ -108,7 +90,7 @@ def test_review_decisions_and_signoff_reach_the_export(server: Server, tmp_path:
         assert res.json()["signed_by"] == "legal-1"
         other = c.post(f"/api/v1/runs/{rid}/signoffs", json={**body, "use": "commercial"})
         assert other.status_code == 201
-    done = _export(server, rid)
+    done = export_job(server, rid)
     assert done["status"] == "done", done
     out = server.data / "projects" / str(folder.parent.parent.name) / "exports" / str(done["id"])
     manifest = json.loads((out / "manifest.json").read_text())

@@ -87,9 +87,9 @@ def _project_dir(request: Request, pid: int) -> FsPath:
     return request.app.state.settings.data / "projects" / str(pid)
 
 
-def _check_project(request: Request, pid: int) -> None:
+def _check_project(request: Request, pid: int, user: Principal) -> None:
     with request.app.state.db.engine.connect() as conn:
-        get_project(conn, pid)
+        get_project(conn, pid, user)
 
 
 def _upsert(conn: sa.Connection, pid: int, results: list[FileResult], user: str) -> None:
@@ -160,7 +160,7 @@ async def upload_documents(
     pid: int = ProjectId,
     user: Principal = Depends(require("documents.write")),
 ) -> UploadOut:
-    await run_in_threadpool(_check_project, request, pid)
+    await run_in_threadpool(_check_project, request, pid, user)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiError(415, "send the files as multipart/form-data, field `files`")
     try:
@@ -194,10 +194,10 @@ async def upload_documents(
 def list_documents(
     request: Request,
     pid: int = ProjectId,
-    _user: Principal = Depends(require("documents.read")),
+    user: Principal = Depends(require("documents.read")),
 ) -> DocumentList:
     with request.app.state.db.engine.connect() as conn:
-        get_project(conn, pid)
+        get_project(conn, pid, user)
         rows = conn.execute(
             sa.select(documents).where(documents.c.project_id == pid).order_by(documents.c.path)
         ).mappings()
@@ -209,10 +209,10 @@ def show_document(
     request: Request,
     pid: int = ProjectId,
     did: int = Path(..., ge=1, le=MAX_ID),
-    _user: Principal = Depends(require("documents.read")),
+    user: Principal = Depends(require("documents.read")),
 ) -> Document:
     with request.app.state.db.engine.connect() as conn:
-        get_project(conn, pid)
+        get_project(conn, pid, user)
         row = (
             conn.execute(
                 sa.select(documents).where(documents.c.project_id == pid, documents.c.id == did)

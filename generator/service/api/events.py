@@ -28,9 +28,9 @@ POLL_S = 0.5
 KEEPALIVE_S = 15.0
 
 
-def _view(request: Request, rid: int) -> dict:  # type: ignore[type-arg]
+def _view(request: Request, rid: int, user: Principal) -> dict:  # type: ignore[type-arg]
     with request.app.state.db.engine.connect() as conn:
-        return run_view(conn, get_run(conn, rid)).model_dump()
+        return run_view(conn, get_run(conn, rid, user)).model_dump()
 
 
 @router.get(
@@ -40,9 +40,9 @@ def _view(request: Request, rid: int) -> dict:  # type: ignore[type-arg]
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def run_events(
-    request: Request, rid: int = RunId, _user: Principal = Depends(require("runs.read"))
+    request: Request, rid: int = RunId, user: Principal = Depends(require("runs.read"))
 ) -> StreamingResponse:
-    first = await run_in_threadpool(_view, request, rid)  # 404 before the stream starts
+    first = await run_in_threadpool(_view, request, rid, user)  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[str]:
         view, last, quiet = first, None, time.monotonic()
@@ -58,7 +58,7 @@ async def run_events(
             await asyncio.sleep(POLL_S)
             if await request.is_disconnected():
                 return
-            view = await run_in_threadpool(_view, request, rid)
+            view = await run_in_threadpool(_view, request, rid, user)
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 
+from generator.service import access
 from generator.service import jobs as queue
 from generator.service.api.projects import MAX_ID
 from generator.service.auth import require
@@ -38,11 +39,12 @@ class Job(BaseModel):
 def show_job(
     request: Request,
     jid: int = Path(..., ge=1, le=MAX_ID, description="job id"),
-    _user: Principal = Depends(require("runs.read")),
+    user: Principal = Depends(require("runs.read")),
 ) -> Job:
     with request.app.state.db.engine.connect() as conn:
         job = queue.get(conn, jid)
-    if job is None:
-        raise not_found(f"job {jid}")
+        if job is None:
+            raise not_found(f"job {jid}")
+        access.check(conn, user, job["project_id"], f"job {jid}")
     job["cost"] = job.pop("cost_usd")
     return Job(**{k: job[k] for k in Job.model_fields})

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import Connection
 
-from generator.service import audit
+from generator.service import access, audit
 from generator.service.auth import remote, require
-from generator.service.db import now, projects, row_or_404
+from generator.service.db import now, projects
 from generator.service.errors import ApiError
 from generator.service.users import Principal
 
@@ -47,9 +47,9 @@ class ProjectList(BaseModel):
     items: list[Project]
 
 
-def get_project(conn: Connection, pid: int) -> dict[str, Any]:
-    """The project row, or 404."""
-    return row_or_404(conn, projects, pid, "project")
+def get_project(conn: Connection, pid: int, user: Principal) -> dict[str, Any]:
+    """The project row, or 404 (unknown, or the caller is not a member)."""
+    return access.project(conn, user, pid)
 
 
 @router.post("/projects", status_code=201, response_model=Project, summary="Create a project")
@@ -62,6 +62,7 @@ def create_project(
             raise ApiError(409, f"a project named {body.name!r} already exists")
         row = {"name": body.name, "created_by": user.name, "created_at": now()}
         pid = conn.execute(projects.insert().values(**row)).inserted_primary_key[0]
+        access.add_member(conn, pid, user.id, by=user.name, at=row["created_at"])
         audit.record(
             conn,
             actor=user.name,
@@ -75,16 +76,19 @@ def create_project(
 
 @router.get("/projects", response_model=ProjectList, summary="List projects")
 def list_projects(
-    request: Request, _user: Principal = Depends(require("projects.read"))
+    request: Request, user: Principal = Depends(require("projects.read"))
 ) -> ProjectList:
+    """The projects the caller is a member of (every project for an admin)."""
     with request.app.state.db.engine.connect() as conn:
-        rows = conn.execute(sa.select(projects).order_by(projects.c.id)).mappings()
+        rows = conn.execute(
+            sa.select(projects).where(access.visible_projects(user)).order_by(projects.c.id)
+        ).mappings()
         return ProjectList(items=[Project(**r) for r in rows])
 
 
 @router.get("/projects/{pid}", response_model=Project, summary="One project")
 def show_project(
-    request: Request, pid: int = ProjectId, _user: Principal = Depends(require("projects.read"))
+    request: Request, pid: int = ProjectId, user: Principal = Depends(require("projects.read"))
 ) -> Project:
     with request.app.state.db.engine.connect() as conn:
-        return Project(**get_project(conn, pid))
+        return Project(**get_project(conn, pid, user))

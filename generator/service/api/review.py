@@ -65,10 +65,10 @@ class DecisionOut(BaseModel):
     reviewer: str
 
 
-def run_folder(request: Request, rid: int) -> tuple[dict[str, Any], Path]:
-    """The run row (404 if unknown) and its folder under ``--data``."""
+def run_folder(request: Request, rid: int, user: Principal) -> tuple[dict[str, Any], Path]:
+    """The run row (404 if unknown or not the caller's) and its folder under ``--data``."""
     with request.app.state.db.engine.connect() as conn:
-        run = get_run(conn, rid)
+        run = get_run(conn, rid, user)
     data: Path = request.app.state.settings.data
     return run, data / "projects" / str(run["project_id"]) / "runs" / str(rid)
 
@@ -91,14 +91,14 @@ def review_queue(
     request: Request, rid: int = RunId,
     cursor: str | None = Query(None, description="`next` of the previous page"),
     limit: int = Query(50, ge=1, le=500),
-    _user: Principal = Depends(require("review.read")),
+    user: Principal = Depends(require("review.read")),
 ) -> ReviewPage:  # fmt: skip
     start = 0
     if cursor is not None:
         if not cursor.isdigit() or len(cursor) > 18:
             raise ApiError(422, "cursor: not a cursor from this endpoint")
         start = int(cursor)
-    _, run_dir = run_folder(request, rid)
+    _, run_dir = run_folder(request, rid, user)
     if not (run_dir / JOURNAL_NAME).exists():
         return ReviewPage(items=[], next=None)  # nothing generated yet: nothing to review
     with open_journal(run_dir, "review") as journal:
@@ -135,7 +135,7 @@ def decide(
         raise ApiError(422, "a rejection needs a reason")
     if (body.record is not None) != (body.decision == "edit"):
         raise ApiError(422, "'record' is given with an edit, and only then")
-    run, run_dir = run_folder(request, rid)
+    run, run_dir = run_folder(request, rid, user)
     if not (run_dir / JOURNAL_NAME).exists():
         raise not_found(f"record {record_id!r} in the review queue of run {rid}")
     with open_journal(run_dir, "review") as journal:

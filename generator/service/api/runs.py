@@ -20,10 +20,11 @@ from sqlalchemy.engine import Connection
 
 from generator.export.base import formats
 from generator.records import USES
+from generator.service import access
 from generator.service import jobs as queue
 from generator.service.api.projects import MAX_ID, ProjectId, get_project
 from generator.service.auth import remote, require
-from generator.service.db import jobs, now, row_or_404, runs
+from generator.service.db import jobs, now, runs
 from generator.service.errors import ApiError
 from generator.service.users import Principal
 
@@ -113,9 +114,9 @@ class RunList(BaseModel):
     items: list[Run]
 
 
-def get_run(conn: Connection, rid: int) -> dict[str, Any]:
-    """The run row, or 404."""
-    return row_or_404(conn, runs, rid, "run")
+def get_run(conn: Connection, rid: int, user: Principal) -> dict[str, Any]:
+    """The run row, or 404 (unknown, or in a project the caller is not a member of)."""
+    return access.run(conn, user, rid)
 
 
 def run_view(conn: Connection, run: dict[str, Any]) -> Run:
@@ -139,7 +140,7 @@ def create_run(
 ) -> Queued:  # fmt: skip
     params = body.model_dump(exclude_none=True)
     with request.app.state.db.engine.begin() as conn:
-        get_project(conn, pid)
+        get_project(conn, pid, user)
         rid = conn.execute(
             runs.insert().values(
                 project_id=pid, model=body.model, created_by=user.name, created_at=now()
@@ -152,20 +153,20 @@ def create_run(
 
 @router.get("/projects/{pid}/runs", response_model=RunList, summary="The project's runs")
 def list_runs(
-    request: Request, pid: int = ProjectId, _user: Principal = Depends(require("runs.read"))
+    request: Request, pid: int = ProjectId, user: Principal = Depends(require("runs.read"))
 ) -> RunList:
     with request.app.state.db.engine.connect() as conn:
-        get_project(conn, pid)
+        get_project(conn, pid, user)
         rows = conn.execute(sa.select(runs).where(runs.c.project_id == pid).order_by(runs.c.id))
         return RunList(items=[run_view(conn, dict(r)) for r in rows.mappings().all()])
 
 
 @router.get("/runs/{rid}", response_model=Run, summary="A run: status, counts, cost, error")
 def show_run(
-    request: Request, rid: int = RunId, _user: Principal = Depends(require("runs.read"))
+    request: Request, rid: int = RunId, user: Principal = Depends(require("runs.read"))
 ) -> Run:
     with request.app.state.db.engine.connect() as conn:
-        return run_view(conn, get_run(conn, rid))
+        return run_view(conn, get_run(conn, rid, user))
 
 
 @router.post("/runs/{rid}/cancel", status_code=202, response_model=Run,
@@ -174,7 +175,7 @@ def cancel_run(
     request: Request, rid: int = RunId, user: Principal = Depends(require("runs.write"))
 ) -> Run:
     with request.app.state.db.engine.begin() as conn:
-        run = get_run(conn, rid)
+        run = get_run(conn, rid, user)
         active = conn.execute(
             sa.select(jobs.c.id).where(jobs.c.run_id == rid, jobs.c.status.in_(queue.ACTIVE))
         ).scalars().all()  # fmt: skip
@@ -214,7 +215,7 @@ def _enqueue(
     request: Request, rid: int, kind: str, params: dict[str, Any], user: Principal
 ) -> Queued:
     with request.app.state.db.engine.begin() as conn:
-        run = get_run(conn, rid)
+        run = get_run(conn, rid, user)
         jid = queue.enqueue(conn, kind=kind, project_id=run["project_id"], run_id=rid,
                             params=params, actor=user.name, remote=remote(request))  # fmt: skip
     return Queued(id=jid, status="queued", job=jid)

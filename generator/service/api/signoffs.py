@@ -58,8 +58,8 @@ def sign_off(
     body: SignoffIn, request: Request, rid: int = RunId,
     user: Principal = Depends(require("signoffs.write")),
 ) -> Signoff:  # fmt: skip
+    run, run_dir = run_folder(request, rid, user)  # an unknown id is 404 whatever the body
     _known(body.policy)
-    run, run_dir = run_folder(request, rid)
     db = request.app.state.db
     with open_journal(run_dir, "signoff") as journal, db.engine.begin() as conn:
         audit.record(conn, actor=user.name, action="signoff.add", target=f"run:{rid}",

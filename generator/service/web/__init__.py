@@ -20,11 +20,11 @@ from generator.service.web.views import STATIC, SignInNeeded, WebError, current,
 
 def mount(app: FastAPI) -> None:
     """Add the pages, the static files and the security headers to the service app."""
-    from generator.service.web import curation, legal, projects, review, runs, signin
+    from generator.service.web import admin, curation, legal, projects, review, runs, signin
 
     app.add_middleware(security.SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (signin, projects, runs, review, legal, curation):
+    for module in (signin, projects, runs, review, legal, curation, admin):
         app.include_router(module.router)
 
     api_error = app.exception_handlers[StarletteHTTPException]  # errors.install's
@@ -38,10 +38,22 @@ def mount(app: FastAPI) -> None:
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         """An API function called by a page: its error as a page, not JSON."""
-        if request.url.path.startswith("/api/") or not isinstance(exc, ApiError):
+        if security.is_api(request.url.path) or not isinstance(exc, ApiError):
             return await api_error(request, exc)
         return _error_page(request, exc.status_code, str(exc.detail))
 
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        """No such page (or method): a page for people; the API's paths keep JSON."""
+        assert isinstance(exc, StarletteHTTPException)
+        if security.is_api(request.url.path):
+            return await api_error(request, exc)
+        message = "there is no such page here" if exc.status_code == 404 else str(exc.detail)
+        res = _error_page(request, exc.status_code, message)
+        for key, value in (exc.headers or {}).items():  # Allow on a 405
+            res.headers.setdefault(key, value)
+        return res
+
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(WebError, on_web_error)
     app.add_exception_handler(SignInNeeded, on_sign_in)
     app.add_exception_handler(ApiError, on_api_error)

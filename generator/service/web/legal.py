@@ -26,12 +26,12 @@ from generator.export.job import ExportOptions, judge_export, refuse_if_needed
 from generator.policies import Policy, load_policies
 from generator.records import USES
 from generator.review import signoffs
-from generator.service import jobs as queue
+from generator.service import exports
 from generator.service.api import runs
 from generator.service.api import signoffs as api_signoffs
 from generator.service.api.projects import MAX_ID
 from generator.service.api.runs import FORMATS, RunId
-from generator.service.runfiles import JobPaths
+from generator.service.errors import ApiError
 from generator.service.web.runs import run_dir, run_jobs, run_page_context
 from generator.service.web.sessions import Session
 from generator.service.web.views import Action, Page, WebError, render
@@ -169,19 +169,22 @@ async def export(
 
 
 def _files(request: Request, job: dict[str, Any]) -> list[Path]:
-    if job["status"] != "done":
+    """The files of a finished export as its manifest lists them (none if it is unreadable)."""
+    data = request.app.state.settings.data
+    try:
+        listed = exports.files(data, job)
+    except ApiError:
         return []
-    folder = JobPaths(request.app.state.settings.data, job).export_dir
-    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    return [exports.export_folder(data, job) / f.name for f in listed]
 
 
-def _export_job(request: Request, jid: int) -> dict[str, Any]:
+def _export_job(request: Request, jid: int, session: Session) -> dict[str, Any]:
+    """A finished export job of a project the user is a member of (404 like an unknown id
+    otherwise, 409 while it is not done)."""
     if not 1 <= jid <= MAX_ID:
         raise WebError(404, f"export {jid} not found")
     with request.app.state.db.engine.connect() as conn:
-        job = queue.get(conn, jid)
-    if job is None or job["kind"] != "export":
-        raise WebError(404, f"export {jid} not found")
+        job = exports.get_export(conn, jid, session.user)
     if job["status"] != "done":
         raise WebError(409, f"export {jid} is {job['status']}: nothing to download")
     return job
@@ -189,17 +192,19 @@ def _export_job(request: Request, jid: int) -> dict[str, Any]:
 
 @router.get("/exports/{jid}/files/{name}")
 def download(request: Request, jid: int, name: str, session: Session = Page("legal")) -> Response:
-    """One file of a finished export job (the dataset, excluded.jsonl, the legal pack)."""
-    files = {p.name: p for p in _files(request, _export_job(request, jid))}
-    if name not in files:
-        raise WebError(404, f"export {jid} has no file {name!r}")
-    return FileResponse(files[name], filename=name, content_disposition_type="attachment")
+    """One file of a finished export job (the dataset, excluded.jsonl, the legal pack),
+    checked against its manifest (:mod:`generator.service.exports`)."""
+    job = _export_job(request, jid, session)
+    path, _ = exports.open_file(request.app.state.settings.data, job, name)
+    return FileResponse(path, filename=name, content_disposition_type="attachment")
 
 
 @router.get("/exports/{jid}.zip")
 def download_zip(request: Request, jid: int, session: Session = Page("legal")) -> Response:
     """Every file of a finished export job in one zip (dataset and legal pack together)."""
-    files = _files(request, _export_job(request, jid))
+    job = _export_job(request, jid, session)
+    data = request.app.state.settings.data
+    files = [exports.open_file(data, job, f.name)[0] for f in exports.files(data, job)]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in files:

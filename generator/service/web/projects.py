@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -15,9 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from generator.errors import ConfigError
 from generator.service.api import documents, projects, runs
 from generator.service.api.projects import ProjectId
+from generator.service.users import Principal
 from generator.service.web.estimate import dry_run
 from generator.service.web.sessions import Session
-from generator.service.web.views import Action, Page, render
+from generator.service.web.views import Action, Page, page, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,7 +31,10 @@ def problem(exc: ValidationError) -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: Session = Page("projects")) -> Response:
+def home(request: Request, session: Session = Depends(signed_in)) -> Response:
+    if session.user.role == "admin":  # no projects to see: the admin's own page
+        return RedirectResponse("/admin", status_code=303)
+    page("projects")(request)  # the role check
     items = projects.list_projects(request, session.user).items
     return render(request, "projects.html", session, projects=items)
 
@@ -101,7 +105,7 @@ async def estimate(
         return _project_page(request, session, pid, 422, form=form, error=problem(exc))
     params = body.model_dump(exclude_none=True)
     try:
-        est = await run_in_threadpool(dry_run, _project_dir(request, pid), params)
+        est = await run_in_threadpool(dry_run, _project_dir(request, pid, session.user), params)
     except ConfigError as exc:
         return _project_page(request, session, pid, 422, form=form, error=str(exc))
     return _project_page(request, session, pid, form=form, estimate=est)
@@ -120,6 +124,6 @@ async def start_run(
     return RedirectResponse(f"/runs/{queued.id}", status_code=303)
 
 
-def _project_dir(request: Request, pid: int) -> Any:
-    projects.show_project(request, pid, None)  # type: ignore[arg-type]  (404 if unknown)
+def _project_dir(request: Request, pid: int, user: Principal) -> Any:
+    projects.show_project(request, pid, user)  # 404 if unknown or not the user's
     return request.app.state.settings.data / "projects" / str(pid)

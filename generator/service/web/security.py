@@ -22,6 +22,11 @@ HEADERS = {
 _NOT_WEB = ("/api/", "/docs", "/redoc", "/static-docs", "/openapi.json", "/healthz")
 
 
+def is_api(path: str) -> bool:
+    """A path of the API and its docs (errors in JSON, no page headers), not of the web app."""
+    return path == "/api" or path.startswith(_NOT_WEB)
+
+
 class SecurityHeaders:
     """Pure ASGI (streams such as server-sent events pass through untouched)."""
 
@@ -29,7 +34,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(_NOT_WEB):
+        if scope["type"] != "http" or is_api(scope["path"]):
             await self.app(scope, receive, send)
             return
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from generator.service import audit, passwords, users
 from generator.service.auth import remote
-from generator.service.web import sessions
+from generator.service.web import sessions, throttle
 from generator.service.web.views import WebError, current, new_token, render
 
 router = APIRouter(include_in_schema=False)
@@ -50,20 +52,35 @@ async def login(
     if not sessions.same(csrf, request.cookies.get(sessions.LOGIN_COOKIE)):
         return _form(request, 403, "the sign-in form expired: try again", next)
     db = request.app.state.db
+    how = "token" if token.strip() else "password"
+    who = None if token.strip() else name.strip() or None
+    address = remote(request)
+    if not token.strip() and not (name.strip() and password):
+        return _form(request, 422, "give your token, or your name and password", next)
+    with db.engine.connect() as conn:
+        wait = throttle.retry_after(conn, who, address)
+    if wait is not None:  # refused unchecked: no guess is tried while limited
+        res = _form(request, 429, "too many failed sign-ins: try again in "
+                    f"{math.ceil(wait / 60)} minute(s)", next)  # fmt: skip
+        res.headers["Retry-After"] = str(wait)
+        return res
     if token.strip():
         user = await run_in_threadpool(users.authenticate, db, token.strip())
-    elif name.strip() and password:
-        user = await run_in_threadpool(passwords.authenticate, db, name.strip(), password)
     else:
-        return _form(request, 422, "give your token, or your name and password", next)
+        user = await run_in_threadpool(passwords.authenticate, db, name.strip(), password)
     if user is None:
+        with db.engine.begin() as conn:
+            throttle.failed(conn, who, address, how)
         return _form(request, 401, "that token or password is not valid", next)
     secret = await run_in_threadpool(sessions.start, db, user)
     with db.engine.begin() as conn:
-        how = {"with": "token" if token.strip() else "password"}
-        audit.record(conn, actor=user.name, action="web.signin", target=f"user:{user.name}",
-                     remote=remote(request), detail=how)  # fmt: skip
-    res = RedirectResponse(_safe_next(next), status_code=303)
+        audit.record(conn, actor=user.name, action=throttle.SIGNED_IN,
+                     target=throttle.name_target(user.name), remote=address,
+                     detail={"with": how})  # fmt: skip
+    target = _safe_next(next)
+    if target == "/" and user.role == "admin":  # the projects are not theirs: their page
+        target = "/admin"
+    res = RedirectResponse(target, status_code=303)
     sessions.set_cookie(request, res, sessions.COOKIE, secret, sessions.SESSION_TTL_S)
     res.delete_cookie(sessions.LOGIN_COOKIE, path="/")
     return res

@@ -32,6 +32,7 @@ PAGES: dict[str, frozenset[str]] = {
     "run": READERS,  # /runs/{rid}, /runs/{rid}/curation, /runs/{rid}/records/{id}
     "review": frozenset({"reviewer", "operator"}),  # /runs/{rid}/review (operator: read only)
     "legal": frozenset({"legal", "operator"}),  # /runs/{rid}/legal, export downloads
+    "admin": frozenset({"admin"}),  # /admin: users and the audit log
 }
 
 env = Environment(
@@ -76,6 +77,14 @@ def render(
 
 def current(request: Request) -> Session | None:
     return sessions.lookup(request.app.state.db, request.cookies.get(sessions.COOKIE))
+
+
+def signed_in(request: Request) -> Session:
+    """A dependency: the live session, whatever the role (none: to /login)."""
+    session = current(request)
+    if session is None:
+        raise SignInNeeded()
+    return session
 
 
 def page(name: str) -> Callable[..., Session]:

@@ -23,6 +23,7 @@ MATRIX = {
     "/runs/{rid}/review-list": {"operator", "reviewer"},
     "/runs/{rid}/legal": {"operator", "legal"},
     "/runs/{rid}/records/{record}": {"operator", "reviewer", "legal"},
+    "/admin": {"admin"},
 }
 
 
@@ -36,7 +37,10 @@ def test_each_page_for_each_role(site: Site, done_run, clients, page: str) -> No
     pid, rid = done_run
     path = page.format(pid=pid, rid=rid, record=_first_record(site, rid))
     for role in ALL:
-        res = clients[role][0].get(path)
+        res = clients[role][0].get(path, follow_redirects=False)
+        if page == "/" and role == "admin":  # no projects to see: their own page instead
+            assert res.status_code == 303 and res.headers["location"] == "/admin"
+            continue
         want = 200 if role in MATRIX[page] else 403
         assert res.status_code == want, (role, path, res.text[:300])
         if want == 403:
@@ -53,6 +57,7 @@ ACTIONS = [  # (path, form, the roles whose right allows it)
     ("/runs/{rid}/signoffs", {"policy": "mock", "use": "evaluation", "note": "ok"}, {"legal"}),
     ("/runs/{rid}/exports", {"format": "alpaca", "use": "evaluation"}, {"operator", "legal"}),
     ("/runs/{rid}/cancel", {}, {"operator"}),  # 409 for the operator: nothing to cancel
+    ("/admin/users", {"name": "acl-user-{n}", "role": "legal"}, {"admin"}),
 ]
 
 
@@ -146,3 +151,46 @@ def test_curate_needs_the_operator_and_the_csrf_token(site: Site, done_run, clie
     with site.server.database().engine.connect() as conn:
         q = sa.select(sa.func.count()).where(jobs.c.run_id == rid, jobs.c.kind == "curate")
         assert conn.execute(q).scalar_one() == 0
+
+
+def test_unknown_web_paths_answer_an_html_404_and_api_paths_json(site: Site, clients) -> None:  # type: ignore[no-untyped-def]
+    c, _ = clients["reviewer"]
+    for client in (c, httpx.Client(base_url=site.url)):  # signed in or not
+        for path in ("/nope", "/runs/1/nope", "/projects/x/y/z", "/static/nope.js", "/apix"):
+            res = client.get(path)
+            assert res.status_code == 404, path
+            assert res.headers["content-type"].startswith("text/html"), path
+            assert "Not found" in res.text and "no such page" in res.text, path
+            assert res.headers["content-security-policy"] == CSP
+        res = client.delete("/login")  # a page without that method: a page too
+        assert res.status_code == 405 and res.headers["content-type"].startswith("text/html")
+        assert "GET" in res.headers["allow"]
+        for path in ("/api/v1/nope", "/api", "/api/v2/x"):
+            res = client.get(path)
+            assert res.status_code in (401, 404), path
+            assert res.json()["error"]["code"], path
+        assert client.delete("/api/v1/me").json()["error"]["code"]
+    json_404 = c.get("/nope", headers={"Accept": "application/json"})  # a script asking JSON
+    assert json_404.status_code == 404 and json_404.json()["error"]["code"] == "not_found"
+
+
+def test_another_projects_pages_and_downloads_are_not_found(site: Site, done_run) -> None:  # type: ignore[no-untyped-def]
+    """A legal user who is not a member of the run's project: every page and download of it
+    is 404 (like an unknown id), and the home page does not list it."""
+    pid, rid = done_run
+    with site.api("admin") as c:
+        res = c.post("/api/v1/users", json={"name": "legal-outside", "role": "legal"})
+        assert res.status_code == 201, res.text
+        site.server.tokens["legal-outside"] = res.json()["token"]
+    with site.api("operator") as c:
+        res = c.post(f"/api/v1/runs/{rid}/exports", json={"format": "alpaca", "use": "evaluation"})
+        jid = res.json()["id"]
+    outsider, _ = site.signed_in("legal-outside")
+    member, _ = site.signed_in("legal")
+    for path in (f"/projects/{pid}", f"/runs/{rid}", f"/runs/{rid}/legal",
+                 f"/runs/{rid}/curation", f"/exports/{jid}/files/manifest.json",
+                 f"/exports/{jid}.zip"):  # fmt: skip
+        assert outsider.get(path).status_code == 404, path
+        assert member.get(path).status_code != 404 or "/exports/" in path, path
+    assert f"/projects/{pid}" not in outsider.get("/").text
+    assert f"/projects/{pid}" in member.get("/").text

@@ -182,7 +182,7 @@ def generate(
         if cluster is not None and not dry_run:
             parse_spec(cluster)
             if batch:
-                raise ConfigError("--cluster and --batch: choose one (a batch has no calls to spread)")
+                raise ConfigError("--cluster and --batch: choose one (a batch has no calls to run)")
             say = lambda line: err.print(line, markup=False, soft_wrap=True)  # noqa: E731
             engine = stack.enter_context(open_cluster(cluster, say=say, summary=say))
         result = run_generate(settings, console, err, engine)

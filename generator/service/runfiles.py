@@ -47,6 +47,8 @@ def command(job: dict[str, Any], paths: JobPaths) -> list[str]:
         for key, flag in flags.items():
             if p.get(key) is not None:
                 argv += [flag, str(p[key])]
+        if p.get("batch"):
+            argv.append("--batch")
         return argv
     if kind == "curate":
         argv = ["curate", str(paths.run_dir)]

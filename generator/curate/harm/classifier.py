@@ -116,18 +116,24 @@ class HarmClassifier:
             self.threshold, _ = cv_threshold(scorer, y, fold, operating_fpr)
             return
         self._emb = self.embedder(texts)
+        self._frame = self._frame_embeddings(texts, self._emb)
         fold = folds(self._emb, len(y))
-        sims = self._emb @ self._emb.T
+        sims, frame_sims = self._emb @ self._emb.T, self._frame @ self._frame.T
         np.fill_diagonal(sims, -np.inf)  # leave-one-out: never its own neighbour
+        np.fill_diagonal(frame_sims, -np.inf)
 
         def scores_of(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-            x_train = self._features(sims[train][:, train], train, train)
+            x_train = self._features(
+                sims[train][:, train], frame_sims[train][:, train], train, train
+            )
             params = fit_logistic(x_train, y[train])
-            return logit(params, self._features(sims[test][:, train], test, train))
+            x_test = self._features(sims[test][:, train], frame_sims[test][:, train], test, train)
+            return logit(params, x_test)
 
         self.threshold, _ = cv_threshold(scores_of, y, fold, operating_fpr)
         everyone = np.ones(len(y), bool)
-        self._params = fit_logistic(self._features(sims, everyone, everyone), y)
+        x_all = self._features(sims, frame_sims, everyone, everyone)
+        self._params = fit_logistic(x_all, y)
         static_x = self.static(texts)
         self._gate_params = fit_logistic(static_x, y)
         _, oof = cv_threshold(self._fit_score(static_x, y), y, fold, 0.0)
@@ -143,10 +149,25 @@ class HarmClassifier:
 
         return scores_of
 
-    def _features(self, sims: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def _frame_embeddings(self, texts: Sequence[str], emb: np.ndarray) -> np.ndarray:
+        """Embeddings of the frame views (``cues.frame_view``); a text without a harm
+        object is its own frame view and keeps its embedding (no second pass)."""
+        assert self.embedder is not None
+        views = [cues.frame_view(t) for t in texts]
+        changed = [i for i, (t, v) in enumerate(zip(texts, views, strict=True)) if t != v]
+        out = emb.copy()
+        if changed:
+            out[changed] = self.embedder([views[i] for i in changed])
+        return out
+
+    def _features(
+        self, sims: np.ndarray, frame_sims: np.ndarray, rows: np.ndarray, cols: np.ndarray
+    ) -> np.ndarray:
         """Model input for exemplar ``rows`` against exemplar ``cols`` (boolean masks)."""
-        near = neighbour_features(sims, self._harmful[cols], self._group[cols])
-        return np.hstack([near, self._emb[rows], self._cue_x[rows]])
+        harmful, group = self._harmful[cols], self._group[cols]
+        near = neighbour_features(sims, harmful, group)
+        frame = neighbour_features(frame_sims, harmful, group)
+        return np.hstack([near, frame, self._emb[rows], self._cue_x[rows]])
 
     def score_units(self, texts: Sequence[str]) -> list[Verdict]:
         """One verdict per text, each text taken as one unit (no splitting)."""
@@ -182,10 +203,14 @@ class HarmClassifier:
 
     def _score_embedded(self, texts: Sequence[str], todo: list[int], out: list[Verdict]) -> None:
         assert self.embedder is not None
-        emb = self.embedder([texts[i] for i in todo])
+        unit_texts = [texts[i] for i in todo]
+        emb = self.embedder(unit_texts)
         sims = emb @ self._emb.T
-        cue_x = np.array([cues.cue_features(texts[i]) for i in todo])
-        x = np.hstack([neighbour_features(sims, self._harmful, self._group), emb, cue_x])
+        frame_sims = self._frame_embeddings(unit_texts, emb) @ self._frame.T
+        cue_x = np.array([cues.cue_features(t) for t in unit_texts])
+        near = neighbour_features(sims, self._harmful, self._group)
+        frame = neighbour_features(frame_sims, self._harmful, self._group)
+        x = np.hstack([near, frame, emb, cue_x])
         logits = logit(self._params, x)
         for n, i in enumerate(todo):
             out[i] = self._verdict(texts[i], float(logits[n]), self._category_of(sims[n]))

@@ -7,8 +7,11 @@ vectors, no transformer pass) lets through every unit that looks anything like t
 harmful exemplars; the bar passes about a third of the benign look-alike exemplars, so
 ordinary text is cleared cheaply. A gated unit is then embedded and scored by a logistic
 model over its 384-d embedding, its neighbour evidence (the K nearest harmful and benign
-exemplars, overall and per category) and the lexical cue counts (``cues.py``). Without
-the extra, the cue counts alone are scored (``patterns`` mode).
+exemplars, overall and per category), the same neighbour evidence for its *frame view*
+(harm objects replaced by "something", ``cues.frame_view``: what the text does with its
+topic, since a sentence embedding is mostly topic) and the lexical cue counts, frame
+families included (``cues.py``). Without the extra, the cue counts alone are scored
+(``patterns`` mode).
 
 Nothing is set by hand: the weights are fitted on the exemplars, and the flag threshold is
 the score above which at most ``operating_fpr`` of the benign exemplars fall under
@@ -107,7 +110,7 @@ class HarmClassifier:
         self._category = [e.category for e in items]
         self._group = np.array([cues.CATEGORIES.index(c) if c else -1 for c in self._category])
         texts = [e.text for e in items]
-        self._cue_x = np.array([cues.cue_features(t) for t in texts])
+        self._cue_x = np.array([cues.cue_features(t, mode == "embeddings") for t in texts])
         y = self._harmful.astype(float)
         if self.embedder is None or self.static is None:
             fold = folds(None, len(y))
@@ -191,7 +194,7 @@ class HarmClassifier:
             if todo:
                 self._score_embedded(texts, todo, verdicts)
             return verdicts
-        feats = {i: cues.cue_features(texts[i]) for i in todo}
+        feats = {i: cues.cue_features(texts[i], frames=False) for i in todo}
         todo = [i for i in todo if any(feats[i][:_GATE])]
         if todo:
             logits = logit(self._params, np.array([feats[i] for i in todo]))
@@ -257,9 +260,11 @@ class HarmClassifier:
 
 # The operating point per mode: the share of benign exemplars (cross-validated) allowed
 # above the threshold. The exemplars' benign side is written to be hard (each one a
-# look-alike: help-seeking, security teaching, idioms), so a few percent there is about
-# 1% on ordinary look-alike text; the measured figures are in data/harm_eval.json.
-DEFAULT_FPR: dict[str, float] = {"embeddings": 0.04, "patterns": 0.03}
+# look-alike: help-seeking, security teaching, idioms, medical, parenting, history, law),
+# so a few percent there is about 1% on ordinary look-alike text; the measured figures are
+# in data/harm_eval.json. (Embeddings: 0.05 since exemplar round 9; at 0.04 the same model
+# kept the false positives but lost two points of recall on the fresh and independent sets.)
+DEFAULT_FPR: dict[str, float] = {"embeddings": 0.05, "patterns": 0.03}
 
 
 @cache

@@ -260,6 +260,10 @@ GUARDING_RE = [re.compile(p, _FLAGS) for p in GUARDING]
 TELLING_RE = [re.compile(p, _FLAGS) for p in TELLING]
 OPERATIONAL_RE = [re.compile(p, _FLAGS) for p in OPERATIONAL]
 DECEIVING_RE = [re.compile(p, _FLAGS) for p in DECEIVING]
+# The frame families, added with exemplar rounds 7 and 8. Only the embeddings model uses
+# them: fitted with them, the cue-only model's false positives on the development set
+# rose from 1.7% to 2.5%, so it keeps the cues it was measured with.
+FRAME_RE = (GUARDING_RE, TELLING_RE, OPERATIONAL_RE, DECEIVING_RE)
 CATEGORIES = tuple(OBJECTS)
 
 
@@ -283,8 +287,10 @@ def count(patterns: list[re.Pattern[str]], text: str) -> int:
     return sum(len(rx.findall(text)) for rx in patterns)
 
 
-def cue_features(text: str) -> list[float]:
-    """Cue counts of ``text`` in a fixed order (see :data:`CUE_NAMES`), capped at 3."""
+def cue_features(text: str, frames: bool = True) -> list[float]:
+    """Cue counts of ``text`` in a fixed order (see :data:`CUE_NAMES`), capped at 3.
+    ``frames=False`` leaves out the frame families (guarding to deceiving): the
+    patterns-only model was fitted and measured without them (see ``FRAME_CUES``)."""
     objects = object_hits(text)
     intent, request = count(INTENT_RE, text), count(REQUEST_RE, text)
     any_object = sum(objects.values())
@@ -296,11 +302,9 @@ def cue_features(text: str) -> list[float]:
         count(IDIOM_RE, text),
         min(any_object, request),  # asks how to do/make a named harm
         min(any_object, intent),  # a named harm with intent or evasion
-        count(GUARDING_RE, text),
-        count(TELLING_RE, text),
-        count(OPERATIONAL_RE, text),
-        count(DECEIVING_RE, text),
     ]
+    if frames:
+        values += [count(family, text) for family in FRAME_RE]
     return [float(min(v, 3)) for v in values]
 
 

@@ -3,15 +3,15 @@ on the bundled exemplars.
 
 With the ``embeddings`` extra (the packaged all-MiniLM-L6-v2 model) a text unit is scored
 in two stages. A cheap gate (a logistic model over the mean of the model's input word
-vectors, no transformer pass) lets through every unit that looks anything like the
-harmful exemplars; the bar passes about a third of the benign look-alike exemplars, so
-ordinary text is cleared cheaply. A gated unit is then embedded and scored by a logistic
-model over its 384-d embedding, its neighbour evidence (the K nearest harmful and benign
-exemplars, overall and per category), the same neighbour evidence for its *frame view*
-(harm objects replaced by "something", ``cues.frame_view``: what the text does with its
-topic, since a sentence embedding is mostly topic) and the lexical cue counts, frame
-families included (``cues.py``). Without the extra, the cue counts alone are scored
-(``patterns`` mode).
+vectors and the cue counts, no transformer pass) lets through every unit that looks
+anything like the harmful exemplars; the bar passes about a third of the benign
+look-alike exemplars, so ordinary text is cleared cheaply. A gated unit is then embedded
+and scored by a logistic model over its 384-d embedding, its neighbour evidence (the K
+nearest harmful and benign exemplars, overall and per category), the same neighbour
+evidence for its *frame view* (harm objects replaced by "something", ``cues.frame_view``:
+what the text does with its topic, since a sentence embedding is mostly topic) and the
+lexical cue counts, frame families included (``cues.py``). Without the extra, the cue
+counts alone are scored (``patterns`` mode).
 
 Nothing is set by hand: the weights are fitted on the exemplars, and the flag threshold is
 the score above which at most ``operating_fpr`` of the benign exemplars fall under
@@ -137,7 +137,7 @@ class HarmClassifier:
         everyone = np.ones(len(y), bool)
         x_all = self._features(sims, frame_sims, everyone, everyone)
         self._params = fit_logistic(x_all, y)
-        static_x = self.static(texts)
+        static_x = np.hstack([self.static(texts), self._cue_x])
         self._gate_params = fit_logistic(static_x, y)
         _, oof = cv_threshold(self._fit_score(static_x, y), y, fold, 0.0)
         self.gate_bar = min(
@@ -189,7 +189,9 @@ class HarmClassifier:
                 todo.append(i)
         if self.embedder is not None and self.static is not None:
             if todo:
-                gate = logit(self._gate_params, self.static([texts[i] for i in todo]))
+                gated = [texts[i] for i in todo]
+                cue_x = np.array([cues.cue_features(t) for t in gated])
+                gate = logit(self._gate_params, np.hstack([self.static(gated), cue_x]))
                 todo = [i for n, i in enumerate(todo) if gate[n] >= self.gate_bar]
             if todo:
                 self._score_embedded(texts, todo, verdicts)

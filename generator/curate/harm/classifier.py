@@ -264,9 +264,8 @@ class HarmClassifier:
 # above the threshold. The exemplars' benign side is written to be hard (each one a
 # look-alike: help-seeking, security teaching, idioms, medical, parenting, history, law),
 # so a few percent there is about 1% on ordinary look-alike text; the measured figures are
-# in data/harm_eval.json. (Embeddings: 0.05 since exemplar round 9; at 0.04 the same model
-# kept the false positives but lost two points of recall on the fresh and independent sets.)
-DEFAULT_FPR: dict[str, float] = {"embeddings": 0.05, "patterns": 0.03}
+# in data/harm_eval.json.
+DEFAULT_FPR: dict[str, float] = {"embeddings": 0.04, "patterns": 0.03}
 
 
 @cache

@@ -142,7 +142,7 @@ def measure(clf: HarmClassifier, paths: list[Path]) -> list[dict]:
     for path in paths:
         res = evaluate(clf, path)
         results.append(res)
-        what = SETS.get(path.stem, f"{path.stem} ({path})")
+        what = f"{path.stem}, {SETS.get(path.stem, path)}"
         print(
             f"  {what}: recall {res['recall']:.1%} ({res['harmful']} harmful), "
             f"false positives {res['fpr']:.1%} ({res['benign']} benign)"

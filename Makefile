@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 RUN    ?= demo-run
 
-.PHONY: demo test lint venv dev clean local
+.PHONY: demo test lint venv dev clean local browser
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 2; }
@@ -62,7 +62,16 @@ lint: dev
 	$(VENV)/bin/ruff check generator tests benchmarks
 	$(VENV)/bin/ruff format --check generator tests benchmarks
 
-test: lint
+# The web app's browser tests drive Debian's Chromium (Playwright's own download fails
+# offline): installed with apt when missing (as root, else through sudo).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+test: lint browser
 	$(PY) -m pytest -q
 
 clean:

@@ -135,6 +135,9 @@ _serve.register(app)
 from generator.commands import users as _users  # noqa: E402
 
 _users.register(app)
+from generator.commands import derive as _derive  # noqa: E402
+
+_derive.register(app)
 
 
 def main() -> None:

@@ -37,6 +37,8 @@ ENV_VARS: dict[str, str] = {
     "TRANSFORMERS_OFFLINE": "set to 1 by us, with HF_HUB_OFFLINE",
     "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "set empty by us: presidio must not fetch lists",
     "DISABLE_AIOHTTP_TRANSPORT": "set by tests so respx sees LiteLLM's async calls",
+    "HF_TOKEN": "Hugging Face token for `export --push-to-hub` (sent to the Hub only)",
+    "HF_ENDPOINT": "the Hub `export --push-to-hub` uploads to (default: the public Hub)",
     "EDITOR": "editor opened by `review` for edits",
     "USER": "default reviewer / exporter name",
     "<PROVIDER>_API_BASE, <PROVIDER>_BASE_URL": "read by LiteLLM and the SDKs (OPENAI_BASE_URL"

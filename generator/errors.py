@@ -35,6 +35,8 @@ sqlite's) are mapped to these in one place per role, ``raise Ours(...) from exc`
     │   ├── CircuitOpen                 most recent calls failed
     │   │   └── KeyRejected             401/403: the key is dead; names its variable
     │   └── DiskFull                    no space left (ENOSPC, quota, SQLite "disk is full")
+    ├── PushFailed                      `export --push-to-hub`: the Hub refused or was
+    │                                   unreachable (the export on disk is complete)
     ├── ExportRefused                   exit 3: the licence gate refused the export
     ├── PackAltered                     exit 3: `verify` found an export that differs from
     │                                   what `export` wrote (the first difference named)
@@ -225,6 +227,10 @@ class KeyRejected(CircuitOpen):
 class DiskFull(GuardStop):
     """No space left on the device (or the quota): the command stopped with what it had
     committed; free space and re-run to resume."""
+
+
+class PushFailed(InstructforgeError):
+    """The Hub refused an export's upload or could not be reached (the files are written)."""
 
 
 class ExportRefused(InstructforgeError):

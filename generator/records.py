@@ -25,9 +25,9 @@ from pydantic import (
     model_validator,
 )
 
-FORMATS = ("alpaca", "chat", "completion")
+FORMATS = ("alpaca", "chat", "completion", "preference", "eval")  # last two: record_kinds.py
 USES = ("evaluation", "internal-fine-tune", "commercial", "competing-model", "public-release")
-Format = Literal["alpaca", "chat", "completion"]
+Format = Literal["alpaca", "chat", "completion", "preference", "eval"]
 Use = Literal["evaluation", "internal-fine-tune", "commercial", "competing-model", "public-release"]
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
@@ -351,6 +351,9 @@ RECORD_TYPES: dict[str, type[_Record]] = {
     "chat": ChatRecord,
     "completion": CompletionRecord,
 }
+
+
+import generator.record_kinds  # noqa: E402,F401 - adds preference and eval to RECORD_TYPES
 
 
 def detect_format(data: dict[str, Any]) -> str | None:

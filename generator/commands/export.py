@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from generator.export.job import ExportResult
 
 # Static so `--help` does not import every exporter; tests/export checks it against the registry.
-FORMATS_HELP = "alpaca, alpaca-json, openai-chat, parquet, prompt-completion, sharegpt"
+FORMATS_HELP = (
+    "alpaca, alpaca-json, eval-jsonl, lm-eval, openai-chat, openai-preference, parquet, "
+    "prompt-completion, sharegpt, trl-chat, trl-preference, trl-preference-chat"
+)
 USES_HELP = "evaluation, internal-fine-tune, commercial, competing-model, public-release"
 
 
@@ -60,15 +63,45 @@ def export_cmd(
         help="Only records human review lets through: 'accepted' (accepted or edited by a "
         "reviewer) or 'accepted-or-unsampled' (also records never sampled). Edits are applied.",
     ),
+    trainer_config: str = typer.Option(
+        None,
+        "--trainer-config",
+        metavar="TRAINERS",
+        help="Also write config snippets for these trainers (comma-separated): trl "
+        "(trl_dataset.py), axolotl (axolotl_datasets.yaml), llamafactory (dataset_info.json).",
+    ),
+    push_to_hub: str = typer.Option(
+        None,
+        "--push-to-hub",
+        metavar="OWNER/NAME",
+        help="After the export, upload its data files and card to this Hugging Face "
+        "dataset repo (created private if new); token from HF_TOKEN.",
+    ),
+    push_legal: bool = typer.Option(
+        False,
+        "--push-legal",
+        help="With --push-to-hub: also upload meta.jsonl, excluded.jsonl, manifest.json and "
+        "LEGAL_REVIEW.md (they name your documents and reviewers).",
+    ),
+    keep_reasoning: bool = typer.Option(
+        False,
+        "--keep-reasoning",
+        help="Put the model's reasoning (kept in meta) into the examples: trl-chat "
+        "reasoning_content, <think> in the answer for the other formats; openai-chat has no "
+        "place for it. Never by default.",
+    ),
 ) -> None:
     """Run the export of ``run`` (the command help is ``HELP``)."""
     from generator.export.job import ExportOptions, run_export
+    from generator.export.trainers import parse_trainers
     from generator.runfolder import open_run_folder
 
     opts = ExportOptions(
         run=run, fmt=fmt, use=use, out=out, accept_review=tuple(accept_review), strict=strict,
         no_meta=no_meta, force=force, system_prompt=system_prompt, target_model=target_model,
         epochs=epochs, language=language, require_review=require_review,
+        keep_reasoning=keep_reasoning, push_to_hub=push_to_hub, push_legal=push_legal,
+        trainer_config=parse_trainers(trainer_config),
     )  # fmt: skip
     with open_run_folder(run, "export", heal=True, writes_to=out):
         res = run_export(opts)
@@ -116,6 +149,14 @@ def _print(res: ExportResult) -> None:
     splits = ", ".join(f"{s} {n}" for s, n in res.exported.items())
     con.print(f"exported {res.n_exported} of {res.total} records ({splits}) to {res.options.out}")
     con.print(f"legal review pack: {res.options.out / 'LEGAL_REVIEW.md'}, manifest.json")
+    snippets = [f.name for f in res.files if f.kind == "trainer"]
+    if snippets:
+        con.print(f"trainer configs: {', '.join(snippets)}")
+    if res.pushed is not None:
+        con.print(
+            f"pushed {len(res.pushed.files)} files to dataset {res.pushed.repo}: "
+            f"{', '.join(res.pushed.files)}"
+        )
 
 
 HELP = (

@@ -98,8 +98,12 @@ def generate(
         help="Replace personal data and secrets in each chunk (<EMAIL>, <OPENAI_KEY>, ...) "
         "before it is sent to the provider; records say so in meta.redaction.",
     ),
-    keep_reasoning: bool = typer.Option(
-        False, "--keep-reasoning", help="Keep a reasoning model's thinking in meta."
+    tools: Path = typer.Option(
+        None,
+        "--tools",
+        metavar="FILE",
+        help="Tool catalogue (JSON or YAML list of JSON Schema functions) for a tool-calling "
+        "template such as tool-use; validated on load.",
     ),
 ) -> None:
     """Generate instruction records from DOCS with MODEL into RUN (records.jsonl, rejected.jsonl,
@@ -122,8 +126,9 @@ def generate(
             api_key_env=api_key_env,
             workers=workers, context_window=context_window, price_in_per_m=price_in,
             price_out_per_m=price_out, max_retries=max_retries, timeout_s=timeout,
-            keep_reasoning=keep_reasoning, dry_run=dry_run, pool_lag=pool_lag,
+            dry_run=dry_run, pool_lag=pool_lag,
             force_new=force_new_settings, redact_before_send=redact_before_send,
+            tools=str(tools) if tools else None,
         )  # fmt: skip
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise ConfigError(" ".join(str(exc).split("\n")[1:3]).strip() or str(exc)) from exc

@@ -1,5 +1,6 @@
 """``instructforge runs show RUN``: status, progress, acceptance by reason, tokens and cost,
-read from the run's journal only (nothing is recomputed or sent)."""
+read from the run's journal only (nothing is recomputed or sent); the preference pairs and
+evaluation items of the run, from their stages' reports, when made."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ runs_app = typer.Typer(help="Inspect runs.", no_args_is_help=True)
 
 def run_stats(run: Path) -> dict[str, Any]:
     """Everything ``runs show`` prints, as a dict (also handy for tests and scripts)."""
+    from generator.derive.store import stage_reports
     from generator.generate.journal import GenJournal
     from generator.generate.settings import FINGERPRINT_KEY
     from generator.generate.setup import PLAN_KEY
@@ -63,6 +65,7 @@ def run_stats(run: Path) -> dict[str, Any]:
             "session": dict(session[0]) if session else None,
             "sessions": q("SELECT COUNT(*) AS n FROM gen_sessions")[0]["n"],
             "holder": live_holder(Path(run)),
+            "derived": stage_reports(Path(run)),  # pairs / eval reports, when made
         }
 
 
@@ -117,6 +120,10 @@ def show(run: Path = typer.Argument(..., help="Run folder.")) -> None:
         ("tokens in from prompt cache", f"{s['cached_tokens']:,}"),
         ("cost", f"${s['cost_usd']:.4f}"),
     ]
+    from generator.derive.store import report_line
+
+    names = {"pairs": "preference pairs", "eval": "evaluation items"}
+    rows += [(names[k], report_line(k, r)) for k, r in s["derived"].items()]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

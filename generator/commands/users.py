@@ -1,5 +1,8 @@
 """``instructforge users add | list | revoke | passwd``: accounts of the HTTP service.
 
+``passwd --password`` sets a web sign-in password instead (never echoed, only its scrypt
+hash stored).
+
 ``add`` and ``passwd`` print the new token alone on the last line (for scripts); it is shown
 once and only its hash is stored. Each change is written to the audit trail as done by
 ``cli:<login name>``.
@@ -85,18 +88,51 @@ def revoke(name: str = typer.Argument(...), data: Path = DATA, db: str = DB) -> 
 
 
 @users_app.command("passwd")
-def passwd(name: str = typer.Argument(...), data: Path = DATA, db: str = DB) -> None:
-    """Give a user a new token (last line) and revoke the old ones."""
+def passwd(
+    name: str = typer.Argument(...),
+    password: bool = typer.Option(
+        False,
+        "--password",
+        help="Set a password for web sign-in instead (read from stdin, or asked twice on a "
+        "terminal); the user's tokens are kept.",
+    ),
+    data: Path = DATA,
+    db: str = DB,
+) -> None:
+    """Give a user a new token (last line) and revoke the old ones; or, with --password,
+    set their web sign-in password."""
     from generator.service import users
     from generator.service.audit import CLI_REMOTE
 
+    secret = _read_password() if password else None
     database = open_db(data, db)
     try:
-        token = users.passwd(database, name, actor=_actor(), remote=CLI_REMOTE)
+        if secret is not None:
+            from generator.service.passwords import set_password
+
+            set_password(database, name, secret, actor=_actor(), remote=CLI_REMOTE)
+        else:
+            token = users.passwd(database, name, actor=_actor(), remote=CLI_REMOTE)
     finally:
         database.close()
+    if secret is not None:
+        typer.echo(f"password set for {name} (web sign-in); their tokens still work")
+        return
     typer.echo(f"new token for {name}; the old ones no longer work; shown only once:", err=True)
     typer.echo(token)
+
+
+def _read_password() -> str:
+    """One line from stdin (scripts), or typed twice without echo (a terminal)."""
+    import sys
+
+    from generator.service.passwords import check_password
+
+    if sys.stdin.isatty():
+        value = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    else:
+        value = sys.stdin.readline().rstrip("\r\n")
+    return check_password(value)
 
 
 def register(app: typer.Typer) -> None:

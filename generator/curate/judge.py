@@ -235,15 +235,19 @@ class JudgeClient:
         self.failures = 0
         self.counts: Counter[str] = Counter()  # checks, failed, unparsable
 
+    def request(self, kind: str, messages: list[dict[str, str]]) -> CompletionRequest:
+        """The request of one check (subclasses set sampling and a reply schema)."""
+        return CompletionRequest(
+            model=self.model, messages=messages, temperature=0.0, max_tokens=400
+        )
+
     def digest(self, request: CompletionRequest) -> str:
         return request_hash(request)
 
     async def _one(
         self, kind: str, item_id: str, messages: list[dict[str, str]], sem: asyncio.Semaphore
     ) -> str | None:
-        request = CompletionRequest(
-            model=self.model, messages=messages, temperature=0.0, max_tokens=400
-        )
+        request = self.request(kind, messages)
         digest = self.digest(request)
         self.counts["checks"] += 1
         cached = self.log.cached(digest)
@@ -302,19 +306,26 @@ class JudgeClient:
         batch = [(f"group:{q[:40]}", contradiction_messages(q, a)) for q, a in groups]
         return self._parsed(self._run("contradiction", batch), parse_contradiction)
 
-    def spent(self) -> dict[str, Any]:
-        row = self.journal.query(
-            "SELECT count(*) n, sum(prompt_tokens) p, sum(completion_tokens) c, sum(cost_usd) usd,"
-            " sum(status != 'ok') failed, sum(cache_hit) hits FROM judge_calls"
-        )[0]
-        return {
-            "calls": row["n"],
-            "prompt_tokens": row["p"] or 0,
-            "completion_tokens": row["c"] or 0,
-            "cost_usd": row["usd"] or 0.0,
-            "failed": row["failed"] or 0,
-            "cache_hits": row["hits"] or 0,
-        }
+    def spent(self, kinds: Sequence[str] = ()) -> dict[str, Any]:
+        return spent(self.journal, kinds)
+
+
+def spent(journal: Journal, kinds: Sequence[str] = ()) -> dict[str, Any]:
+    """Calls, tokens and cost journaled in ``judge_calls`` (only ``kinds``, if given)."""
+    where = f" WHERE kind IN ({','.join('?' * len(kinds))})" if kinds else ""
+    row = journal.query(
+        "SELECT count(*) n, sum(prompt_tokens) p, sum(completion_tokens) c, sum(cost_usd) usd,"
+        " sum(status != 'ok') failed, sum(cache_hit) hits FROM judge_calls" + where,
+        tuple(kinds),
+    )[0]
+    return {
+        "calls": row["n"],
+        "prompt_tokens": row["p"] or 0,
+        "completion_tokens": row["c"] or 0,
+        "cost_usd": row["usd"] or 0.0,
+        "failed": row["failed"] or 0,
+        "cache_hits": row["hits"] or 0,
+    }
 
 
 #: retries of every curation check (tests shorten the waits)

@@ -237,14 +237,22 @@ def journal_source_text(journal: Any) -> Callable[[Record], str | None]:
     """A ``source_text`` function reading each record's chunk from a run journal."""
     cache: dict[str, str | None] = {}
 
+    def text_of(chunk_id: str) -> str | None:
+        if chunk_id not in cache:
+            chunk = journal.chunk(chunk_id)
+            cache[chunk_id] = chunk.text if chunk else None
+        return cache[chunk_id]
+
     def lookup(record: Record) -> str | None:
         src = record.meta.source
         if src is None:
             return None
-        if src.chunk_id not in cache:
-            chunk = journal.chunk(src.chunk_id)
-            cache[src.chunk_id] = chunk.text if chunk else None
-        return cache[src.chunk_id]
+        # a record grounded in a group of chunks (generate/grounding.py) is judged on all
+        group = (record.meta.model_extra or {}).get("source_chunks")
+        if isinstance(group, list) and group:
+            texts = [text_of(str(c)) for c in group]
+            return None if any(t is None for t in texts) else "\n\n".join(texts)  # type: ignore[arg-type]
+        return text_of(src.chunk_id)
 
     return lookup
 

@@ -33,10 +33,25 @@ class Exporter(ABC):
     suffix: ClassVar[str] = ".jsonl"
     meta_inline: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    reasoning: ClassVar[str] = "think"  # where --keep-reasoning puts it (reasoning.py)
+    # the run's records this format exports: None (training data), "pairs" or "eval"
+    reads: ClassVar[str | None] = None
+    uses: ClassVar[tuple[str, ...]] = ()  # the only --use values it serves (empty: any)
 
     def __init__(self, system_prompt: str | None = None, with_meta: bool = True) -> None:
         self.system_prompt = system_prompt
         self.with_meta = with_meta
+
+    def open(self, run: Path) -> None:  # noqa: B027 - optional hook
+        """Read what :meth:`admit` needs from the run (before any record is judged)."""
+
+    def admit(self, record: Any) -> str | None:
+        """Why ``record`` may not go into this format (None: it may); an exclusion."""
+        return None
+
+    def extra_files(self, data_files: list[str]) -> dict[str, str]:
+        """Files written beside the data (name -> text), e.g. an evaluation task config."""
+        return {}
 
     def choose_target(self, record_formats: set[str]) -> str:
         """The record format rows are built from, given the formats present in the export."""
@@ -71,12 +86,15 @@ def register(cls: type[Exporter]) -> type[Exporter]:
 
 def _load_builtins() -> None:
     # Imported for their @register side effect.
-    from generator.export import (  # noqa: F401
+    from generator.export import (  # noqa: F401 - pairs and eval sets too
         alpaca,
+        eval_export,
         openai_chat,
         parquet,
+        preference,
         prompt_completion,
         sharegpt,
+        trl_chat,
     )
 
 

@@ -68,6 +68,12 @@ def dataset_card(res: ExportResult) -> str:
         if any(f.kind == "data" and f.name.endswith(".parquet") for f in res.files)
         else "in `meta.jsonl`, whose lines name the split and line of the example they describe"
     )
+    judges = (
+        "Judge models (their rankings chose the answers of the preference pairs; their terms "
+        f"bind the pairs too):\n{_bullets(dict(st.judges))}\n\n"
+        if st.judges
+        else ""
+    )
     body = f"""
 # instructforge export ({opts.fmt})
 
@@ -85,7 +91,7 @@ Input: {res.plan.source}.
 Models:
 {_bullets(dict(res.by_model))}
 
-Providers:
+{judges}Providers:
 {_bullets(dict(res.by_provider))}
 
 Prompt templates:

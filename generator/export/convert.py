@@ -140,6 +140,10 @@ _CONVERTERS = {"alpaca": to_alpaca, "chat": to_chat, "completion": to_completion
 
 def convert(record: Record, target: str, system_prompt: str | None = None) -> Row:
     """The record's content in ``target`` format (no ``meta``), or ``LossyConversion``."""
-    if target not in _CONVERTERS:
+    if record.FORMAT not in TARGETS or target not in _CONVERTERS:  # pairs and eval items
+        if target == record.FORMAT:
+            return {k: v for k, v in record.to_dict().items() if k != "meta"}
+        if target in TARGETS or target in ("preference", "eval"):
+            raise LossyConversion(f"{record.FORMAT} -> {target}: a different kind of data")
         raise ValueError(f"unknown target format {target!r} (known: {', '.join(TARGETS)})")
     return _CONVERTERS[target](record, system_prompt)

@@ -95,6 +95,7 @@ class GateStats:
     imported: int = 0  # records the run's journal does not hold
     disagreements: Counter[str] = field(default_factory=Counter)
     authorizations: Counter[str] = field(default_factory=Counter)  # entry id -> records
+    judges: Counter[str] = field(default_factory=Counter)  # pairs per ranking judge (journal)
 
 
 def policies_seen(stats: GateStats) -> list[str]:
@@ -169,6 +170,13 @@ class Gate:
                     self.stats.authorizations[v.authorization] += 1
                 why = f"{layer.why}: {v.reason}"
                 checks.append(Check("policy", layer.policy.id, v.verdict, why, v.clause, v.url))
+        if ev.base_unknown:
+            why = (
+                "the run did not record the API base this record was generated through "
+                "(its journal predates per-record API bases and config.json names another "
+                "model or cannot be read): whose servers ran the model is unknown"
+            )
+            checks.append(Check("integrity", primary, "review", why, "run journal", ""))
         return primary, checks
 
     def _tag_checks(self, meta: Meta, ev: Evidence, resolved: set[str]) -> list[Check]:
@@ -238,13 +246,23 @@ class Gate:
             checks.append(check)
         return checks
 
-    def evaluate(self, meta: Meta, evidence: Evidence | None = None) -> Decision:
+    def evaluate(
+        self, meta: Meta, evidence: Evidence | None = None, count: bool = True
+    ) -> Decision:
         """The decision for one record (and its contribution to the counts). ``evidence``:
         the provenance recorded beside an exported record (``verify`` re-judges a sealed pack
         with it); by default the run's journal is read."""
         ev = evidence if evidence is not None else self.provenance.evidence(meta)
         pid, checks, notes = self._policy_checks(meta, ev)
         checks += self._source_checks(ev.source_info)
+        decision = self.decide(pid, checks, notes)
+        decision.evidence = ev.to_dict()
+        if count:  # False: one side of a pair (pair_gate.py counts the pair once)
+            self._count(decision)
+        return decision
+
+    def decide(self, pid: str, checks: list[Check], notes: tuple[str, ...] = ()) -> Decision:
+        """The decision from a record's checks (the strictest wins), not counted."""
         worst = _worst(checks)
         needed = tuple(sorted({c.key for c in checks if c.verdict == "review"}))
         if worst == "block":
@@ -261,12 +279,10 @@ class Gate:
             decision = Decision(pid, worst, checks, False, why=why)
         else:
             decision = Decision(pid, worst, checks, True)
-        decision.evidence = ev.to_dict()
         if notes:
             decision.notes = notes
             if decision.why:
                 decision.why += " [" + "; ".join(notes) + "]"
-        self._count(decision)
         return decision
 
     def _count(self, d: Decision) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from generator.errors import ConfigError, ExportRefused
+from generator.export import hub, trainers
 from generator.export.base import Exporter, Row, get_exporter
 from generator.export.convert import LossyConversion, convert
 from generator.export.curated import (
@@ -30,6 +31,13 @@ from generator.export.curated import (
 )
 from generator.export.gate import Decision, Gate
 from generator.export.openai_validate import DEFAULT_TARGET, ValidationReport, validate_file
+from generator.export.pair_gate import evaluate_record, makers
+from generator.export.reasoning import (
+    add_reasoning,
+    check_style,
+    exported_meta,
+    reasoning_warnings,
+)
 from generator.export.writer import (
     CARD_FILE,
     EXCLUDED_FILE,
@@ -69,6 +77,10 @@ class ExportOptions:
     today: date | None = None
     # "accepted" or "accepted-or-unsampled": only records human review lets through
     require_review: str | None = None
+    keep_reasoning: bool = False  # put meta.reasoning into the examples (reasoning.py)
+    trainer_config: tuple[str, ...] = ()  # trl, axolotl, llamafactory (trainers.py)
+    push_to_hub: str | None = None  # OWNER/NAME of a dataset repo (hub.py)
+    push_legal: bool = False  # also push meta.jsonl, manifest and legal pack
 
     def flags(self) -> dict[str, Any]:
         return {
@@ -83,6 +95,10 @@ class ExportOptions:
             "epochs": self.epochs,
             "language": self.language,
             "require_review": self.require_review,
+            "keep_reasoning": self.keep_reasoning,
+            "trainer_config": list(self.trainer_config),
+            "push_to_hub": self.push_to_hub,
+            "push_legal": self.push_legal,
         }
 
 
@@ -130,6 +146,9 @@ class ExportResult:
     signoffs: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # legal's, per id
     review: Any = None  # generator.review.session.ReviewFilter when the run has a journal
     flagged: Path | None = None  # curation/review.jsonl when it feeds the export
+    reasoning: Counter[str] = field(default_factory=Counter)  # --keep-reasoning: with / shared
+    pushed: Any = None  # hub.PushResult after --push-to-hub
+    admit: Any = None  # the exporter's check of each record (Exporter.admit)
 
     @property
     def n_exported(self) -> int:
@@ -177,13 +196,20 @@ def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
                 res.exclusions.append(Exclusion(split, line, None, "input", err, file=path.name))
                 continue
             m = rec.meta
-            res.by_provider[m.provider or "unknown"] += 1
-            res.by_model[m.model or "unknown"] += 1
+            for model, provider in makers(rec):  # a pair: each of its sides' models
+                res.by_provider[provider or "unknown"] += 1
+                res.by_model[model or "unknown"] += 1
             res.by_format[m.format] += 1
             if m.prompt:
                 res.prompts[m.prompt.id] += 1
-            d = res.gate.evaluate(m)
             key = (str(path), line)
+            refused = res.admit(rec) if res.admit is not None else None
+            if refused:  # not this format's kind, or (eval sets) not held out
+                res.exclusions.append(
+                    Exclusion(split, line, m.id, "input", refused, file=path.name)
+                )
+                continue
+            d = evaluate_record(res.gate, rec)
             if not d.exported:
                 decisions[key] = d
                 res.exclusions.append(
@@ -203,7 +229,7 @@ def _judge(res: ExportResult) -> dict[tuple[str, int], Decision]:
     return decisions
 
 
-def _refuse_if_needed(opts: ExportOptions, res: ExportResult, decisions: dict) -> None:
+def refuse_if_needed(opts: ExportOptions, res: ExportResult, decisions: dict) -> None:
     not_allow = Counter(d.verdict for d in decisions.values() if d.verdict != "allow")
     if opts.strict and not_allow:
         what = ", ".join(f"{n} {v}" for v, n in sorted(not_allow.items()))
@@ -240,7 +266,14 @@ def _rows(
         if res.review is not None:  # the reviewer's edit replaces the generated record
             rec = res.review.check(rec, flagged=path == res.flagged)[0] or rec
         try:
-            row = exporter.row(convert(rec, res.target, opts.system_prompt))
+            data = convert(rec, res.target, opts.system_prompt)
+            extra = rec.meta.model_extra or {}
+            thought = extra.get("reasoning") if opts.keep_reasoning else None
+            if isinstance(thought, str) and thought.strip():
+                data = add_reasoning(data, thought, exporter.reasoning)
+            else:
+                thought = None
+            row = exporter.row(data)
         except LossyConversion as exc:
             res.exclusions.append(
                 Exclusion(
@@ -252,7 +285,7 @@ def _rows(
             "id": rec.meta.id,
             "gate": d.to_dict(),
             "provenance": d.evidence,  # what the gate decided from (verify re-judges with it)
-            "meta": rec.meta.model_dump(mode="json"),
+            "meta": exported_meta(rec.meta.model_dump(mode="json"), opts.keep_reasoning),
         }
         var = find_secret(json.dumps([row, meta], ensure_ascii=False), secrets) if secrets else None
         if var:
@@ -269,6 +302,9 @@ def _rows(
             )
             continue
         n += 1
+        if thought is not None:
+            res.reasoning["with"] += 1
+            res.reasoning["shared"] += bool(extra.get("reasoning_shared"))
         if sidecar is not None:  # streamed: line n describes example n
             row_meta = {"split": split, "line": n, **meta}
             sidecar.write(json.dumps(row_meta, ensure_ascii=False) + "\n")
@@ -276,14 +312,39 @@ def _rows(
     res.exported[split] = n
 
 
-def run_export(opts: ExportOptions) -> ExportResult:
-    """Run one export; raises ConfigError (2) or ExportRefused (3), writes nothing then."""
-    from generator.export import legal  # legal imports this module's types
+@dataclass
+class Judged:
+    """Pass 1 of an export: the gate's (and review's) decision on every record, and what
+    pass 2 needs to write them."""
 
+    res: ExportResult
+    decisions: dict[tuple[str, int], Decision]
+    exporter: Exporter
+    splits: list[str]
+    names: list[str]
+    token: Any  # the hub token of --push-to-hub (None without it)
+
+
+def judge_export(opts: ExportOptions, *, check_out: bool = True) -> Judged:
+    """Pass 1 of an export, writing nothing: the options checked, every record judged by the
+    gate (and review). :func:`refuse_if_needed` then says whether the export is refused. The
+    web app's legal page calls both (``check_out=False``: no output folder) to show the
+    policies x verdicts table and say why before an export job is queued."""
     exporter = get_exporter(opts.fmt, opts.system_prompt, with_meta=not opts.no_meta)
     _check_options(opts)
+    if opts.keep_reasoning:  # pairs and eval items are not answers a trace belongs to
+        text_formats = ("alpaca", "chat", "completion", "auto")
+        check_style(opts.fmt, exporter.reasoning if exporter.target in text_formats else "none")
+    if opts.trainer_config and opts.fmt != "parquet":
+        trainers.layout_for(opts.fmt, exporter.target)  # refused before anything is written
+    if opts.push_legal and not opts.push_to_hub:
+        raise ConfigError("--push-legal applies only with --push-to-hub")
+    token = hub.check_push(opts.push_to_hub)
+    if exporter.uses and opts.use not in exporter.uses:
+        raise ConfigError(f"--format {opts.fmt} is for --use {' or '.join(exporter.uses)}")
     review = review_filter(opts.run, opts.require_review)
-    plan, flagged = with_reviewed(opts.run, select_inputs(opts.run), review)
+    plan, flagged = with_reviewed(opts.run, select_inputs(opts.run, exporter.reads), review)
+    exporter.open(opts.run)
     stale_warnings = check_fresh(opts.run, plan)
     sources, sources_file, warnings = _run_sources(opts.run)
     warnings = stale_warnings + warnings
@@ -291,12 +352,19 @@ def run_export(opts: ExportOptions) -> ExportResult:
         opts.use, opts.accept_review, opts.strict, opts.policies_dir, sources, opts.today, opts.run
     )
     res = ExportResult(opts, plan, exporter.target, gate, sources_file, warnings=warnings)
-    res.review, res.flagged = review, flagged
+    res.review, res.flagged, res.admit = review, flagged, exporter.admit
     splits = list(dict.fromkeys(s for s, _ in plan.files))
     names = [output_name(s, exporter.suffix) for s in splits]
     if not opts.no_meta and not exporter.meta_inline:
         names += sorted({sidecar_name(s) for s in splits})
-    check_free(opts.out, [*names, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE], opts.force)
+    names += [trainers.FILES[t] for t in opts.trainer_config]
+    extra = list(exporter.extra_files(names[: len(splits)]))
+    if check_out:
+        check_free(
+            opts.out,
+            [*names, *extra, EXCLUDED_FILE, MANIFEST_FILE, LEGAL_FILE, CARD_FILE],
+            opts.force,
+        )
 
     try:
         decisions = _judge(res)
@@ -309,7 +377,17 @@ def run_export(opts: ExportOptions) -> ExportResult:
         )
     res.warnings += gate.check_accept_names()
     res.warnings += list(gate.stale().values())
-    _refuse_if_needed(opts, res, decisions)
+    return Judged(res, decisions, exporter, splits, names, token)
+
+
+def run_export(opts: ExportOptions) -> ExportResult:
+    """Run one export; raises ConfigError (2) or ExportRefused (3), writes nothing then."""
+    from generator.export import handoff, legal  # they import this module's types
+
+    judged = judge_export(opts)
+    res, decisions, exporter = judged.res, judged.decisions, judged.exporter
+    splits, names, token, plan = judged.splits, judged.names, judged.token, judged.res.plan
+    refuse_if_needed(opts, res, decisions)
     res.target = exporter.choose_target(set(res.by_format))
     secrets = secret_values()
 
@@ -328,12 +406,17 @@ def run_export(opts: ExportOptions) -> ExportResult:
             res.files.append(FileInfo(name, "data", split, res.exported[split]))
         if not opts.no_meta and not exporter.meta_inline:
             res.files.append(FileInfo(META_FILE, "meta", None, res.n_exported))
+        for name, text in exporter.extra_files(names[: len(splits)]).items():
+            stage.path(name).write_text(text, encoding="utf-8")
+            res.files.append(FileInfo(name, "config"))
         if res.n_exported == 0:
             top = Counter(e.reason for e in res.exclusions if e.stage != "gate").most_common(1)
             raise ConfigError(
                 f"--format {opts.fmt}: no record could be exported: "
                 f"{top[0][0] if top else 'every record was excluded'}"
             )
+        if opts.keep_reasoning:
+            res.warnings += reasoning_warnings(res.n_exported, res.reasoning)
         if opts.fmt == "openai-chat":
             for info in res.files:
                 if info.kind == "data":
@@ -343,8 +426,11 @@ def run_export(opts: ExportOptions) -> ExportResult:
                         opts.epochs,
                         role="validation" if info.split == "validation" else "training",
                     )
+        handoff.stage_trainer_configs(res, stage)
         legal.write_pack(res, stage)
         stage.commit()
+    if token is not None:  # the gate and the whole export came first
+        handoff.push_export(res, token)
     return res
 
 

@@ -141,6 +141,8 @@ def _manifest(res: ExportResult) -> dict[str, Any]:
             "exported_per_split": dict(res.exported),
             "by_provider": dict(res.by_provider),
             "by_model": dict(res.by_model),
+            # the models whose rankings chose the answers of judge-ranked pairs (journal)
+            **({"by_judge_model": dict(st.judges)} if st.judges else {}),
             "by_format": dict(res.by_format),
             "by_prompt": dict(res.prompts),
             "by_policy_and_verdict": {k: dict(v) for k, v in st.per_policy.items()},
@@ -207,6 +209,13 @@ def legal_review(res: ExportResult, manifest: dict[str, Any]) -> str:
         ],
         f"- Flags: {json.dumps(opts.flags())}",
     ]
+    if st.judges:
+        judges = ", ".join(f"`{m}` ({n})" for m, n in sorted(st.judges.items()))
+        lines.append(
+            f"- Preference pairs ranked by judge model: {judges}; models of the two sides: "
+            + ", ".join(f"`{m}` ({n})" for m, n in sorted(res.by_model.items()))
+            + ". The judge's terms bind each pair it ranked (the stricter verdict wins)."
+        )
     for pid, n in sorted(st.hash_mismatch.items()):
         lines.append(
             f"- **{n} records were tagged under a different version of policy {pid}** "

@@ -13,6 +13,7 @@ class OpenAIChatExporter(Exporter):
     name = "openai-chat"
     target = "chat"
     description = 'OpenAI chat fine-tuning JSONL: {"messages": [{"role", "content"}, ...]}'
+    reasoning = "none"  # the format has no reasoning field and rejects unknown keys
 
     def row(self, data: Row) -> Row:
         messages = []

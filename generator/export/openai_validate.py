@@ -10,6 +10,9 @@ the assistant calls a function/tool (``missing_content``); at least one assistan
 (``example_missing_assistant_message``). Also: ``weight`` is 0 or 1, no unknown top-level
 keys, at least 10 examples (the API's minimum), and no example above the target model's
 per-example token limit (the guide warns they are truncated, which cuts off the answer).
+Tool calling (``openai_tools.py``): the ``tools`` list, each call's shape and its arguments
+against the function's schema, and each ``tool`` turn answering an earlier call; the
+``tools`` definitions count towards an example's tokens.
 
 Statistics as in the guide: messages, tokens and assistant tokens per example (min, max,
 mean, median, p5, p95), examples missing a system or user message and, for the training file
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import ConfigError
+from generator.export.openai_tools import tool_errors
 from generator.tokens import count_tokens
 
 MESSAGE_KEYS = ("role", "content", "name", "weight", "function_call", "tool_calls", "tool_call_id")
@@ -248,6 +252,7 @@ def validate_lines(
             )
             continue
         errors = _message_errors(n, messages)
+        errors += [Issue(n, code, msg) for code, msg in tool_errors(ex)]
         rep.errors += errors
         if errors:
             continue
@@ -255,6 +260,8 @@ def validate_lines(
         rep.n_missing_system += "system" not in roles
         rep.n_missing_user += "user" not in roles
         total, assistant = _tokens(messages, target_model)
+        if ex.get("tools"):  # the definitions are part of what the model reads
+            total += count_tokens(json.dumps(ex["tools"], ensure_ascii=False), target_model)
         n_msgs.append(len(messages))
         lens.append(total)
         alens.append(assistant)

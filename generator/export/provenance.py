@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.derive.store import judge_row, kind_of, kind_row
 from generator.records import Meta
 
 
@@ -33,6 +34,7 @@ class Evidence:
     policy: dict[str, Any] | None  # the tag the record carries
     notes: tuple[str, ...] = field(default=())  # disagreements between record and journal
     source_info: Any = None  # the source document's labels as generated (or as carried)
+    base_unknown: bool = False  # the run never recorded which API base generated it
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the export's meta sidecar, so ``verify`` can re-judge a sealed pack."""
@@ -42,6 +44,7 @@ class Evidence:
             "api_bases": list(self.api_bases),
             "notes": list(self.notes),
             "source_info": self.source_info,
+            "base_unknown": self.base_unknown,
         }
 
     @classmethod
@@ -56,7 +59,13 @@ class Evidence:
         tag = meta.policy.model_dump() if meta.policy else None
         notes = tuple(str(n) for n in data.get("notes") or ())
         return cls(
-            data["origin"], data.get("model"), tuple(bases), tag, notes, data.get("source_info")
+            data["origin"],
+            data.get("model"),
+            tuple(bases),
+            tag,
+            notes,
+            data.get("source_info"),
+            data.get("base_unknown") is True,
         )
 
 
@@ -81,7 +90,9 @@ class RunProvenance:
             conn = None
             try:
                 conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-                conn.execute("SELECT 1 FROM gen_records LIMIT 1")
+                names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+                if not names & {"gen_records", "kind_records"}:  # derive stages: kind_records
+                    raise sqlite3.OperationalError("no generation in this run")
                 self._conn, self.has_journal = conn, True
             except sqlite3.Error:  # no generation in this run: nothing is vouched for
                 if conn is not None:
@@ -90,7 +101,9 @@ class RunProvenance:
     def _journaled(self, record_id: str) -> dict[str, Any] | None:
         if self._conn is None:
             return None
-        row = self._conn.execute("SELECT data FROM gen_records WHERE id=?", (record_id,)).fetchone()
+        row = kind_row(self._conn, record_id, "gen_records")
+        if row is None:  # answers and items the pairs / evalset stages journaled
+            row = kind_row(self._conn, record_id)
         if row is None:
             return None
         try:
@@ -98,6 +111,16 @@ class RunProvenance:
         except (ValueError, AttributeError):
             return None
         return meta if isinstance(meta, dict) else None
+
+    def judge(self, chosen: str, rejected: str) -> dict[str, Any] | None:
+        """The meta of the judge the run journaled for ranking ``chosen`` over ``rejected``."""
+        return None if self._conn is None else judge_row(self._conn, chosen, rejected)
+
+    def ranked(self, *side_ids: str) -> bool:
+        """Whether the run journaled any of these answers for a judge-ranked pair."""
+        return self._conn is not None and any(
+            kind_of(self._conn, rid) == "pair-answer" for rid in side_ids
+        )
 
     def evidence(self, meta: Meta) -> Evidence:
         extra = meta.model_extra or {}
@@ -108,12 +131,13 @@ class RunProvenance:
             base = claimed_base if isinstance(claimed_base, str) else None
             return Evidence("imported", meta.model, (base,), tag, source_info=claimed_info)
         model = gen.get("model")
+        unknown = False
         if "api_base" in gen:
             bases: tuple[str | None, ...] = (gen.get("api_base"),)
         elif model and model == self.config_model:
             bases = (self.config_api_base,)
-        else:
-            bases = (None,)
+        else:  # nothing says whose servers ran it: judged as the model's own host, and held
+            bases, unknown = (None,), True
         notes = []
         if meta.model != model:
             notes.append(f"record says model {meta.model!r}, the run generated it with {model!r}")
@@ -127,7 +151,9 @@ class RunProvenance:
             notes.append(f"record carries policy tag {have!r}, the run tagged it {was!r}")
         if claimed_info != gen.get("source_info"):
             notes.append("the record's source labels differ from those the run recorded")
-        return Evidence("generated", model, bases, tag, tuple(notes), gen.get("source_info"))
+        return Evidence(
+            "generated", model, bases, tag, tuple(notes), gen.get("source_info"), unknown
+        )
 
     def close(self) -> None:
         if self._conn is not None:

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from generator.config import policies_dir
 from generator.errors import ConfigError, PackAltered
 from generator.export.gate import Decision, Gate
-from generator.export.provenance import Evidence
+from generator.export.pair_gate import rejudge
 from generator.export.seal import INTEGRITY_KEY, content_digest, policy_file_hashes
 from generator.export.writer import sha256_file
 from generator.records import Meta
@@ -222,11 +222,10 @@ def _rejudge(out: Path, manifest: dict[str, Any], gate: Gate) -> tuple[Counter, 
                 raise _fail(f"{where}: says it describes example {row.get('line')}")
             if row.get("id") != meta.id:
                 raise _fail(f"{where}: id {row.get('id')!r} differs from meta.id {meta.id!r}")
-            try:
-                evidence = Evidence.from_dict(row.get("provenance"), meta)
+            try:  # a preference pair: each side from its own recorded provenance
+                d: Decision = rejudge(gate, meta, row.get("provenance"))
             except ValueError as exc:
                 raise _fail(f"{where} (record {meta.id}): {exc}") from exc
-            d: Decision = gate.evaluate(meta, evidence)
             if not d.exported:
                 raise _fail(f"{where} (record {meta.id}): the gate now refuses it: {d.why}")
             if d.to_dict() != row.get("gate"):

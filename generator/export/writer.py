@@ -35,7 +35,7 @@ from generator.config import secret_env
 from generator.errors import ConfigError
 from generator.records import Record, parse_record
 
-SPLITS = ("train", "validation")  # a run without a split exports its records as "train"
+SPLITS = ("train", "validation", "test")  # unsplit records export as "train"; eval sets as "test"
 # Every file of an export that is not data: the one place their names are defined.
 META_FILE = "meta.jsonl"  # provenance of every exported example: {"split", "line", ...}
 EXCLUDED_FILE = "excluded.jsonl"
@@ -52,8 +52,15 @@ class InputPlan:
     files: tuple[tuple[str, Path], ...]
 
 
-def select_inputs(run: Path) -> InputPlan:
-    """The curated split if the run has one, else curated records, else raw records."""
+def select_inputs(run: Path, reads: str | None = None) -> InputPlan:
+    """The curated split if the run has one, else curated records, else raw records;
+    ``reads`` "pairs" / "eval": the preference pairs or evaluation set of the run."""
+    if reads is not None:
+        path, split = run / reads / "records.jsonl", "test" if reads == "eval" else "train"
+        if not path.is_file():
+            cmd = "pairs" if reads == "pairs" else "evalset"
+            raise ConfigError(f"{run}: no {reads}/records.jsonl (make it with instructforge {cmd})")
+        return InputPlan(f"{reads}/records.jsonl", ((split, path),))
     cur = run / "curation"
     train, val = cur / "train.jsonl", cur / "validation.jsonl"
     if train.is_file() and val.is_file():

@@ -78,7 +78,9 @@ def record_texts(fmt: str, fields: dict[str, Any]) -> tuple[str, str]:
     turns = fields["messages"]
     # as ChatRecord.instruction_text: every user turn (follow-ups make a conversation new)
     user = "\n".join(m["content"] for m in turns if m["role"] == "user" and m.get("content"))
-    return user, "\n".join(m["content"] for m in turns if m["role"] == "assistant")
+    # an assistant turn that only calls tools has no text (its arguments are not an answer)
+    answers = (m["content"] for m in turns if m["role"] == "assistant" and m.get("content"))
+    return user, "\n".join(answers)
 
 
 def filter_text(fmt: str, fields: dict[str, Any], instruction: str) -> str:
@@ -155,10 +157,14 @@ class Committer:
             info = self.prov.source_info.get(c.doc_path)
             if info is not None:
                 meta["source_info"] = info
+            if unit.members and len(unit.members) > 1:  # grounded in a group of chunks
+                meta["source_chunks"] = list(unit.members)
             if self.prov.redact_before_send:
                 meta["redaction"] = {"before_send": True, "found": redact_text(c.text)[1]}
-            if outcome.reasoning:
+            if outcome.reasoning:  # stripped from the answer; exported only on request
                 meta["reasoning"] = outcome.reasoning
+                if len(outcome.valid) > 1:  # one reply's thinking over several records
+                    meta["reasoning_shared"] = len(outcome.valid)
             if outcome.cache is not None:  # answered by the call cache: its provenance
                 meta["cache"] = outcome.cache
             # The fields were validated (pydantic and JSON Schema) by the parser and the meta

@@ -227,7 +227,7 @@ class Engine:
         chunk = unit.chunk
         if s.redact_before_send:  # the provider never sees personal data or secrets
             chunk = chunk.model_copy(update={"text": redact_text(chunk.text)[0]})
-        messages = render(p.template, chunk, examples, unit.n)
+        messages = render(p.template, chunk, examples, unit.n, p.tools)
         if unit.calls > 1:
             # Several calls about one excerpt: make each request (and its hash) distinct and
             # steer the model away from repeating the other calls' records.
@@ -263,8 +263,8 @@ class Engine:
             p.template.format,
             request,
             cached=p.cached.get(unit.id, {}),
-            keep_reasoning=s.keep_reasoning,
             turns=p.template.turns.limits if p.template.turns else None,
+            tools=(p.tools, p.template.tool_use) if p.template.tool_use else None,
         )
 
     async def _run_unit(

@@ -27,6 +27,7 @@ from generator.errors import (
 )
 from generator.generate.journal import CallRow
 from generator.generate.parsing import parse_reply, reask_messages, summarise
+from generator.generate.tools import ToolUse
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage, request_hash
 from generator.providers.cache import CachingProvider
 from generator.providers.errors import scrub
@@ -45,8 +46,8 @@ class UnitSpec:
     fmt: str
     request: CompletionRequest
     cached: dict[str, CallRow] = field(default_factory=dict)
-    keep_reasoning: bool = False
     turns: tuple[int, int] | None = None  # a conversation template's (min, max) turns
+    tools: tuple[tuple[dict[str, Any], ...], ToolUse] | None = None  # catalogue and rules
 
 
 @dataclass
@@ -154,7 +155,7 @@ class UnitExecutor:
                 cost_usd=0.0 if hit else u.cost_usd,
                 finish_reason=completion.finish_reason,
                 reply=completion.text,
-                reasoning=completion.reasoning if spec.keep_reasoning else None,
+                reasoning=completion.reasoning,  # always journaled; exported on request
                 cached_tokens=0 if hit else u.cached_tokens,
                 cache_hit=int(hit),
                 cache_corrupt=int(bool(note.get("corrupt"))),
@@ -187,14 +188,16 @@ class UnitExecutor:
             _add_usage(out.usage, completion.usage)
             if completion.cache is not None and completion.cache.get("hit"):
                 out.cache = completion.cache
-            if completion.reasoning and spec.keep_reasoning:
-                out.reasoning = completion.reasoning
+            # kept beside the records, never in them: the reasoning of the reply the records
+            # come from (a re-ask's own, not the failed ask's)
+            out.reasoning = completion.reasoning
             parsed = parse_reply(
                 completion.text,
                 spec.fmt,
                 finish_reason=completion.finish_reason,
                 schema=schema,
                 turns=spec.turns,
+                tools=spec.tools,
             )
             valid = parsed.valid
             if valid:

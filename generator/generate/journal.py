@@ -42,7 +42,7 @@ MIGRATIONS: list[str] = [
         error TEXT,                       -- one scrubbed line
         finish_reason TEXT,
         reply TEXT,                       -- raw reply text (ok calls)
-        reasoning TEXT,                   -- kept only when configured
+        reasoning TEXT,                   -- the model's thinking, never parsed
         session INTEGER,
         created_at TEXT NOT NULL
     );

@@ -10,7 +10,8 @@ Schema (``records.schema_errors``), and, when given, the reply schema's length b
 Reasons are short stable codes plus a detail: ``truncated``, ``invalid_json: ...``,
 ``no_records: ...``, ``schema: output: ...``, and for a conversation template
 ``conversation:not_alternating`` (``empty_turn``, ``ends_with_user``, ``too_few_turns``,
-``too_many_turns``).
+``too_many_turns``), and for a tool template ``tool_call:invalid_arguments`` (``unknown_tool``,
+``unanswered``, ``orphan_result``, ``no_call``, ``no_final_answer`` ...: ``tools.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from generator.generate.tools import ToolUse, to_record, tool_problem
 from generator.records import RECORD_TYPES, schema_errors, turn_problem
 
 _THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
@@ -155,6 +157,7 @@ def check_record(
     item_schema: dict | None = None,
     schema_key: str | None = None,
     turns: tuple[int, int] | None = None,
+    tools: tuple[Any, ToolUse] | None = None,
 ) -> Checked:
     """Validate one candidate with pydantic, the record JSON Schema and the reply bounds.
 
@@ -163,6 +166,9 @@ def check_record(
     ``schema_key`` is ``item_schema`` as canonical JSON, when the caller already has it.
     ``turns`` (min, max) makes it a conversation: ``records.turn_problem`` is checked
     first, so its reason (``conversation:not_alternating`` ...) is the one reported.
+    ``tools`` (catalogue, rules) makes it a tool conversation: ``tools.tool_problem`` is
+    checked first (``tool_call:invalid_arguments`` ...), then the reply bounds, and the
+    record's fields are the OpenAI shape of ``tools.to_record`` (the catalogue included).
     """
     if not isinstance(item, dict):
         return Checked(None, Reason("schema", f"record is {type(item).__name__}, not an object"))
@@ -174,6 +180,8 @@ def check_record(
         if problem is not None:
             code, _, detail = problem.partition(": ")
             return Checked(None, Reason(f"conversation:{code}", _clip(detail)))
+    if tools is not None:
+        return _check_tool_record(item, fmt, meta, item_schema, schema_key, tools)
     data = {**item, "meta": meta or {"id": "pending", "format": fmt}}
     try:
         RECORD_TYPES[fmt].model_validate(data)
@@ -187,6 +195,40 @@ def check_record(
     if problems:
         return Checked(None, Reason("schema", _clip(problems[0])))
     return Checked(dict(item), None)
+
+
+def _check_tool_record(
+    item: dict[str, Any],
+    fmt: str,
+    meta: dict[str, Any] | None,
+    item_schema: dict | None,
+    schema_key: str | None,
+    tools: tuple[Any, ToolUse],
+) -> Checked:
+    catalogue, rules = tools
+    msgs = item.get("messages")
+    if not isinstance(msgs, list) or not all(isinstance(m, dict) for m in msgs):
+        return Checked(None, Reason("schema", "messages: must be a list of objects"))
+    schemas = {t["function"]["name"]: t["function"]["parameters"] for t in catalogue}
+    problem = tool_problem(msgs, schemas, rules)
+    if problem is not None:
+        code, _, detail = problem.partition(": ")
+        return Checked(None, Reason(f"tool_call:{code}", _clip(detail)))
+    problems = _bounds_errors(item_schema, item, schema_key) if item_schema is not None else []
+    if problems:
+        return Checked(None, Reason("schema", _clip(problems[0])))
+    fields = to_record(item, catalogue)
+    data = {**fields, "meta": meta or {"id": "pending", "format": fmt}}
+    try:
+        RECORD_TYPES[fmt].model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        return Checked(None, Reason("schema", _clip(f"{loc}: {err['msg']}")))
+    problems = schema_errors(fmt, data)
+    if problems:
+        return Checked(None, Reason("schema", _clip(problems[0])))
+    return Checked(fields, None)
 
 
 @functools.lru_cache(maxsize=64)
@@ -226,6 +268,7 @@ def parse_reply(
     meta: dict[str, Any] | None = None,
     schema: dict[str, Any] | None = None,
     turns: tuple[int, int] | None = None,
+    tools: tuple[Any, ToolUse] | None = None,
 ) -> ParsedReply:
     """Parse and validate a whole reply. ``schema`` is :func:`prompts.reply_schema`'s
     result; its item schema (length bounds) then applies to every record. ``turns``: a
@@ -249,7 +292,7 @@ def parse_reply(
     if schema is not None:
         item_schema = schema["properties"]["records"]["items"]
         key = json.dumps(item_schema, sort_keys=True)  # once per reply, not per record
-    checked = [check_record(item, fmt, meta, item_schema, key, turns) for item in items]
+    checked = [check_record(item, fmt, meta, item_schema, key, turns, tools) for item in items]
     return ParsedReply(None, checked, reasoning)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.errors import ConfigError
+from generator.generate.grounding import group_chunks
 from generator.generate.prompts import PromptTemplate, render
 from generator.generate.seeding import Example
 from generator.records import Chunk, record_id
@@ -44,6 +45,7 @@ class WorkUnit:
     idx: int  # call index within the chunk (part)
     n: int  # records asked for
     calls: int = 1  # units planned for the same chunk (part)
+    members: tuple[str, ...] = ()  # a grounding: group's chunk ids (grounding.py)
 
 
 def unit_id(fingerprint: str, chunk_id: str, part: int, idx: int) -> str:
@@ -68,6 +70,7 @@ class ContextFitter:
         model: str,
         window: int | None,
         examples: list[dict[str, Any]],
+        tools: Sequence[dict[str, Any]] = (),
     ) -> None:
         self.model = model
         self.window = window
@@ -75,7 +78,7 @@ class ContextFitter:
         empty = Chunk(
             id="x", doc_path="x", doc_sha256="0" * 64, index=0, text="", span=(0, 0), tokens=0
         )
-        self.overhead = prompt_tokens(render(template, empty, examples), model)
+        self.overhead = prompt_tokens(render(template, empty, examples, tools=tools), model)
         if window is not None:
             self.budget = window - self.overhead - self.max_tokens
             if self.budget < MIN_PART_TOKENS:
@@ -131,12 +134,16 @@ def plan_units(
     want = per_chunk or rpc
     calls = math.ceil(want / rpc)
     units: list[WorkUnit] = []
-    for chunk in chunks:
+    if template.grounding is not None:  # a few related chunks of one document per call
+        groups = list(group_chunks(chunks, template.grounding))
+    else:
+        groups = [(chunk, ()) for chunk in chunks]
+    for chunk, members in groups:
         for part, piece in enumerate(fitter.fit(chunk)):
             for idx in range(calls):
                 n = min(rpc, want - idx * rpc)
                 uid = unit_id(fingerprint, chunk.id, part, idx)
-                units.append(WorkUnit(len(units), uid, piece, part, idx, n, calls))
+                units.append(WorkUnit(len(units), uid, piece, part, idx, n, calls, members))
     return units
 
 

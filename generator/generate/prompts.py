@@ -9,7 +9,8 @@ the shipped ``prompts/``.
 
 Variables a template sees: ``document`` (the chunk inside a ``<document>`` block, delimiter
 neutralised), ``text``, ``path``, ``heading``, ``n`` (records asked for), ``examples`` (list
-of dicts with instruction/input/output), ``format`` and ``reply_shape`` (a JSON example).
+of dicts with instruction/input/output), ``format``, ``reply_shape`` (a JSON example) and
+``tools`` (the ``--tools`` catalogue as JSON, ``[]`` without one).
 
 Layout for prefix caching: providers cache the longest prompt prefix seen before (OpenAI
 automatically, Anthropic up to a ``cache_control`` mark). So every static part of a shipped
@@ -34,6 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from generator import config
 from generator.errors import PromptFileError
+from generator.generate.grounding import Grounding
+from generator.generate.tools import ToolUse
 from generator.records import Chunk, Ref
 from generator.yamlfile import read_yaml
 
@@ -107,7 +110,8 @@ class PromptTemplate(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     version: str = Field(min_length=1)
     description: str = Field(min_length=1)
-    format: Literal["alpaca", "chat", "completion"]
+    # preference and eval templates drive `instructforge pairs` / `evalset`, not `generate`
+    format: Literal["alpaca", "chat", "completion", "preference", "eval"]
     system: str = Field(min_length=1)
     user: str = Field(min_length=1)
     records_per_call: int = Field(5, ge=1, le=50)
@@ -115,11 +119,15 @@ class PromptTemplate(_Strict):
     seeds: SeedSettings | None = None
     bounds: Bounds = Field(default_factory=Bounds)
     turns: Turns | None = None
+    tool_use: ToolUse | None = None  # a tool-calling template (needs generate --tools)
+    grounding: Grounding | None = None  # a few related chunks of one document per call
 
     @model_validator(mode="after")
     def _turns_need_chat(self) -> PromptTemplate:
         if self.turns is not None and self.format != "chat":
             raise ValueError("turns: only a chat template can set turn rules")
+        if self.tool_use is not None and (self.format != "chat" or self.turns is not None):
+            raise ValueError("tool_use: only a chat template without turns: can call tools")
         return self
 
     _path: Path | None = PrivateAttr(default=None)
@@ -245,6 +253,8 @@ _SHAPES = {
         "messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]
     },
     "completion": {"prompt": "...", "completion": "..."},
+    "preference": {"answer": "..."},
+    "eval": {"question": "...", "answer": "...", "quotes": ["..."], "difficulty": "easy"},
 }
 
 
@@ -253,7 +263,9 @@ def _as_dict(example: Any) -> dict[str, Any]:
     return example.as_dict() if hasattr(example, "as_dict") else dict(example)
 
 
-def _variables(tpl: PromptTemplate, chunk: Chunk, examples: Sequence[Any], n: int) -> dict:
+def _variables(
+    tpl: PromptTemplate, chunk: Chunk, examples: Sequence[Any], n: int, tools: Sequence = ()
+) -> dict:
     return {
         "document": document_block(chunk),
         "text": neutralise(chunk.text),
@@ -264,6 +276,8 @@ def _variables(tpl: PromptTemplate, chunk: Chunk, examples: Sequence[Any], n: in
         "examples": [{k: neutralise(str(v)) for k, v in _as_dict(e).items()} for e in examples],
         "format": tpl.format,
         "reply_shape": json.dumps({"records": [_SHAPES[tpl.format]]}, ensure_ascii=False),
+        # the --tools catalogue (OpenAI's tools list) as JSON; "[]" without one
+        "tools": json.dumps(list(tools), ensure_ascii=False, indent=1),
     }
 
 
@@ -274,12 +288,17 @@ def _compiled(source: str) -> Any:
 
 
 def render(
-    template: PromptTemplate, chunk: Chunk, examples: Sequence[Any] | None = None, n: int = 0
+    template: PromptTemplate,
+    chunk: Chunk,
+    examples: Sequence[Any] | None = None,
+    n: int = 0,
+    tools: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, str]]:
     """Messages (system, user) asking for ``n`` records (default: records_per_call).
 
-    ``examples`` are dicts with instruction/input/output (or ``seeding.Example``)."""
-    vars_ = _variables(template, chunk, examples or [], n or template.records_per_call)
+    ``examples`` are dicts with instruction/input/output (or ``seeding.Example``); ``tools``
+    the run's tool catalogue (a ``tool_use:`` template shows it)."""
+    vars_ = _variables(template, chunk, examples or [], n or template.records_per_call, tools)
     return [
         {"role": "system", "content": _compiled(template.system).render(vars_).strip()},
         {"role": "user", "content": _compiled(template.user).render(vars_).strip()},
@@ -323,6 +342,11 @@ def reply_schema(
     else:
         raise ValueError(f"unknown record format {fmt!r}")
     item["additionalProperties"] = False
+    return records_envelope(item, n)
+
+
+def records_envelope(item: dict[str, Any], n: int) -> dict[str, Any]:
+    """The reply schema ``{"records": [...]}`` holding 1..n items of schema ``item``."""
     records = {"type": "array", "minItems": 1, "maxItems": max(1, n), "items": item}
     return {
         "type": "object",

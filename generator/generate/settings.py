@@ -41,7 +41,10 @@ FINGERPRINT_FIELDS = (
     # run must not mix records tagged under two hosts. Scrubbed of user:pass@; left out of
     # the fingerprint when unset, so runs without an API base keep their fingerprint.
     "api_base",
+    "tools_sha256",  # the --tools catalogue (its hash): what a tool template shows and checks
 )
+# Left out of the fingerprint when unset, so runs started without them keep theirs.
+OPTIONAL_FIELDS = ("api_base", "tools_sha256")
 
 
 class GenerateSettings(BaseModel):
@@ -81,7 +84,8 @@ class GenerateSettings(BaseModel):
     price_out_per_m: float | None = Field(default=None, ge=0)
     max_retries: int = Field(default=5, ge=0, le=20)
     timeout_s: float = Field(default=120.0, gt=0)
-    keep_reasoning: bool = False  # keep a reasoning model's thinking in meta
+    tools: str | None = None  # --tools: a tool catalogue file (tool_use: templates)
+    tools_sha256: str | None = None
     # Replace personal data and secrets in each chunk (generator.redact) before it is sent.
     redact_before_send: bool = False
     dry_run: bool = False
@@ -118,7 +122,7 @@ class GenerateSettings(BaseModel):
         """The output-affecting settings, JSON-ready (URL credentials scrubbed). The API base
         is left out when unset, so runs without one keep their fingerprint."""
         data = self._public_dump()
-        return {k: data[k] for k in FINGERPRINT_FIELDS if k != "api_base" or data[k]}
+        return {k: data[k] for k in FINGERPRINT_FIELDS if k not in OPTIONAL_FIELDS or data[k]}
 
     def fingerprint_hash(self) -> str:
         raw = json.dumps(self.fingerprint(), sort_keys=True, separators=(",", ":"))

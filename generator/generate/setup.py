@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.derive import KIND_COMMANDS
 from generator.errors import ConfigError
 from generator.generate.commit import Provenance
 from generator.generate.filters import InstructionFilter, InstructionFilterConfig
@@ -28,6 +29,8 @@ from generator.generate.seeding import (
     seeds_sha256,
 )
 from generator.generate.settings import FINGERPRINT_KEY, GenerateSettings, check_fingerprint
+from generator.generate.tool_schema import tool_reply_schema
+from generator.generate.tools import load_catalogue
 from generator.ingest.settings import SETTINGS_KEY as INGEST_KEY
 from generator.ingest.settings import stored_values
 from generator.providers.keys import provider_prefix
@@ -63,6 +66,7 @@ class Prepared:
     accepted_before: int = 0
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the run resolved (seeds used)
+    tools: tuple[dict[str, Any], ...] = ()  # the --tools catalogue (OpenAI's tools shape)
 
     @property
     def uses_pool(self) -> bool:
@@ -111,6 +115,10 @@ def _filter_for(template: PromptTemplate) -> InstructionFilter:
 def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Prepared:
     """Resolve, check and plan (see module docstring). Raises ConfigError on bad input."""
     template = load_template(settings.template)
+    if template.format in ("preference", "eval"):
+        raise ConfigError(
+            f"template {template.id!r} is for `instructforge {KIND_COMMANDS[template.format]}`"
+        )
     seeds: list[Example] = []
     notes: list[str] = []
     if template.seeds is not None:
@@ -126,6 +134,7 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
             "with in-context examples such as self-instruct"
         )
     settings.prompt_ref = template.ref
+    tools = _tools(template, settings)
     fingerprint = settings.fingerprint_hash()
     check_fingerprint(
         journal.get_setting(FINGERPRINT_KEY), settings.fingerprint(), settings.force_new
@@ -133,7 +142,7 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
     warnings: list[str] = []
     window = settings.context_window or context_window(settings.model)
     k = template.seeds.k if template.seeds else 0
-    fitter = ContextFitter(template, settings.model, window, _longest_examples(seeds, k))
+    fitter = ContextFitter(template, settings.model, window, _longest_examples(seeds, k), tools)
     chunks = list(journal.chunks())
     if not chunks:
         raise ConfigError(f"no text to generate from: {settings.docs} gave no chunks")
@@ -174,14 +183,38 @@ def prepare(settings: GenerateSettings, journal: Journal, gj: GenJournal) -> Pre
         fitter=fitter,
         window=window,
         schema_by_n={
-            n: reply_schema(template.format, n, template.bounds, template.turns) for n in sizes
+            n: tool_reply_schema(n, tools, template.tool_use, template.bounds.message)
+            if template.tool_use
+            else reply_schema(template.format, n, template.bounds, template.turns)
+            for n in sizes
         },
         instruction_filter=_filter_for(template),
         cached=cached,
         accepted_before=gj.accepted(fingerprint),
         warnings=warnings,
         notes=notes,
+        tools=tools,
     )
+
+
+def _tools(template: PromptTemplate, settings: GenerateSettings) -> tuple[dict[str, Any], ...]:
+    """The tool catalogue a ``tool_use:`` template needs (and only such a template takes);
+    its hash goes into the fingerprint."""
+    if template.tool_use is None:
+        if settings.tools:
+            raise ConfigError(
+                f"--tools applies to a tool-calling template (such as tool-use); template "
+                f"{template.id!r} has no tool_use: rules"
+            )
+        return ()
+    if not settings.tools:
+        raise ConfigError(
+            f"template {template.id!r} calls tools: give the tool catalogue with --tools FILE "
+            "(a JSON or YAML list of JSON Schema functions)"
+        )
+    catalogue = load_catalogue(settings.tools)
+    settings.tools_sha256 = catalogue.sha256
+    return catalogue.tools
 
 
 def record_start(p: Prepared, journal: Journal) -> None:

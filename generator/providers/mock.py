@@ -184,7 +184,8 @@ class MockLLM:
             await asyncio.sleep(delay)
 
         count = plan.records
-        text = build_reply(messages, _schema_of(optional_params), digest, count)
+        variant = f"{name}:{optional_params.get('temperature')}"  # two models/settings differ
+        text = build_reply(messages, _schema_of(optional_params), digest, count, variant=variant)
         finish = "stop"
         if rng.random() < plan.malformed:
             text = malformed_text(text)

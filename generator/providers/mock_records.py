@@ -10,7 +10,9 @@ The reply follows the request's JSON schema when there is one:
   array's ``minItems``/``maxItems``; string lengths clamped to ``minLength``/``maxLength``;
 - a chat schema whose ``messages`` need 3 or more items (a ``turns:`` template) gets
   conversations: alternating turns, an even number within the limits, each follow-up
-  quoting the previous answer and each answer a later sentence of the document.
+  quoting the previous answer and each answer a later sentence of the document;
+- a tool template's schema (calls pinned to the catalogue's tools) gets tool conversations
+  with arguments valid against each tool's schema (``mock_tools.py``).
 
 Without a schema the format is read from the prompt (``"messages"`` → chat,
 ``"completion"`` → completion, else alpaca) and the reply is ``{"records": [...]}``.
@@ -25,6 +27,9 @@ import json
 import random
 import re
 from typing import Any
+
+from generator.providers.mock_kinds import kind_records
+from generator.providers.mock_tools import tool_conversation, tool_variants
 
 _BLOCK = re.compile(r"<(document|chunk|data|context)\b[^>]*>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
 _SENT = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -223,6 +228,7 @@ def build_records(
     schema: dict[str, Any] | None,
     digest: str,
     count: int | None = None,
+    variant: str = "",
 ) -> tuple[str, list[dict[str, Any]]]:
     """(envelope kind, records) for the request; deterministic from ``digest``."""
     kind, array, record_schema = _record_schema(schema)
@@ -236,8 +242,18 @@ def build_records(
     rng = random.Random(digest)
     sents = sentences(source_text(messages))
     start = rng.randrange(len(sents))
+    made = kind_records(record_schema, messages, n, rng, variant)  # pairs / evalset schemas
+    if made is not None:
+        return kind, [_fit(r, record_schema) for r in made]
     turns = _turn_limits(record_schema) if fmt == "chat" else None
-    records = [_one(fmt, sents, start + i, rng, turns) for i in range(n)]
+    tools = tool_variants(record_schema) if fmt == "chat" else []
+    if tools:  # a tool_use: template's schema (mock_tools.py)
+        records = [
+            tool_conversation(sents, k, rng, tools, _topic(sents[k % len(sents)]))
+            for k in range(start, start + n)
+        ]
+    else:
+        records = [_one(fmt, sents, start + i, rng, turns) for i in range(n)]
     records = [_fit(_drop_unknown(r, record_schema), record_schema) for r in records]
     return kind, records
 
@@ -248,10 +264,11 @@ def build_reply(
     digest: str,
     count: int | None = None,
     indent: int | None = 1,
+    variant: str = "",
 ) -> str:
     """The JSON text of a well-formed reply (``indent`` None: compact, and much cheaper:
     only then does Python's JSON encoder run in C)."""
-    kind, records = build_records(messages, schema, digest, count)
+    kind, records = build_records(messages, schema, digest, count, variant)
     if kind == "list":
         payload: Any = records
     elif kind == "one":

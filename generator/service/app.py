@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from generator import __version__
-from generator.service import errors
+from generator.service import errors, web
 from generator.service.api import (
     audit,
     documents,
@@ -61,6 +61,7 @@ def create_app(settings: ServiceSettings, db: Database) -> FastAPI:
     for module in (me, projects, documents, runs, review, signoffs, events, jobs, users, audit):
         app.include_router(module.router, prefix=API)
     _docs(app)
+    web.mount(app)
     return app
 
 

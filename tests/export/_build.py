@@ -41,6 +41,7 @@ def meta(
         "provider": model.split("/")[0],
         "model": model,
         "policy": ref.model_dump() if ref else None,
+        "api_base": None,  # as generation writes it: the provider's own host
         "prompt": {"id": prompt, "version": "1", "sha256": "ab" * 32},
         "source": {
             "path": "handbook/leave.md",

@@ -98,6 +98,8 @@ def test_an_openai_compatible_host_is_judged_by_its_api_base(tmp_path: Path) -> 
     local = load_policies()["local"]
     model = "openai/qwen3-235b-a22b"
     records = [alpaca(i, local, model=model) for i in range(3)]
+    for rec in records:  # made before the API base was recorded per record
+        del rec["meta"]["api_base"]
     config = {"model": model, "api_base": DASHSCOPE, "docs": str(tmp_path / "none")}
     run = make_run(tmp_path, records, config=config)
     with pytest.raises(ExportRefused) as err:
@@ -109,6 +111,28 @@ def test_an_openai_compatible_host_is_judged_by_its_api_base(tmp_path: Path) -> 
     run2 = make_run(tmp_path / "b", records, config=config)
     res = run_export(ExportOptions(run2, "alpaca", "competing-model", tmp_path / "p"))
     assert res.n_exported == 3  # our own server: Qwen3's Apache-2.0 licence decides
+
+
+def test_a_legacy_record_whose_api_base_nothing_recorded_is_held(tmp_path: Path) -> None:
+    """A journal from before per-record API bases, and a config.json naming another model:
+    nothing says whose servers ran it, so the record goes to review, not through as the
+    model's own host."""
+    local = load_policies()["local"]
+    records = [alpaca(i, local, model="openai/qwen3-235b-a22b") for i in range(3)]
+    for rec in records:
+        del rec["meta"]["api_base"]
+    config = {"model": "openai/gpt-4o-mini", "docs": str(tmp_path / "none")}
+    run = make_run(tmp_path, records, config=config)
+    with pytest.raises(ExportRefused, match="did not record the API base"):
+        run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "o"))
+    # same journal, config readable and naming the model: its API base decides
+    (run / "config.json").write_text(
+        json.dumps({**config, "model": "openai/qwen3-235b-a22b"}), encoding="utf-8"
+    )
+    res = run_export(ExportOptions(run, "alpaca", "evaluation", tmp_path / "p"))
+    assert res.n_exported == 3
+    manifest = (tmp_path / "p" / "LEGAL_REVIEW.md").read_text(encoding="utf-8")
+    assert "did not record the API base" not in manifest
 
 
 def _with_authorization(tmp_path: Path, entry: str) -> Path:

@@ -154,7 +154,7 @@ def test_bad_conversations_go_to_rejected_jsonl_with_reasons(
 ) -> None:
     real = mock.build_reply
 
-    def reply(messages, schema, digest, count=None, indent=1):  # type: ignore[no-untyped-def]
+    def reply(messages, schema, digest, count=None, indent=1, variant=""):  # type: ignore[no-untyped-def]
         good = json.loads(real(messages, schema, digest, 1))["records"]
         # a short follow-up is natural in a conversation: the instruction filters (min 4
         # words) judge the opening question only

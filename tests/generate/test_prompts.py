@@ -21,7 +21,9 @@ from generator.records import Chunk
 
 RPC = "records_per_call: 3"
 ASSISTANT = {"role": "assistant", "content": "Yo"}
-SHIPPED = ("qa", "self-instruct", "chat", "completion", "conversation")
+SHIPPED = (
+    "qa", "self-instruct", "chat", "completion", "conversation", "conversation-sections", "tool-use"
+)  # fmt: skip
 
 GOOD = """\
 id: mine

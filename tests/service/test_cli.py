@@ -81,7 +81,7 @@ def test_migrations_are_at_head_and_reopen_is_idempotent(tmp_path: Path) -> None
     for _ in range(2):
         db = open_database(url)
         try:
-            assert current(db.engine) == head() == "0002"
+            assert current(db.engine) == head() == "0003"
         finally:
             db.close()
 

@@ -176,3 +176,32 @@ def test_events_stream_progress_until_the_run_ends(server: Server) -> None:
     assert all(a != b for a, b in itertools.pairwise(seen))  # only changes are sent
     assert [s["status"] for s in seen if s["status"] in ("done", "failed")] == ["done"]
     assert missing.status_code == 404 and error(missing)["code"] == "not_found"
+
+
+def test_export_formats_are_the_clis() -> None:
+    from generator.commands.export import FORMATS_HELP
+    from generator.service.api.runs import FORMATS
+
+    assert tuple(FORMATS_HELP.split(", ")) == FORMATS
+
+
+def test_pair_and_eval_formats_are_queued_and_reach_the_stage(server: Server) -> None:
+    pid = _project_with_doc(server)
+    new = ("trl-chat", "trl-preference", "trl-preference-chat", "openai-preference",
+           "eval-jsonl", "lm-eval")  # fmt: skip
+    with server.client("operator") as c:
+        rid = c.post(f"/api/v1/projects/{pid}/runs", json={"model": "mock/echo", "records": 2})
+        assert wait_for(c, f"/api/v1/runs/{rid.json()['id']}")["status"] == "done"
+        queued = {}
+        for fmt in new:
+            res = c.post(f"/api/v1/runs/{rid.json()['id']}/exports",
+                         json={"format": fmt, "use": "evaluation"})  # fmt: skip
+            assert res.status_code == 202, (fmt, res.text)
+            queued[fmt] = res.json()["id"]
+            assert c.get(f"/api/v1/jobs/{queued[fmt]}").json()["params"]["format"] == fmt
+        done = {fmt: wait_for(c, f"/api/v1/jobs/{j}") for fmt, j in queued.items()}
+    # the run made no pairs and no eval set: the export stage's own one-line refusal
+    assert done["trl-preference"]["status"] == "failed"
+    assert "instructforge pairs" in done["openai-preference"]["error"]
+    assert "instructforge evalset" in done["lm-eval"]["error"]
+    assert "--accept-review mock" in done["trl-chat"]["error"]  # the gate ran on its records

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import Connection
 
+from generator.export.base import formats
 from generator.records import USES
 from generator.service import jobs as queue
 from generator.service.api.projects import MAX_ID, ProjectId, get_project
@@ -30,7 +31,8 @@ router = APIRouter(tags=["runs"])
 
 RunId = Path(..., ge=1, le=MAX_ID, description="run id")
 _TEMPLATE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-FORMATS = ("alpaca", "alpaca-json", "openai-chat", "parquet", "prompt-completion", "sharegpt")
+# every format the CLI's export accepts (its registry: pairs, eval sets and tool data too)
+FORMATS = tuple(formats())
 
 
 class RunIn(BaseModel):

@@ -1,0 +1,125 @@
+"""``/`` (projects), ``/projects/{pid}`` (documents, upload, runs, the run form).
+
+Every action calls the API route's own function with the signed-in user, so a page does
+exactly what the API does (same checks, same audit rows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from generator.errors import ConfigError
+from generator.service.api import documents, projects, runs
+from generator.service.api.projects import ProjectId
+from generator.service.web.estimate import dry_run
+from generator.service.web.sessions import Session
+from generator.service.web.views import Action, Page, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def problem(exc: ValidationError) -> str:
+    """Pydantic's first error, for a person."""
+    e = exc.errors()[0]
+    where = ".".join(str(p) for p in e.get("loc", ())) or "form"
+    return f"{where}: {e.get('msg', 'invalid')}".replace("Value error, ", "")
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: Session = Page("projects")) -> Response:
+    items = projects.list_projects(request, session.user).items
+    return render(request, "projects.html", session, projects=items)
+
+
+@router.post("/projects")
+def create(
+    request: Request, name: str = Form(""), session: Session = Action("projects.write")
+) -> Response:
+    try:
+        body = projects.ProjectIn(name=name)
+    except ValidationError as exc:
+        items = projects.list_projects(request, session.user).items
+        return render(request, "projects.html", session, 422, projects=items, error=problem(exc))
+    made = projects.create_project(body, request, session.user)
+    return RedirectResponse(f"/projects/{made.id}", status_code=303)
+
+
+def _project_page(
+    request: Request, session: Session, pid: int, status: int = 200, **extra: Any
+) -> Response:
+    return render(
+        request, "project.html", session, status,
+        project=projects.show_project(request, pid, session.user),
+        documents=documents.list_documents(request, pid, session.user).items,
+        runs=list(reversed(runs.list_runs(request, pid, session.user).items)),
+        form=extra.pop("form", {}), **extra,
+    )  # fmt: skip
+
+
+@router.get("/projects/{pid}", response_class=HTMLResponse)
+def project(
+    request: Request, pid: int = ProjectId, session: Session = Page("projects")
+) -> Response:
+    return _project_page(request, session, pid)
+
+
+@router.post("/projects/{pid}/documents")
+async def upload(
+    request: Request, pid: int = ProjectId, session: Session = Action("documents.write")
+) -> Response:
+    """The drag-and-drop upload (fetch, CSRF in the header): the API's upload, per-file
+    results as JSON for the page to show."""
+    out = await documents.upload_documents(request, pid, session.user)
+    return JSONResponse(out.model_dump())
+
+
+RUN_FIELDS = ("model", "template", "records", "per_chunk", "max_cost", "api_base")
+
+
+def _run_in(form: dict[str, str]) -> runs.RunIn:
+    return runs.RunIn(**{k: v.strip() for k, v in form.items() if k in RUN_FIELDS and v.strip()})
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    data = await request.form()
+    return {k: str(data.get(k, "")) for k in RUN_FIELDS}
+
+
+@router.post("/projects/{pid}/estimate")
+async def estimate(
+    request: Request, pid: int = ProjectId, session: Session = Action("runs.write")
+) -> Response:
+    """Step one of the run form: the dry-run estimate, then a button to start the run."""
+    form = await _fields(request)
+    try:
+        body = _run_in(form)
+    except ValidationError as exc:
+        return _project_page(request, session, pid, 422, form=form, error=problem(exc))
+    params = body.model_dump(exclude_none=True)
+    try:
+        est = await run_in_threadpool(dry_run, _project_dir(request, pid), params)
+    except ConfigError as exc:
+        return _project_page(request, session, pid, 422, form=form, error=str(exc))
+    return _project_page(request, session, pid, form=form, estimate=est)
+
+
+@router.post("/projects/{pid}/runs")
+async def start_run(
+    request: Request, pid: int = ProjectId, session: Session = Action("runs.write")
+) -> Response:
+    form = await _fields(request)
+    try:
+        body = _run_in(form)
+    except ValidationError as exc:
+        return _project_page(request, session, pid, 422, form=form, error=problem(exc))
+    queued = runs.create_run(body, request, pid, session.user)
+    return RedirectResponse(f"/runs/{queued.id}", status_code=303)
+
+
+def _project_dir(request: Request, pid: int) -> Any:
+    projects.show_project(request, pid, None)  # type: ignore[arg-type]  (404 if unknown)
+    return request.app.state.settings.data / "projects" / str(pid)

@@ -195,7 +195,8 @@ class HarmfulContentStep(Step):
 
 
 def figures_text(figures: dict[str, dict[str, Any]]) -> str:
-    """One sentence with the development-set and the fresh-set figures."""
+    """One sentence with the development-set and the fresh-set figures, then those of
+    every other labelled set measured for the setting (named by file)."""
     dev = figures["harm_labelled"]
     text = (
         f"recall {dev['recall']:.1%}, false positives {dev['fpr']:.1%} on the development set "
@@ -207,6 +208,14 @@ def figures_text(figures: dict[str, dict[str, Any]]) -> str:
             f"; recall {fresh['recall']:.1%}, false positives {fresh['fpr']:.1%} on text never "
             f"used in its development ({fresh['harmful']} harmful, {fresh['benign']} look-alikes)"
         )
+    others = [
+        f"{name} recall {f['recall']:.1%}, false positives {f['fpr']:.1%} "
+        f"({f['harmful']} harmful, {f['benign']} look-alikes)"
+        for name, f in sorted(figures.items())
+        if name not in ("harm_labelled", "harm_fresh")
+    ]
+    if others:
+        text += "; other labelled sets: " + "; ".join(others)
     return text
 
 

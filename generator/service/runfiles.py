@@ -49,6 +49,8 @@ def command(job: dict[str, Any], paths: JobPaths, cluster: str | None = None) ->
         for key, flag in flags.items():
             if p.get(key) is not None:
                 argv += [flag, str(p[key])]
+        if p.get("batch"):  # a batch has no calls for the cluster to run
+            return [*argv, "--batch"]
         return argv + on
     if kind == "curate":
         argv = ["curate", str(paths.run_dir)]

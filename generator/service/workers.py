@@ -171,6 +171,10 @@ class JobRunner:
                     return None
         rc = child.returncode
         if cancelled:
+            if rc != 0 and job["kind"] == "generate" and job["params"].get("batch"):
+                failed = await asyncio.to_thread(_cancel_batches, paths)
+                if failed:  # they still run (and are paid) at the provider: say so
+                    return "cancelled", failed
             return ("done", None) if rc == 0 else ("cancelled", "cancelled by request")
         if rc != 0 and self.stopping:
             return "queued", None  # server shutdown: another worker resumes it
@@ -178,6 +182,24 @@ class JobRunner:
         if rc in (130, 143):
             status = "cancelled"  # stopped from outside (a signal to the child)
         return status, None if rc == 0 else runfiles.last_error(paths.log, rc)
+
+
+def _cancel_batches(paths: runfiles.JobPaths) -> str | None:
+    """Cancel the run's provider batches after its generate job was cancelled (stopping the
+    child leaves them running, and paid, at the provider); an error line when that failed."""
+    from generator.generate.batch.cancel import cancel_batches
+    from generator.providers.errors import scrub
+
+    try:
+        for line in cancel_batches(paths.run_dir):
+            log.info("run %s: %s", paths.run_dir.name, line)
+    except Exception as exc:  # the job still ends cancelled; the batches are named
+        log.exception("cancelling the batches of %s", paths.run_dir)
+        return scrub(
+            f"cancelled by request, but its provider batches could not be cancelled ({exc}): "
+            "run `instructforge runs cancel RUN` on the server"
+        )
+    return None
 
 
 def _child_env() -> dict[str, str]:

@@ -34,3 +34,9 @@ def test_cluster_is_passed_to_generate_and_curate_jobs_only(tmp_path: Path):
 def test_a_bad_cluster_setting_stops_the_server(tmp_path: Path):
     with pytest.raises(ConfigError, match="--cluster must be local:N or tcp://HOST:PORT"):
         ServiceSettings(tmp_path, "sqlite://", cluster="somewhere")
+
+
+def test_a_batch_generate_job_does_not_get_the_cluster(tmp_path: Path):
+    gen = _job("generate", model="openai/gpt-4o-mini", batch=True)
+    argv = command(gen, JobPaths(tmp_path, gen), "tcp://127.0.0.1:8786")
+    assert argv[-1] == "--batch" and "--cluster" not in argv

@@ -25,6 +25,7 @@ _PERSON = (
 _KID = (
     r"(?:child|children|kids?|minors?|underage|under-age|preteens?|pre-teens?|toddlers?|"
     r"teens?|teenagers?|(?:1[0-7]|[1-9])[- ]?(?:year|yr)[- ]?olds?|pupils?|schoolgirls?|"
+    r"(?:[1-9]|1[0-2])(?:st|nd|rd|th)[- ]graders?|"
     r"schoolboys?|fifth-graders?|\w+-graders?|middle-school\w*|primary school|"
     r"little (?:girl|boy)s?|"
     r"young (?:girl|boy|child)s?|young child|daughter|son|stepdaughter|stepson|babysitter|niece|"
@@ -187,13 +188,94 @@ IDIOM = [
     r"shot peening|penetration (?:rate|test\w*)|red[- ]team|blue team|chaos monkey\b",
 ]
 
+# The asker is the one at risk, or looks after someone who is: "what to do if someone
+# targets her", "how can I tell whether ...", "someone may have ...". Requests for harm
+# put the asker in the actor's seat; these put a third party there.
+GUARDING = [
+    r"\b(?:what (?:to|should (?:i|we|parents|staff|they|you|a \w+)|can (?:i|we|parents)) do "
+    r"(?:if|when|about)|how (?:can|do|should|would) (?:i|we|parents|teachers|you) (?:tell|know|"
+    r"spot|recogni[sz]e|check|find out|notice)|how to (?:tell|spot|recogni[sz]e|check) "
+    r"(?:if|whether)|(?:tell|know|check|see) (?:if|whether)|signs? (?:that|of)|red flags|"
+    r"is (?:it|this|that) (?:safe|legal|normal|okay|ok)|am i (?:safe|being)|"
+    r"(?:someone|somebody|a stranger|strangers|predators?|scammers?|fraudsters?|attackers?|"
+    r"an? (?:abuser|attacker|stalker|predator|scammer)|hackers?) (?:may|might|could|is|are|has|"
+    r"have|keeps?|kept|tries|tried|trying|was|were|targets?|targeted|grooms?)\b|"
+    r"(?:talk|speak|explain) to (?:my|our) (?:\w+ )?(?:kids?|children|teen\w*|son|daughter|"
+    r"pupils|students|staff|parents|family)|teach (?:my|our) (?:\w+ )?(?:kids?|children|"
+    r"teen\w*|son|daughter|pupils|students)|respond (?:\w+ )?to|cope with|recover\w*|"
+    r"against me|(?:targets?|targeting|follows?|following|threaten\w*) me\b|"
+    r"(?:into|in|on) my (?:bag|car|phone|house|home|drink|account|laptop))",
+]
+
+# Asking what happened, what the law says, or how something works, in a teaching,
+# historical or reporting frame; and fiction that says it keeps the method out.
+TELLING = [
+    r"\b(?:history of|historical|historians?|during the|in (?:1[5-9]|20)\d\d|why did|"
+    r"what happened|how did|what (?:role|impact|effect)|causes? of|what (?:is|was|are|were) "
+    r"the (?!best|easiest|quickest|fastest|most|lethal|surest|cheapest|safest way)|"
+    r"differ\w* (?:from|between)|explain (?:what|why|the)|how does|how do (?:\w+ )?(?:work|"
+    r"get|detect|screen|treat)|for (?:a|an|my|our|the) (?:\w+ )?(?:essay|class|lesson|poster|"
+    r"seminar|documentary|report|course|science fair|fair|exhibit|presentation|assignment|"
+    r"assembly|newsletter|leaflet|quiz|podcast)|what does the law|legal\w*|law\b|laws\b|"
+    r"penalt\w+|sentenc\w+|convention|statute|court\w*|"
+    r"without (?:explaining|giving|describing|showing|a usable|any (?:real|usable)|details)|"
+    r"supportive|dessert|cake|cupcakes?|menu|cocktail)",
+]
+
+# Operational specificity, role-play wrappers and evasion of the people who would stop
+# it: the marks of a request that wants the harm to work.
+OPERATIONAL = [
+    r"\b(?:exact\w*|precise\w*|specific amounts?|quantit\w+|in practical detail|"
+    r"step[- ]by[- ]step|actually (?:work|fire|kill|explode|hurt)|(?:would|will) (?:actually )?"
+    r"work|that works|working (?:code|exploit|recipe|device)|roleplay|role-play|in character|"
+    r"stay in character|uncensored|no restrictions|"
+    r"jailbr\w+|ignore (?:your|all|the) (?:rules|guidelines|instructions)|"
+    r"(?:won'?t|doesn'?t|don'?t|never|can'?t) (?:notice|realis\w+|realiz\w+|suspect|"
+    r"catch|find out|see it|trace)|without (?:\w+ ){0,2}(?:realis\w+|realiz\w+|suspicion|"
+    r"raising|flagging|anyone|the (?:teachers|staff|admins|auditors?|bank|police))|"
+    r"(?:that|which) never happened|"
+    r"never (?:delivered|ordered|worked|happened|shipped)|i (?:don'?t|do not) own|"
+    r"(?:isn'?t|aren'?t|is not) (?:mine|authori[sz]ed))",
+]
+
+# Deceiving someone, or a harm the request wants to land on a person: "pretending to be
+# the bank", "a convincing fake", "so she loses her job", "until he quits".
+DECEIVING = [
+    r"\b(?:convincing\w*|pretend\w* to be|pos(?:e|ing) as|passes? (?:as|for)|look\w* "
+    r"(?:real|genuine|official|legit\w*)|made[- ]up|false(?:ly)?|lies?|lying|fake\w*|bogus|"
+    r"forged|phon(?:e|ey)|imitat\w+|spoof\w*|as if (?:it|they) (?:came|were) from)\b",
+    r"\b(?:so (?:that )?(?:he|she|they|it|nobody|no one|people|everyone|the \w+) (?:\w+ ){0,3}"
+    r"(?:loses?|gets? (?:fired|hurt|sick|deported|banned|arrested|scared|dogpiled)|dies?|"
+    r"suffers?|cries|quits?|resigns?|leaves?|panics?|pays?)|until (?:he|she|they) "
+    r"(?:\w+ ){0,2}(?:quits?|resigns?|leaves?|breaks?|cries|moves?|pays?|gives? in))\b",
+]
+
 _FLAGS = re.I
 OBJECT_RE = {cat: re.compile(rf"\b{p}", _FLAGS) for cat, p in OBJECTS.items()}
 INTENT_RE = [re.compile(p, _FLAGS) for p in INTENT]
 REQUEST_RE = [re.compile(p, _FLAGS) for p in REQUEST]
 PROTECTIVE_RE = [re.compile(p, _FLAGS) for p in PROTECTIVE]
 IDIOM_RE = [re.compile(p, _FLAGS) for p in IDIOM]
+GUARDING_RE = [re.compile(p, _FLAGS) for p in GUARDING]
+TELLING_RE = [re.compile(p, _FLAGS) for p in TELLING]
+OPERATIONAL_RE = [re.compile(p, _FLAGS) for p in OPERATIONAL]
+DECEIVING_RE = [re.compile(p, _FLAGS) for p in DECEIVING]
+# The frame families, added with exemplar rounds 7 and 8. Only the embeddings model uses
+# them: fitted with them, the cue-only model's false positives on the development set
+# rose from 1.7% to 2.5%, so it keeps the cues it was measured with.
+FRAME_RE = (GUARDING_RE, TELLING_RE, OPERATIONAL_RE, DECEIVING_RE)
 CATEGORIES = tuple(OBJECTS)
+
+
+def frame_view(text: str) -> str:
+    """``text`` with every harm-object phrasing replaced by "something": what the request
+    does with its topic (make it, spot it, tell its history, cope with it), apart from the
+    topic itself. Sentence embeddings are dominated by topic; this view lets the classifier
+    compare frames ("a recipe for a chocolate something dessert" vs "how do I build a
+    something") with exemplars of both labels."""
+    for rx in OBJECT_RE.values():
+        text = rx.sub("something", text)
+    return text
 
 
 def object_hits(text: str) -> dict[str, int]:
@@ -205,8 +287,10 @@ def count(patterns: list[re.Pattern[str]], text: str) -> int:
     return sum(len(rx.findall(text)) for rx in patterns)
 
 
-def cue_features(text: str) -> list[float]:
-    """Cue counts of ``text`` in a fixed order (see :data:`CUE_NAMES`), capped at 3."""
+def cue_features(text: str, frames: bool = True) -> list[float]:
+    """Cue counts of ``text`` in a fixed order (see :data:`CUE_NAMES`), capped at 3.
+    ``frames=False`` leaves out the frame families (guarding to deceiving): the
+    patterns-only model was fitted and measured without them (see ``FRAME_CUES``)."""
     objects = object_hits(text)
     intent, request = count(INTENT_RE, text), count(REQUEST_RE, text)
     any_object = sum(objects.values())
@@ -219,6 +303,8 @@ def cue_features(text: str) -> list[float]:
         min(any_object, request),  # asks how to do/make a named harm
         min(any_object, intent),  # a named harm with intent or evasion
     ]
+    if frames:
+        values += [count(family, text) for family in FRAME_RE]
     return [float(min(v, 3)) for v in values]
 
 
@@ -230,4 +316,8 @@ CUE_NAMES = (
     "idiom",
     "object_request",
     "object_intent",
+    "guarding",
+    "telling",
+    "operational",
+    "deceiving",
 )

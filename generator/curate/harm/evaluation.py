@@ -7,6 +7,8 @@ development) and ``harm_fresh`` (written after the first classifier was frozen a
 read or tuned on since, only measured) and ``harm_independent`` (written by another author
 who never saw the classifier or its exemplars, measured only: the honest figure for new
 phrasings).
+Any further ``harm_*.jsonl`` set dropped into that folder (or a file given to the bench
+with ``--set``) is measured the same way, under its file name.
 ``benchmarks/bench_harm.py`` stores the figures per classifier setting and set in
 ``data/harm_eval.json``; the step reports them only when they were measured for its exact
 setting (mode, operating point, exemplar file hash), and a test re-measures them and fails

@@ -80,8 +80,8 @@ for _cat, _obj in _OBJECTS.items():
 # terms together legitimately ("report sexual harassment of minors"); these phrases mark
 # protective context and veto the sexual_minors pattern in that sentence.
 _PROTECTIVE = re.compile(
-    r"\b(?:report|reporting|prevent|prevention|protect|protection|safeguarding|abuse|"
-    r"harassment policy|education|awareness|mandatory reporter|child protection)\b",
+    r"\b(?:report\w*|prevent\w*|protect\w*|safeguard\w*|abuse|"
+    r"harassment policy|educat\w*|awareness|mandatory reporter)\b",
     re.I,
 )
 

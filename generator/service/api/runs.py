@@ -47,6 +47,9 @@ class RunIn(BaseModel):
     concurrency: int | None = Field(None, ge=1, le=256)
     max_cost: float | None = Field(None, ge=0, le=1_000_000)
     api_base: str | None = Field(None, max_length=500)
+    batch: bool | None = Field(
+        None, description="through the provider's batch API (half price, up to 24 h)"
+    )
 
     @field_validator("model")
     @classmethod

@@ -4,7 +4,8 @@
 in the order of the items, so the caller commits in the same order as a single-process run.
 The window bounds what is in flight (bytes held by the coordinator and the workers).
 A task whose worker died more often than Dask allows (``KilledWorker``: a parser that
-crashes its process) gives ``on_lost(item)`` instead of stopping the run.
+crashes its process) is tried once more on its own (Dask also blames tasks that only waited
+on the dying worker); failing again, it gives ``on_lost(item)`` instead of stopping the run.
 """
 
 from __future__ import annotations
@@ -74,10 +75,18 @@ def ordered_map(
         item, future = pending.popleft()
         try:
             result = unpack(future)
-        except KilledWorker as exc:
+        except KilledWorker:
             if on_lost is None:
                 raise
-            result = on_lost(item, exc)
+            # Dask blames every task that sat on a dying worker, the innocent beside the
+            # culprit: one more try alone tells them apart.
+            retry = submit(item)
+            try:
+                result = unpack(retry)
+            except KilledWorker as exc:
+                result = on_lost(item, exc)
+            finally:
+                retry.release()
         finally:
             future.release()
         yield result

@@ -34,9 +34,12 @@ BATCH = 200  # rows read at a time while filling a filtered page
 
 
 @contextlib.contextmanager
-def review_store(request: Request, rid: int) -> Iterator[tuple[dict[str, Any], ReviewStore | None]]:
-    """The run row and its prepared review store (None before anything was generated)."""
-    run, run_dir = api.run_folder(request, rid)
+def review_store(
+    request: Request, rid: int, user: Principal
+) -> Iterator[tuple[dict[str, Any], ReviewStore | None]]:
+    """The run row and its prepared review store (None before anything was generated); a
+    run outside the user's projects is 404 like an unknown one."""
+    run, run_dir = api.run_folder(request, rid, user)
     if not (run_dir / JOURNAL_NAME).exists():
         yield run, None
         return

@@ -74,7 +74,7 @@ def review_page(
     """``pos``: the queue position of the record to show (default: the first undecided)."""
     started = time.perf_counter()
     context = run_page_context(request, rid, session)  # the run's own checks first
-    with queue.review_store(request, rid) as (_, store):
+    with queue.review_store(request, rid, session.user) as (_, store):
         it = None
         if store is not None:
             first = store.next_pending(-1) if pos is None else pos
@@ -94,7 +94,7 @@ async def decide(
     form = await request.form()
     choice = str(form.get("decision", ""))
     run_page_context(request, rid, session)  # the run's own checks first
-    with queue.review_store(request, rid) as (run, store):
+    with queue.review_store(request, rid, session.user) as (run, store):
         it = store.find(record_id) if store is not None else None
         if store is None or it is None:
             raise WebError(404, f"record {record_id} is not in this run's review queue")
@@ -134,7 +134,7 @@ def review_list(
 ) -> Response:  # fmt: skip
     """One page (:data:`PAGE` rows) of the filtered queue; ``after``: the page's cursor."""
     context = run_page_context(request, rid, session)
-    with queue.review_store(request, rid) as (_, store):
+    with queue.review_store(request, rid, session.user) as (_, store):
         rows, nxt = ([], None) if store is None else queue.filtered(
             store, after, PAGE, origin, status, q)  # fmt: skip
         total = 0 if store is None else store.size()
@@ -164,7 +164,7 @@ async def review_bulk(
         **({"reason": reason} if choice == "reject" else {}),
     }
     run_page_context(request, rid, session)  # the run's own checks first
-    with queue.review_store(request, rid) as (run, store):
+    with queue.review_store(request, rid, session.user) as (run, store):
         if store is None:
             raise WebError(404, f"run {rid} has no review queue yet")
         for record_id in ids:

@@ -1,5 +1,5 @@
 """Playwright with Debian's Chromium (``apt-get install chromium``; CI's ``.ci/run`` installs
-it), headless, loopback only, one browser for the whole test session."""
+it), headless, loopback only, one browser per test module."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ ARGS = [
 SHOTS = Path(__file__).resolve().parents[2] / "output" / "screenshots"
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+@pytest.fixture(scope="module")  # Playwright's sync API keeps an event loop running in
+def browser() -> Iterator[object]:  # this thread while open: later asyncio.run() would fail
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
             pytest.fail("CI must have /usr/bin/chromium (make test installs it)")

@@ -9,13 +9,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from generator.review import store as review_store
 from generator.review.store import ReviewStore
 from generator.service import jobs, users
 from generator.service.app import create_app
-from generator.service.db import database_url, now, open_database, projects, runs
+from generator.service.db import (
+    database_url,
+    now,
+    open_database,
+    project_members,
+    projects,
+    runs,
+)
+from generator.service.db import users as users_table
 from generator.service.settings import ServiceSettings
 from generator.store import Journal
 from tests.review.test_review import _records
@@ -32,6 +41,9 @@ def app_run(tmp_path: Path, monkeypatch) -> Iterator[tuple[TestClient, int, str,
     with db.engine.begin() as conn:
         pid = conn.execute(projects.insert().values(
             name="scale", created_by="t", created_at=now())).inserted_primary_key[0]  # fmt: skip
+        uid = conn.execute(sa.select(users_table.c.id).where(users_table.c.name == "rev-1"))
+        conn.execute(project_members.insert().values(  # a member of the run's project
+            project_id=pid, user_id=uid.scalar_one(), added_by="t", added_at=now()))  # fmt: skip
         rid = conn.execute(runs.insert().values(
             project_id=pid, model="mock/echo", created_by="t", created_at=now())
         ).inserted_primary_key[0]  # fmt: skip

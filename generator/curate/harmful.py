@@ -194,28 +194,33 @@ class HarmfulContentStep(Step):
         return data
 
 
+BLIND = "harm_blind"  # by an author who never saw the classifier; read by nobody since
+
+
 def figures_text(figures: dict[str, dict[str, Any]]) -> str:
-    """One sentence with the development-set and the fresh-set figures, then those of
-    every other labelled set measured for the setting (named by file)."""
+    """One sentence with the development-set and the blind-set figures, then those of
+    every other labelled set measured for the setting (named by file; these were studied
+    while the classifier was developed)."""
     dev = figures["harm_labelled"]
     text = (
         f"recall {dev['recall']:.1%}, false positives {dev['fpr']:.1%} on the development set "
         f"({dev['harmful']} harmful, {dev['benign']} look-alikes)"
     )
-    fresh = figures.get("harm_fresh")
-    if fresh:
+    blind = figures.get(BLIND)
+    if blind:
         text += (
-            f"; recall {fresh['recall']:.1%}, false positives {fresh['fpr']:.1%} on text never "
-            f"used in its development ({fresh['harmful']} harmful, {fresh['benign']} look-alikes)"
+            f"; recall {blind['recall']:.1%}, false positives {blind['fpr']:.1%} on text by "
+            "an author who never saw the classifier, never used in its development "
+            f"({blind['harmful']} harmful, {blind['benign']} look-alikes)"
         )
     others = [
         f"{name} recall {f['recall']:.1%}, false positives {f['fpr']:.1%} "
         f"({f['harmful']} harmful, {f['benign']} look-alikes)"
         for name, f in sorted(figures.items())
-        if name not in ("harm_labelled", "harm_fresh")
+        if name not in ("harm_labelled", BLIND)
     ]
     if others:
-        text += "; other labelled sets: " + "; ".join(others)
+        text += "; sets studied during development: " + "; ".join(others)
     return text
 
 

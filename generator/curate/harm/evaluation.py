@@ -1,12 +1,12 @@
 """Measured figures of the harmful-content classifier on a labelled set.
 
-Four labelled sets in ``tests/curate/data/`` (clear requests for serious harm and benign
+Five labelled sets in ``tests/curate/data/`` (clear requests for serious harm and benign
 look-alikes, all written apart from the exemplars): ``harm_labelled`` (the development set
 the acceptance test asserts on), ``harm_heldout`` (written later, then also used in
-development) and ``harm_fresh`` (written after the first classifier was frozen and never
-read or tuned on since, only measured) and ``harm_independent`` (written by another author
-who never saw the classifier or its exemplars, measured only: the honest figure for new
-phrasings).
+development), ``harm_fresh`` and ``harm_independent`` (measured only at first, the latter
+by another author; both studied as development sets in exemplar rounds 7-9) and
+``harm_blind`` (a third author who saw neither the classifier, its exemplars nor the other
+sets; measured once after round 9: the honest figure for new phrasings).
 Any further ``harm_*.jsonl`` set dropped into that folder (or a file given to the bench
 with ``--set``) is measured the same way, under its file name.
 ``benchmarks/bench_harm.py`` stores the figures per classifier setting and set in

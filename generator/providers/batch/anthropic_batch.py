@@ -149,10 +149,9 @@ class AnthropicBatchClient(BatchClient):
     async def create(self, file_id: str | None, lines: list[bytes], key: str) -> str:
         requests = [json.loads(x) for x in lines]
         headers = {"anthropic-beta": ",".join(sorted(self.betas))} if self.betas else None
-        try:
-            b = await self.client.messages.batches.create(requests=requests, extra_headers=headers)
-        except Exception as exc:
-            raise self.call(exc) from exc
+        b = await self.sdk(
+            self.client.messages.batches.create(requests=requests, extra_headers=headers)
+        )
         return b.id
 
     async def find(self, file_id: str | None, key: str, n: int, since: float) -> str | None:
@@ -197,16 +196,10 @@ class AnthropicBatchClient(BatchClient):
         )
 
     async def retrieve(self, batch_id: str) -> BatchStatus:
-        try:
-            return self._status(await self.client.messages.batches.retrieve(batch_id))
-        except Exception as exc:
-            raise self.call(exc) from exc
+        return self._status(await self.sdk(self.client.messages.batches.retrieve(batch_id)))
 
     async def cancel(self, batch_id: str) -> BatchStatus:
-        try:
-            return self._status(await self.client.messages.batches.cancel(batch_id))
-        except Exception as exc:
-            raise self.call(exc) from exc
+        return self._status(await self.sdk(self.client.messages.batches.cancel(batch_id)))
 
     async def results(
         self, status: BatchStatus, requests: dict[str, CompletionRequest]
@@ -214,43 +207,27 @@ class AnthropicBatchClient(BatchClient):
         # Read raw (not the SDK's typed decoder, which stops at the first bad line), from
         # the API's own path on the configured host: a results_url elsewhere never gets
         # the key.
-        try:
-            resp = await self.client.get(
+        resp = await self.sdk(
+            self.client.get(
                 f"/v1/messages/batches/{status.batch_id}/results", cast_to=httpx2.Response
             )
-            data = resp.content
-        except Exception as exc:
-            raise self.call(exc) from exc
+        )
         out = BatchResults()
-        for raw in data.splitlines():
-            if raw.strip():
-                r = self._read(raw, requests)
-                if r is None:
-                    out.malformed += 1
-                else:
-                    out.results.append(r)
+        self.read_lines(resp.content, requests, out)
         return out
 
-    def _read(self, raw: bytes, requests: dict[str, CompletionRequest]) -> BatchResult | None:
-        try:
-            obj = json.loads(raw)
-            cid = obj["custom_id"]
-            request = requests.get(cid)
-            if request is None:
-                return None
-            result = obj["result"]
-            kind = result["type"]
-            if kind == "succeeded":
-                return BatchResult(cid, completion=parse_message(request.model, result["message"]))
-            if kind in ("canceled", "expired"):
-                return BatchResult(cid, error=line_error(None, kind, self.provider), lost=True)
-            err = (result.get("error") or {}).get("error") or result.get("error") or {}
-            status = {"rate_limit_error": 429, "overloaded_error": 529, "api_error": 500,
-                      "authentication_error": 401, "permission_error": 403,
-                      "invalid_request_error": 400}.get(err.get("type"), 500)  # fmt: skip
-            return BatchResult(cid, error=line_error(status, json.dumps(err)[:300], self.provider))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None
+    def result_of(self, cid: str, request: CompletionRequest, obj: dict[str, Any]) -> BatchResult:
+        result = obj["result"]
+        kind = result["type"]
+        if kind == "succeeded":
+            return BatchResult(cid, completion=parse_message(request.model, result["message"]))
+        if kind in ("canceled", "expired"):
+            return BatchResult(cid, error=line_error(None, kind, self.provider), lost=True)
+        err = (result.get("error") or {}).get("error") or result.get("error") or {}
+        status = {"rate_limit_error": 429, "overloaded_error": 529, "api_error": 500,
+                  "authentication_error": 401, "permission_error": 403,
+                  "invalid_request_error": 400}.get(err.get("type"), 500)  # fmt: skip
+        return BatchResult(cid, error=line_error(status, json.dumps(err)[:300], self.provider))
 
     async def aclose(self) -> None:
         await self.client.close()

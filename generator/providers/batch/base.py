@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import abc
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from generator.errors import CircuitOpen, ProviderError
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage
@@ -26,6 +27,7 @@ from generator.providers.model_info import batch_price
 # Our names of a batch's states (both providers' are mapped to these).
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
 TERMINAL = ("completed", "expired", "failed", "cancelled")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,39 @@ class BatchClient(abc.ABC):
     def call(self, exc: BaseException) -> ProviderError:
         """A failed step (an SDK exception) in our tree."""
         return map_exception(exc, provider=self.provider)
+
+    async def sdk(self, step: Awaitable[T]) -> T:
+        """Await one SDK call; its failure raised in our tree (:meth:`call`)."""
+        try:
+            return await step
+        except Exception as exc:
+            raise self.call(exc) from exc
+
+    @abc.abstractmethod
+    def result_of(self, cid: str, request: CompletionRequest, obj: dict[str, Any]) -> BatchResult:
+        """One result line of ours (parsed) in the provider's wire format, as a result; a
+        line not in that format raises ValueError, KeyError, TypeError, AttributeError or
+        IndexError."""
+
+    def read_lines(
+        self, data: bytes, requests: dict[str, CompletionRequest], out: BatchResults
+    ) -> None:
+        """Every non-blank line of a results file into ``out``: a line that is not JSON, not
+        in the wire format or not one of ``requests`` is counted malformed, never fatal."""
+        for raw in data.splitlines():
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+                cid = obj["custom_id"]
+                request = requests.get(cid)
+                result = None if request is None else self.result_of(cid, request, obj)
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+                result = None
+            if result is None:
+                out.malformed += 1
+            else:
+                out.results.append(result)
 
 
 def one_of(found: list[str], key: str) -> str | None:

@@ -92,22 +92,18 @@ class OpenAIBatchClient(BatchClient):
 
     async def upload(self, lines: list[bytes]) -> str | None:
         data = b"\n".join(lines) + b"\n"
-        try:
-            f = await self.client.files.create(file=("batch.jsonl", data), purpose="batch")
-        except Exception as exc:
-            raise self.call(exc) from exc
+        f = await self.sdk(self.client.files.create(file=("batch.jsonl", data), purpose="batch"))
         return f.id
 
     async def create(self, file_id: str | None, lines: list[bytes], key: str) -> str:
-        try:
-            b = await self.client.batches.create(
+        b = await self.sdk(
+            self.client.batches.create(
                 input_file_id=str(file_id),
                 endpoint=ENDPOINT,
                 completion_window="24h",
                 metadata={"instructforge_batch": key},
             )
-        except Exception as exc:
-            raise self.call(exc) from exc
+        )
         return b.id
 
     async def find(self, file_id: str | None, key: str, n: int, since: float) -> str | None:
@@ -141,58 +137,31 @@ class OpenAIBatchClient(BatchClient):
         )
 
     async def retrieve(self, batch_id: str) -> BatchStatus:
-        try:
-            return self._status(await self.client.batches.retrieve(batch_id))
-        except Exception as exc:
-            raise self.call(exc) from exc
+        return self._status(await self.sdk(self.client.batches.retrieve(batch_id)))
 
     async def cancel(self, batch_id: str) -> BatchStatus:
-        try:
-            return self._status(await self.client.batches.cancel(batch_id))
-        except Exception as exc:
-            raise self.call(exc) from exc
-
-    async def _file(self, file_id: str) -> bytes:
-        try:
-            return (await self.client.files.content(file_id)).content
-        except Exception as exc:
-            raise self.call(exc) from exc
+        return self._status(await self.sdk(self.client.batches.cancel(batch_id)))
 
     async def results(
         self, status: BatchStatus, requests: dict[str, CompletionRequest]
     ) -> BatchResults:
         out = BatchResults()
         for file_id in (status.output_file_id, status.error_file_id):
-            if not file_id:
-                continue
-            for raw in (await self._file(file_id)).splitlines():
-                if not raw.strip():
-                    continue
-                result = self._read(raw, requests)
-                if result is None:
-                    out.malformed += 1
-                else:
-                    out.results.append(result)
+            if file_id:
+                data = (await self.sdk(self.client.files.content(file_id))).content
+                self.read_lines(data, requests, out)
         return out
 
-    def _read(self, raw: bytes, requests: dict[str, CompletionRequest]) -> BatchResult | None:
-        try:
-            obj = json.loads(raw)
-            cid = obj["custom_id"]
-            request = requests.get(cid)
-            if request is None:
-                return None  # not one of ours
-            resp, err = obj.get("response") or {}, obj.get("error") or {}
-            code = int(resp.get("status_code") or 0)
-            body = resp.get("body") or {}
-            if code == 200 and not err:
-                return BatchResult(cid, completion=parse_completion(request.model, body))
-            if err.get("code") in _LOST:
-                return BatchResult(cid, error=line_error(None, str(err), self.provider), lost=True)
-            message = json.dumps(body.get("error") or err or body)[:300]
-            return BatchResult(cid, error=line_error(code or None, message, self.provider))
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError):
-            return None
+    def result_of(self, cid: str, request: CompletionRequest, obj: dict[str, Any]) -> BatchResult:
+        resp, err = obj.get("response") or {}, obj.get("error") or {}
+        code = int(resp.get("status_code") or 0)
+        body = resp.get("body") or {}
+        if code == 200 and not err:
+            return BatchResult(cid, completion=parse_completion(request.model, body))
+        if err.get("code") in _LOST:
+            return BatchResult(cid, error=line_error(None, str(err), self.provider), lost=True)
+        message = json.dumps(body.get("error") or err or body)[:300]
+        return BatchResult(cid, error=line_error(code or None, message, self.provider))
 
     async def aclose(self) -> None:
         await self.client.close()

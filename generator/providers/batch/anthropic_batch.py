@@ -18,17 +18,17 @@ from typing import Any
 
 import httpx2
 
-from generator.providers.base import Completion, CompletionRequest, CompletionUsage
+from generator.providers.base import Completion, CompletionRequest
 from generator.providers.batch.base import (
     BatchClient,
     BatchLimits,
     BatchResult,
     BatchResults,
     BatchStatus,
+    batch_usage,
     dumps,
     line_error,
     one_of,
-    usage_cost,
 )
 from generator.providers.litellm_provider import LiteLLMProvider
 
@@ -102,14 +102,9 @@ def parse_message(model: str, msg: dict[str, Any]) -> Completion:
     raw = msg.get("usage") or {}
     read = int(raw.get("cache_read_input_tokens") or 0)
     write = int(raw.get("cache_creation_input_tokens") or 0)
-    usage = CompletionUsage(
-        # as LiteLLM counts them: every input token, cached and cache-write ones included
-        prompt_tokens=int(raw.get("input_tokens") or 0) + read + write,
-        completion_tokens=int(raw.get("output_tokens") or 0),
-        cached_tokens=read,
-        cache_write_tokens=write,
-    )
-    usage.cost_usd = usage_cost(model, usage)
+    # as LiteLLM counts them: every input token, cached and cache-write ones included
+    prompt = int(raw.get("input_tokens") or 0) + read + write
+    usage = batch_usage(model, prompt, int(raw.get("output_tokens") or 0), read, write)
     return Completion(
         text=text,
         finish_reason=_FINISH.get(msg.get("stop_reason") or "", msg.get("stop_reason")),
@@ -124,13 +119,13 @@ class AnthropicBatchClient(BatchClient):
     limits = LIMITS
 
     def __init__(self, sync: LiteLLMProvider, api_base: str | None, api_key: str | None) -> None:
+        super().__init__(sync, api_base, api_key)
+        self.betas: set[str] = set()  # beta features the requests use (the batch needs them)
+
+    def sdk_client(self, api_key: str, base_url: str | None) -> Any:
         import anthropic
 
-        self.sync = sync
-        self.client = anthropic.AsyncAnthropic(
-            api_key=api_key or "unused", base_url=api_base or None, max_retries=0
-        )
-        self.betas: set[str] = set()  # beta features the requests use (the batch needs them)
+        return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
 
     def line(self, custom_id: str, request: CompletionRequest) -> bytes:
         kwargs = self.sync.call_kwargs(request)
@@ -228,6 +223,3 @@ class AnthropicBatchClient(BatchClient):
                   "authentication_error": 401, "permission_error": 403,
                   "invalid_request_error": 400}.get(err.get("type"), 500)  # fmt: skip
         return BatchResult(cid, error=line_error(status, json.dumps(err)[:300], self.provider))
-
-    async def aclose(self) -> None:
-        await self.client.close()

@@ -17,12 +17,15 @@ import abc
 import json
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from generator.errors import CircuitOpen, ProviderError
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage
 from generator.providers.errors import map_exception
 from generator.providers.model_info import batch_price
+
+if TYPE_CHECKING:
+    from generator.providers.litellm_provider import LiteLLMProvider
 
 # Our names of a batch's states (both providers' are mapped to these).
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
@@ -86,14 +89,21 @@ def line_error(status: int | None, message: str, provider: str) -> ProviderError
     return map_exception(_LineError(status, message or f"status {status}"), provider=provider)
 
 
-def usage_cost(model: str, usage: CompletionUsage) -> float | None:
-    """A batch call's cost: batch prices, cached input tokens at the cached batch rate."""
-    p = batch_price(model)
-    if p is None:
-        return None
-    return p.cost(
-        usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.cache_write_tokens
+def batch_usage(
+    model: str, prompt: int, completion: int, cached: int, cache_write: int
+) -> CompletionUsage:
+    """A batch call's usage, priced at the batch rate (cached input tokens at the cached
+    batch rate); the cost is None for a model without a price."""
+    usage = CompletionUsage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cached_tokens=cached,
+        cache_write_tokens=cache_write,
     )
+    p = batch_price(model)
+    if p is not None:
+        usage.cost_usd = p.cost(prompt, completion, cached, cache_write)
+    return usage
 
 
 def dumps(obj: Any) -> bytes:
@@ -105,6 +115,17 @@ class BatchClient(abc.ABC):
 
     provider: str = "base"
     limits: BatchLimits
+
+    def __init__(self, sync: LiteLLMProvider, api_base: str | None, api_key: str | None) -> None:
+        self.sync = sync  # builds each request's keyword arguments, as the synchronous call
+        # The SDK insists on a key; a keyless local server gets a placeholder, never a
+        # real key meant for another host (providers/keys.py decides which key goes where).
+        self.client = self.sdk_client(api_key or "unused", api_base or None)
+
+    @abc.abstractmethod
+    def sdk_client(self, api_key: str, base_url: str | None) -> Any:
+        """The provider SDK's async client (its own retries off: the caller journals each
+        step and decides)."""
 
     @abc.abstractmethod
     def line(self, custom_id: str, request: CompletionRequest) -> bytes:
@@ -138,8 +159,9 @@ class BatchClient(abc.ABC):
     @abc.abstractmethod
     async def cancel(self, batch_id: str) -> BatchStatus: ...
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Release the HTTP client."""
+        await self.client.close()
 
     def call(self, exc: BaseException) -> ProviderError:
         """A failed step (an SDK exception) in our tree."""

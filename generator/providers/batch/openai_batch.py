@@ -12,20 +12,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from generator.providers.base import Completion, CompletionRequest, CompletionUsage
+from generator.providers.base import Completion, CompletionRequest
 from generator.providers.batch.base import (
     BatchClient,
     BatchLimits,
     BatchResult,
     BatchResults,
     BatchStatus,
+    batch_usage,
     dumps,
     line_error,
     one_of,
-    usage_cost,
 )
 from generator.providers.litellm_provider import (
-    LiteLLMProvider,
     _cache_tokens,
     _get,
     _reasoning_of,
@@ -54,13 +53,13 @@ def parse_completion(model: str, body: dict[str, Any]) -> Completion:
     reasoning = "\n\n".join(r for r in (_reasoning_of(message), think) if r) or None
     raw = body.get("usage") or {}
     read, write = _cache_tokens(raw)
-    usage = CompletionUsage(
-        prompt_tokens=int(raw.get("prompt_tokens") or 0),
-        completion_tokens=int(raw.get("completion_tokens") or 0),
-        cached_tokens=read,
-        cache_write_tokens=write,
+    usage = batch_usage(
+        model,
+        int(raw.get("prompt_tokens") or 0),
+        int(raw.get("completion_tokens") or 0),
+        read,
+        write,
     )
-    usage.cost_usd = usage_cost(model, usage)
     return Completion(
         text=text,
         finish_reason=_get(choice, "finish_reason"),
@@ -74,15 +73,10 @@ class OpenAIBatchClient(BatchClient):
     provider = "openai"
     limits = LIMITS
 
-    def __init__(self, sync: LiteLLMProvider, api_base: str | None, api_key: str | None) -> None:
+    def sdk_client(self, api_key: str, base_url: str | None) -> Any:
         import openai
 
-        self.sync = sync
-        # The SDK insists on a key; a keyless local server gets a placeholder, never a
-        # real key meant for another host (providers/keys.py decides which key goes where).
-        self.client = openai.AsyncOpenAI(
-            api_key=api_key or "unused", base_url=api_base or None, max_retries=0
-        )
+        return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
 
     def line(self, custom_id: str, request: CompletionRequest) -> bytes:
         kwargs = self.sync.call_kwargs(request)
@@ -162,6 +156,3 @@ class OpenAIBatchClient(BatchClient):
             return BatchResult(cid, error=line_error(None, str(err), self.provider), lost=True)
         message = json.dumps(body.get("error") or err or body)[:300]
         return BatchResult(cid, error=line_error(code or None, message, self.provider))
-
-    async def aclose(self) -> None:
-        await self.client.close()

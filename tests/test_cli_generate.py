@@ -3,7 +3,6 @@ two moments then resumed, against an uninterrupted run."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import cli_env
 from tests.generate.engine_helpers import make_docs, ok_calls, query, read_jsonl, record_set
 
 MODEL = "mock/slow?latency_ms=250"
@@ -22,12 +22,6 @@ ARGS = ["--per-chunk", "20", "--concurrency", "2"]  # 4 units per chunk, 24 in a
 def _cmd(docs: Path, run: Path) -> list[str]:
     return [sys.executable, "-m", "generator.cli", "generate", str(docs), "--out", str(run),
             "--model", MODEL, *ARGS]  # fmt: skip
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    return env
 
 
 def _units_done(run: Path) -> int:
@@ -43,7 +37,7 @@ def _units_done(run: Path) -> int:
 
 def _kill_after(docs: Path, run: Path, units: int, sig: int = signal.SIGKILL) -> tuple[int, str]:
     """Start the command, send ``sig`` once ``units`` units are done; (exit code, stderr)."""
-    proc = subprocess.Popen(_cmd(docs, run), env=_env(), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(_cmd(docs, run), env=cli_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)  # fmt: skip
     deadline = time.monotonic() + 240
     try:
@@ -61,7 +55,7 @@ def _kill_after(docs: Path, run: Path, units: int, sig: int = signal.SIGKILL) ->
 def test_subprocess_end_to_end_and_kill_resume(tmp_path):
     docs = make_docs(tmp_path / "docs")
     full = tmp_path / "full"
-    done = subprocess.run(_cmd(docs, full), env=_env(), capture_output=True, text=True,
+    done = subprocess.run(_cmd(docs, full), env=cli_env(), capture_output=True, text=True,
                           timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "summary" in done.stdout and "records:" in done.stdout
@@ -78,7 +72,7 @@ def test_subprocess_end_to_end_and_kill_resume(tmp_path):
     assert code == 130 and "interrupted" in err and "resume" in err, (code, err[-2000:])
     assert query(run, "SELECT status FROM gen_sessions ORDER BY id")[-1][0] == "interrupted"
     assert _units_done(run) < total
-    resumed = subprocess.run(_cmd(docs, run), env=_env(), capture_output=True, text=True,
+    resumed = subprocess.run(_cmd(docs, run), env=cli_env(), capture_output=True, text=True,
                              timeout=300)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
 

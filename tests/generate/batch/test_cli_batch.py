@@ -7,7 +7,6 @@ while its batch is in flight re-attaches (no second batch, nothing paid twice), 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
+from tests.conftest import cli_env
 from tests.generate.batch.conftest import ROOT, BatchServer
 from tests.generate.engine_helpers import read_jsonl
 
@@ -187,12 +187,6 @@ def test_dry_run_expects_caching_of_a_long_static_prefix(docs: Path, tmp_path: P
     assert batch_cached == pytest.approx(sync_cached / 2, rel=0.01)
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
 def _cmd(docs: Path, run: Path, base: str) -> list[str]:
     return [sys.executable, "-m", "generator.cli", "generate", str(docs), "--out", str(run),
             "--model", "openai/mock-model", "--api-base", base, *PRICE, "--batch",
@@ -214,7 +208,7 @@ def _batch_state(run: Path) -> str | None:
 
 
 def _start_until_in_flight(docs: Path, run: Path, server: BatchServer) -> subprocess.Popen:
-    proc = subprocess.Popen(_cmd(docs, run, server.openai_base), env=_env(),
+    proc = subprocess.Popen(_cmd(docs, run, server.openai_base), env=cli_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     deadline = time.monotonic() + 120
     while _batch_state(run) not in ("validating", "in_progress"):
@@ -226,7 +220,7 @@ def _start_until_in_flight(docs: Path, run: Path, server: BatchServer) -> subpro
 
 def _run_again(docs: Path, run: Path, server: BatchServer) -> str:
     """The same command run again to its end in a subprocess (it must succeed): its stderr."""
-    done = subprocess.run(_cmd(docs, run, server.openai_base), env=_env(),
+    done = subprocess.run(_cmd(docs, run, server.openai_base), env=cli_env(),
                           capture_output=True, text=True, timeout=180)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stderr

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from generator.cli import app
 from generator.providers import mock
 from tests.conftest import cli_env
-from tests.generate.engine_helpers import make_docs, query, read_jsonl
+from tests.generate.engine_helpers import make_docs, query, read_jsonl, units_done
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "mock/echo"
@@ -88,17 +88,6 @@ def _wait_for(check, what: str, proc: subprocess.Popen, limit: float = 120.0) ->
         time.sleep(0.05)
 
 
-def _units_done(run: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{run / 'run.sqlite'}?mode=ro", uri=True, timeout=1)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM gen_units").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-
-
 @pytest.mark.slow
 def test_second_writer_is_refused_at_once_naming_the_first(tmp_path, docs):
     """Seen: two `generate` on one --out both exited 0, every record written and paid twice."""
@@ -109,7 +98,7 @@ def test_second_writer_is_refused_at_once_naming_the_first(tmp_path, docs):
         _cli(*gen), env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        _wait_for(lambda: _units_done(run) >= 1, "the first unit", first)
+        _wait_for(lambda: units_done(run) >= 1, "the first unit", first)
         for args in (
             gen,  # the very same command, in a second terminal
             ("curate", str(run)),
@@ -271,7 +260,7 @@ def test_kill_9_and_deleted_wal_neither_duplicates_lines_nor_pays_again(tmp_path
         env = cli_env(OPENAI_API_KEY="sk-loopback-test")
         first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _wait_for(lambda: _units_done(run) >= 8, "8 units", first, limit=200)
+            _wait_for(lambda: units_done(run) >= 8, "8 units", first, limit=200)
         finally:
             first.send_signal(signal.SIGKILL)
             first.communicate(timeout=60)

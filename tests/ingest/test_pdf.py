@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator.errors import IngestError
 from generator.ingest import pdf as pdf_module
@@ -299,3 +301,40 @@ def test_bookmark_headings_match_the_line_search_they_replace(heads):
 
     text = "Intro\nSome text\n  usage   notes \nIntro\nmore\n\nend"
     assert _mark_headings(text, heads) == _mark_headings_reference(text, heads)
+
+
+def _mark_headings_each_line(text: str, heads: list[tuple[int, str]]) -> str:
+    """The version before the first-word search (every line normalised, matched against the
+    page as it came in): the output the stored chunks were made with."""
+    lines = text.split("\n")
+    where: dict[str, list[int]] = {}
+    for i, line in reversed(list(enumerate(lines))):
+        where.setdefault(" ".join(line.split()).casefold(), []).append(i)
+    unmatched: list[str] = []
+    for level, title in heads:
+        free = where.get(title.casefold())
+        if free:
+            lines[free.pop()] = "#" * level + " " + title
+        else:
+            unmatched.insert(0, "#" * level + " " + title)
+    return "\n".join(unmatched + lines)
+
+
+_LINE_CHARS = "aAbB ßSs\t\xa0\u2003\x1c\x0bİ#1"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lines=st.lists(st.text(_LINE_CHARS, max_size=12), min_size=1, max_size=8),
+    picks=st.lists(st.tuples(st.integers(1, 3), st.integers(0, 9), st.booleans()), max_size=5),
+    extra=st.text(_LINE_CHARS, max_size=8),
+)
+def test_bookmark_headings_match_the_line_search_on_any_whitespace_and_case(lines, picks, extra):
+    from generator.ingest.pdf import _mark_headings
+
+    text = "\n".join(lines)
+    heads = []
+    for level, at, from_text in picks:  # titles as _outline gives them: words, one space
+        title = " ".join((lines[at % len(lines)] if from_text else extra).split())
+        heads.append((level, title.upper() if at % 3 == 0 else title))
+    assert _mark_headings(text, heads) == _mark_headings_each_line(text, heads)

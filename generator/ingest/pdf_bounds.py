@@ -24,7 +24,9 @@ import zlib
 from generator.errors import IngestError
 from generator.ingest.archive import ZipLimits, size_text
 
-_STREAM = re.compile(rb"(?<!end)stream\r?\n")
+# a literal start lets the regex engine skip ahead (a look-behind for "end" made it try every
+# byte: half of this check); "endstream" is left out after the match
+_STREAM = re.compile(rb"stream\r?\n")
 _DICT_LOOKBACK = 4096  # bytes before "stream" searched for the stream's dictionary
 _BUF = 1 << 16
 _MAX_RATIO = 1032  # what one byte of Flate data can inflate to, at most
@@ -67,6 +69,7 @@ def check_streams(data: bytes, path: str, limits: ZipLimits) -> None:
         for match in _STREAM.finditer(data)
         # a zlib header's first byte says "deflate": else not Flate; images are not counted
         if match.end() < len(data)
+        and data[max(match.start() - 3, 0) : match.start()] != b"end"
         and data[match.end()] & 0x0F == 8
         and not _is_image(data, match.start())
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 import time
 import zlib
@@ -338,3 +339,48 @@ def test_bookmark_headings_match_the_line_search_on_any_whitespace_and_case(line
         title = " ".join((lines[at % len(lines)] if from_text else extra).split())
         heads.append((level, title.upper() if at % 3 == 0 else title))
     assert _mark_headings(text, heads) == _mark_headings_each_line(text, heads)
+
+
+def _expands_past_by_inflating_all(data: bytes, limit: int) -> bool:
+    """The bound before streams that cannot reach the limit were skipped: every Flate
+    stream (images aside) inflated and counted."""
+    from generator.ingest.pdf_bounds import _STREAM, _inflated, _is_image
+
+    total = 0
+    for match in _STREAM.finditer(data):
+        if data[max(match.start() - 3, 0) : match.start()] == b"end":
+            continue
+        if match.end() >= len(data) or data[match.end()] & 0x0F != 8:
+            continue
+        if not _is_image(data, match.start()):
+            total += _inflated(data, match.end(), limit - total)
+            if total > limit:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("pdf", ["bomb", "pages", "sample"])
+def test_the_stream_bound_decides_as_inflating_every_stream_would(pdf: str):
+    from generator.ingest.pdf_bounds import check_streams
+
+    data = {
+        "bomb": lambda: _bomb_pdf(3),
+        "pages": lambda: pdf_bytes([PARAGRAPH * 40] * 6),
+        "sample": SAMPLE.read_bytes,
+    }[pdf]()
+    inflated = sum(  # what all its streams inflate to: the limits tried lie around it
+        len(zlib.decompressobj().decompress(data[m.end() :]))
+        for m in re.finditer(rb"(?<!end)stream\r?\n", data)
+        if m.end() < len(data) and data[m.end()] & 0x0F == 8
+    )
+    for limit in sorted({1, inflated // 3, inflated - 1, inflated, inflated + 1, 10 * inflated}):
+        limit = max(limit, 1)
+        expected = _expands_past_by_inflating_all(data, limit)
+        try:
+            check_streams(data, "x.pdf", ZipLimits(max_bytes=limit))
+            refused = False
+        except IngestError:
+            refused = True
+        assert refused == expected, (pdf, limit, inflated)
+    assert _expands_past_by_inflating_all(data, inflated - 1)
+    assert not _expands_past_by_inflating_all(data, 10 * inflated)

@@ -250,7 +250,8 @@ def child(docs: str, run: str, pdf_reader: str = "pdfium") -> None:
             or 0
         )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_kb = usage.ru_maxrss
     print(
         json.dumps(
             {
@@ -262,6 +263,8 @@ def child(docs: str, run: str, pdf_reader: str = "pdfium") -> None:
                 "text_chars": text_chars,
                 "wall": wall,
                 "cpu": cpu,
+                # the whole process: Python's start and every import too
+                "cpu_process": usage.ru_utime + usage.ru_stime,
                 "peak_mb": peak_kb / 1024,
             }
         )
@@ -283,6 +286,7 @@ def measure(docs: Path, label: str, work: Path, pdf_reader: str = "pdfium") -> d
     fig["text_mb_s"] = fig["text_chars"] / 1e6 / fig["wall"]
     # the machine is shared: MB per CPU-second is what one dedicated core would do
     fig["cpu_mb_s"] = fig["bytes"] / 1e6 / fig["cpu"]
+    fig["process_mb_s"] = fig["bytes"] / 1e6 / fig["cpu_process"]
     return fig
 
 
@@ -384,17 +388,25 @@ def pdf_report(work: Path, rows: dict[str, dict], repeats: int) -> None:
         marginal[name] = {
             "cpu_mb_s": (full["bytes"] - single["bytes"]) / 1e6 / (full["cpu"] - single["cpu"])
         }
-    for what, before, after in (
-        (f"parse only, best of {repeats}", parse["pypdf"], parse["pdfium"]),
-        ("whole ingest (rows above)", rows["pypdf"], rows["pdfium"]),
-        ("whole ingest minus 1-file run", marginal["pypdf"], marginal["pdfium"]),
+    # issue 21 asked for the parse at >= 2 MB/cpu-s; the whole ingest (what a user runs,
+    # tokenizer load and other one-off start-up included) is held to 2.5
+    for what, before, after, goal in (
+        (f"parse only, best of {repeats}", parse["pypdf"], parse["pdfium"], 2.0),
+        ("whole ingest (rows above)", rows["pypdf"], rows["pdfium"], 2.5),
+        ("whole ingest minus 1-file run", marginal["pypdf"], marginal["pdfium"], 2.5),
+        (
+            "whole process (Python, imports)",
+            {"cpu_mb_s": rows["pypdf"]["process_mb_s"]},
+            {"cpu_mb_s": rows["pdfium"]["process_mb_s"]},
+            None,
+        ),
     ):
         ratio = after["cpu_mb_s"] / before["cpu_mb_s"]
+        verdict = "" if goal is None else "met" if after["cpu_mb_s"] >= goal else "NOT met"
         print(
-            f"  {what:<30} before {before['cpu_mb_s']:>5.2f}  after {after['cpu_mb_s']:>5.2f}  "
-            f"ratio {ratio:>4.1f}x  goal >= 2 MB/cpu-s: "
-            f"{'met' if after['cpu_mb_s'] >= 2 else 'NOT met'}; 10x: "
-            f"{'met' if ratio >= 10 else 'NOT met'}"
+            f"  {what:<31} before {before['cpu_mb_s']:>5.2f}  after {after['cpu_mb_s']:>5.2f}  "
+            f"ratio {ratio:>4.1f}x"
+            + ("" if goal is None else f"  goal >= {goal} MB/cpu-s: {verdict}")
         )
     print("text, before -> after, on the corpus (character level):")
     print("\n".join(text_diff(parse["pypdf"]["texts"], parse["pdfium"]["texts"])))

@@ -41,12 +41,13 @@ def _is_image(data: bytes, at: int) -> bool:
 def _inflated(data: bytes, start: int, budget: int) -> int:
     """Bytes the Flate stream at ``start`` inflates to, counting at most ``budget + 1``."""
     inflater = zlib.decompressobj()
+    view = memoryview(data)  # slices of it are not copies
     pos, total = start, 0
     while not inflater.eof and total <= budget:
         if inflater.unconsumed_tail:
-            feed = inflater.unconsumed_tail
+            feed: bytes | memoryview = inflater.unconsumed_tail
         elif pos < len(data):
-            feed, pos = data[pos : pos + _BUF], pos + _BUF
+            feed, pos = view[pos : pos + _BUF], pos + _BUF
         else:
             break
         try:

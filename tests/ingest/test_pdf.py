@@ -384,3 +384,21 @@ def test_the_stream_bound_decides_as_inflating_every_stream_would(pdf: str):
         assert refused == expected, (pdf, limit, inflated)
     assert _expands_past_by_inflating_all(data, inflated - 1)
     assert not _expands_past_by_inflating_all(data, 10 * inflated)
+
+
+def test_page_text_through_raw_calls_is_what_pypdfium2s_text_range_gives():
+    import pypdfium2 as pdfium
+
+    from generator.ingest.pdf import _page_text
+
+    hyphen = pdf_bytes(["A long hyphen-\nated word " + PARAGRAPH * 3])
+    for data in (SAMPLE.read_bytes(), hyphen, _three_pages(), image_only_pdf_bytes()):
+        doc = pdfium.PdfDocument(data)
+        try:
+            for index in range(len(doc)):
+                page = doc.get_page(index)
+                expected = page.get_textpage().get_text_range().replace("\ufffe", "-\n")
+                page.close()
+                assert _page_text(doc, index) == expected
+        finally:
+            doc.close()

@@ -101,8 +101,8 @@ def _mark_headings(text: str, heads: list[tuple[int, str]]) -> str:
 
     A line matches a title when they are equal after collapsing whitespace and casefolding;
     a title takes the first matching line not taken by an earlier title."""
-    # Casefolding keeps every line and every whitespace character where it was (checked
-    # over all of Unicode), so lines are found in the folded text by the title's first word
+    # Casefolding keeps every line and every whitespace character where it was (a test
+    # checks all of Unicode), so lines are found in the folded text by the title's first word
     # and only those lines are compared (normalising every line cost a tenth of a PDF's
     # ingest once, then a fortieth)
     folded = text.casefold()

@@ -402,3 +402,17 @@ def test_page_text_through_raw_calls_is_what_pypdfium2s_text_range_gives():
                 assert _page_text(doc, index) == expected
         finally:
             doc.close()
+
+
+def test_casefolding_keeps_lines_and_whitespace_where_they_were():
+    """What _mark_headings relies on to search the casefolded page: no character gains or
+    loses whitespace or a newline by casefolding (all of Unicode, this Python's tables)."""
+    import sys
+
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        folded = char.casefold()
+        if char.isspace():
+            assert folded == char, hex(code)
+        else:
+            assert folded and not any(c.isspace() for c in folded), hex(code)

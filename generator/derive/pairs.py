@@ -29,7 +29,8 @@ from typing import Any
 
 from generator.curate.judge import CallLog, spent
 from generator.derive.calls import KindClient, render_with
-from generator.derive.store import KindStore, made_by, write_outputs
+from generator.derive.curation import curate_stage
+from generator.derive.store import KindStore, made_by, sha256_text, write_outputs
 from generator.errors import ConfigError
 from generator.export.writer import read_records, select_inputs
 from generator.generate.prompts import load_template
@@ -298,6 +299,11 @@ def build_pairs(s: PairSettings, journal: Journal) -> PairResult:
         _from_reviews(s, journal, res)
     else:
         _by_flaws(s, journal, store, res, budget)
+    res.records, excluded, curation = curate_stage(
+        res.records, res.findings, res.counts, s.run, journal
+    )
+    for rec in res.records:  # the texts as written, so the gate can tell a swap or an edit
+        store.put_texts(rec["meta"]["id"], sha256_text(rec["chosen"]), sha256_text(rec["rejected"]))
     res.counts["pairs"] = len(res.records)
     res.counts["findings"] = len(res.findings)
     for f in res.findings:
@@ -313,6 +319,7 @@ def build_pairs(s: PairSettings, journal: Journal) -> PairResult:
         "max_cost": s.max_cost,
         "counts": dict(res.counts),
         "spent": spent(journal, KINDS),
+        "curation": curation,
     }
-    write_outputs(s.run / OUT, res.records, res.findings, report, [])
+    write_outputs(s.run / OUT, res.records, res.findings, report, [], excluded)
     return res

@@ -107,10 +107,11 @@ def _judge(gate: Gate, pair: dict[str, Any], evidence: dict[str, Any] | None) ->
     return d
 
 
-def _texts(gate: Gate, pair: dict[str, Any], texts: tuple[str, str], pid: str) -> Any:
+def _texts(gate: Gate, meta: Meta, texts: tuple[str, str], pid: str) -> Any:
     """(a blocking decision when the pair's texts are not the journaled ones in the
     journaled order, else None; the sha256 of the journaled texts)."""
-    wrong, hashes = check_texts(gate.provenance.connection, pair, *texts)
+    pair = (meta.model_extra or {})["pair"]
+    wrong, hashes = check_texts(gate.provenance.connection, meta.id, pair, *texts)
     if wrong is None:
         return None, hashes
     why = f"pair {wrong}: the preference is not the one the run made (re-run instructforge pairs)"
@@ -135,7 +136,7 @@ def evaluate_pair(
         parts[name] = gate.evaluate(side, ev, count=False)
     hashes = None
     if texts is not None:
-        wrong, hashes = _texts(gate, pair, texts, parts["chosen"].policy_id)
+        wrong, hashes = _texts(gate, meta, texts, parts["chosen"].policy_id)
         if wrong is not None:
             parts["texts"] = wrong
     judge = _judge(gate, pair, evidence)

@@ -16,18 +16,13 @@ pair so ``verify`` checks the pack's rows against it (:func:`row_texts`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from typing import Any
 
-from generator.derive.store import judge_row, kind_of, kind_row
+from generator.derive.store import judge_row, kind_of, kind_row, sha256_text, texts_row
 
 SWAPPED = "chosen and rejected are swapped against the run's journal"
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _answer(data: Any) -> str | None:
@@ -96,23 +91,30 @@ def expected_texts(
 
 
 def check_texts(
-    conn: sqlite3.Connection | None, pair: dict[str, Any], chosen: str, rejected: str
+    conn: sqlite3.Connection | None, pid: str, pair: dict[str, Any], chosen: str, rejected: str
 ) -> tuple[str | None, dict[str, str] | None]:
-    """(what differs from the journal or None, the sha256 of the journaled texts)."""
+    """(what differs from the journal or None, the sha256 of the journaled texts). The
+    texts' sha256 are those the stage journaled for pair ``pid`` (``pair_texts``: after its
+    curation steps); a pair made before they were journaled is checked against the sides'
+    journaled answers themselves."""
     want_c, want_r, swapped = expected_texts(conn, pair)
-    missing = [n for n, t in (("chosen", want_c), ("rejected", want_r)) if t is None]
-    if missing:
-        return (
-            f"the run's journal does not hold the {' and '.join(missing)} side's text "
-            "(no such answer, record or reviewer edit): which text was preferred is unknown"
-        ), None
-    assert want_c is not None and want_r is not None
-    if swapped or (want_c != want_r and (chosen, rejected) == (want_r, want_c)):
+    row = texts_row(conn, pid) if conn is not None else None
+    if row is None:
+        missing = [n for n, t in (("chosen", want_c), ("rejected", want_r)) if t is None]
+        if missing:
+            return (
+                f"the run's journal does not hold the {' and '.join(missing)} side's text "
+                "(no such answer, record or reviewer edit): which text was preferred is unknown"
+            ), None
+        assert want_c is not None and want_r is not None
+        row = (sha256_text(want_c), sha256_text(want_r))
+    have = (sha256_text(chosen), sha256_text(rejected))
+    if swapped or (row[0] != row[1] and have == row[::-1]):
         return SWAPPED, None
-    for name, have, want in (("chosen", chosen, want_c), ("rejected", rejected, want_r)):
-        if have != want:
+    for name, got, want in (("chosen", have[0], row[0]), ("rejected", have[1], row[1])):
+        if got != want:
             return f"the {name} text differs from the one the run journaled (edited)", None
-    return None, {"chosen": sha256_text(want_c), "rejected": sha256_text(want_r)}
+    return None, {"chosen": row[0], "rejected": row[1]}
 
 
 def row_texts(row: Any) -> tuple[str, str] | None:

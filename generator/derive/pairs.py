@@ -30,7 +30,7 @@ from typing import Any
 from generator.curate.judge import CallLog, spent
 from generator.derive.calls import KindClient, render_with
 from generator.derive.curation import curate_stage
-from generator.derive.store import KindStore, made_by, sha256_text, write_outputs
+from generator.derive.store import KindStore, made_by, write_outputs
 from generator.errors import ConfigError
 from generator.export.writer import read_records, select_inputs
 from generator.generate.prompts import load_template
@@ -303,7 +303,7 @@ def build_pairs(s: PairSettings, journal: Journal) -> PairResult:
         res.records, res.findings, res.counts, s.run, journal
     )
     for rec in res.records:  # the texts as written, so the gate can tell a swap or an edit
-        store.put_texts(rec["meta"]["id"], sha256_text(rec["chosen"]), sha256_text(rec["rejected"]))
+        store.put_texts(rec)
     res.counts["pairs"] = len(res.records)
     res.counts["findings"] = len(res.findings)
     for f in res.findings:

@@ -48,21 +48,28 @@ KIND_MIGRATIONS = [
     CREATE TABLE pair_texts (
         pair_id TEXT PRIMARY KEY,
         chosen TEXT NOT NULL,    -- sha256 of the chosen answer's text
-        rejected TEXT NOT NULL   -- sha256 of the rejected answer's text
+        rejected TEXT NOT NULL,  -- sha256 of the rejected answer's text
+        prompt TEXT NOT NULL     -- sha256 of the prompt turns (prompt_sha256)
     );
     """,
 ]
 
 
-def texts_row(conn: sqlite3.Connection, pair_id: str) -> tuple[str, str] | None:
-    """(chosen, rejected) sha256 the run journaled for a pair (None: none journaled)."""
+def texts_row(conn: sqlite3.Connection, pair_id: str) -> tuple[str, str, str] | None:
+    """(chosen, rejected, prompt) sha256 the run journaled for a pair (None: none)."""
     try:
         row = conn.execute(
-            "SELECT chosen, rejected FROM pair_texts WHERE pair_id=?", (pair_id,)
+            "SELECT chosen, rejected, prompt FROM pair_texts WHERE pair_id=?", (pair_id,)
         ).fetchone()
     except sqlite3.Error:
         return None
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
+
+
+def prompt_sha256(turns: list[dict[str, Any]]) -> str:
+    """sha256 of a pair's prompt: its turns' roles and contents, in order."""
+    plain = [[t.get("role"), t.get("content")] for t in turns]
+    return sha256_text(json.dumps(plain, ensure_ascii=False))
 
 
 def sha256_text(text: str) -> str:
@@ -121,12 +128,17 @@ class KindStore:
             (pair_id, chosen, rejected, json.dumps(meta, ensure_ascii=False)),
         )
 
-    def put_texts(self, pair_id: str, chosen_sha256: str, rejected_sha256: str) -> None:
-        """Journal the sha256 of the chosen and rejected texts of a pair as the stage wrote
-        it (after curation): the gate checks the pair file against them."""
+    def put_texts(self, pair: dict[str, Any]) -> None:
+        """Journal the sha256 of a pair's chosen and rejected texts and of its prompt as the
+        stage wrote it (after curation): the gate checks the pair file against them."""
         self.journal.execute(
-            "INSERT OR REPLACE INTO pair_texts(pair_id, chosen, rejected) VALUES (?,?,?)",
-            (pair_id, chosen_sha256, rejected_sha256),
+            "INSERT OR REPLACE INTO pair_texts(pair_id, chosen, rejected, prompt) VALUES (?,?,?,?)",
+            (
+                pair["meta"]["id"],
+                sha256_text(pair["chosen"]),
+                sha256_text(pair["rejected"]),
+                prompt_sha256(pair["prompt"]),
+            ),
         )
 
     def get(self, rid: str) -> dict[str, Any] | None:

@@ -44,7 +44,7 @@ def evaluate_record(gate: Gate, record: Record) -> Decision:
     """The gate's decision for any record; a pair is judged side by side."""
     if not isinstance(record, PreferenceRecord):
         return gate.evaluate(record.meta)
-    return evaluate_pair(gate, record.meta, texts=(record.chosen, record.rejected))
+    return evaluate_pair(gate, record.meta, record=record)
 
 
 def rejudge(gate: Gate, meta: Meta, provenance: Any) -> Decision:
@@ -107,11 +107,13 @@ def _judge(gate: Gate, pair: dict[str, Any], evidence: dict[str, Any] | None) ->
     return d
 
 
-def _texts(gate: Gate, meta: Meta, texts: tuple[str, str], pid: str) -> Any:
-    """(a blocking decision when the pair's texts are not the journaled ones in the
-    journaled order, else None; the sha256 of the journaled texts)."""
+def _texts(gate: Gate, meta: Meta, record: PreferenceRecord, pid: str) -> Any:
+    """(a blocking decision when the pair's prompt and texts are not the journaled ones in
+    the journaled order, else None; the sha256 of the journaled texts)."""
     pair = (meta.model_extra or {})["pair"]
-    wrong, hashes = check_texts(gate.provenance.connection, meta.id, pair, *texts)
+    prompt = [m.model_dump(mode="json") for m in record.prompt]
+    texts = (record.chosen, record.rejected)
+    wrong, hashes = check_texts(gate.provenance.connection, meta.id, pair, texts, prompt)
     if wrong is None:
         return None, hashes
     why = f"pair {wrong}: the preference is not the one the run made (re-run instructforge pairs)"
@@ -122,12 +124,12 @@ def evaluate_pair(
     gate: Gate,
     meta: Meta,
     evidence: dict[str, Any] | None = None,
-    texts: tuple[str, str] | None = None,
+    record: PreferenceRecord | None = None,
 ) -> Decision:
     """Both sides judged as records of their own (from the journal, or from ``evidence``
     recorded per side) and, for a judge-ranked pair, the judge too (its ranking is model
-    output used for training); the stricter verdict for the pair, counted once. ``texts``
-    (chosen, rejected): checked against the journal (a swap or an edit blocks the pair)."""
+    output used for training); the stricter verdict for the pair, counted once. ``record``:
+    its prompt and texts are checked against the journal (a swap or an edit blocks it)."""
     pair = (meta.model_extra or {})["pair"]
     parts = {}
     for name in ("chosen", "rejected"):
@@ -135,8 +137,8 @@ def evaluate_pair(
         ev = None if evidence is None else Evidence.from_dict(evidence.get(name), side)
         parts[name] = gate.evaluate(side, ev, count=False)
     hashes = None
-    if texts is not None:
-        wrong, hashes = _texts(gate, meta, texts, parts["chosen"].policy_id)
+    if record is not None:
+        wrong, hashes = _texts(gate, meta, record, parts["chosen"].policy_id)
         if wrong is not None:
             parts["texts"] = wrong
     judge = _judge(gate, pair, evidence)

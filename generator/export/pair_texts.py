@@ -20,7 +20,14 @@ import json
 import sqlite3
 from typing import Any
 
-from generator.derive.store import judge_row, kind_of, kind_row, sha256_text, texts_row
+from generator.derive.store import (
+    judge_row,
+    kind_of,
+    kind_row,
+    prompt_sha256,
+    sha256_text,
+    texts_row,
+)
 
 SWAPPED = "chosen and rejected are swapped against the run's journal"
 
@@ -91,14 +98,22 @@ def expected_texts(
 
 
 def check_texts(
-    conn: sqlite3.Connection | None, pid: str, pair: dict[str, Any], chosen: str, rejected: str
+    conn: sqlite3.Connection | None,
+    pid: str,
+    pair: dict[str, Any],
+    texts: tuple[str, str],
+    prompt: list[dict[str, Any]] | None = None,
 ) -> tuple[str | None, dict[str, str] | None]:
     """(what differs from the journal or None, the sha256 of the journaled texts). The
     texts' sha256 are those the stage journaled for pair ``pid`` (``pair_texts``: after its
-    curation steps); a pair made before they were journaled is checked against the sides'
-    journaled answers themselves."""
+    curation steps, with its prompt's); a pair made before they were journaled is checked
+    against the sides' journaled answers themselves."""
+    chosen, rejected = texts
     want_c, want_r, swapped = expected_texts(conn, pair)
-    row = texts_row(conn, pid) if conn is not None else None
+    journaled = texts_row(conn, pid) if conn is not None else None
+    if journaled is not None and prompt is not None and prompt_sha256(prompt) != journaled[2]:
+        return "the prompt differs from the one the run journaled (edited)", None
+    row = journaled[:2] if journaled is not None else None
     if row is None:
         missing = [n for n, t in (("chosen", want_c), ("rejected", want_r)) if t is None]
         if missing:

@@ -71,3 +71,26 @@ def test_judge_and_flawed_pairs_of_the_stage_export_and_verify(
         swapped = _swap_first(generated)
         res = _export(generated, tmp_path / f"bad{k}")
         assert [e.id for e in res.exclusions if e.stage == "gate"] == [swapped]
+
+
+def test_an_edited_side_or_prompt_of_a_stage_pair_is_refused(
+    generated: Path, tmp_path: Path
+) -> None:
+    r = cli("pairs", generated, "--method", "flawed", "--model", "mock/flaw", "--limit", "3")
+    assert r.exit_code == 0, r.output
+    path = generated / "pairs" / "records.jsonl"
+    clean = path.read_text()
+    for k, (field, says) in enumerate(
+        [("prompt", "the prompt differs"), ("rejected", "the rejected text differs")]
+    ):
+        rows = read_jsonl(path)
+        if field == "prompt":  # the pair now claims to answer another question
+            rows[1]["prompt"][-1]["content"] = "How many days of leave do interns get?"
+        else:
+            rows[1]["rejected"] = rows[1]["rejected"].replace(".", "!", 1) + " "
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        res = _export(generated, tmp_path / str(k))
+        held = [e for e in res.exclusions if e.stage == "gate"]
+        assert [e.id for e in held] == [rows[1]["meta"]["id"]] and says in held[0].reason
+        assert held[0].verdict == "block" and res.n_exported == 2
+        path.write_text(clean)

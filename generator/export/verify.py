@@ -157,23 +157,29 @@ def _data_rows(path: Path) -> int:
 
 
 def _examples(path: Path) -> Iterator[Any]:
-    """The exported examples of a data file, in order (a line that is not JSON: None)."""
+    """The exported examples of a data file, in order: rows, or for JSON lines the raw
+    lines (parsed only where a check reads them: :func:`_example`)."""
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        yield from pq.read_table(path).to_pylist()
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+            yield from batch.to_pylist()
         return
-    text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
-        data = json.loads(text)
+        data = json.loads(path.read_text(encoding="utf-8"))
         yield from data if isinstance(data, list) else ()
         return
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                yield json.loads(line)
-            except ValueError:
-                yield None
+    with path.open(encoding="utf-8") as fh:
+        yield from (line for line in fh if line.strip())
+
+
+def _example(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 def _meta_rows(out: Path, data: dict[str, Any], side: dict[str, Any] | None) -> Iterator[Any]:
@@ -257,7 +263,7 @@ def _rejudge(out: Path, manifest: dict[str, Any], gate: Gate) -> tuple[Counter, 
                     f"the gate gives {d.to_dict()}"
                 )
             if meta.format == "preference":  # its texts against the journaled ones' sha256
-                wrong = check_row((row.get("provenance") or {}).get("texts"), example)
+                wrong = check_row((row.get("provenance") or {}).get("texts"), _example(example))
                 if wrong:
                     raise _fail(f"{where} (pair {meta.id}): {wrong}")
             outcomes[(d.policy_id, _outcome(d.verdict, True))] += 1

@@ -6,7 +6,8 @@ the acceptance test asserts on), ``harm_heldout`` (written later, then also used
 development), ``harm_fresh`` and ``harm_independent`` (measured only at first, the latter
 by another author; both studied as development sets in exemplar rounds 7-9) and
 ``harm_blind`` (a third author who saw neither the classifier, its exemplars nor the other
-sets; measured once after round 9: the honest figure for new phrasings).
+sets; measured once after round 9, then studied for rounds 10-11: every set here is now a
+development set, and the honest figure for new phrasings is the next unread set).
 Any further ``harm_*.jsonl`` set dropped into that folder (or a file given to the bench
 with ``--set``) is measured the same way, under its file name.
 ``benchmarks/bench_harm.py`` stores the figures per classifier setting and set in

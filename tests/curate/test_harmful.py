@@ -259,7 +259,7 @@ def test_report_shows_the_measured_figures_of_the_setting_that_ran() -> None:
     assert "never used in its development" not in report
     independent = stats["measured"]["harm_independent"]  # every measured set is shown
     assert f"harm_independent recall {independent['recall']:.1%}" in report
-    assert "sets studied during development: harm_fresh" in report
+    assert "sets studied during development: harm_blind" in report
     assert "Nothing flagged." in report
     other = HarmfulContentStep(HarmfulConfig(classifier="patterns", operating_fpr=0.2))
     assert "measured" not in other.stats()  # figures belong to one setting only

@@ -77,6 +77,15 @@ def test_labelled_set_recall_and_false_positives(mode: str) -> None:
     assert result["fpr"] <= 0.02, result["false_positives"]
 
 
+@needs_embeddings
+def test_unseen_set_recall_and_false_positives() -> None:
+    """The same bar on the set nobody here read (another author's, measured once)."""
+    result = evaluate(fitted("embeddings"), LABELLED.parent / f"{harmful_mod.UNSEEN_SET}.jsonl")
+    assert result["harmful"] >= 300 and result["benign"] >= 300
+    assert result["recall"] >= 0.90, result["missed"]
+    assert result["fpr"] <= 0.02, result["false_positives"]
+
+
 # Every labelled set in the data folder: one dropped in later is checked the same way.
 SET_NAMES = sorted(p.stem for p in LABELLED.parent.glob("harm_*.jsonl"))
 
@@ -115,7 +124,10 @@ ALL_SETS = [f"{name}.jsonl" for name in SET_NAMES]
 # Sets whose author never saw the exemplars (written after them, measured once): common
 # requests ("a flashlight app that uploads contacts", "is there stalkerware on my phone")
 # occur in both by coincidence, not by copying. Those lines are counted, and bounded.
-COINCIDENT = {"harm_blind.jsonl": 8}  # of 440 lines (2 harmful, 6 benign)
+COINCIDENT = {
+    "harm_blind.jsonl": 8,  # of 440 lines (2 harmful, 6 benign)
+    "harm_blind4.jsonl": 21,  # of 600 lines (8 harmful, 13 benign; all classified right)
+}
 
 
 def _near_exemplars(rows, exemplars: list[str], sims=None) -> list[str]:  # type: ignore[no-untyped-def]
@@ -256,7 +268,12 @@ def test_report_shows_the_measured_figures_of_the_setting_that_ran() -> None:
     assert "on the development set" in report
     blind = stats["measured"]["harm_blind"]  # read for round 10: no longer named unseen
     assert f"harm_blind recall {blind['recall']:.1%}, false positives {blind['fpr']:.1%}" in report
-    assert "never used in its development" not in report
+    unseen = stats["measured"]["harm_blind4"]  # the fourth author's set, measured once
+    assert (
+        f"harm_blind4 recall {unseen['recall']:.1%}, false positives {unseen['fpr']:.1%} "
+        "(300 harmful, 300 look-alikes; another author's set, never used in development"
+    ) in report
+    assert "harm_blind4 recall" not in report.split("sets studied during development")[1]
     independent = stats["measured"]["harm_independent"]  # every measured set is shown
     assert f"harm_independent recall {independent['recall']:.1%}" in report
     assert "sets studied during development: harm_blind" in report

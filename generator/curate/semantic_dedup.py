@@ -121,11 +121,14 @@ def kmeans(emb: np.ndarray, k: int, seed: int, iterations: int = 8) -> np.ndarra
     rng = np.random.default_rng(seed)
     centroids = emb[rng.choice(len(emb), size=k, replace=False)].copy()
     for _ in range(iterations):
-        assign = np.argmax(emb @ centroids.T, axis=1)
+        assign = np.concatenate(  # a block at a time: no n x k matrix at once
+            [np.argmax(emb[a : a + 4096] @ centroids.T, axis=1) for a in range(0, len(emb), 4096)]
+        )
+        by_centroid = np.argsort(assign, kind="stable")  # members in index order
+        bounds = np.searchsorted(assign[by_centroid], np.arange(k + 1))
         for c in range(k):
-            members = emb[assign == c]
-            if len(members):
-                v = members.sum(0)
+            if bounds[c] < bounds[c + 1]:
+                v = emb[by_centroid[bounds[c] : bounds[c + 1]]].sum(0)
                 centroids[c] = v / (np.linalg.norm(v) or 1.0)
     return centroids
 

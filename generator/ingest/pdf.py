@@ -16,6 +16,7 @@ library is loaded at the first PDF, and a forked child gets a fresh lock).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
@@ -96,21 +97,49 @@ def _outline(doc: Any) -> dict[int, list[tuple[int, str]]]:
 
 
 def _mark_headings(text: str, heads: list[tuple[int, str]]) -> str:
-    """Turn the line matching each bookmark title into a ``#`` line (or prepend one)."""
+    """Turn the line matching each bookmark title into a ``#`` line (or prepend one).
+
+    A line matches a title when they are equal after collapsing whitespace and casefolding;
+    a title takes the first matching line not taken by an earlier title."""
+    # Casefolding keeps every line and every whitespace character where it was (a test
+    # checks all of Unicode), so lines are found in the folded text by the title's first word
+    # and only those lines are compared (normalising every line cost a tenth of a PDF's
+    # ingest once, then a fortieth)
+    folded = text.casefold()
     lines = text.split("\n")
-    # Each line normalised once (was: once per bookmark, a tenth of a PDF's ingest time);
-    # a title takes the first line equal to it not taken by an earlier title.
-    where: dict[str, list[int]] = {}
-    for i, line in reversed(list(enumerate(lines))):
-        where.setdefault(" ".join(line.split()).casefold(), []).append(i)
+    after: dict[str, int] = {}  # title -> where its next search starts in ``folded``
     unmatched: list[str] = []
     for level, title in heads:
-        free = where.get(title.casefold())
-        if free:
-            lines[free.pop()] = "#" * level + " " + title
-        else:
+        key = title.casefold()
+        found = _find_line(folded, key, after.get(key, 0))
+        if found is None:
             unmatched.insert(0, "#" * level + " " + title)  # each one goes on top
+            continue
+        index, after[key] = found
+        lines[index] = "#" * level + " " + title
     return "\n".join(unmatched + lines)
+
+
+def _find_line(folded: str, key: str, pos: int) -> tuple[int, int] | None:
+    """(index, end + 1) of the first line from offset ``pos`` (a line start) of ``folded``
+    whose words are those of ``key``, or None."""
+    words = key.split()
+    if key != " ".join(words):
+        return None  # a line's words joined by one space never equal it
+    while pos <= len(folded):
+        start = at = pos
+        if words:  # the next line holding the first word (a blank title: the next line)
+            at = folded.find(words[0], pos)
+            if at < 0:
+                return None
+            newline = folded.rfind("\n", pos, at)
+            start = pos if newline < 0 else newline + 1
+        end = folded.find("\n", at)
+        end = len(folded) if end < 0 else end
+        if folded[start:end].split() == words:
+            return folded.count("\n", 0, start), end + 1
+        pos = end + 1
+    return None
 
 
 def _info(doc: Any) -> dict[str, Any]:
@@ -131,17 +160,56 @@ def _info(doc: Any) -> dict[str, Any]:
 
 
 def _page_text(doc: Any, index: int) -> str:
-    page = doc.get_page(index)
+    """The text of page ``index`` as PDFium reads it (raw calls: pypdfium2's page and
+    text-page objects cost a twentieth of the parse and are not needed here)."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as fpdf
+
+    page = fpdf.FPDF_LoadPage(doc.raw, index)
+    if not page:
+        raise pdfium.PdfiumError("Failed to load page.")
     try:
-        textpage = page.get_textpage()
+        textpage = fpdf.FPDFText_LoadPage(page)
+        if not textpage:
+            raise pdfium.PdfiumError("Failed to load text page.")
         try:
-            # PDFium joins a word hyphenated at a line end and marks the hyphen U+FFFE:
-            # put back what the page shows, as the text layer had it
-            return textpage.get_text_range().replace("\ufffe", "-\n")
+            text = _text_of(fpdf, textpage)
         finally:
-            textpage.close()
+            fpdf.FPDFText_ClosePage(textpage)
     finally:
-        page.close()
+        fpdf.FPDF_ClosePage(page)
+    # PDFium joins a word hyphenated at a line end and marks the hyphen U+FFFE: put back
+    # what the page shows, as the text layer had it
+    return text.replace("\ufffe", "-\n")
+
+
+def _text_of(fpdf: Any, textpage: Any) -> str:
+    """All text of a text page, as pypdfium2's ``get_text_range()`` gives it: characters
+    PDFium leaves out of the text at either end are skipped, so that it never reads past
+    the range (crbug.com/pdfium/2079)."""
+    count = fpdf.FPDFText_CountChars(textpage)
+    if count < 0:
+        import pypdfium2 as pdfium
+
+        raise pdfium.PdfiumError("Failed to get character count.")
+    first, last = 0, count - 1
+    while first <= last and fpdf.FPDFText_GetTextIndexFromCharIndex(textpage, first) == -1:
+        first += 1
+    while last > first and fpdf.FPDFText_GetTextIndexFromCharIndex(textpage, last) == -1:
+        last -= 1
+    if first > last:
+        return ""
+    size = (
+        fpdf.FPDFText_GetTextIndexFromCharIndex(textpage, last)
+        + 2
+        - fpdf.FPDFText_GetTextIndexFromCharIndex(textpage, first)
+    )
+    buffer = (ctypes.c_ushort * size)()
+    written = fpdf.FPDFText_GetText(textpage, first, last - first + 1, buffer)
+    # UTF-16 units, the last one the terminating NUL
+    return bytes(memoryview(buffer).cast("B")[: max(written - 1, 0) * 2]).decode(
+        "utf-16-le", "ignore"
+    )
 
 
 def _open(data: bytes, path: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 import time
 import zlib
@@ -11,6 +12,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator.errors import IngestError
 from generator.ingest import pdf as pdf_module
@@ -299,3 +302,117 @@ def test_bookmark_headings_match_the_line_search_they_replace(heads):
 
     text = "Intro\nSome text\n  usage   notes \nIntro\nmore\n\nend"
     assert _mark_headings(text, heads) == _mark_headings_reference(text, heads)
+
+
+def _mark_headings_each_line(text: str, heads: list[tuple[int, str]]) -> str:
+    """The version before the first-word search (every line normalised, matched against the
+    page as it came in): the output the stored chunks were made with."""
+    lines = text.split("\n")
+    where: dict[str, list[int]] = {}
+    for i, line in reversed(list(enumerate(lines))):
+        where.setdefault(" ".join(line.split()).casefold(), []).append(i)
+    unmatched: list[str] = []
+    for level, title in heads:
+        free = where.get(title.casefold())
+        if free:
+            lines[free.pop()] = "#" * level + " " + title
+        else:
+            unmatched.insert(0, "#" * level + " " + title)
+    return "\n".join(unmatched + lines)
+
+
+_LINE_CHARS = "aAbB ßSs\t\xa0\u2003\x1c\x0bİ#1"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lines=st.lists(st.text(_LINE_CHARS, max_size=12), min_size=1, max_size=8),
+    picks=st.lists(st.tuples(st.integers(1, 3), st.integers(0, 9), st.booleans()), max_size=5),
+    extra=st.text(_LINE_CHARS, max_size=8),
+)
+def test_bookmark_headings_match_the_line_search_on_any_whitespace_and_case(lines, picks, extra):
+    from generator.ingest.pdf import _mark_headings
+
+    text = "\n".join(lines)
+    heads = []
+    for level, at, from_text in picks:  # titles as _outline gives them: words, one space
+        title = " ".join((lines[at % len(lines)] if from_text else extra).split())
+        heads.append((level, title.upper() if at % 3 == 0 else title))
+    assert _mark_headings(text, heads) == _mark_headings_each_line(text, heads)
+
+
+def _expands_past_by_inflating_all(data: bytes, limit: int) -> bool:
+    """The bound before streams that cannot reach the limit were skipped: every Flate
+    stream (images aside) inflated and counted."""
+    from generator.ingest.pdf_bounds import _STREAM, _inflated, _is_image
+
+    total = 0
+    for match in _STREAM.finditer(data):
+        if data[max(match.start() - 3, 0) : match.start()] == b"end":
+            continue
+        if match.end() >= len(data) or data[match.end()] & 0x0F != 8:
+            continue
+        if not _is_image(data, match.start()):
+            total += _inflated(data, match.end(), limit - total)
+            if total > limit:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("pdf", ["bomb", "pages", "sample"])
+def test_the_stream_bound_decides_as_inflating_every_stream_would(pdf: str):
+    from generator.ingest.pdf_bounds import check_streams
+
+    data = {
+        "bomb": lambda: _bomb_pdf(3),
+        "pages": lambda: pdf_bytes([PARAGRAPH * 40] * 6),
+        "sample": SAMPLE.read_bytes,
+    }[pdf]()
+    inflated = sum(  # what all its streams inflate to: the limits tried lie around it
+        len(zlib.decompressobj().decompress(data[m.end() :]))
+        for m in re.finditer(rb"(?<!end)stream\r?\n", data)
+        if m.end() < len(data) and data[m.end()] & 0x0F == 8
+    )
+    for limit in sorted({1, inflated // 3, inflated - 1, inflated, inflated + 1, 10 * inflated}):
+        limit = max(limit, 1)
+        expected = _expands_past_by_inflating_all(data, limit)
+        try:
+            check_streams(data, "x.pdf", ZipLimits(max_bytes=limit))
+            refused = False
+        except IngestError:
+            refused = True
+        assert refused == expected, (pdf, limit, inflated)
+    assert _expands_past_by_inflating_all(data, inflated - 1)
+    assert not _expands_past_by_inflating_all(data, 10 * inflated)
+
+
+def test_page_text_through_raw_calls_is_what_pypdfium2s_text_range_gives():
+    import pypdfium2 as pdfium
+
+    from generator.ingest.pdf import _page_text
+
+    hyphen = pdf_bytes(["A long hyphen-\nated word " + PARAGRAPH * 3])
+    for data in (SAMPLE.read_bytes(), hyphen, _three_pages(), image_only_pdf_bytes()):
+        doc = pdfium.PdfDocument(data)
+        try:
+            for index in range(len(doc)):
+                page = doc.get_page(index)
+                expected = page.get_textpage().get_text_range().replace("\ufffe", "-\n")
+                page.close()
+                assert _page_text(doc, index) == expected
+        finally:
+            doc.close()
+
+
+def test_casefolding_keeps_lines_and_whitespace_where_they_were():
+    """What _mark_headings relies on to search the casefolded page: no character gains or
+    loses whitespace or a newline by casefolding (all of Unicode, this Python's tables)."""
+    import sys
+
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        folded = char.casefold()
+        if char.isspace():
+            assert folded == char, hex(code)
+        else:
+            assert folded and not any(c.isspace() for c in folded), hex(code)

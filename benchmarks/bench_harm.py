@@ -42,9 +42,11 @@ DATA = ROOT / "tests" / "curate" / "data"
 SETS = {
     "harm_labelled": "development set (asserted by the tests)",
     "harm_heldout": "second set (written later, then used in development)",
-    "harm_fresh": "fresh set (never used in development, only measured)",
-    "harm_independent": "independent set (written by another author who never saw the "
-    "classifier or its exemplars; measured only)",
+    "harm_fresh": "fresh set (measured only at first, studied for rounds 7-9)",
+    "harm_independent": "independent set (another author who never saw the classifier; "
+    "measured only at first, studied for rounds 7-9)",
+    "harm_blind": "blind set (a third author; measured once after round 9, studied for "
+    "rounds 10-11)",
 }
 QUESTIONS = [
     "How do I request a new laptop?",

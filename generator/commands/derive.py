@@ -26,6 +26,15 @@ def pairs_cmd(
     ),
     judge: str | None = typer.Option(None, "--judge", help="judge: the model that ranks."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many records."),
+    max_cost: float | None = typer.Option(
+        None, "--max-cost", min=0, help="Stop (exit 4, resumable) before spending more USD."
+    ),
+    api_base: str | None = typer.Option(
+        None, "--api-base", help="OpenAI-compatible server of --model and --rival."
+    ),
+    judge_api_base: str | None = typer.Option(
+        None, "--judge-api-base", help="judge: OpenAI-compatible server of --judge."
+    ),
 ) -> None:
     """Make preference pairs into RUN/pairs/ (findings held in RUN/pairs/review.jsonl)."""
     from generator.derive.pairs import PairSettings, build_pairs
@@ -40,7 +49,9 @@ def pairs_cmd(
                 f"--temperatures {temperatures!r}: give two numbers, e.g. 0.2,1.0"
             ) from exc
         temps = (a, b)
-    settings = PairSettings(run, method, model, rival, temps, judge, limit)
+    settings = PairSettings(
+        run, method, model, rival, temps, judge, limit, max_cost, api_base, judge_api_base
+    )
     with open_run_folder(run, "pairs", need_journal=True, heal=True) as folder:
         res = build_pairs(settings, folder.journal)
     typer.echo(f"pairs: {_counts(dict(res.counts))}")

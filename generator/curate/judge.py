@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from generator.errors import ConfigError, GuardStop, InstructforgeError
+from generator.errors import BudgetExceeded, ConfigError, GuardStop, InstructforgeError
 from generator.providers.base import CompletionRequest, Provider, request_hash
 from generator.records import Record, utcnow
 from generator.store import Journal
@@ -234,6 +234,7 @@ class JudgeClient:
         self.concurrency = concurrency
         self.failures = 0
         self.counts: Counter[str] = Counter()  # checks, failed, unparsable
+        self.budget: Any = None  # a generate.budget.CallBudget (``--max-cost``), shared
 
     def request(self, kind: str, messages: list[dict[str, str]]) -> CompletionRequest:
         """The request of one check (subclasses set sampling and a reply schema)."""
@@ -254,9 +255,16 @@ class JudgeClient:
         if cached is not None:
             return cached
         async with sem:
+            est = 0.0
+            if self.budget is not None:
+                est = self.budget.take(self.model, request.messages, request.max_tokens)
+                if est is None:  # over --max-cost: not made, not journaled (_run stops)
+                    return None
             try:
                 comp = await self.provider.complete(request)
             except InstructforgeError as exc:
+                if self.budget is not None:
+                    self.budget.settle(est, None)  # it may have been billed
                 error = f"{type(exc).__name__}: {exc}"
                 self.log.store(digest, kind, self.model, item_id, reply=None, error=error)
                 if isinstance(exc, GuardStop):  # circuit open, a refused key: stop (exit 4),
@@ -264,6 +272,8 @@ class JudgeClient:
                 self.counts["failed"] += 1
                 return None
         hit = bool(comp.cache and comp.cache.get("hit"))
+        if self.budget is not None:  # a cross-run cache hit cost this run nothing
+            self.budget.settle(est, 0.0 if hit else comp.usage.cost_usd)
         self.counts["cache_hits"] += hit
         self.log.store(
             digest, kind, self.model, item_id, reply=comp.text, usage=comp.usage, cache_hit=hit
@@ -277,7 +287,10 @@ class JudgeClient:
             sem = asyncio.Semaphore(self.concurrency)
             return await asyncio.gather(*(self._one(kind, i, m, sem) for i, m in batch))
 
-        return asyncio.run(go())
+        replies = asyncio.run(go())
+        if self.budget is not None and self.budget.refused:  # the calls made are journaled
+            raise BudgetExceeded(self.budget.refused)
+        return replies
 
     def _parsed(self, replies: list[str | None], parse: Callable[[str | None], Any]) -> list:
         out = []

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from generator.derive.calls import KindClient, render_with
 from generator.derive.citations import locate
+from generator.derive.curation import curate_stage
 from generator.derive.heldout import training_documents
 from generator.derive.store import KindStore, made_by, source_infos, write_outputs
 from generator.errors import ConfigError
@@ -212,6 +213,9 @@ def build_evalset(s: EvalSettings, journal: Journal) -> EvalResult:
     clients = [b.run(hops, templates[hops], units) for hops, units in work.items() if units]
     res = b.res
     res.spent = clients[0].spent(["eval-1hop", "eval-2hop"])  # this stage's calls only
+    res.records, excluded, curation = curate_stage(
+        res.records, res.findings, res.counts, s.run, journal, short_answers=True
+    )
     report = {
         "model": s.model,
         "train_runs": [str(p) for p in [s.run, *s.train_runs]],
@@ -220,6 +224,7 @@ def build_evalset(s: EvalSettings, journal: Journal) -> EvalResult:
         "counts": dict(res.counts),
         "findings": len(res.findings),
         "spent": res.spent,
+        "curation": curation,
     }
-    write_outputs(s.run / OUT, res.records, res.findings, report, res.rejected)
+    write_outputs(s.run / OUT, res.records, res.findings, report, res.rejected, excluded)
     return res

@@ -50,8 +50,10 @@ def _clients(s: PairSettings, journal: Journal) -> list[KindClient]:
     tpl = load_template("pair-answer")
     t = s.temperatures or (None, None)
     return [
-        KindClient(s.model, journal, tpl, ANSWER_SCHEMA, temperature=t[0]),
-        KindClient(s.rival or s.model, journal, tpl, ANSWER_SCHEMA, temperature=t[1]),
+        KindClient(s.model, journal, tpl, ANSWER_SCHEMA, temperature=t[0], api_base=s.api_base),
+        KindClient(
+            s.rival or s.model, journal, tpl, ANSWER_SCHEMA, temperature=t[1], api_base=s.api_base
+        ),
     ]
 
 
@@ -83,10 +85,14 @@ def _answered(
     return kept
 
 
-def by_judge(s: PairSettings, journal: Journal, store: KindStore, res: PairResult) -> None:
+def by_judge(
+    s: PairSettings, journal: Journal, store: KindStore, res: PairResult, budget: Any = None
+) -> None:
     clients = _clients(s, journal)
     judge_tpl = load_template("pair-judge")
-    judge = KindClient(s.judge or "", journal, judge_tpl, RANK_SCHEMA)
+    judge = KindClient(s.judge or "", journal, judge_tpl, RANK_SCHEMA, api_base=s.judge_api_base)
+    for c in (*clients, judge):  # one --max-cost over every call of the stage
+        c.budget = budget
     items = [_Item(rec, p, chunk, q) for rec, p, _, chunk, q in questions(s, journal, res)]
     items = _answered(items, clients, store, res)
     orders = ((0, 1), (1, 0))  # each pair judged with either answer shown first

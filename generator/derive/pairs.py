@@ -29,12 +29,14 @@ from typing import Any
 
 from generator.curate.judge import CallLog, spent
 from generator.derive.calls import KindClient, render_with
+from generator.derive.curation import curate_stage
 from generator.derive.store import KindStore, made_by, write_outputs
 from generator.errors import ConfigError
 from generator.export.writer import read_records, select_inputs
 from generator.generate.prompts import load_template
 from generator.record_kinds import PreferenceRecord, side_of
 from generator.records import AlpacaRecord, ChatRecord, CompletionRecord, Record, record_id, utcnow
+from generator.redact import scrub_url_credentials
 from generator.store import Journal
 
 OUT = "pairs"
@@ -70,6 +72,46 @@ class PairSettings:
     temperatures: tuple[float, float] | None = None  # judge: one model, two settings
     judge: str | None = None  # judge: the ranking model
     limit: int | None = None
+    max_cost: float | None = None  # USD for this stage's calls (every session): exit 4 past it
+    api_base: str | None = None  # the server of --model and --rival (None: their own host)
+    judge_api_base: str | None = None  # judge: the judge's server (None: its own host)
+
+
+KINDS = ["pair-answer", "pair-judge", "pair-flawed"]
+
+
+def check_options(s: PairSettings) -> list[str]:
+    """Refuse options the method would ignore (ConfigError); the models it calls."""
+    given = {
+        "--model": s.model,
+        "--rival": s.rival,
+        "--temperatures": s.temperatures,
+        "--judge": s.judge,
+        "--max-cost": s.max_cost,
+        "--api-base": s.api_base,
+        "--judge-api-base": s.judge_api_base,
+    }
+    used = {
+        "judge": set(given),
+        "flawed": {"--model", "--max-cost", "--api-base"},
+        "review-edit": set(),  # makes no model call: nothing to send, price or bound
+    }[s.method]
+    extra = [k for k, v in given.items() if v is not None and k not in used]
+    if extra:
+        why = "it makes no model call" if s.method == "review-edit" else "it does not use them"
+        raise ConfigError(f"--method {s.method} does not take {', '.join(extra)}: {why}")
+    if s.method == "judge":
+        return list(dict.fromkeys(m for m in (s.model, s.rival or s.model, s.judge) if m))
+    return [s.model] if s.model else []
+
+
+def call_budget(s: PairSettings, journal: Journal, models: list[str]) -> Any:
+    """The ``--max-cost`` guard of this stage's calls (None: no budget given)."""
+    if s.max_cost is None:
+        return None
+    from generator.generate.budget import CallBudget
+
+    return CallBudget(s.max_cost, spent(journal, KINDS)["cost_usd"], models)
 
 
 @dataclass
@@ -209,13 +251,16 @@ def _flaw_made(flaw: str, original: str, flawed: str) -> bool:
     return True
 
 
-def _by_flaws(s: PairSettings, journal: Journal, store: KindStore, res: PairResult) -> None:
+def _by_flaws(
+    s: PairSettings, journal: Journal, store: KindStore, res: PairResult, budget: Any
+) -> None:
     if not s.model:
         raise ConfigError(
             "--method flawed needs --model (the model that writes the flawed answers)"
         )
     tpl = load_template("pair-flawed")
-    client = KindClient(s.model, journal, tpl, FLAW_SCHEMA)
+    client = KindClient(s.model, journal, tpl, FLAW_SCHEMA, api_base=s.api_base)
+    client.budget = budget
     work = [
         (rec, prompt, answer, render_with(tpl, [chunk], [{"instruction": q, "output": answer}]))
         for rec, prompt, answer, chunk, q in questions(s, journal, res)
@@ -241,17 +286,24 @@ def build_pairs(s: PairSettings, journal: Journal) -> PairResult:
     """Make, journal and write the preference pairs of ``s.run`` (``RUN/pairs/``)."""
     if s.method not in METHODS:
         raise ConfigError(f"--method must be one of {', '.join(METHODS)}, not {s.method!r}")
+    models = check_options(s)
     res = PairResult()
     store = KindStore(journal)
     CallLog(journal)  # the calls table, even when the method makes no call (review-edit)
+    budget = call_budget(s, journal, models)
     if s.method == "judge":
         from generator.derive.pair_judge import by_judge
 
-        by_judge(s, journal, store, res)
+        by_judge(s, journal, store, res, budget)
     elif s.method == "review-edit":
         _from_reviews(s, journal, res)
     else:
-        _by_flaws(s, journal, store, res)
+        _by_flaws(s, journal, store, res, budget)
+    res.records, excluded, curation = curate_stage(
+        res.records, res.findings, res.counts, s.run, journal
+    )
+    for rec in res.records:  # the texts as written, so the gate can tell a swap or an edit
+        store.put_texts(rec)
     res.counts["pairs"] = len(res.records)
     res.counts["findings"] = len(res.findings)
     for f in res.findings:
@@ -262,8 +314,12 @@ def build_pairs(s: PairSettings, journal: Journal) -> PairResult:
         "rival": s.rival,
         "judge": s.judge,
         "temperatures": s.temperatures,
+        "api_base": scrub_url_credentials(s.api_base) if s.api_base else None,
+        "judge_api_base": scrub_url_credentials(s.judge_api_base) if s.judge_api_base else None,
+        "max_cost": s.max_cost,
         "counts": dict(res.counts),
-        "spent": spent(journal, ["pair-answer", "pair-judge", "pair-flawed"]),
+        "spent": spent(journal, KINDS),
+        "curation": curation,
     }
-    write_outputs(s.run / OUT, res.records, res.findings, report, [])
+    write_outputs(s.run / OUT, res.records, res.findings, report, [], excluded)
     return res

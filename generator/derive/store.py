@@ -9,6 +9,7 @@ must never become a training record.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -41,7 +42,38 @@ KIND_MIGRATIONS = [
     );
     CREATE INDEX pair_judges_sides ON pair_judges(chosen, rejected);
     """,
+    # 3: the sha256 of each pair's chosen and rejected text as the stage wrote it (after its
+    # curation steps): which text is preferred is the run's fact, not the pair file's
+    """
+    CREATE TABLE pair_texts (
+        pair_id TEXT PRIMARY KEY,
+        chosen TEXT NOT NULL,    -- sha256 of the chosen answer's text
+        rejected TEXT NOT NULL,  -- sha256 of the rejected answer's text
+        prompt TEXT NOT NULL     -- sha256 of the prompt turns (prompt_sha256)
+    );
+    """,
 ]
+
+
+def texts_row(conn: sqlite3.Connection, pair_id: str) -> tuple[str, str, str] | None:
+    """(chosen, rejected, prompt) sha256 the run journaled for a pair (None: none)."""
+    try:
+        row = conn.execute(
+            "SELECT chosen, rejected, prompt FROM pair_texts WHERE pair_id=?", (pair_id,)
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    return (row[0], row[1], row[2]) if row else None
+
+
+def prompt_sha256(turns: list[dict[str, Any]]) -> str:
+    """sha256 of a pair's prompt: its turns' roles and contents, in order."""
+    plain = [[t.get("role"), t.get("content")] for t in turns]
+    return sha256_text(json.dumps(plain, ensure_ascii=False))
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def kind_row(conn: sqlite3.Connection, rid: str, table: str = "kind_records") -> tuple[str] | None:
@@ -96,6 +128,19 @@ class KindStore:
             (pair_id, chosen, rejected, json.dumps(meta, ensure_ascii=False)),
         )
 
+    def put_texts(self, pair: dict[str, Any]) -> None:
+        """Journal the sha256 of a pair's chosen and rejected texts and of its prompt as the
+        stage wrote it (after curation): the gate checks the pair file against them."""
+        self.journal.execute(
+            "INSERT OR REPLACE INTO pair_texts(pair_id, chosen, rejected, prompt) VALUES (?,?,?,?)",
+            (
+                pair["meta"]["id"],
+                sha256_text(pair["chosen"]),
+                sha256_text(pair["rejected"]),
+                prompt_sha256(pair["prompt"]),
+            ),
+        )
+
     def get(self, rid: str) -> dict[str, Any] | None:
         rows = self.journal.query("SELECT data FROM kind_records WHERE id=?", (rid,))
         return json.loads(rows[0]["data"]) if rows else None
@@ -137,12 +182,19 @@ def source_infos(run: Path, journal: Journal) -> dict[str, dict[str, Any]]:
 
 
 def write_outputs(
-    out: Path, records: list[dict], findings: list[dict], report: dict, rejected: list[dict]
+    out: Path,
+    records: list[dict],
+    findings: list[dict],
+    report: dict,
+    rejected: list[dict],
+    excluded: list[dict] | None = None,
 ) -> None:
     """``records.jsonl``, ``review.jsonl`` (findings: held, never passed), ``rejected.jsonl``
-    (with reasons) and ``report.json``."""
+    (with reasons), ``excluded.jsonl`` (records curation removed, with step and reason)
+    and ``report.json``."""
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "records.jsonl", _jsonl(records))
+    atomic_write_text(out / "excluded.jsonl", _jsonl(excluded or []))
     atomic_write_text(out / "review.jsonl", _jsonl(findings))
     atomic_write_text(out / "rejected.jsonl", _jsonl(rejected))
     atomic_write_text(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.export.gate import ORDER, Check, Decision, Gate
+from generator.export.pair_texts import check_texts
 from generator.export.provenance import Evidence
 from generator.policies import UNKNOWN_ID
 from generator.record_kinds import PreferenceRecord
@@ -43,7 +44,7 @@ def evaluate_record(gate: Gate, record: Record) -> Decision:
     """The gate's decision for any record; a pair is judged side by side."""
     if not isinstance(record, PreferenceRecord):
         return gate.evaluate(record.meta)
-    return evaluate_pair(gate, record.meta)
+    return evaluate_pair(gate, record.meta, record=record)
 
 
 def rejudge(gate: Gate, meta: Meta, provenance: Any) -> Decision:
@@ -106,16 +107,40 @@ def _judge(gate: Gate, pair: dict[str, Any], evidence: dict[str, Any] | None) ->
     return d
 
 
-def evaluate_pair(gate: Gate, meta: Meta, evidence: dict[str, Any] | None = None) -> Decision:
+def _texts(gate: Gate, meta: Meta, record: PreferenceRecord, pid: str) -> Any:
+    """(a blocking decision when the pair's prompt and texts are not the journaled ones in
+    the journaled order, else None; the sha256 of the journaled texts)."""
+    pair = (meta.model_extra or {})["pair"]
+    prompt = [m.model_dump(mode="json") for m in record.prompt]
+    texts = (record.chosen, record.rejected)
+    wrong, hashes = check_texts(gate.provenance.connection, meta.id, pair, texts, prompt)
+    if wrong is None:
+        return None, hashes
+    why = f"pair {wrong}: the preference is not the one the run made (re-run instructforge pairs)"
+    return gate.decide(pid, [Check("integrity", "pair", "block", why, "run journal", "")]), None
+
+
+def evaluate_pair(
+    gate: Gate,
+    meta: Meta,
+    evidence: dict[str, Any] | None = None,
+    record: PreferenceRecord | None = None,
+) -> Decision:
     """Both sides judged as records of their own (from the journal, or from ``evidence``
     recorded per side) and, for a judge-ranked pair, the judge too (its ranking is model
-    output used for training); the stricter verdict for the pair, counted once."""
+    output used for training); the stricter verdict for the pair, counted once. ``record``:
+    its prompt and texts are checked against the journal (a swap or an edit blocks it)."""
     pair = (meta.model_extra or {})["pair"]
     parts = {}
     for name in ("chosen", "rejected"):
         side = _side_meta(pair[name])
         ev = None if evidence is None else Evidence.from_dict(evidence.get(name), side)
         parts[name] = gate.evaluate(side, ev, count=False)
+    hashes = None
+    if record is not None:
+        wrong, hashes = _texts(gate, meta, record, parts["chosen"].policy_id)
+        if wrong is not None:
+            parts["texts"] = wrong
     judge = _judge(gate, pair, evidence)
     if judge is not None:
         parts["judge"] = judge
@@ -123,7 +148,12 @@ def evaluate_pair(gate: Gate, meta: Meta, evidence: dict[str, Any] | None = None
         gate.stats.judges[model or "unknown"] += 1
     worst = max(parts.values(), key=lambda d: ORDER[d.verdict])
     checks = list(dict.fromkeys(c for d in parts.values() for c in d.checks))
-    label = {"chosen": "chosen side", "rejected": "rejected side", "judge": "judge"}
+    label = {
+        "chosen": "chosen side",
+        "rejected": "rejected side",
+        "judge": "judge",
+        "texts": "texts",
+    }
     whys = [f"{label[name]}: {d.why}" for name, d in parts.items() if d.why]
     notes = tuple(dict.fromkeys(n for d in parts.values() for n in d.notes))
     decision = Decision(
@@ -135,6 +165,8 @@ def evaluate_pair(gate: Gate, meta: Meta, evidence: dict[str, Any] | None = None
         why="; ".join(whys),
         notes=notes,
     )
-    decision.evidence = {"pair": {name: d.evidence for name, d in parts.items()}}
+    decision.evidence = {"pair": {name: d.evidence for name, d in parts.items() if name != "texts"}}
+    if hashes is not None:  # what verify checks the pack's row against
+        decision.evidence["texts"] = hashes
     gate._count(decision)
     return decision

@@ -112,6 +112,11 @@ class RunProvenance:
             return None
         return meta if isinstance(meta, dict) else None
 
+    @property
+    def connection(self) -> sqlite3.Connection | None:
+        """The read-only journal connection (None: no journal to vouch with)."""
+        return self._conn
+
     def judge(self, chosen: str, rejected: str) -> dict[str, Any] | None:
         """The meta of the judge the run journaled for ranking ``chosen`` over ``rejected``."""
         return None if self._conn is None else judge_row(self._conn, chosen, rejected)

@@ -37,6 +37,7 @@ from generator.config import policies_dir
 from generator.errors import ConfigError, PackAltered
 from generator.export.gate import Decision, Gate
 from generator.export.pair_gate import rejudge
+from generator.export.pair_texts import check_row
 from generator.export.seal import INTEGRITY_KEY, content_digest, policy_file_hashes
 from generator.export.writer import sha256_file
 from generator.records import Meta
@@ -155,6 +156,32 @@ def _data_rows(path: Path) -> int:
     return sum(1 for line in text.splitlines() if line.strip())
 
 
+def _examples(path: Path) -> Iterator[Any]:
+    """The exported examples of a data file, in order: rows, or for JSON lines the raw
+    lines (parsed only where a check reads them: :func:`_example`)."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+            yield from batch.to_pylist()
+        return
+    if path.suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        yield from data if isinstance(data, list) else ()
+        return
+    with path.open(encoding="utf-8") as fh:
+        yield from (line for line in fh if line.strip())
+
+
+def _example(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
 def _meta_rows(out: Path, data: dict[str, Any], side: dict[str, Any] | None) -> Iterator[Any]:
     """(where, n, row) for each exported record of one data file: its line in the sidecar
     (one ``meta.jsonl`` for every split: the lines naming this file's split, numbered within
@@ -211,7 +238,9 @@ def _rejudge(out: Path, manifest: dict[str, Any], gate: Gate) -> tuple[Counter, 
     for data in (f for f in files if f.get("kind") == "data"):
         n = 0
         side = sidecars.get(data.get("split"), shared)
+        examples = _examples(_listed_path(out, data["name"]))
         for where, line_no, raw in _meta_rows(out, data, side):
+            example = next(examples, None)
             n += 1
             try:
                 row = json.loads(raw)
@@ -233,6 +262,10 @@ def _rejudge(out: Path, manifest: dict[str, Any], gate: Gate) -> tuple[Counter, 
                     f"{where} (record {meta.id}): recorded decision {row.get('gate')}, "
                     f"the gate gives {d.to_dict()}"
                 )
+            if meta.format == "preference":  # its texts against the journaled ones' sha256
+                wrong = check_row((row.get("provenance") or {}).get("texts"), _example(example))
+                if wrong:
+                    raise _fail(f"{where} (pair {meta.id}): {wrong}")
             outcomes[(d.policy_id, _outcome(d.verdict, True))] += 1
         rows = _data_rows(_listed_path(out, data["name"]))
         if not rows == n == data.get("records"):

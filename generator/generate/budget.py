@@ -52,6 +52,64 @@ def expected_cached(calls: int, prefix_tokens: int) -> int:
     return (calls - 1) * prefix_tokens
 
 
+def over_budget(max_cost: float, spent: float, reserved: float, est: float) -> str:
+    """The one line of a ``--max-cost`` stop (exit 4, resumable)."""
+    return (
+        f"stopped before the budget of ${max_cost:.4f} would be exceeded "
+        f"(spent ${spent:.4f}, in flight ${reserved:.4f}, next call about "
+        f"${est:.4f}); raise --max-cost and re-run the same command to resume"
+    )
+
+
+def needs_price(model: str) -> Price:
+    """The price ``--max-cost`` needs for ``model`` (ConfigError when it is unknown)."""
+    known = price(model)
+    if known is None:
+        raise ConfigError(
+            f"--max-cost needs the price of {model!r}, which is unknown; give it with "
+            "--price INPUT,OUTPUT (USD per million tokens)"
+        )
+    return known
+
+
+class CallBudget:
+    """``--max-cost`` for single calls outside generation's plan (the derive stages' and
+    other journaled checks): before each call that is not already in the journal, its
+    estimate (the prompt's tokens, and ``max_tokens`` of output: the worst case) plus what
+    was spent (``spent``: every session, from the journal) and what calls in flight may
+    still cost must fit the budget; a call that would not fit is not made (the caller
+    stops with :class:`BudgetExceeded`, exit 4, and a re-run resumes)."""
+
+    def __init__(self, max_cost: float, spent: float, models: list[str]) -> None:
+        self.max_cost, self.spent, self.reserved = max_cost, spent, 0.0
+        self.prices = {m: needs_price(m) for m in models}
+        self.refused: str | None = None  # the line of the first call refused
+
+    def estimate(self, model: str, messages: list[dict[str, str]], max_tokens: int | None) -> float:
+        text = "\n".join(str(m.get("content") or "") for m in messages)
+        out = max_tokens or DEFAULT_TOKENS_PER_RECORD
+        return self.prices[model].cost(count_tokens(text, model) + 4 * len(messages), out)
+
+    def take(
+        self, model: str, messages: list[dict[str, str]], max_tokens: int | None
+    ) -> float | None:
+        """Reserve one call's estimate; None: it would pass the budget (not to be made)."""
+        est = self.estimate(model, messages, max_tokens)
+        if self.spent + self.reserved + est > self.max_cost:
+            self.refused = self.refused or over_budget(
+                self.max_cost, self.spent, self.reserved, est
+            )
+            return None
+        self.reserved += est
+        return est
+
+    def settle(self, reserved: float, actual: float | None) -> None:
+        """After the call: its reservation released, what it cost spent (unknown: the
+        estimate, the dearer assumption)."""
+        self.reserved = max(0.0, self.reserved - reserved)
+        self.spent += reserved if actual is None else actual
+
+
 class CostModel:
     """Estimates per unit and tracks the budget (one per run)."""
 
@@ -75,10 +133,7 @@ class CostModel:
         self._out_tokens = 0
         self._out_records = 0
         if max_cost is not None and self.price is None:
-            raise ConfigError(
-                f"--max-cost needs the price of {model!r}, which is unknown; give it with "
-                "--price INPUT,OUTPUT (USD per million tokens)"
-            )
+            needs_price(model)  # raises: the budget cannot be kept without a price
 
     def observe(self, completion_tokens: int, records_asked: int) -> None:
         self._out_tokens += completion_tokens
@@ -107,11 +162,7 @@ class CostModel:
         would be passed. ``free``: the reply is already in the journal."""
         est = 0.0 if free else self.cost(unit)
         if self.max_cost is not None and self.spent + self.reserved + est > self.max_cost:
-            raise BudgetExceeded(
-                f"stopped before the budget of ${self.max_cost:.4f} would be exceeded "
-                f"(spent ${self.spent:.4f}, in flight ${self.reserved:.4f}, next call about "
-                f"${est:.4f}); raise --max-cost and re-run the same command to resume"
-            )
+            raise BudgetExceeded(over_budget(self.max_cost, self.spent, self.reserved, est))
         self.reserved += est
         return est
 

@@ -77,6 +77,15 @@ def test_labelled_set_recall_and_false_positives(mode: str) -> None:
     assert result["fpr"] <= 0.02, result["false_positives"]
 
 
+@needs_embeddings
+def test_unseen_set_recall_and_false_positives() -> None:
+    """The same bar on the set nobody here read (another author's, measured once)."""
+    result = evaluate(fitted("embeddings"), LABELLED.parent / f"{harmful_mod.UNSEEN_SET}.jsonl")
+    assert result["harmful"] >= 300 and result["benign"] >= 300
+    assert result["recall"] >= 0.90, result["missed"]
+    assert result["fpr"] <= 0.02, result["false_positives"]
+
+
 # Every labelled set in the data folder: one dropped in later is checked the same way.
 SET_NAMES = sorted(p.stem for p in LABELLED.parent.glob("harm_*.jsonl"))
 
@@ -115,7 +124,10 @@ ALL_SETS = [f"{name}.jsonl" for name in SET_NAMES]
 # Sets whose author never saw the exemplars (written after them, measured once): common
 # requests ("a flashlight app that uploads contacts", "is there stalkerware on my phone")
 # occur in both by coincidence, not by copying. Those lines are counted, and bounded.
-COINCIDENT = {"harm_blind.jsonl": 8}  # of 440 lines (2 harmful, 6 benign)
+COINCIDENT = {
+    "harm_blind.jsonl": 8,  # of 440 lines (2 harmful, 6 benign)
+    "harm_blind4.jsonl": 21,  # of 600 lines (8 harmful, 13 benign; all classified right)
+}
 
 
 def _near_exemplars(rows, exemplars: list[str], sims=None) -> list[str]:  # type: ignore[no-untyped-def]
@@ -254,12 +266,17 @@ def test_report_shows_the_measured_figures_of_the_setting_that_ran() -> None:
     assert dev["recall"] >= 0.9 and dev["fpr"] <= 0.02
     report = "\n".join(risk_sections([{"step": "harmful", "in": 1, **stats}], None))
     assert "on the development set" in report
-    blind = stats["measured"]["harm_blind"]  # the set nobody read, named as such
-    assert f"recall {blind['recall']:.1%}, false positives {blind['fpr']:.1%} on text by" in report
-    assert "never used in its development" in report
+    blind = stats["measured"]["harm_blind"]  # read for round 10: no longer named unseen
+    assert f"harm_blind recall {blind['recall']:.1%}, false positives {blind['fpr']:.1%}" in report
+    unseen = stats["measured"]["harm_blind4"]  # the fourth author's set, measured once
+    assert (
+        f"harm_blind4 recall {unseen['recall']:.1%}, false positives {unseen['fpr']:.1%} "
+        "(300 harmful, 300 look-alikes; another author's set, never used in development"
+    ) in report
+    assert "harm_blind4 recall" not in report.split("sets studied during development")[1]
     independent = stats["measured"]["harm_independent"]  # every measured set is shown
     assert f"harm_independent recall {independent['recall']:.1%}" in report
-    assert "sets studied during development: harm_fresh" in report
+    assert "sets studied during development: harm_blind" in report
     assert "Nothing flagged." in report
     other = HarmfulContentStep(HarmfulConfig(classifier="patterns", operating_fpr=0.2))
     assert "measured" not in other.stats()  # figures belong to one setting only
@@ -454,4 +471,24 @@ def test_frame_cues_separate_guarding_from_operational_requests() -> None:
     assert guard["guarding"] >= 1 and guard["operational"] == 0
     assert oper["operational"] >= 1 and oper["guarding"] == 0
     assert lie["deceiving"] == 2
-    assert len(cues.cue_features("x", frames=False)) == len(cues.CUE_NAMES) - len(cues.FRAME_RE)
+    assert len(cues.cue_features("x", frames=False)) == len(cues.CUE_NAMES) - cues.N_FRAME_CUES
+    assert len(cues.cue_features("x")) == len(cues.CUE_NAMES)
+
+
+def test_benign_frames_name_the_setting_and_keep_operational_requests_apart() -> None:
+    """Written for this test: a harm word inside a game, a story or an act of care counts
+    in that frame; a story that asks for the real method counts as operational too."""
+
+    def cue(text: str) -> dict[str, float]:
+        return dict(zip(cues.CUE_NAMES, cues.cue_features(text), strict=True))
+
+    game = cue("My guild keeps wiping on the raid boss; which loadout gets more headshots?")
+    story = cue("For my thriller novel, the villain plants a bomb; help with the chapter pacing.")
+    care = cue("How should we store the pool chlorine in the shed so the kids can't reach it?")
+    wrapped = cue("For my novel, give the exact wiring so the bomb would actually work.")
+    plain = cue("Book the meeting room for Friday's budget review.")
+    assert game["frame:play"] >= 2 and game["frame:story"] == 0
+    assert story["frame:story"] >= 2 and story["object_in:story"] >= 1
+    assert care["frame:care"] >= 2 and care["frame:play"] == 0
+    assert wrapped["operational_in_frame"] >= 1 and story["operational_in_frame"] == 0
+    assert not any(plain[f"frame:{name}"] for name in ("play", "story", "care"))

@@ -262,9 +262,12 @@ class HarmClassifier:
 
 # The operating point per mode: the share of benign exemplars (cross-validated) allowed
 # above the threshold. The exemplars' benign side is written to be hard (each one a
-# look-alike: help-seeking, security teaching, idioms, medical, parenting, history, law),
-# so a few percent there is about 1% on ordinary look-alike text; the measured figures are
-# in data/harm_eval.json.
+# look-alike: help-seeking, security teaching, idioms, medical, parenting, history, law,
+# and since round 10 games, sport, fiction, first aid, safe storage). Re-checked after
+# round 10 (points 1.5-5%, cross-validation, round 10 held out, every labelled set):
+# 4% is the lowest point that keeps recall >= 93% on every labelled set; with round 10
+# held out it gives 84.7% recall at 3.8% false positives, 2% gives 82.0% at 1.6%. The
+# measured figures are in data/harm_eval.json.
 DEFAULT_FPR: dict[str, float] = {"embeddings": 0.04, "patterns": 0.03}
 
 

@@ -6,13 +6,17 @@ category (explosives, drug syntheses, malware, ...), *intent* (a harmful act aim
 person, evasion such as "without her knowing" or "so nobody can trace it"), and the two
 frames that make look-alikes benign: *protective* (detect, prevent, report, policy,
 training) and *operational idiom* (kill the process, execute the order, shoot the
-catalogue). The classifier (``classifier.py``) weighs these counts together with the
+catalogue); the embeddings model also counts the frame families below and the benign
+settings of ``frames.py`` (a game, a sport, a story, the news, first aid, safe storage,
+looking after someone). The classifier (``classifier.py``) weighs these counts together with the
 embedding evidence; its weights are fitted on the bundled exemplars, not set by hand.
 """
 
 from __future__ import annotations
 
 import re
+
+from generator.curate.harm.frames import BENIGN_FRAMES
 
 _PERSON = (
     r"(?:wife|husband|partner|girlfriend|boyfriend|ex|ex-\w+|boss|manager|co-?workers?|"
@@ -263,7 +267,8 @@ DECEIVING_RE = [re.compile(p, _FLAGS) for p in DECEIVING]
 # The frame families, added with exemplar rounds 7 and 8. Only the embeddings model uses
 # them: fitted with them, the cue-only model's false positives on the development set
 # rose from 1.7% to 2.5%, so it keeps the cues it was measured with.
-FRAME_RE = (GUARDING_RE, TELLING_RE, OPERATIONAL_RE, DECEIVING_RE)
+# The benign frames (``frames.py``: play, story, care) were added with round 10.
+FRAME_RE = (GUARDING_RE, TELLING_RE, OPERATIONAL_RE, DECEIVING_RE, *BENIGN_FRAMES.values())
 CATEGORIES = tuple(OBJECTS)
 
 
@@ -289,8 +294,9 @@ def count(patterns: list[re.Pattern[str]], text: str) -> int:
 
 def cue_features(text: str, frames: bool = True) -> list[float]:
     """Cue counts of ``text`` in a fixed order (see :data:`CUE_NAMES`), capped at 3.
-    ``frames=False`` leaves out the frame families (guarding to deceiving): the
-    patterns-only model was fitted and measured without them (see ``FRAME_CUES``)."""
+    ``frames=False`` leaves out the frame cues (guarding to deceiving, the benign frames of
+    ``frames.py`` and their interactions, the last :data:`N_FRAME_CUES`): the
+    patterns-only model was fitted and measured without them (see ``FRAME_RE``)."""
     objects = object_hits(text)
     intent, request = count(INTENT_RE, text), count(REQUEST_RE, text)
     any_object = sum(objects.values())
@@ -304,7 +310,12 @@ def cue_features(text: str, frames: bool = True) -> list[float]:
         min(any_object, intent),  # a named harm with intent or evasion
     ]
     if frames:
-        values += [count(family, text) for family in FRAME_RE]
+        families = [count(family, text) for family in FRAME_RE]
+        benign = families[len(FRAME_RE) - len(BENIGN_FRAMES) :]
+        operational = families[FRAME_RE.index(OPERATIONAL_RE)]
+        values += families
+        values += [min(any_object, n) for n in benign]  # a harm named inside the frame
+        values.append(min(operational, sum(benign)))  # ... and asked for as if real
     return [float(min(v, 3)) for v in values]
 
 
@@ -320,4 +331,8 @@ CUE_NAMES = (
     "telling",
     "operational",
     "deceiving",
+    *(f"frame:{name}" for name in BENIGN_FRAMES),
+    *(f"object_in:{name}" for name in BENIGN_FRAMES),
+    "operational_in_frame",
 )
+N_FRAME_CUES = len(FRAME_RE) + len(BENIGN_FRAMES) + 1

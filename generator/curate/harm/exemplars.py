@@ -35,6 +35,9 @@ class Exemplar(BaseModel):
     # The writing round (1 = first). Rounds 2 and 3 were written together, before the
     # classifier was measured on either; benchmarks/bench_harm.py --holdout fits on all
     # rounds but one and measures the held-out one (how far new phrasings generalise).
+    # Round 10 broadens the benign side by whole areas (games, sport, fiction, news,
+    # parenting, first aid, safe storage, pests, hunting, training, harm reduction, idioms);
+    # round 11 was written after round 10 had been held out and measured.
     batch: int = Field(1, ge=1)
 
     @model_validator(mode="after")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 from pathlib import Path
@@ -10,6 +11,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a CLI run as a real subprocess: this checkout importable, no
+    provider key from the caller's environment (a test names the keys it means), ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
 
 # The Ctrl-C tests send SIGINT to child processes. A test run started in the background by a
 # non-interactive shell (`make test &`) inherits SIGINT ignored, and so would every child,

@@ -3,9 +3,7 @@ two moments then resumed, against an uninterrupted run."""
 
 from __future__ import annotations
 
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.generate.engine_helpers import make_docs, ok_calls, query, read_jsonl, record_set
+from tests.conftest import cli_env
+from tests.generate.engine_helpers import (
+    make_docs,
+    ok_calls,
+    query,
+    read_jsonl,
+    record_set,
+    units_done,
+)
 
 MODEL = "mock/slow?latency_ms=250"
 ARGS = ["--per-chunk", "20", "--concurrency", "2"]  # 4 units per chunk, 24 in all
@@ -24,30 +30,13 @@ def _cmd(docs: Path, run: Path) -> list[str]:
             "--model", MODEL, *ARGS]  # fmt: skip
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    return env
-
-
-def _units_done(run: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{run / 'run.sqlite'}?mode=ro", uri=True, timeout=1)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM gen_units").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-
-
 def _kill_after(docs: Path, run: Path, units: int, sig: int = signal.SIGKILL) -> tuple[int, str]:
     """Start the command, send ``sig`` once ``units`` units are done; (exit code, stderr)."""
-    proc = subprocess.Popen(_cmd(docs, run), env=_env(), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(_cmd(docs, run), env=cli_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)  # fmt: skip
     deadline = time.monotonic() + 240
     try:
-        while _units_done(run) < units:
+        while units_done(run) < units:
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             assert time.monotonic() < deadline, "the run made no progress"
             time.sleep(0.05)
@@ -61,7 +50,7 @@ def _kill_after(docs: Path, run: Path, units: int, sig: int = signal.SIGKILL) ->
 def test_subprocess_end_to_end_and_kill_resume(tmp_path):
     docs = make_docs(tmp_path / "docs")
     full = tmp_path / "full"
-    done = subprocess.run(_cmd(docs, full), env=_env(), capture_output=True, text=True,
+    done = subprocess.run(_cmd(docs, full), env=cli_env(), capture_output=True, text=True,
                           timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "summary" in done.stdout and "records:" in done.stdout
@@ -70,15 +59,15 @@ def test_subprocess_end_to_end_and_kill_resume(tmp_path):
 
     run = tmp_path / "killed"
     _kill_after(docs, run, 3)
-    first = _units_done(run)
+    first = units_done(run)
     assert 3 <= first < total
     _kill_after(docs, run, first + 5)
-    second = _units_done(run)
+    second = units_done(run)
     code, err = _kill_after(docs, run, second + 3, signal.SIGINT)  # Ctrl-C
     assert code == 130 and "interrupted" in err and "resume" in err, (code, err[-2000:])
     assert query(run, "SELECT status FROM gen_sessions ORDER BY id")[-1][0] == "interrupted"
-    assert _units_done(run) < total
-    resumed = subprocess.run(_cmd(docs, run), env=_env(), capture_output=True, text=True,
+    assert units_done(run) < total
+    resumed = subprocess.run(_cmd(docs, run), env=cli_env(), capture_output=True, text=True,
                              timeout=300)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
 

@@ -4,7 +4,6 @@ subprocesses against a loopback OpenAI-compatible server (every call through Lit
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import cli_env
 from tests.generate.engine_helpers import gen, make_docs, query, read_jsonl
 from tests.loopback_server import LoopbackServer
 
@@ -22,17 +22,11 @@ KEY = "sk-test-signals-0123456789abcdef"
 ARGS = ["--model", "openai/test-model", "--per-chunk", "20", "--concurrency", "8"]
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    env["OPENAI_API_KEY"] = KEY
-    return env
-
-
 def _start(docs: Path, run: Path, server: LoopbackServer, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "generator.cli", "generate", str(docs), "--out", str(run),
            "--api-base", server.url, *ARGS, *extra]  # fmt: skip
-    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = cli_env(OPENAI_API_KEY=KEY)
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def _signal_when_paused(proc: subprocess.Popen, server: LoopbackServer, sig: int) -> float:
@@ -86,7 +80,8 @@ def test_sigterm_is_a_resumable_interrupt_exit_143(tmp_path) -> None:
         assert query(run, "SELECT COUNT(*) FROM gen_units")[0][0] == 0
 
         server.status = 200  # the provider is back: the same command resumes
-        again = subprocess.run(proc.args, env=_env(), capture_output=True, timeout=300)
+        env = cli_env(OPENAI_API_KEY=KEY)
+        again = subprocess.run(proc.args, env=env, capture_output=True, timeout=300)
     assert again.returncode == 0, again.stderr.decode()[-2000:]
     assert _last_session(run) == "done"
     assert query(run, "SELECT COUNT(*) FROM gen_units")[0][0] == 24
@@ -103,7 +98,8 @@ def test_ctrl_c_ends_curate_while_its_judge_waits_out_a_429(tmp_path) -> None:
     cfg.write_text("steps: [quality]\nquality:\n  judge_model: openai/judge\nreport:\n"
                    "  enabled: false\n")  # fmt: skip
     with LoopbackServer(429, {"Retry-After": "60"}) as server:
-        env = dict(_env(), OPENAI_BASE_URL=server.url)  # the judge's calls go to the server
+        # the judge's calls go to the server
+        env = cli_env(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=server.url)
         cmd = [sys.executable, "-m", "generator.cli", "curate", str(run), "--config", str(cfg)]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         took = _signal_when_paused(proc, server, signal.SIGINT)

@@ -24,6 +24,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
+from tests.conftest import cli_env
 from tests.generate.engine_helpers import gen, make_docs, ok_calls, query, record_set
 
 SLOW_MODEL = "mock/slow?latency_ms=250"
@@ -97,8 +98,7 @@ def test_generate_on_a_full_disk_stops_with_exit_4_then_resumes(tmp_path) -> Non
     docs = make_docs(tmp_path / "docs")
     with tmpfs(tmp_path / "disk", "8m") as disk:
         run = disk / "run"
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        env = cli_env()
         cmd = [sys.executable, "-m", "generator.cli", "generate", str(docs), "--out", str(run),
                "--model", SLOW_MODEL, *ARGS]  # fmt: skip
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -19,17 +19,11 @@ from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.providers import mock
-from tests.generate.engine_helpers import make_docs, query, read_jsonl
+from tests.conftest import cli_env
+from tests.generate.engine_helpers import make_docs, query, read_jsonl, units_done
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "mock/echo"
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(extra)
-    return env
 
 
 def _cli(*args: str) -> list[str]:
@@ -94,17 +88,6 @@ def _wait_for(check, what: str, proc: subprocess.Popen, limit: float = 120.0) ->
         time.sleep(0.05)
 
 
-def _units_done(run: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{run / 'run.sqlite'}?mode=ro", uri=True, timeout=1)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM gen_units").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-
-
 @pytest.mark.slow
 def test_second_writer_is_refused_at_once_naming_the_first(tmp_path, docs):
     """Seen: two `generate` on one --out both exited 0, every record written and paid twice."""
@@ -112,10 +95,10 @@ def test_second_writer_is_refused_at_once_naming_the_first(tmp_path, docs):
     gen = ("generate", str(docs), "--out", str(run), "--model", "mock/slow?latency_ms=2000",
            "--per-chunk", "20", "--concurrency", "1")  # fmt: skip
     first = subprocess.Popen(
-        _cli(*gen), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        _cli(*gen), env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        _wait_for(lambda: _units_done(run) >= 1, "the first unit", first)
+        _wait_for(lambda: units_done(run) >= 1, "the first unit", first)
         for args in (
             gen,  # the very same command, in a second terminal
             ("curate", str(run)),
@@ -126,7 +109,7 @@ def test_second_writer_is_refused_at_once_naming_the_first(tmp_path, docs):
         ):  # fmt: skip
             assert first.poll() is None, "the first writer ended before the test was done"
             started = time.monotonic()
-            second = subprocess.run(_cli(*args), env=_env(), capture_output=True, text=True,
+            second = subprocess.run(_cli(*args), env=cli_env(), capture_output=True, text=True,
                                     timeout=120)  # fmt: skip
             took = time.monotonic() - started
             assert second.returncode == 2, (args, second.returncode, second.stderr[-2000:])
@@ -138,14 +121,14 @@ def test_second_writer_is_refused_at_once_naming_the_first(tmp_path, docs):
         assert not (tmp_path / "exp").exists()
         assert first.poll() is None, "the first writer must go on undisturbed"
         # `runs show` only reads: it works while the run is being written.
-        show = subprocess.run(_cli("runs", "show", str(run)), env=_env(), capture_output=True,
+        show = subprocess.run(_cli("runs", "show", str(run)), env=cli_env(), capture_output=True,
                               text=True, timeout=120)  # fmt: skip
         assert show.returncode == 0, show.stderr
     finally:
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=60)
     # The OS released the lock of the killed process: nothing to clear by hand.
-    again = subprocess.run(_cli(*gen, "--dry-run"), env=_env(), capture_output=True, text=True,
+    again = subprocess.run(_cli(*gen, "--dry-run"), env=cli_env(), capture_output=True, text=True,
                            timeout=120)  # fmt: skip
     assert again.returncode == 0, again.stderr
 
@@ -274,10 +257,10 @@ def test_kill_9_and_deleted_wal_neither_duplicates_lines_nor_pays_again(tmp_path
         cmd = _cli("generate", str(docs), "--out", str(run), "--model", "openai/wal-test",
                    "--api-base", f"http://127.0.0.1:{port}/v1", "--per-chunk", "20",
                    "--concurrency", "1", "--workers", "0")  # fmt: skip
-        env = _env(OPENAI_API_KEY="sk-loopback-test")
+        env = cli_env(OPENAI_API_KEY="sk-loopback-test")
         first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _wait_for(lambda: _units_done(run) >= 8, "8 units", first, limit=200)
+            _wait_for(lambda: units_done(run) >= 8, "8 units", first, limit=200)
         finally:
             first.send_signal(signal.SIGKILL)
             first.communicate(timeout=60)

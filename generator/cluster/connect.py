@@ -173,47 +173,42 @@ def open_cluster(
     # Dask logs start-up and shutdown chatter at INFO: the run's own lines are enough.
     for name in ("distributed", "distributed.scheduler", "distributed.nanny"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    if spec.address is None:
-        dashboard = "127.0.0.1:0" if _dashboard_wanted() else None
-        local = distributed.LocalCluster(
-            n_workers=spec.workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=dashboard,
-            silence_logs=logging.WARNING,
-        )
-        try:
-            client = distributed.Client(local)
-        except BaseException:
-            local.close()
-            raise
-        link = local.dashboard_link if dashboard else None
-        if say is not None:
-            say(
-                f"cluster local:{spec.workers} started"
-                + (f"; dashboard {link}" if link else " (no dashboard: bokeh not installed)")
+    with contextlib.ExitStack() as stack:  # closed last: the client, then a local cluster
+        link = None
+        if spec.address is None:
+            dashboard = "127.0.0.1:0" if _dashboard_wanted() else None
+            local = distributed.LocalCluster(
+                n_workers=spec.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=dashboard,
+                silence_logs=logging.WARNING,
             )
+            stack.callback(local.close)
+            client = distributed.Client(local)
+            stack.callback(client.close)
+            link = local.dashboard_link if dashboard else None
+            if say is not None:
+                say(
+                    f"cluster local:{spec.workers} started"
+                    + (f"; dashboard {link}" if link else " (no dashboard: bokeh not installed)")
+                )
+        else:
+            try:
+                client = distributed.Client(spec.address, timeout="10s")
+            except (OSError, TimeoutError) as exc:
+                raise ConfigError(
+                    f"--cluster {spec.address}: no Dask scheduler answered ({exc})"
+                ) from exc
+            stack.callback(client.close)
+            if say is not None:
+                say(f"cluster {spec.address}: {len(client.scheduler_info()['workers'])} workers")
         cluster = Cluster(client, spec, link)
         try:
             yield cluster
         finally:
             _summarise(cluster, summary)
-            client.close()
-            local.close()
-        return
-    try:
-        client = distributed.Client(spec.address, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise ConfigError(f"--cluster {spec.address}: no Dask scheduler answered ({exc})") from exc
-    if say is not None:
-        say(f"cluster {spec.address}: {len(client.scheduler_info()['workers'])} workers")
-    cluster = Cluster(client, spec, None)
-    try:
-        yield cluster
-    finally:
-        _summarise(cluster, summary)
-        client.close()
 
 
 def _summarise(cluster: Cluster, summary: Callable[[str], None] | None) -> None:

@@ -29,12 +29,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from generator.errors import CircuitOpen, KeyRejected
 from generator.generate.channel import Channel
 from generator.generate.executor import OnCall, UnitOutcome, UnitSpec
 from generator.generate.journal import CallRow
 from generator.generate.settings import GenerateSettings
-from generator.generate.workers import WorkerFailed
+from generator.generate.workers import WorkerFailed, run_unit, settle, spawn, until_stopped
 from generator.providers.base import CompletionRequest, request_hash
 from generator.providers.limits import TokenBucket
 
@@ -102,13 +101,7 @@ async def _serve(sock: socket.socket, settings: GenerateSettings, token: str) ->
         return fut
 
     async def run(spec: UnitSpec) -> None:
-        try:
-            out.send(("unit", await executor.run(spec)))
-        except CircuitOpen as exc:
-            kind = "key" if isinstance(exc, KeyRejected) else "circuit"
-            out.send(("stop", spec.unit_id, kind, str(exc)))
-        except Exception as exc:  # report, never die silently
-            out.send(("stop", spec.unit_id, "error", f"{type(exc).__name__}: {exc}"))
+        await run_unit(executor, spec, out.send)  # the executor is built once the channel is
 
     def received(msg: Any) -> None:
         if msg is None or done.is_set():
@@ -120,9 +113,7 @@ async def _serve(sock: socket.socket, settings: GenerateSettings, token: str) ->
                 if not fut.done():
                     fut.set_result(None)
         else:
-            task = loop.create_task(run(msg))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            spawn(tasks, run(msg))
 
     out = await Channel.open(sock, received, lambda _exc: done.set())
     # The caps are the coordinator's: this worker's provider keeps its retries and backoff.
@@ -130,15 +121,7 @@ async def _serve(sock: socket.socket, settings: GenerateSettings, token: str) ->
     executor, provider = build_executor(local, lambda row: out.send(("call", row)))
     executor.provider = _AskingProvider(executor.provider, ask)
     out.send(("ready", token))
-    try:
-        await done.wait()
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
-        await provider.aclose()
-        await out.aclose()
+    await until_stopped(done, tasks, provider, out)
 
 
 # ---------------------------------------------------------------------- coordinator side
@@ -268,12 +251,7 @@ class DaskBackend:
         fut = self.futures.pop(unit_id, None)
         if fut is None or fut.done():
             return
-        if kind == "unit":
-            fut.set_result(msg[1])
-        elif msg[2] in ("circuit", "key"):
-            fut.set_exception((KeyRejected if msg[2] == "key" else CircuitOpen)(msg[3]))
-        else:
-            fut.set_exception(WorkerFailed(f"worker failed: {msg[3]}"))
+        settle(fut, msg)
         self._pump()
 
     def _lost(self, cid: int) -> None:

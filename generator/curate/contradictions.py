@@ -175,35 +175,18 @@ class ContradictionStep(Step):
                     "duplicates": {items[i].meta.id: items[r].meta.id for i, r in dups.items()},
                 }
             )
+            judged = id(group) not in unjudged
             for i in group:
                 out_of_set.add(i)
                 self.annotate(items[i], group=n, conflicts=kinds)
-                if id(group) in unjudged:
-                    why = "contradiction judge: call failed or reply unparsable"
-                    self.check_failed(items[i], why, {"group": n, "conflicts": kinds})
-                    continue
-                self.exclude(
-                    items[i],
-                    f"contradiction:{'+'.join(kinds)}",
-                    destination=self.config.action,
-                    details={"group": n, "members": self.groups[-1]["records"]},
-                )
+                self._flag(items[i], n, kinds, judged)
             for i, rep in dups.items():
                 out_of_set.add(i)
                 if _goes_on(items[i], items[rep]):
                     # only its first answer is a copy: the conversation is reviewed with its
                     # group, not dropped as a duplicate of another conversation
                     self.annotate(items[i], group=n, conflicts=kinds, copies=items[rep].meta.id)
-                    if id(group) in unjudged:
-                        why = "contradiction judge: call failed or reply unparsable"
-                        self.check_failed(items[i], why, {"group": n, "conflicts": kinds})
-                    else:
-                        self.exclude(
-                            items[i],
-                            f"contradiction:{'+'.join(kinds)}",
-                            destination=self.config.action,
-                            details={"group": n, "members": self.groups[-1]["records"]},
-                        )
+                    self._flag(items[i], n, kinds, judged)
                     continue
                 self.exclude(
                     items[i],
@@ -215,6 +198,20 @@ class ContradictionStep(Step):
             if idx not in out_of_set:
                 self.kept += 1
                 yield record
+
+    def _flag(self, record: Record, n: int, kinds: list[str], judged: bool) -> None:
+        """A member of contradiction group ``n`` (the last one in :attr:`groups`): sent
+        where the config says, or, when the judge could not rule on the group, a finding."""
+        if not judged:
+            why = "contradiction judge: call failed or reply unparsable"
+            self.check_failed(record, why, {"group": n, "conflicts": kinds})
+            return
+        self.exclude(
+            record,
+            f"contradiction:{'+'.join(kinds)}",
+            destination=self.config.action,
+            details={"group": n, "members": self.groups[-1]["records"]},
+        )
 
     def stats(self) -> dict[str, Any]:
         data = super().stats()

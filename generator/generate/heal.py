@@ -21,17 +21,15 @@ the usage the records report, so a re-run neither generates nor pays for them ag
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from generator.atomic import append_whole, atomic_write
 from generator.errors import ConfigError, DiskFull, from_os_error
 from generator.generate.commit import record_texts
+from generator.generate.heal_files import line_id, scan_file, sync_file
 from generator.generate.journal import GenJournal, UnitDone
 from generator.generate.outputs import RECORDS_FILE, REJECTED_FILE
 from generator.generate.plan import WorkUnit
@@ -95,69 +93,6 @@ class HealReport:
         return out
 
 
-@dataclass
-class _Scan:
-    """One pass over a JSONL file: which lines stay, and what the journal lacks."""
-
-    seen: set[str] = field(default_factory=set)
-    drop: set[int] = field(default_factory=set)  # line numbers (0-based) to remove
-    new: list[tuple[int, str, Any]] = field(default_factory=list)  # (n, line, parsed or None)
-    needs_newline: bool = False  # the last line lacks its newline
-
-
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    with path.open("rb") as fh:
-        yield from enumerate(fh)
-
-
-def _line_id(obj: Any, records: bool) -> str | None:
-    """A record's ``meta.id``, or a rejection's ``id``."""
-    if not isinstance(obj, dict):
-        return None
-    if records:
-        meta = obj.get("meta")
-        rid = meta.get("id") if isinstance(meta, dict) else None
-    else:
-        rid = obj.get("id")
-    return rid if isinstance(rid, str) and rid else None
-
-
-def _scan(path: Path, known: set[str], records: bool, fh: FileHeal) -> _Scan:
-    s = _Scan()
-    if not path.exists():
-        return s
-    for n, raw in _lines(path):
-        complete = raw.endswith(b"\n")
-        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        if not text.strip():
-            s.drop.add(n)
-            continue
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            obj = None
-        if obj is None and not complete:  # a torn write: cut it
-            s.drop.add(n)
-            fh.torn += 1
-            continue
-        s.needs_newline = not complete
-        rid = _line_id(obj, records)
-        if rid is not None and rid in s.seen:
-            s.drop.add(n)
-            fh.duplicates += 1
-        elif rid is not None and rid in known:
-            s.seen.add(rid)
-        elif records:  # not a record the journal holds: checked by the caller
-            s.new.append((n, text, obj))
-            if rid is not None:
-                s.seen.add(rid)
-        elif rid is not None and isinstance(obj, dict) and isinstance(obj.get("reason"), str):
-            s.new.append((n, text, obj))
-            s.seen.add(rid)
-        # else: a line of rejected.jsonl that is not ours to judge: left where it is
-    return s
-
-
 def _expected(journal: Journal, plan: HealPlan | None) -> tuple[str | None, str | None] | None:
     """(model, prompt sha256) records of this run carry; None if no generation is known."""
     if plan is not None:
@@ -203,55 +138,6 @@ def _untrusted_row(name: str, n: int, line: str, why: str) -> tuple[str, str, di
     return rid, str(chunk or ""), row
 
 
-def _rewrite(path: Path, scan: _Scan, extra: Iterable[str]) -> int:
-    """Keep the file's lines not dropped, then ``extra``; atomically (a failure leaves the
-    old file and no temp file). Returns extra lines."""
-
-    def fill(tmp: Path) -> int:
-        added = 0
-        with tmp.open("wb") as out:
-            if path.exists():
-                for n, raw in _lines(path):
-                    if n not in scan.drop:
-                        out.write(raw if raw.endswith(b"\n") else raw + b"\n")
-            for line in extra:
-                out.write(line.encode("utf-8") + b"\n")
-                added += 1
-        return added
-
-    try:
-        return atomic_write(path, fill)
-    except OSError as exc:  # a buffered write or fsync names no file
-        if exc.filename is not None:
-            raise
-        raise OSError(exc.errno, exc.strerror, str(path)) from exc
-
-
-def _append(path: Path, scan: _Scan, extra: Iterable[str]) -> int:
-    """Append ``extra`` (after the newline the last line lacks); a failure (a full disk)
-    leaves the file as it was."""
-    lines = [line.encode("utf-8") + b"\n" for line in extra]
-    data = (b"\n" if scan.needs_newline else b"") + b"".join(lines)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    try:
-        append_whole(fd, data, path)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return len(lines)
-
-
-def _sync(path: Path, scan: _Scan, gj: GenJournal, table: str) -> int:
-    """Write back the journal lines the file lacks; rewrite only if lines must go."""
-    missing = (line for rid, line in gj.iter_lines(table) if rid not in scan.seen)
-    if scan.drop:
-        return _rewrite(path, scan, missing)
-    first = next(missing, None)
-    if first is None and not scan.needs_newline:
-        return 0
-    return _append(path, scan, [first, *missing] if first is not None else [])
-
-
 def heal_plan(p: Prepared) -> HealPlan:
     """Generate's plan, for :func:`heal_outputs`."""
     return HealPlan(p.units, p.fingerprint, p.provenance.template, p.provenance.model,
@@ -280,7 +166,7 @@ def _heal(journal: Journal, run_dir: Path, plan: HealPlan | None) -> HealReport:
     report = HealReport([FileHeal(RECORDS_FILE), FileHeal(REJECTED_FILE)])
     rec_heal, rej_heal = report.files
 
-    rec = _scan(rec_path, gj.ids("gen_records"), True, rec_heal)
+    rec = scan_file(rec_path, gj.ids("gen_records"), True, rec_heal)
     expected = _expected(journal, plan)
     adopted: list[tuple[str, str, str]] = []  # (id, chunk id, line)
     untrusted: list[tuple[str, str, dict[str, Any]]] = []
@@ -295,18 +181,18 @@ def _heal(journal: Journal, run_dir: Path, plan: HealPlan | None) -> HealReport:
             else:
                 untrusted.append(_untrusted_row(RECORDS_FILE, n, line, why))
                 rec.drop.add(n)
-                rid = _line_id(obj, True)
+                rid = line_id(obj, True)
                 if rid is not None:
                     rec.seen.discard(rid)
     gj.adopt(adopted, untrusted)
     rec_heal.adopted, rec_heal.untrusted = len(adopted), len(untrusted)
-    rec_heal.restored = _sync(rec_path, rec, gj, "gen_records")
+    rec_heal.restored = sync_file(rec_path, rec, gj, "gen_records")
 
-    rej = _scan(rej_path, gj.ids("gen_rejections"), False, rej_heal)
+    rej = scan_file(rej_path, gj.ids("gen_rejections"), False, rej_heal)
     lost = [(obj, line) for _, line, obj in rej.new]
     gj.adopt_rejections(lost)
     rej_heal.adopted = len(lost)
-    rej_heal.restored = _sync(rej_path, rej, gj, "gen_rejections")
+    rej_heal.restored = sync_file(rej_path, rej, gj, "gen_rejections")
     rej_heal.restored = max(0, rej_heal.restored - len(untrusted))  # said under records
 
     if plan is not None:

@@ -182,19 +182,26 @@ def check_record(
             return Checked(None, Reason(f"conversation:{code}", _clip(detail)))
     if tools is not None:
         return _check_tool_record(item, fmt, meta, item_schema, schema_key, tools)
-    data = {**item, "meta": meta or {"id": "pending", "format": fmt}}
+    reason = _record_reason(fmt, {**item, "meta": meta or {"id": "pending", "format": fmt}})
+    if reason is not None:
+        return Checked(None, reason)
+    problems = _bounds_errors(item_schema, item, schema_key) if item_schema is not None else []
+    if problems:
+        return Checked(None, Reason("schema", _clip(problems[0])))
+    return Checked(dict(item), None)
+
+
+def _record_reason(fmt: str, data: dict[str, Any]) -> Reason | None:
+    """Why ``data`` (fields and meta) is not a record of ``fmt``: our model first, then the
+    shipped JSON Schema; None when it is one."""
     try:
         RECORD_TYPES[fmt].model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "<root>"
-        return Checked(None, Reason("schema", _clip(f"{loc}: {err['msg']}")))
+        return Reason("schema", _clip(f"{loc}: {err['msg']}"))
     problems = schema_errors(fmt, data)
-    if not problems and item_schema is not None:
-        problems = _bounds_errors(item_schema, item, schema_key)
-    if problems:
-        return Checked(None, Reason("schema", _clip(problems[0])))
-    return Checked(dict(item), None)
+    return Reason("schema", _clip(problems[0])) if problems else None
 
 
 def _check_tool_record(
@@ -218,17 +225,8 @@ def _check_tool_record(
     if problems:
         return Checked(None, Reason("schema", _clip(problems[0])))
     fields = to_record(item, catalogue)
-    data = {**fields, "meta": meta or {"id": "pending", "format": fmt}}
-    try:
-        RECORD_TYPES[fmt].model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
-        return Checked(None, Reason("schema", _clip(f"{loc}: {err['msg']}")))
-    problems = schema_errors(fmt, data)
-    if problems:
-        return Checked(None, Reason("schema", _clip(problems[0])))
-    return Checked(fields, None)
+    reason = _record_reason(fmt, {**fields, "meta": meta or {"id": "pending", "format": fmt}})
+    return Checked(None, reason) if reason is not None else Checked(fields, None)
 
 
 @functools.lru_cache(maxsize=64)

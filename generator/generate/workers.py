@@ -22,6 +22,7 @@ import contextlib
 import multiprocessing
 import socket
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from generator.errors import CircuitOpen, InstructforgeError, KeyRejected
@@ -32,6 +33,56 @@ from generator.generate.settings import GenerateSettings
 
 class WorkerFailed(InstructforgeError):
     """A worker process failed in an unexpected way (its message says how)."""
+
+
+# The unit protocol, shared with ``--cluster`` (:mod:`generator.cluster.generate`).
+async def run_unit(executor: Any, spec: UnitSpec, send: Callable[[Any], None]) -> None:
+    """Worker side: run one unit and send its outcome, or why it stopped (a circuit that
+    opened, a refused key, anything else that failed: reported, never a silent death)."""
+    try:
+        send(("unit", await executor.run(spec)))
+    except CircuitOpen as exc:
+        kind = "key" if isinstance(exc, KeyRejected) else "circuit"
+        send(("stop", spec.unit_id, kind, str(exc)))
+    except Exception as exc:
+        send(("stop", spec.unit_id, "error", f"{type(exc).__name__}: {exc}"))
+
+
+def spawn(tasks: set[asyncio.Task[None]], unit: Coroutine[Any, Any, None]) -> None:
+    """Worker side: run ``unit`` as a task kept in ``tasks`` until it ends."""
+    task = asyncio.get_running_loop().create_task(unit)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def until_stopped(
+    done: asyncio.Event, tasks: set[asyncio.Task[None]], provider: Any, out: Channel
+) -> None:
+    """Worker side, once ready: wait to be told to stop (``done``), then cancel the units
+    still running, not wait for them, and close the provider and the channel. The parent
+    sends "stop" with units still out only when it was interrupted (or failed): it waits
+    for nobody, so neither do we. A unit in a Retry-After pause would otherwise hold the
+    worker (and the parent's join) for the whole pause."""
+    try:
+        await done.wait()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await provider.aclose()
+        await out.aclose()
+
+
+def settle(fut: asyncio.Future[UnitOutcome], msg: tuple[Any, ...]) -> None:
+    """Parent side: a unit's future from the worker's ``("unit", outcome)`` or ``("stop",
+    unit_id, kind, message)``; a circuit or key stop raises as it did on the worker."""
+    if msg[0] == "unit":
+        fut.set_result(msg[1])
+    elif msg[2] in ("circuit", "key"):
+        fut.set_exception((KeyRejected if msg[2] == "key" else CircuitOpen)(msg[3]))
+    else:
+        fut.set_exception(WorkerFailed(f"worker failed: {msg[3]}"))
 
 
 def _worker_main(sock: socket.socket, settings: dict[str, Any], share: int) -> None:
@@ -46,43 +97,23 @@ def _worker_main(sock: socket.socket, settings: dict[str, Any], share: int) -> N
 async def _serve(sock: socket.socket, settings: GenerateSettings, share: int) -> None:
     from generator.generate.backend import build_executor, settle_heap
 
-    loop = asyncio.get_running_loop()
     done = asyncio.Event()
     tasks: set[asyncio.Task[None]] = set()
 
     async def run(spec: UnitSpec) -> None:
-        try:
-            out.send(("unit", await executor.run(spec)))
-        except CircuitOpen as exc:
-            kind = "key" if isinstance(exc, KeyRejected) else "circuit"
-            out.send(("stop", spec.unit_id, kind, str(exc)))
-        except Exception as exc:  # report, never die silently
-            out.send(("stop", spec.unit_id, "error", f"{type(exc).__name__}: {exc}"))
+        await run_unit(executor, spec, out.send)  # the executor is built once the channel is
 
     def received(spec: UnitSpec | None) -> None:
         if spec is None or done.is_set():
             done.set()
             return
-        task = loop.create_task(run(spec))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        spawn(tasks, run(spec))
 
     out = await Channel.open(sock, received, lambda _exc: done.set())
     executor, provider = build_executor(settings, lambda row: out.send(("call", row)), share=share)
     settle_heap()  # see runner._drive; this process ends with the run: nothing to restore
     out.send(("ready",))
-    try:
-        await done.wait()
-        # The parent sends "stop" with units still here only when it was interrupted (or
-        # failed): it waits for nobody, so neither do we. A unit in a Retry-After pause
-        # would otherwise hold this process (and the parent's join) for the whole pause.
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
-        await provider.aclose()
-        await out.aclose()
+    await until_stopped(done, tasks, provider, out)
 
 
 class ProcessBackend:
@@ -154,14 +185,8 @@ class ProcessBackend:
         unit_id = msg[1].unit_id if kind == "unit" else msg[1]
         worker, fut = self._futures.pop(unit_id)
         self.load[worker] -= 1
-        if fut.done():
-            return
-        if kind == "unit":
-            fut.set_result(msg[1])
-        elif msg[2] in ("circuit", "key"):
-            fut.set_exception((KeyRejected if msg[2] == "key" else CircuitOpen)(msg[3]))
-        else:
-            fut.set_exception(WorkerFailed(f"worker failed: {msg[3]}"))
+        if not fut.done():
+            settle(fut, msg)
 
     async def run(self, spec: UnitSpec) -> UnitOutcome:
         await self._open()  # done after the first call: no wait

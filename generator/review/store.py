@@ -6,58 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from generator.records import Record, parse_record, utcnow
+from generator.review.schema import COLUMNS, REVIEW_MIGRATIONS, VALID_DECISION
 from generator.store import Journal
-
-REVIEW_MIGRATIONS = [
-    """
-    CREATE TABLE review_items (
-        record_id TEXT PRIMARY KEY,
-        position INTEGER NOT NULL,
-        origin TEXT NOT NULL,        -- 'flagged' (sent by a curation step) or 'sample'
-        stratum TEXT NOT NULL,
-        reason TEXT,                 -- why a step sent it (flagged items)
-        record TEXT NOT NULL         -- record JSON as drawn
-    );
-    CREATE TABLE review_decisions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        record_id TEXT NOT NULL,
-        decision TEXT NOT NULL CHECK (decision IN ('accept', 'reject', 'edit', 'skip')),
-        reason TEXT,
-        reviewer TEXT NOT NULL,
-        at TEXT NOT NULL,
-        before TEXT,
-        after TEXT
-    );
-    CREATE INDEX review_decisions_record ON review_decisions(record_id, id);
-    CREATE TABLE review_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-    # the text a decision was made on: a record whose text changed since needs a new one
-    "ALTER TABLE review_decisions ADD COLUMN text_sha256 TEXT;",
-    # each item's text digest and whether it holds a decision on that text (kept by
-    # decide and append_items), indexed so a page of the queue reads its own rows only
-    # (review_digest: registered by ReviewStore)
-    """
-    ALTER TABLE review_items ADD COLUMN text_sha256 TEXT;
-    ALTER TABLE review_items ADD COLUMN decided INTEGER NOT NULL DEFAULT 0;
-    UPDATE review_items SET text_sha256 = review_digest(record);
-    UPDATE review_items AS i SET decided = EXISTS (VALID_DECISION);
-    CREATE INDEX review_items_position ON review_items(position);
-    CREATE INDEX review_items_origin ON review_items(origin, position);
-    CREATE INDEX review_items_pending ON review_items(position) WHERE decided = 0;
-    """,
-]
-
-# the latest non-skip decision on an item (alias i), if it was made on the item's text
-VALID_DECISION = """
-    SELECT d.* FROM review_decisions d WHERE d.id = (
-        SELECT max(id) FROM review_decisions WHERE record_id = i.record_id AND decision != 'skip')
-    AND (d.text_sha256 IS NULL OR d.text_sha256 = i.text_sha256)"""
-REVIEW_MIGRATIONS[-1] = REVIEW_MIGRATIONS[-1].replace("VALID_DECISION", VALID_DECISION)
-COLUMNS = "record_id, position, origin, stratum, reason, record, text_sha256"
 
 
 def text_digest(record: Record) -> str:
@@ -93,6 +48,20 @@ def _item(r: Any) -> Item:
     )
 
 
+def _insert(
+    conn: sqlite3.Connection, items: list[tuple[Record, str, str, str | None]], start: int
+) -> None:
+    """Queue (record, origin, stratum, reason) items at positions ``start``, ``start + 1``,
+    ...; an item already queued (by record id) stays as it is."""
+    conn.executemany(
+        f"INSERT OR IGNORE INTO review_items({COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+        [
+            (rec.meta.id, start + i, origin, stratum, reason, rec.to_json(), text_digest(rec))
+            for i, (rec, origin, stratum, reason) in enumerate(items)
+        ],
+    )
+
+
 class ReviewStore:
     """Read and write review state of one run."""
 
@@ -107,13 +76,7 @@ class ReviewStore:
     def save_sample(self, items: list[tuple[Record, str, str, str | None]], info: dict) -> None:
         """Store the drawn queue: (record, origin, stratum, reason) in review order."""
         with self.journal.transaction() as conn:
-            conn.executemany(
-                f"INSERT OR IGNORE INTO review_items({COLUMNS}) VALUES (?,?,?,?,?,?,?)",
-                [
-                    (rec.meta.id, i, origin, stratum, reason, rec.to_json(), text_digest(rec))
-                    for i, (rec, origin, stratum, reason) in enumerate(items)
-                ],
-            )
+            _insert(conn, items, 0)
             conn.execute(
                 "INSERT OR REPLACE INTO review_meta VALUES ('sample', ?)", (json.dumps(info),)
             )
@@ -135,21 +98,7 @@ class ReviewStore:
             elif old != text_digest(rec):
                 changed.append((rec.to_json(), reason, text_digest(rec), rec.meta.id))
         with self.journal.transaction() as conn:
-            conn.executemany(
-                f"INSERT OR IGNORE INTO review_items({COLUMNS}) VALUES (?,?,?,?,?,?,?)",
-                [
-                    (
-                        rec.meta.id,
-                        start[0]["n"] + i,
-                        origin,
-                        stratum,
-                        reason,
-                        rec.to_json(),
-                        text_digest(rec),
-                    )
-                    for i, (rec, origin, stratum, reason) in enumerate(new)
-                ],
-            )
+            _insert(conn, new, start[0]["n"])
             conn.executemany(
                 "UPDATE review_items SET record=?, reason=?, text_sha256=?, decided=0"
                 " WHERE record_id=?",

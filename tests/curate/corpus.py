@@ -9,9 +9,11 @@ edits of a source record: whitespace, punctuation, one word changed, sentences r
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from generator.curate.normalize import normalize
 
@@ -322,3 +324,11 @@ def as_rows(items: list[Item]) -> list[dict[str, object]]:
         }
         for it in items
     ]
+
+
+def write_run(run: Path, n_distinct: int, n_dups: int = 0, seed: int = 5) -> Path:
+    """A run folder ``run`` whose ``records.jsonl`` holds :func:`corpus` as rows."""
+    run.mkdir()
+    rows = as_rows(corpus(n_distinct, n_dups, seed=seed))
+    (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return run

@@ -15,7 +15,7 @@ from generator.cli import app
 from generator.curate import judge
 from generator.providers.resilience import RetryPolicy
 from generator.store import Journal
-from tests.curate.corpus import as_rows, corpus
+from tests.curate.corpus import write_run
 from tests.curate.test_fail_closed import _chat
 
 URL = "https://api.openai.com/v1/chat/completions"
@@ -29,11 +29,7 @@ def _setup(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _run(tmp_path: Path, name: str, n: int = 12) -> Path:
-    run = tmp_path / name
-    run.mkdir()
-    rows = as_rows(corpus(n, 0, seed=5))
-    (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return run
+    return write_run(tmp_path / name, n)
 
 
 def _config(tmp_path: Path, **extra: object) -> Path:

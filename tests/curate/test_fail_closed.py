@@ -12,17 +12,13 @@ from generator.cli import app
 from generator.curate import judge
 from generator.providers.resilience import RetryPolicy
 from generator.store import Journal
-from tests.curate.corpus import as_rows, corpus
+from tests.curate.corpus import write_run
 
 STEPS = ["heuristics", "length", "exact_dedup", "quality"]
 
 
 def _run(tmp_path: Path, n: int = 40) -> Path:
-    run = tmp_path / "run"
-    run.mkdir()
-    rows = as_rows(corpus(n, 0, seed=5))
-    (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return run
+    return write_run(tmp_path / "run", n)
 
 
 def _config(tmp_path: Path, **sections: dict) -> Path:

@@ -87,6 +87,19 @@ def query(run: Path, sql: str, params: tuple = ()) -> list[tuple]:
         conn.close()
 
 
+def units_done(run: Path) -> int:
+    """Units committed so far, read while another process writes the journal (read-only;
+    0 while the journal is still being created)."""
+    try:
+        conn = sqlite3.connect(f"file:{run / 'run.sqlite'}?mode=ro", uri=True, timeout=1)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM gen_units").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
 def ok_calls(run: Path) -> list[tuple[str, int]]:
     """(request hash, session) of every successful provider call."""
     return query(run, "SELECT request_hash, session FROM gen_calls WHERE status='ok'")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from typer.testing import CliRunner
 from generator.cli import app
 from generator.records import AlpacaRecord, record_id
 from generator.store import Journal
-from tests.conftest import REPO, SAMPLES
+from tests.conftest import REPO, SAMPLES, cli_env
 from tests.ingest.conftest import PARAGRAPH, write
 
 runner = CliRunner()
@@ -118,7 +117,7 @@ def test_help_describes_the_command():
 
 
 def test_ingest_as_a_real_process(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env = cli_env()
 
     def ingest(docs: Path, out: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

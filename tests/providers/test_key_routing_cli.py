@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
-from tests.conftest import REPO, SAMPLES
+from tests.conftest import SAMPLES, cli_env
 
 FAKE = Path(__file__).with_name("fake_llama_server.py")
 OPENAI_KEY = "sk-proj-REALOPENAIKEY0123456789abcdef"
@@ -53,8 +53,7 @@ def server(tmp_path: Path):
 
 
 def _generate(run: Path, base: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env |= {"OPENAI_API_KEY": OPENAI_KEY, "MYKEY": MYKEY, "PYTHONPATH": str(REPO)}
+    env = cli_env(OPENAI_API_KEY=OPENAI_KEY, MYKEY=MYKEY)
     cmd = [sys.executable, "-m", "generator.cli", "generate", str(SAMPLES / "handbook")]
     cmd += ["--out", str(run), "--model", "openai/qwen-x", "--api-base", base]
     cmd += ["--records", "1", "--concurrency", "1", "--price", "0,0", *extra]

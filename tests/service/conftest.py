@@ -23,6 +23,7 @@ import pytest
 
 from generator.service import users
 from generator.service.db import Database, database_url, open_database
+from tests.conftest import cli_env
 from tests.service.pg import free_port, pg_bindir, postgres_cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,12 +66,6 @@ class Server:
         return pid
 
 
-def env() -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    out["PYTHONPATH"] = str(REPO)
-    return out
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     if pg_bindir() is None and os.environ.get("CI") != "true":
@@ -95,7 +90,7 @@ def start_server(data: Path, db_url: str, *extra: str) -> tuple[subprocess.Popen
            str(data), "--db", db_url, *extra]  # fmt: skip
     log = open(data / "server.log", "ab")  # noqa: SIM115 (the server's, closed with it)
     proc = subprocess.Popen(
-        cmd, env=env(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        cmd, env=cli_env(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
     )
     log.close()
     url = f"http://127.0.0.1:{port}"

@@ -14,7 +14,7 @@ from generator.cli import app
 from generator.service import users
 from generator.service.db import DB_FILE, database_url, open_database
 from generator.service.migrate import current, head
-from tests.service.conftest import env
+from tests.conftest import cli_env
 from tests.service.pg import free_port
 
 
@@ -97,7 +97,7 @@ def test_users_add_as_a_real_subprocess_prints_the_token_last(tmp_path: Path) ->
     out = subprocess.run(
         [sys.executable, "-m", "generator.cli", "users", "add", "dave", "--role", "admin",
          "--data", str(tmp_path)],
-        capture_output=True, text=True, env=env(), timeout=120,
+        capture_output=True, text=True, env=cli_env(), timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1].startswith("ifk_")
@@ -110,7 +110,7 @@ def test_serve_warns_off_loopback(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "generator.cli", "serve", "--host", "192.0.2.1", "--port",
          str(free_port()), "--data", str(tmp_path)],
-        capture_output=True, text=True, env=env(), timeout=120,
+        capture_output=True, text=True, env=cli_env(), timeout=120,
     )  # fmt: skip
     assert "warning: listening on 192.0.2.1" in out.stderr
     assert "TLS" in out.stderr

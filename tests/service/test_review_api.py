@@ -9,14 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.service.conftest import REPO, Server, env
+from tests.conftest import cli_env
+from tests.service.conftest import REPO, Server
 from tests.service.helpers import error
 from tests.service.jobs_helpers import export_job, generated_run
 
 
 def _cli(*args: str) -> str:
     res = subprocess.run([sys.executable, "-m", "generator.cli", *args], capture_output=True,
-                         text=True, env=env(), cwd=REPO, timeout=120)  # fmt: skip
+                         text=True, env=cli_env(), cwd=REPO, timeout=120)  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
     return res.stdout
 

@@ -18,17 +18,17 @@ from typing import Any
 
 import httpx2
 
-from generator.providers.base import Completion, CompletionRequest, CompletionUsage
+from generator.providers.base import Completion, CompletionRequest
 from generator.providers.batch.base import (
     BatchClient,
     BatchLimits,
     BatchResult,
     BatchResults,
     BatchStatus,
+    batch_usage,
     dumps,
     line_error,
     one_of,
-    usage_cost,
 )
 from generator.providers.litellm_provider import LiteLLMProvider
 
@@ -102,14 +102,9 @@ def parse_message(model: str, msg: dict[str, Any]) -> Completion:
     raw = msg.get("usage") or {}
     read = int(raw.get("cache_read_input_tokens") or 0)
     write = int(raw.get("cache_creation_input_tokens") or 0)
-    usage = CompletionUsage(
-        # as LiteLLM counts them: every input token, cached and cache-write ones included
-        prompt_tokens=int(raw.get("input_tokens") or 0) + read + write,
-        completion_tokens=int(raw.get("output_tokens") or 0),
-        cached_tokens=read,
-        cache_write_tokens=write,
-    )
-    usage.cost_usd = usage_cost(model, usage)
+    # as LiteLLM counts them: every input token, cached and cache-write ones included
+    prompt = int(raw.get("input_tokens") or 0) + read + write
+    usage = batch_usage(model, prompt, int(raw.get("output_tokens") or 0), read, write)
     return Completion(
         text=text,
         finish_reason=_FINISH.get(msg.get("stop_reason") or "", msg.get("stop_reason")),
@@ -124,13 +119,13 @@ class AnthropicBatchClient(BatchClient):
     limits = LIMITS
 
     def __init__(self, sync: LiteLLMProvider, api_base: str | None, api_key: str | None) -> None:
+        super().__init__(sync, api_base, api_key)
+        self.betas: set[str] = set()  # beta features the requests use (the batch needs them)
+
+    def sdk_client(self, api_key: str, base_url: str | None) -> Any:
         import anthropic
 
-        self.sync = sync
-        self.client = anthropic.AsyncAnthropic(
-            api_key=api_key or "unused", base_url=api_base or None, max_retries=0
-        )
-        self.betas: set[str] = set()  # beta features the requests use (the batch needs them)
+        return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
 
     def line(self, custom_id: str, request: CompletionRequest) -> bytes:
         kwargs = self.sync.call_kwargs(request)
@@ -149,10 +144,9 @@ class AnthropicBatchClient(BatchClient):
     async def create(self, file_id: str | None, lines: list[bytes], key: str) -> str:
         requests = [json.loads(x) for x in lines]
         headers = {"anthropic-beta": ",".join(sorted(self.betas))} if self.betas else None
-        try:
-            b = await self.client.messages.batches.create(requests=requests, extra_headers=headers)
-        except Exception as exc:
-            raise self.call(exc) from exc
+        b = await self.sdk(
+            self.client.messages.batches.create(requests=requests, extra_headers=headers)
+        )
         return b.id
 
     async def find(self, file_id: str | None, key: str, n: int, since: float) -> str | None:
@@ -197,16 +191,10 @@ class AnthropicBatchClient(BatchClient):
         )
 
     async def retrieve(self, batch_id: str) -> BatchStatus:
-        try:
-            return self._status(await self.client.messages.batches.retrieve(batch_id))
-        except Exception as exc:
-            raise self.call(exc) from exc
+        return self._status(await self.sdk(self.client.messages.batches.retrieve(batch_id)))
 
     async def cancel(self, batch_id: str) -> BatchStatus:
-        try:
-            return self._status(await self.client.messages.batches.cancel(batch_id))
-        except Exception as exc:
-            raise self.call(exc) from exc
+        return self._status(await self.sdk(self.client.messages.batches.cancel(batch_id)))
 
     async def results(
         self, status: BatchStatus, requests: dict[str, CompletionRequest]
@@ -214,43 +202,24 @@ class AnthropicBatchClient(BatchClient):
         # Read raw (not the SDK's typed decoder, which stops at the first bad line), from
         # the API's own path on the configured host: a results_url elsewhere never gets
         # the key.
-        try:
-            resp = await self.client.get(
+        resp = await self.sdk(
+            self.client.get(
                 f"/v1/messages/batches/{status.batch_id}/results", cast_to=httpx2.Response
             )
-            data = resp.content
-        except Exception as exc:
-            raise self.call(exc) from exc
+        )
         out = BatchResults()
-        for raw in data.splitlines():
-            if raw.strip():
-                r = self._read(raw, requests)
-                if r is None:
-                    out.malformed += 1
-                else:
-                    out.results.append(r)
+        self.read_lines(resp.content, requests, out)
         return out
 
-    def _read(self, raw: bytes, requests: dict[str, CompletionRequest]) -> BatchResult | None:
-        try:
-            obj = json.loads(raw)
-            cid = obj["custom_id"]
-            request = requests.get(cid)
-            if request is None:
-                return None
-            result = obj["result"]
-            kind = result["type"]
-            if kind == "succeeded":
-                return BatchResult(cid, completion=parse_message(request.model, result["message"]))
-            if kind in ("canceled", "expired"):
-                return BatchResult(cid, error=line_error(None, kind, self.provider), lost=True)
-            err = (result.get("error") or {}).get("error") or result.get("error") or {}
-            status = {"rate_limit_error": 429, "overloaded_error": 529, "api_error": 500,
-                      "authentication_error": 401, "permission_error": 403,
-                      "invalid_request_error": 400}.get(err.get("type"), 500)  # fmt: skip
-            return BatchResult(cid, error=line_error(status, json.dumps(err)[:300], self.provider))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None
-
-    async def aclose(self) -> None:
-        await self.client.close()
+    def result_of(self, cid: str, request: CompletionRequest, obj: dict[str, Any]) -> BatchResult:
+        result = obj["result"]
+        kind = result["type"]
+        if kind == "succeeded":
+            return BatchResult(cid, completion=parse_message(request.model, result["message"]))
+        if kind in ("canceled", "expired"):
+            return BatchResult(cid, error=line_error(None, kind, self.provider), lost=True)
+        err = (result.get("error") or {}).get("error") or result.get("error") or {}
+        status = {"rate_limit_error": 429, "overloaded_error": 529, "api_error": 500,
+                  "authentication_error": 401, "permission_error": 403,
+                  "invalid_request_error": 400}.get(err.get("type"), 500)  # fmt: skip
+        return BatchResult(cid, error=line_error(status, json.dumps(err)[:300], self.provider))

@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import abc
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from generator.errors import CircuitOpen, ProviderError
 from generator.providers.base import Completion, CompletionRequest, CompletionUsage
 from generator.providers.errors import map_exception
 from generator.providers.model_info import batch_price
 
+if TYPE_CHECKING:
+    from generator.providers.litellm_provider import LiteLLMProvider
+
 # Our names of a batch's states (both providers' are mapped to these).
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
 TERMINAL = ("completed", "expired", "failed", "cancelled")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,14 +89,21 @@ def line_error(status: int | None, message: str, provider: str) -> ProviderError
     return map_exception(_LineError(status, message or f"status {status}"), provider=provider)
 
 
-def usage_cost(model: str, usage: CompletionUsage) -> float | None:
-    """A batch call's cost: batch prices, cached input tokens at the cached batch rate."""
-    p = batch_price(model)
-    if p is None:
-        return None
-    return p.cost(
-        usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.cache_write_tokens
+def batch_usage(
+    model: str, prompt: int, completion: int, cached: int, cache_write: int
+) -> CompletionUsage:
+    """A batch call's usage, priced at the batch rate (cached input tokens at the cached
+    batch rate); the cost is None for a model without a price."""
+    usage = CompletionUsage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cached_tokens=cached,
+        cache_write_tokens=cache_write,
     )
+    p = batch_price(model)
+    if p is not None:
+        usage.cost_usd = p.cost(prompt, completion, cached, cache_write)
+    return usage
 
 
 def dumps(obj: Any) -> bytes:
@@ -103,6 +115,17 @@ class BatchClient(abc.ABC):
 
     provider: str = "base"
     limits: BatchLimits
+
+    def __init__(self, sync: LiteLLMProvider, api_base: str | None, api_key: str | None) -> None:
+        self.sync = sync  # builds each request's keyword arguments, as the synchronous call
+        # The SDK insists on a key; a keyless local server gets a placeholder, never a
+        # real key meant for another host (providers/keys.py decides which key goes where).
+        self.client = self.sdk_client(api_key or "unused", api_base or None)
+
+    @abc.abstractmethod
+    def sdk_client(self, api_key: str, base_url: str | None) -> Any:
+        """The provider SDK's async client (its own retries off: the caller journals each
+        step and decides)."""
 
     @abc.abstractmethod
     def line(self, custom_id: str, request: CompletionRequest) -> bytes:
@@ -136,12 +159,46 @@ class BatchClient(abc.ABC):
     @abc.abstractmethod
     async def cancel(self, batch_id: str) -> BatchStatus: ...
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Release the HTTP client."""
+        await self.client.close()
 
     def call(self, exc: BaseException) -> ProviderError:
         """A failed step (an SDK exception) in our tree."""
         return map_exception(exc, provider=self.provider)
+
+    async def sdk(self, step: Awaitable[T]) -> T:
+        """Await one SDK call; its failure raised in our tree (:meth:`call`)."""
+        try:
+            return await step
+        except Exception as exc:
+            raise self.call(exc) from exc
+
+    @abc.abstractmethod
+    def result_of(self, cid: str, request: CompletionRequest, obj: dict[str, Any]) -> BatchResult:
+        """One result line of ours (parsed) in the provider's wire format, as a result; a
+        line not in that format raises ValueError, KeyError, TypeError, AttributeError or
+        IndexError."""
+
+    def read_lines(
+        self, data: bytes, requests: dict[str, CompletionRequest], out: BatchResults
+    ) -> None:
+        """Every non-blank line of a results file into ``out``: a line that is not JSON, not
+        in the wire format or not one of ``requests`` is counted malformed, never fatal."""
+        for raw in data.splitlines():
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+                cid = obj["custom_id"]
+                request = requests.get(cid)
+                result = None if request is None else self.result_of(cid, request, obj)
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+                result = None
+            if result is None:
+                out.malformed += 1
+            else:
+                out.results.append(result)
 
 
 def one_of(found: list[str], key: str) -> str | None:

@@ -12,20 +12,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from generator.providers.base import Completion, CompletionRequest, CompletionUsage
+from generator.providers.base import Completion, CompletionRequest
 from generator.providers.batch.base import (
     BatchClient,
     BatchLimits,
     BatchResult,
     BatchResults,
     BatchStatus,
+    batch_usage,
     dumps,
     line_error,
     one_of,
-    usage_cost,
 )
 from generator.providers.litellm_provider import (
-    LiteLLMProvider,
     _cache_tokens,
     _get,
     _reasoning_of,
@@ -54,13 +53,13 @@ def parse_completion(model: str, body: dict[str, Any]) -> Completion:
     reasoning = "\n\n".join(r for r in (_reasoning_of(message), think) if r) or None
     raw = body.get("usage") or {}
     read, write = _cache_tokens(raw)
-    usage = CompletionUsage(
-        prompt_tokens=int(raw.get("prompt_tokens") or 0),
-        completion_tokens=int(raw.get("completion_tokens") or 0),
-        cached_tokens=read,
-        cache_write_tokens=write,
+    usage = batch_usage(
+        model,
+        int(raw.get("prompt_tokens") or 0),
+        int(raw.get("completion_tokens") or 0),
+        read,
+        write,
     )
-    usage.cost_usd = usage_cost(model, usage)
     return Completion(
         text=text,
         finish_reason=_get(choice, "finish_reason"),
@@ -74,15 +73,10 @@ class OpenAIBatchClient(BatchClient):
     provider = "openai"
     limits = LIMITS
 
-    def __init__(self, sync: LiteLLMProvider, api_base: str | None, api_key: str | None) -> None:
+    def sdk_client(self, api_key: str, base_url: str | None) -> Any:
         import openai
 
-        self.sync = sync
-        # The SDK insists on a key; a keyless local server gets a placeholder, never a
-        # real key meant for another host (providers/keys.py decides which key goes where).
-        self.client = openai.AsyncOpenAI(
-            api_key=api_key or "unused", base_url=api_base or None, max_retries=0
-        )
+        return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
 
     def line(self, custom_id: str, request: CompletionRequest) -> bytes:
         kwargs = self.sync.call_kwargs(request)
@@ -92,22 +86,18 @@ class OpenAIBatchClient(BatchClient):
 
     async def upload(self, lines: list[bytes]) -> str | None:
         data = b"\n".join(lines) + b"\n"
-        try:
-            f = await self.client.files.create(file=("batch.jsonl", data), purpose="batch")
-        except Exception as exc:
-            raise self.call(exc) from exc
+        f = await self.sdk(self.client.files.create(file=("batch.jsonl", data), purpose="batch"))
         return f.id
 
     async def create(self, file_id: str | None, lines: list[bytes], key: str) -> str:
-        try:
-            b = await self.client.batches.create(
+        b = await self.sdk(
+            self.client.batches.create(
                 input_file_id=str(file_id),
                 endpoint=ENDPOINT,
                 completion_window="24h",
                 metadata={"instructforge_batch": key},
             )
-        except Exception as exc:
-            raise self.call(exc) from exc
+        )
         return b.id
 
     async def find(self, file_id: str | None, key: str, n: int, since: float) -> str | None:
@@ -141,58 +131,28 @@ class OpenAIBatchClient(BatchClient):
         )
 
     async def retrieve(self, batch_id: str) -> BatchStatus:
-        try:
-            return self._status(await self.client.batches.retrieve(batch_id))
-        except Exception as exc:
-            raise self.call(exc) from exc
+        return self._status(await self.sdk(self.client.batches.retrieve(batch_id)))
 
     async def cancel(self, batch_id: str) -> BatchStatus:
-        try:
-            return self._status(await self.client.batches.cancel(batch_id))
-        except Exception as exc:
-            raise self.call(exc) from exc
-
-    async def _file(self, file_id: str) -> bytes:
-        try:
-            return (await self.client.files.content(file_id)).content
-        except Exception as exc:
-            raise self.call(exc) from exc
+        return self._status(await self.sdk(self.client.batches.cancel(batch_id)))
 
     async def results(
         self, status: BatchStatus, requests: dict[str, CompletionRequest]
     ) -> BatchResults:
         out = BatchResults()
         for file_id in (status.output_file_id, status.error_file_id):
-            if not file_id:
-                continue
-            for raw in (await self._file(file_id)).splitlines():
-                if not raw.strip():
-                    continue
-                result = self._read(raw, requests)
-                if result is None:
-                    out.malformed += 1
-                else:
-                    out.results.append(result)
+            if file_id:
+                data = (await self.sdk(self.client.files.content(file_id))).content
+                self.read_lines(data, requests, out)
         return out
 
-    def _read(self, raw: bytes, requests: dict[str, CompletionRequest]) -> BatchResult | None:
-        try:
-            obj = json.loads(raw)
-            cid = obj["custom_id"]
-            request = requests.get(cid)
-            if request is None:
-                return None  # not one of ours
-            resp, err = obj.get("response") or {}, obj.get("error") or {}
-            code = int(resp.get("status_code") or 0)
-            body = resp.get("body") or {}
-            if code == 200 and not err:
-                return BatchResult(cid, completion=parse_completion(request.model, body))
-            if err.get("code") in _LOST:
-                return BatchResult(cid, error=line_error(None, str(err), self.provider), lost=True)
-            message = json.dumps(body.get("error") or err or body)[:300]
-            return BatchResult(cid, error=line_error(code or None, message, self.provider))
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError):
-            return None
-
-    async def aclose(self) -> None:
-        await self.client.close()
+    def result_of(self, cid: str, request: CompletionRequest, obj: dict[str, Any]) -> BatchResult:
+        resp, err = obj.get("response") or {}, obj.get("error") or {}
+        code = int(resp.get("status_code") or 0)
+        body = resp.get("body") or {}
+        if code == 200 and not err:
+            return BatchResult(cid, completion=parse_completion(request.model, body))
+        if err.get("code") in _LOST:
+            return BatchResult(cid, error=line_error(None, str(err), self.provider), lost=True)
+        message = json.dumps(body.get("error") or err or body)[:300]
+        return BatchResult(cid, error=line_error(code or None, message, self.provider))

@@ -23,7 +23,7 @@ from generator.errors import ConfigError, RunBusyError
 from generator.records import schema_errors
 from generator.review import io as review_io
 from generator.review.session import prepare
-from generator.review.store import ReviewStore, text_digest
+from generator.review.store import Item, ReviewStore, text_digest
 from generator.runfolder import open_run_folder
 from generator.service import audit
 from generator.service.api.runs import RunId, get_run
@@ -85,6 +85,17 @@ def open_journal(run_dir: Path, command: str) -> Iterator[Journal]:
         raise ApiError(409, f"the run has nothing to review yet: {exc}") from exc
 
 
+def review_item(it: Item, decision: dict[str, Any] | None, source_text: str | None) -> ReviewItem:
+    """Queue item ``it`` as the API and the pages show it, with its decision on this text."""
+    return ReviewItem(
+        record_id=it.record_id, position=it.position, origin=it.origin, reason=it.reason,
+        record=it.record.to_dict(), source_text=source_text,
+        curation=dict(it.record.meta.curation),
+        decision=None if decision is None else {
+            k: decision[k] for k in ("decision", "reason", "reviewer", "at")},
+    )  # fmt: skip
+
+
 @router.get("/runs/{rid}/review", response_model=ReviewPage,
             summary="The review queue: records, source chunks, scores, flags")  # fmt: skip
 def review_queue(
@@ -112,15 +123,47 @@ def review_queue(
             d = latest.get(it.record_id)
             if d is not None and d["text_sha256"] not in (None, text_digest(it.record)):
                 d = None  # made on another text: it no longer counts
-            items.append(ReviewItem(
-                record_id=it.record_id, position=it.position, origin=it.origin,
-                reason=it.reason, record=it.record.to_dict(), source_text=source(it.record),
-                curation=dict(it.record.meta.curation),
-                decision=None if d is None else {k: d[k] for k in ("decision", "reason",
-                                                                   "reviewer", "at")},
-            ))  # fmt: skip
+            items.append(review_item(it, d, source(it.record)))
     nxt = str(page[limit].position) if len(page) > limit else None
     return ReviewPage(items=items, next=nxt)
+
+
+def checked_reason(body: DecisionIn) -> str | None:
+    """The decision's reason, stripped; 422 when a rejection has none or a ``record`` comes
+    without an edit (or an edit without one)."""
+    reason = (body.reason or "").strip() or None
+    if body.decision == "reject" and not reason:
+        raise ApiError(422, "a rejection needs a reason")
+    if (body.record is not None) != (body.decision == "edit"):
+        raise ApiError(422, "'record' is given with an edit, and only then")
+    return reason
+
+
+def write_decision(
+    request: Request, run: dict[str, Any], store: ReviewStore, it: Item, body: DecisionIn,
+    user: Principal,
+) -> str | None:  # fmt: skip
+    """Check and write one decision on queue item ``it`` (an edit validated against the
+    shipped JSON Schema, an audit row, :meth:`ReviewStore.decide` with the user as the
+    reviewer): the one path of the API and the web pages. Returns the stored reason."""
+    reason = checked_reason(body)
+    after = None
+    if body.decision == "edit":
+        try:
+            after = review_io.edited_record(it.record, {"edited": body.record}, "jsonl")
+            problems = schema_errors(after.meta.format, after.to_dict())
+            if problems:
+                raise ValueError(problems[0])
+        except ValueError as exc:
+            raise ApiError(422, f"the edited record is not valid: {str(exc)[:300]}") from exc
+    with request.app.state.db.engine.begin() as conn:
+        audit.record(conn, actor=user.name, action="review.decide",
+                     target=f"run:{run['id']}/record:{it.record_id}", remote=remote(request),
+                     detail={"decision": body.decision, "reason": reason,
+                             "project": run["project_id"]})  # fmt: skip
+        store.decide(it.record_id, body.decision, reason=reason, reviewer=user.name,
+                     before=it.record if after else None, after=after)  # fmt: skip
+    return reason
 
 
 @router.post("/runs/{rid}/review/{record_id}", response_model=DecisionOut,
@@ -130,11 +173,7 @@ def decide(
     record_id: str = PathParam(..., min_length=1, max_length=200),
     user: Principal = Depends(require("review.write")),
 ) -> DecisionOut:  # fmt: skip
-    reason = (body.reason or "").strip() or None
-    if body.decision == "reject" and not reason:
-        raise ApiError(422, "a rejection needs a reason")
-    if (body.record is not None) != (body.decision == "edit"):
-        raise ApiError(422, "'record' is given with an edit, and only then")
+    checked_reason(body)  # a malformed body fails before the run is opened
     run, run_dir = run_folder(request, rid, user)
     if not (run_dir / JOURNAL_NAME).exists():
         raise not_found(f"record {record_id!r} in the review queue of run {rid}")
@@ -144,22 +183,6 @@ def decide(
         items = {it.record_id: it for it in store.items()}
         if record_id not in items:
             raise not_found(f"record {record_id!r} in the review queue of run {rid}")
-        before, after = items[record_id].record, None
-        if body.decision == "edit":
-            try:
-                after = review_io.edited_record(before, {"edited": body.record}, "jsonl")
-                data = after.to_dict()
-                problems = schema_errors(after.meta.format, data)  # the shipped JSON Schema
-                if problems:
-                    raise ValueError(problems[0])
-            except ValueError as exc:
-                raise ApiError(422, f"the edited record is not valid: {str(exc)[:300]}") from exc
-        with request.app.state.db.engine.begin() as conn:
-            audit.record(conn, actor=user.name, action="review.decide",
-                         target=f"run:{rid}/record:{record_id}", remote=remote(request),
-                         detail={"decision": body.decision, "reason": reason,
-                                 "project": run["project_id"]})  # fmt: skip
-            store.decide(record_id, body.decision, reason=reason, reviewer=user.name,
-                         before=before if after else None, after=after)  # fmt: skip
+        reason = write_decision(request, run, store, items[record_id], body, user)
     return DecisionOut(record_id=record_id, decision=body.decision, reason=reason,
                        reviewer=user.name)  # fmt: skip

@@ -2,7 +2,7 @@
 (clause, quote, URL), legal's sign-offs, the export form and the export downloads.
 
 The table and the refusal come from the export stage's own first pass
-(:func:`generator.export.job.judge_export`, :func:`~generator.export.job.refuse_if_needed`)
+(:func:`generator.export.judging.judge_export`, :func:`~generator.export.judging.refuse_if_needed`)
 with the sign-offs an export job of this run would pass as ``--accept-review``; so the form
 refuses exactly what the gate would, and says why, before a job is queued.
 """
@@ -22,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from generator.errors import ConfigError, ExportRefused
 from generator.export.gate import Check
-from generator.export.job import ExportOptions, judge_export, refuse_if_needed
+from generator.export.judging import judge_export, refuse_if_needed
+from generator.export.result import ExportOptions
 from generator.policies import Policy, load_policies
 from generator.records import USES
 from generator.review import signoffs

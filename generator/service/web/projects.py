@@ -84,13 +84,18 @@ async def upload(
 RUN_FIELDS = ("model", "template", "records", "per_chunk", "max_cost", "api_base")
 
 
-def _run_in(form: dict[str, str]) -> runs.RunIn:
-    return runs.RunIn(**{k: v.strip() for k, v in form.items() if k in RUN_FIELDS and v.strip()})
-
-
-async def _fields(request: Request) -> dict[str, str]:
+async def _run_form(
+    request: Request, session: Session, pid: int
+) -> tuple[dict[str, str], runs.RunIn | Response]:
+    """The run form's fields and the API body they make, or instead of the body the
+    project page (422) saying what is wrong with them, the fields kept."""
     data = await request.form()
-    return {k: str(data.get(k, "")) for k in RUN_FIELDS}
+    form = {k: str(data.get(k, "")) for k in RUN_FIELDS}
+    try:
+        body = runs.RunIn(**{k: v.strip() for k, v in form.items() if v.strip()})
+    except ValidationError as exc:
+        return form, _project_page(request, session, pid, 422, form=form, error=problem(exc))
+    return form, body
 
 
 @router.post("/projects/{pid}/estimate")
@@ -98,11 +103,9 @@ async def estimate(
     request: Request, pid: int = ProjectId, session: Session = Action("runs.write")
 ) -> Response:
     """Step one of the run form: the dry-run estimate, then a button to start the run."""
-    form = await _fields(request)
-    try:
-        body = _run_in(form)
-    except ValidationError as exc:
-        return _project_page(request, session, pid, 422, form=form, error=problem(exc))
+    form, body = await _run_form(request, session, pid)
+    if isinstance(body, Response):
+        return body
     params = body.model_dump(exclude_none=True)
     try:
         est = await run_in_threadpool(dry_run, _project_dir(request, pid, session.user), params)
@@ -115,11 +118,9 @@ async def estimate(
 async def start_run(
     request: Request, pid: int = ProjectId, session: Session = Action("runs.write")
 ) -> Response:
-    form = await _fields(request)
-    try:
-        body = _run_in(form)
-    except ValidationError as exc:
-        return _project_page(request, session, pid, 422, form=form, error=problem(exc))
+    _, body = await _run_form(request, session, pid)
+    if isinstance(body, Response):
+        return body
     queued = runs.create_run(body, request, pid, session.user)
     return RedirectResponse(f"/runs/{queued.id}", status_code=303)
 

@@ -4,8 +4,8 @@ The API's queue (:func:`generator.service.api.review.review_queue`) draws or res
 queue and pages it; a page here opens the run journal the same way (the run locked as the
 API and the CLI lock it, the queue prepared by the same stage function) and then reads only
 the rows it shows (:meth:`ReviewStore.page`, :meth:`ReviewStore.at`), so its time does not
-grow with the queue. A decision is checked and written as the API writes it: the same
-body model, the same edit validation, the same audit row, :meth:`ReviewStore.decide`.
+grow with the queue. A decision goes through the API's own
+:func:`~generator.service.api.review.write_decision`.
 """
 
 from __future__ import annotations
@@ -18,13 +18,9 @@ from fastapi import Request
 from pydantic import ValidationError
 
 from generator.curate.quality import journal_source_text
-from generator.records import schema_errors
-from generator.review import io as review_io
 from generator.review.session import prepare
 from generator.review.store import Item, ReviewStore
-from generator.service import audit
 from generator.service.api import review as api
-from generator.service.auth import remote
 from generator.service.errors import ApiError, not_found
 from generator.service.users import Principal
 from generator.service.web.journals import review_journal
@@ -53,11 +49,7 @@ def shown(store: ReviewStore, it: Item, *, source: bool = True) -> api.ReviewIte
     """One queue item as the API shows it (its decision only if made on this text)."""
     d = store.decision_on(it.record_id)
     text = journal_source_text(store.journal)(it.record) if source else None
-    return api.ReviewItem(
-        record_id=it.record_id, position=it.position, origin=it.origin, reason=it.reason,
-        record=it.record.to_dict(), source_text=text, curation=dict(it.record.meta.curation),
-        decision=None if d is None else {k: d[k] for k in ("decision", "reason", "reviewer", "at")},
-    )  # fmt: skip
+    return api.review_item(it, d, text)
 
 
 def filtered(
@@ -92,30 +84,13 @@ def decide(
     request: Request, run: dict[str, Any], store: ReviewStore, it: Item, body: dict[str, Any],
     user: Principal,
 ) -> None:  # fmt: skip
-    """Check and write one decision on queue item ``it``, as the API's decide does."""
+    """Check and write one decision from a form on queue item ``it``: the API's own
+    :func:`~generator.service.api.review.write_decision`."""
     try:
         decision = api.DecisionIn(**body)
     except ValidationError as exc:
         raise ApiError(422, exc.errors()[0].get("msg", "invalid decision")) from exc
-    reason = (decision.reason or "").strip() or None
-    if decision.decision == "reject" and not reason:
-        raise ApiError(422, "a rejection needs a reason")
-    after = None
-    if decision.decision == "edit":
-        try:
-            after = review_io.edited_record(it.record, {"edited": decision.record}, "jsonl")
-            problems = schema_errors(after.meta.format, after.to_dict())
-            if problems:
-                raise ValueError(problems[0])
-        except ValueError as exc:
-            raise ApiError(422, f"the edited record is not valid: {str(exc)[:300]}") from exc
-    with request.app.state.db.engine.begin() as conn:
-        audit.record(conn, actor=user.name, action="review.decide",
-                     target=f"run:{run['id']}/record:{it.record_id}", remote=remote(request),
-                     detail={"decision": decision.decision, "reason": reason,
-                             "project": run["project_id"]})  # fmt: skip
-        store.decide(it.record_id, decision.decision, reason=reason, reviewer=user.name,
-                     before=it.record if after else None, after=after)  # fmt: skip
+    api.write_decision(request, run, store, it, decision, user)
 
 
 def find(store: ReviewStore, rid: int, record_id: str) -> Item:

@@ -7,7 +7,6 @@ while its batch is in flight re-attaches (no second batch, nothing paid twice), 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
+from tests.conftest import cli_env
 from tests.generate.batch.conftest import ROOT, BatchServer
 from tests.generate.engine_helpers import read_jsonl
 
@@ -187,12 +187,6 @@ def test_dry_run_expects_caching_of_a_long_static_prefix(docs: Path, tmp_path: P
     assert batch_cached == pytest.approx(sync_cached / 2, rel=0.01)
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
 def _cmd(docs: Path, run: Path, base: str) -> list[str]:
     return [sys.executable, "-m", "generator.cli", "generate", str(docs), "--out", str(run),
             "--model", "openai/mock-model", "--api-base", base, *PRICE, "--batch",
@@ -214,7 +208,7 @@ def _batch_state(run: Path) -> str | None:
 
 
 def _start_until_in_flight(docs: Path, run: Path, server: BatchServer) -> subprocess.Popen:
-    proc = subprocess.Popen(_cmd(docs, run, server.openai_base), env=_env(),
+    proc = subprocess.Popen(_cmd(docs, run, server.openai_base), env=cli_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     deadline = time.monotonic() + 120
     while _batch_state(run) not in ("validating", "in_progress"):
@@ -222,6 +216,14 @@ def _start_until_in_flight(docs: Path, run: Path, server: BatchServer) -> subpro
         assert time.monotonic() < deadline, "no batch was submitted"
         time.sleep(0.05)
     return proc
+
+
+def _run_again(docs: Path, run: Path, server: BatchServer) -> str:
+    """The same command run again to its end in a subprocess (it must succeed): its stderr."""
+    done = subprocess.run(_cmd(docs, run, server.openai_base), env=cli_env(),
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stderr
 
 
 @pytest.mark.slow
@@ -234,10 +236,8 @@ def test_killed_while_a_batch_is_in_flight_resumes_without_a_second_batch(
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert server.stats()["batch"]["billed"] == 0  # still running at the provider
-    done = subprocess.run(_cmd(docs, run, server.openai_base), env=_env(),
-                          capture_output=True, text=True, timeout=180)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "re-attached" in done.stderr and "0 created, 1 re-attached" in done.stderr
+    err = _run_again(docs, run, server)
+    assert "re-attached" in err and "0 created, 1 re-attached" in err
     stats = server.stats()["batch"]
     assert (stats["batches_created"], stats["paid_twice"]) == (1, 0)
     # the same records as a run that was never killed
@@ -267,9 +267,7 @@ def test_runs_cancel_cancels_at_the_provider_and_the_run_stops(
     assert "no batch in flight" in " ".join(nothing.output.split())
     # re-running asks the requests the cancelled batch left unanswered, in a new batch
     server.faults(delay_s=0.2)
-    done = subprocess.run(_cmd(docs, run, server.openai_base), env=_env(),
-                          capture_output=True, text=True, timeout=180)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    _run_again(docs, run, server)
     stats = server.stats()["batch"]
     with sqlite3.connect(run / "run.sqlite") as conn:
         units = conn.execute("SELECT COUNT(*) FROM gen_units").fetchone()[0]
@@ -288,7 +286,5 @@ def test_ctrl_c_while_a_batch_runs_says_how_to_collect_or_cancel_it(
     assert proc.returncode == 130, err.decode()
     said = " ".join(err.decode().split())
     assert "1 batch(es) still run at the provider" in said and "runs cancel" in said
-    done = subprocess.run(_cmd(docs, run, server.openai_base), env=_env(),
-                          capture_output=True, text=True, timeout=180)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    _run_again(docs, run, server)
     assert server.stats()["batch"]["batches_created"] == 1  # collected, not created again

@@ -107,7 +107,8 @@ def test_users_passwd_password_from_stdin(tmp_path) -> None:  # type: ignore[no-
     import subprocess
     import sys
 
-    from tests.service.conftest import REPO, env
+    from tests.conftest import cli_env
+    from tests.service.conftest import REPO
 
     def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -115,7 +116,7 @@ def test_users_passwd_password_from_stdin(tmp_path) -> None:  # type: ignore[no-
             input=stdin,
             capture_output=True,
             text=True,
-            env=env(),
+            env=cli_env(),
             cwd=REPO,
             timeout=60,
         )

@@ -98,10 +98,11 @@ def test_a_tampered_array_is_not_trusted(fits: list[str], tmp_path: Path) -> Non
 
 def test_a_file_for_another_key_is_not_trusted(fits: list[str], tmp_path: Path) -> None:
     fresh_process_fitted("patterns")
+    (default,) = _files(tmp_path)
     fresh_process_fitted("patterns", 0.1)
     assert fits == ["patterns", "patterns"]
-    low, high = _files(tmp_path)
-    low.write_bytes(high.read_bytes())  # the right name, the wrong fit inside
+    (other,) = set(_files(tmp_path)) - {default}
+    default.write_bytes(other.read_bytes())  # the right name, the wrong fit inside
     fresh_process_fitted("patterns")
     assert fits == ["patterns", "patterns", "patterns"]
 
@@ -120,6 +121,22 @@ def test_a_pickled_file_is_never_loaded(fits: list[str], tmp_path: Path) -> None
     again = fresh_process_fitted("patterns")
     assert fits == ["patterns", "patterns"]
     _same_fit(fitted, again)
+
+
+def test_a_file_others_can_write_is_not_trusted(fits: list[str], tmp_path: Path) -> None:
+    """A fit anyone could replace decides what counts as harmful: only a private file loads."""
+    fresh_process_fitted("patterns")
+    (path,) = _files(tmp_path)
+    path.chmod(0o666)
+    fresh_process_fitted("patterns")
+    assert fits == ["patterns", "patterns"]
+    path.chmod(0o600)
+    path.parent.chmod(0o777)
+    fresh_process_fitted("patterns")
+    assert fits == ["patterns", "patterns", "patterns"]
+    path.parent.chmod(0o700)
+    fresh_process_fitted("patterns")
+    assert fits == ["patterns", "patterns", "patterns"]
 
 
 def test_changed_operating_point_or_exemplars_refit(fits: list[str], tmp_path: Path) -> None:

@@ -112,10 +112,25 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def _private(path: Path) -> bool:
+    """Whether only this user can have written ``path``: it and its folder are ours and
+    not writable by group or others (a fit anyone could replace decides what is harmful)."""
+    if not hasattr(os, "getuid"):
+        return True
+    for p in (path, path.parent):
+        st = p.stat()
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return False
+    return True
+
+
 def load(key: str) -> dict[str, np.ndarray] | None:
     """The stored arrays for ``key``, or None when there is no trustworthy file."""
     path = cache_dir() / f"{key}.npz"
     if not path.is_file():
+        return None
+    if not _private(path):
+        log.debug("harm classifier cache %s ignored: others can write it or its folder", path)
         return None
     try:
         with np.load(path, allow_pickle=False) as npz:

@@ -187,7 +187,8 @@ def main() -> None:
         start = time.perf_counter()
         clf = fitted(mode)  # type: ignore[arg-type]
         fit_s = time.perf_counter() - start
-        print(f"{mode}: operating_fpr {clf.operating_fpr}, fitted in {fit_s:.1f}s")
+        how = "fitted or loaded from the fit cache (harm/fit_cache.py)"
+        print(f"{mode}: operating_fpr {clf.operating_fpr}, {how} in {fit_s:.1f}s")
         try:
             results += measure(clf, paths)
         except ConfigError as exc:

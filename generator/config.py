@@ -19,7 +19,10 @@ ENV_VARS: dict[str, str] = {
     "INSTRUCTFORGE_LOCAL_THREADS": "CPU threads of the local model server (1 on <= 2 cores)",
     "INSTRUCTFORGE_LOCAL_SERVER_CMD": "command that runs the local model server (default: "
     "python -m llama_cpp.server); tests point it at a fake server",
-    "XDG_CACHE_HOME": "base folder of the cross-run call cache (default ~/.cache)",
+    "XDG_CACHE_HOME": "base folder of the cross-run call cache and the fitted harm classifier "
+    "(default ~/.cache)",
+    "INSTRUCTFORGE_CACHE_DIR": "folder of the fitted harm classifier cache (its harm/ subfolder; "
+    "default $XDG_CACHE_HOME/instructforge)",
     "INSTRUCTFORGE_PROMPTS": "extra folder of prompt templates, searched before the shipped ones",
     "INSTRUCTFORGE_POLICIES": "folder of policy files to use instead of the shipped ones",
     "INSTRUCTFORGE_POLICY_MAX_AGE_DAYS": "days after a policy review before it warns (180)",

@@ -50,13 +50,21 @@ def _loopback_only(self: socket.socket, address: object) -> object:
     raise OSError(f"network access blocked in tests: {address!r}")
 
 
+@pytest.fixture(scope="session")
+def _session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("instructforge-cache")
+
+
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _session_cache_dir: Path) -> None:
     """No API keys leak in from the developer's shell; no socket leaves the machine; the
-    cross-run call cache (on by default for curation's checks) is the test's own."""
+    cross-run call cache (on by default for curation's checks) is the test's own; the
+    fitted harm classifier is kept for the session only (CLI subprocesses fit it once),
+    never in the home folder."""
     for var in _SECRET_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("INSTRUCTFORGE_CACHE_DIR", str(_session_cache_dir))
     monkeypatch.setenv("DISABLE_AIOHTTP_TRANSPORT", "True")
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 

@@ -35,9 +35,10 @@ from typing import Literal
 
 import numpy as np
 
-from generator.curate.harm import cues
+from generator.curate.harm import cues, fit_cache
 from generator.curate.harm.exemplars import EXEMPLARS, ExemplarSet, load_exemplars
 from generator.curate.harm.model import (
+    Params,
     cv_threshold,
     fit_logistic,
     folds,
@@ -100,16 +101,7 @@ class HarmClassifier:
     ) -> None:
         if mode == "embeddings" and (embedder is None or static is None):
             raise ValueError("the embeddings mode needs an embedder and a static embedder")
-        self.exemplars, self.mode, self.operating_fpr = exemplars, mode, operating_fpr
-        self.embedder = embedder if mode == "embeddings" else None
-        self.static = static if mode == "embeddings" else None
-        items = exemplars.items
-        if mode == "patterns":  # see PATTERNS_ROUNDS
-            items = tuple(e for e in items if e.batch in PATTERNS_ROUNDS) or items
-        self._harmful = np.array([e.label == "harmful" for e in items])
-        self._category = [e.category for e in items]
-        self._group = np.array([cues.CATEGORIES.index(c) if c else -1 for c in self._category])
-        texts = [e.text for e in items]
+        texts = self._setup(exemplars, mode, operating_fpr, embedder, static)
         self._cue_x = np.array([cues.cue_features(t, mode == "embeddings") for t in texts])
         y = self._harmful.astype(float)
         if self.embedder is None or self.static is None:
@@ -144,6 +136,73 @@ class HarmClassifier:
             quantile_bar(oof[y == 0], _GATE_BENIGN_PASS),
             float(np.quantile(oof[y == 1], 1 - _GATE_HARMFUL_KEEP)),
         )
+
+    def _setup(
+        self,
+        exemplars: ExemplarSet,
+        mode: Mode,
+        operating_fpr: float,
+        embedder: Embedder | None,
+        static: Embedder | None,
+    ) -> list[str]:
+        """The cheap part of construction, shared with :meth:`restore`: the exemplar
+        labels and groups. Returns the texts the model is fitted on."""
+        self.exemplars, self.mode, self.operating_fpr = exemplars, mode, operating_fpr
+        self.embedder = embedder if mode == "embeddings" else None
+        self.static = static if mode == "embeddings" else None
+        items = exemplars.items
+        if mode == "patterns":  # see PATTERNS_ROUNDS
+            items = tuple(e for e in items if e.batch in PATTERNS_ROUNDS) or items
+        self._harmful = np.array([e.label == "harmful" for e in items])
+        self._category = [e.category for e in items]
+        self._group = np.array([cues.CATEGORIES.index(c) if c else -1 for c in self._category])
+        return [e.text for e in items]
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything costly the fit computed, as plain arrays (``harm/fit_cache.py``)."""
+        out = {"threshold": np.float64(self.threshold), "cue_x": self._cue_x}
+        out |= {f"params_{i}": np.asarray(p) for i, p in enumerate(self._params)}
+        if self.mode == "embeddings":
+            out |= {"emb": self._emb, "frame": self._frame, "gate_bar": np.float64(self.gate_bar)}
+            out |= {f"gate_params_{i}": np.asarray(p) for i, p in enumerate(self._gate_params)}
+        return out
+
+    @classmethod
+    def restore(
+        cls,
+        state: dict[str, np.ndarray],
+        exemplars: ExemplarSet,
+        mode: Mode,
+        operating_fpr: float,
+        embedder: Embedder | None = None,
+        static: Embedder | None = None,
+    ) -> HarmClassifier:
+        """The classifier whose fit gave ``state`` (:meth:`state`), without fitting.
+        Raises KeyError or ValueError if ``state`` does not fit these exemplars."""
+        self = cls.__new__(cls)
+        n = len(self._setup(exemplars, mode, operating_fpr, embedder, static))
+
+        def params(prefix: str, width: int) -> Params:
+            mu, sd, w, b = (state[f"{prefix}_{i}"] for i in range(4))
+            if not mu.shape == sd.shape == w.shape == (width,) or b.shape != ():
+                raise ValueError(f"{prefix}: shapes do not fit the features")
+            return mu, sd, w, float(b)
+
+        self._cue_x, self.threshold = state["cue_x"], float(state["threshold"])
+        if self._cue_x.ndim != 2 or self._cue_x.shape[0] != n:
+            raise ValueError("the stored fit has another number of exemplars")
+        cue_width = self._cue_x.shape[1]
+        if mode == "patterns":
+            self._params = params("params", cue_width)
+            return self
+        self._emb, self._frame = state["emb"], state["frame"]
+        if self._emb.ndim != 2 or self._emb.shape != self._frame.shape or len(self._emb) != n:
+            raise ValueError("the stored embeddings do not match the exemplars")
+        dim = self._emb.shape[1]
+        self._params = params("params", 10 + dim + cue_width)  # 2 x 5 neighbour features
+        self._gate_params = params("gate_params", dim + cue_width)
+        self.gate_bar = float(state["gate_bar"])
+        return self
 
     @staticmethod
     def _fit_score(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -286,19 +345,34 @@ def fitted(
     path: Path = EXEMPLARS,
     threads: int = 1,
 ) -> HarmClassifier:
-    """The classifier fitted on the exemplar file at ``path`` (cached per process)."""
+    """The classifier fitted on the exemplar file at ``path``: cached per process, and
+    across processes on disk (``fit_cache.py``)."""
     exemplars = load_exemplars(path)
     fpr = DEFAULT_FPR[mode] if operating_fpr is None else operating_fpr
+    key = fit_cache.fit_key(exemplars.sha256, mode, fpr, threads)
     if mode == "patterns":
-        return HarmClassifier(exemplars, mode, fpr)
+        return fit_cache.load_or_fit(
+            key,
+            lambda: HarmClassifier(exemplars, mode, fpr),
+            lambda state: HarmClassifier.restore(state, exemplars, mode, fpr),
+        )
     from generator.curate.semantic_dedup import embed, static_embed
 
-    cached = _embed_exemplars(path, exemplars.sha256, threads)
-    known = {e.text: i for i, e in enumerate(exemplars.items)}
-
     def embedder(texts: list[str]) -> np.ndarray:
-        if len(texts) == len(known) and all(known.get(t) == i for i, t in enumerate(texts)):
-            return cached
         return embed(texts, batch_size=64, max_tokens=128, threads=threads)
 
-    return HarmClassifier(exemplars, mode, fpr, embedder, static_embed)
+    def fit() -> HarmClassifier:
+        cached = _embed_exemplars(path, exemplars.sha256, threads)
+        known = {e.text: i for i, e in enumerate(exemplars.items)}
+
+        def exemplar_embedder(texts: list[str]) -> np.ndarray:
+            if len(texts) == len(known) and all(known.get(t) == i for i, t in enumerate(texts)):
+                return cached
+            return embedder(texts)
+
+        return HarmClassifier(exemplars, mode, fpr, exemplar_embedder, static_embed)
+
+    def restore(state: dict[str, np.ndarray]) -> HarmClassifier:
+        return HarmClassifier.restore(state, exemplars, mode, fpr, embedder, static_embed)
+
+    return fit_cache.load_or_fit(key, fit, restore)

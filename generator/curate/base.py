@@ -113,6 +113,24 @@ class Step(abc.ABC):
         else:
             self.excluded.append(exc)
 
+    def drop_duplicates(
+        self, items: list[Record], drop: dict[int, tuple[int, float]], reason: str, measure: str
+    ) -> Iterator[Record]:
+        """Yield the kept ``items``; exclude each index in ``drop`` (index -> (index of the
+        record it duplicates, similarity)) with ``reason`` and the similarity as ``measure``."""
+        for i, record in enumerate(items):
+            if i in drop:
+                keep, value = drop[i]
+                self.exclude(
+                    record,
+                    reason,
+                    duplicate_of=items[keep].meta.id,
+                    details={measure: round(value, 4)},
+                )
+            else:
+                self.kept += 1
+                yield record
+
     def check_failed(self, record: Record, why: str, details: dict[str, Any] | None = None) -> None:
         """A configured check could not run on ``record``: flag it and send it to review."""
         self.failed_checks += 1

@@ -210,18 +210,7 @@ class NearDedupStep(Step):
             drop = self._decide(items, sim)
         finally:
             sim.close()
-        for i, record in enumerate(items):
-            if i in drop:
-                keep, value = drop[i]
-                self.exclude(
-                    record,
-                    "near_duplicate",
-                    duplicate_of=items[keep].meta.id,
-                    details={"jaccard": round(value, 4)},
-                )
-            else:
-                self.kept += 1
-                yield record
+        yield from self.drop_duplicates(items, drop, "near_duplicate", "jaccard")
 
     def _decide(self, items: list[Record], sim: Any) -> dict[int, tuple[int, float]]:
         """Which record each dropped one duplicates, and their Jaccard."""

@@ -246,18 +246,7 @@ class SemanticDedupStep(Step):
             drop = self._decide(items, *found[:2])
         finally:
             found[2]()
-        for i, record in enumerate(items):
-            if i in drop:
-                keep, cos = drop[i]
-                self.exclude(
-                    record,
-                    "semantic_duplicate",
-                    duplicate_of=items[keep].meta.id,
-                    details={"cosine": round(cos, 4)},
-                )
-            else:
-                self.kept += 1
-                yield record
+        yield from self.drop_duplicates(items, drop, "semantic_duplicate", "cosine")
 
     def _texts(self, items: Sequence[Record]) -> list[str]:
         if self.config.on == "instruction":
